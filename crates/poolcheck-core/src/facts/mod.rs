@@ -1,0 +1,94 @@
+//! What the front-ends extract from files. Each front-end owns one submodule;
+//! the rules crate assembles them into the deployment model.
+
+pub mod config;
+pub mod deploy;
+pub mod deps;
+pub mod pgbouncer;
+pub mod pool;
+pub mod postgres;
+pub mod process;
+pub mod python;
+
+use crate::diagnostic::Diagnostic;
+use crate::source::{FilePath, Location};
+
+pub use config::ProjectConfig;
+pub use deploy::DeployFacts;
+pub use deps::DependencyPin;
+pub use pgbouncer::PgBouncerFile;
+pub use postgres::PostgresConfFile;
+pub use python::PythonModule;
+
+/// The kinds of file poolcheck reads, decided by name during discovery and
+/// confirmed by content during extraction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FileKind {
+    Python,
+    /// Any INI file; it is a PgBouncer config when it has a `[pgbouncer]`
+    /// section, and a fragment when another config `%include`s it.
+    Ini,
+    PostgresConf,
+    PoolcheckToml,
+    PyProject,
+    Requirements,
+    PoetryLock,
+    UvLock,
+    PipfileLock,
+    Procfile,
+    Dockerfile,
+    Compose,
+    Shell,
+    DotEnv,
+}
+
+impl FileKind {
+    /// Line-comment prefixes recognised in this kind of file, for suppressions.
+    pub fn comment_prefixes(self) -> &'static [&'static str] {
+        match self {
+            FileKind::Ini => &[";", "#"],
+            FileKind::PipfileLock => &[],
+            _ => &["#"],
+        }
+    }
+}
+
+/// One `key = value` line of an INI-like file, with the spans of both sides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigEntry {
+    pub key: String,
+    pub value: String,
+    pub key_location: Location,
+    pub value_location: Location,
+}
+
+/// Everything extracted from one file. Only the fields of its kind are filled.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileFacts {
+    pub path: FilePath,
+    pub kind: FileKind,
+    /// Problems found while reading this file (PC002, PC003).
+    pub diagnostics: Vec<Diagnostic>,
+    pub pgbouncer: Option<PgBouncerFile>,
+    pub postgres: Option<PostgresConfFile>,
+    pub config: Option<ProjectConfig>,
+    pub python: Option<PythonModule>,
+    pub deploy: Option<DeployFacts>,
+    pub dependencies: Vec<DependencyPin>,
+}
+
+impl FileFacts {
+    pub fn new(path: FilePath, kind: FileKind) -> Self {
+        Self {
+            path,
+            kind,
+            diagnostics: Vec::new(),
+            pgbouncer: None,
+            postgres: None,
+            config: None,
+            python: None,
+            deploy: None,
+            dependencies: Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! Server processes: what a gunicorn/uvicorn/… command line, config file or
+//! `uvicorn.run(...)` call says about processes and concurrency.
+
+use crate::source::Location;
+use crate::value::{IntExpr, Sourced};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ServerKind {
+    Gunicorn,
+    Uvicorn,
+    Daphne,
+    Hypercorn,
+    Granian,
+    Uwsgi,
+    Celery,
+}
+
+impl ServerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServerKind::Gunicorn => "gunicorn",
+            ServerKind::Uvicorn => "uvicorn",
+            ServerKind::Daphne => "daphne",
+            ServerKind::Hypercorn => "hypercorn",
+            ServerKind::Granian => "granian",
+            ServerKind::Uwsgi => "uwsgi",
+            ServerKind::Celery => "celery",
+        }
+    }
+
+    /// An HTTP server (named `web` by default) rather than a task worker.
+    pub fn is_http(self) -> bool {
+        !matches!(self, ServerKind::Celery)
+    }
+}
+
+/// Settings of one server from one source. Every field is optional so that
+/// sources can be layered by precedence (gunicorn: defaults < env < config
+/// file < `GUNICORN_CMD_ARGS` < command line) with [`ServerSettings::overlay`].
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ServerSettings {
+    /// Processes per replica (gunicorn/uvicorn/hypercorn/granian workers,
+    /// uwsgi processes; celery prefork uses `concurrency` instead).
+    pub workers: Option<Sourced<IntExpr>>,
+    pub threads: Option<Sourced<IntExpr>>,
+    /// gunicorn `worker_class`/`-k`, hypercorn `-k`, granian `--interface`,
+    /// celery `--pool`.
+    pub worker_class: Option<Sourced<String>>,
+    pub worker_connections: Option<Sourced<IntExpr>>,
+    /// celery `--concurrency` (or the maximum of `--autoscale`).
+    pub concurrency: Option<Sourced<IntExpr>>,
+    /// uvicorn `--limit-concurrency`.
+    pub limit_concurrency: Option<Sourced<IntExpr>>,
+    pub preload: Option<Sourced<bool>>,
+    /// gunicorn `timeout` in seconds.
+    pub timeout: Option<Sourced<i64>>,
+    pub bind: Option<Sourced<String>>,
+    pub max_requests: Option<Sourced<i64>>,
+    /// The application target (`shop.wsgi:application`, `app.main:app`).
+    pub app: Option<Sourced<String>>,
+    /// `-c/--config` (gunicorn), `--ini` (uwsgi): a file whose settings apply.
+    pub config_file: Option<Sourced<String>>,
+    /// uwsgi `lazy-apps`.
+    pub lazy_apps: Option<Sourced<bool>>,
+    /// granian `--blocking-threads`.
+    pub blocking_threads: Option<Sourced<IntExpr>>,
+}
+
+macro_rules! overlay_fields {
+    ($self:ident, $other:ident, $($field:ident),*) => {
+        $( if $other.$field.is_some() { $self.$field = $other.$field.clone(); } )*
+    };
+}
+
+impl ServerSettings {
+    /// Takes every field `higher` sets.
+    pub fn overlay(&mut self, higher: &ServerSettings) {
+        overlay_fields!(
+            self,
+            higher,
+            workers,
+            threads,
+            worker_class,
+            worker_connections,
+            concurrency,
+            limit_concurrency,
+            preload,
+            timeout,
+            bind,
+            max_requests,
+            app,
+            config_file,
+            lazy_apps,
+            blocking_threads
+        );
+    }
+}
+
+/// A server started somewhere: a command line, a gunicorn config file that
+/// stands alone, or `uvicorn.run(...)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerInvocation {
+    pub kind: ServerKind,
+    /// Where it is started (the command, the config file, the call).
+    pub location: Location,
+    /// Compose service key or Procfile process type, when the invocation has one.
+    pub name_hint: Option<String>,
+    pub settings: ServerSettings,
+    /// True for `manage.py runserver` and similar development servers, which
+    /// are not services.
+    pub development: bool,
+}

@@ -1,0 +1,19 @@
+//! Vocabulary shared by every poolcheck crate: source files and positions,
+//! values with provenance, the facts front-ends extract, and diagnostics.
+//! Nothing here parses.
+
+pub mod diagnostic;
+pub mod env;
+pub mod facts;
+pub mod source;
+pub mod value;
+pub mod version;
+
+pub use diagnostic::{Diagnostic, Edit, Fix, Related, Severity};
+pub use env::{EnvVar, Environment};
+pub use facts::{ConfigEntry, FileFacts, FileKind};
+pub use source::{
+    FilePath, LineCol, LineIndex, Location, LspPosition, PositionEncoding, SourceFile, Span,
+};
+pub use value::{Bound, IntExpr, Origin, Sourced};
+pub use version::Version;
