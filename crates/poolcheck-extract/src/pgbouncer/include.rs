@@ -39,7 +39,7 @@ pub fn resolve(
         .unwrap_or_else(|| Span::empty(0));
     let mut merger = Merger {
         loader,
-        checked_root: normalize(&absolute(checked_root)),
+        checked_root_as_given: checked_root.to_path_buf(),
         section: None,
         stack: vec![normalize(&absolute(root.path().as_path()))],
         settings: BTreeMap::new(),
@@ -49,7 +49,7 @@ pub fn resolve(
     };
     merger.walk(root, root_file, 0);
     let mut diagnostics = merger.diagnostics;
-    diagnostics.sort();
+    diagnostics.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()).then_with(|| a.cmp(b)));
     diagnostics.dedup();
     let config = PgBouncerConfig {
         name: root.path().display_string(),
@@ -66,7 +66,7 @@ pub fn resolve(
 
 struct Merger<'l, 'a> {
     loader: &'l mut Loader<'a>,
-    checked_root: PathBuf,
+    checked_root_as_given: PathBuf,
     /// The section open at this point of the reading; `None` before any header.
     section: Option<Section>,
     /// Normalised paths of the files being read, root first.
@@ -182,21 +182,11 @@ impl Merger<'_, '_> {
             ));
             return;
         }
-        let written = Path::new(&include.path);
-        let base_dir = file.path().as_path().parent().unwrap_or(Path::new(""));
-        let mut candidates = vec![base_dir.join(written)];
-        let from_root = self.checked_root.join(written);
-        if !written.is_absolute()
-            && !candidates
-                .iter()
-                .any(|c| normalize(&absolute(c)) == from_root)
-        {
-            candidates.push(from_root);
-        }
-        let inside: Vec<PathBuf> = candidates
-            .into_iter()
-            .filter(|c| normalize(&absolute(c)).starts_with(&self.checked_root))
-            .collect();
+        let inside = include_candidates(
+            file.path().as_path(),
+            &include.path,
+            &self.checked_root_as_given,
+        );
         if inside.is_empty() {
             self.diagnostics.push(
                 Diagnostic::new(
@@ -244,6 +234,26 @@ impl Merger<'_, '_> {
             ),
         ));
     }
+}
+
+/// The files `%include written` in the file at `including` may mean, in the
+/// order [`resolve`] tries them: relative to the including file's directory,
+/// then to `checked_root`; only those inside `checked_root`. Relative paths stay
+/// relative (for display); `..` and `.` are removed.
+pub fn include_candidates(including: &Path, written: &str, checked_root: &Path) -> Vec<PathBuf> {
+    let written = Path::new(written);
+    let base_dir = including.parent().unwrap_or(Path::new(""));
+    let root = normalize(&absolute(checked_root));
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    for candidate in [base_dir.join(written), checked_root.join(written)] {
+        let candidate = normalize(&candidate);
+        let full = normalize(&absolute(&candidate));
+        let seen = candidates.iter().any(|c| normalize(&absolute(c)) == full);
+        if !seen && full.starts_with(&root) {
+            candidates.push(candidate);
+        }
+    }
+    candidates
 }
 
 fn file_name(path: &Path) -> String {
@@ -494,6 +504,33 @@ mod tests {
         );
         let file = &tree.files[&PathBuf::from("/repo/pgbouncer.ini")];
         assert_eq!(file.slice(config.location.span), "[pgbouncer]");
+    }
+
+    #[test]
+    fn candidates_stay_relative_and_inside_the_root() {
+        assert_eq!(
+            include_candidates(
+                Path::new("deploy/pgbouncer.ini"),
+                "./conf/../local.ini",
+                Path::new(".")
+            ),
+            [
+                PathBuf::from("deploy/local.ini"),
+                PathBuf::from("local.ini")
+            ]
+        );
+        assert_eq!(
+            include_candidates(Path::new("pgbouncer.ini"), "local.ini", Path::new(".")),
+            [PathBuf::from("local.ini")]
+        );
+        assert_eq!(
+            include_candidates(
+                Path::new("pgbouncer.ini"),
+                "/etc/pgbouncer/x.ini",
+                Path::new(".")
+            ),
+            Vec::<PathBuf>::new()
+        );
     }
 
     #[test]

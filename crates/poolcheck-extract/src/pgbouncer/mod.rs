@@ -17,8 +17,15 @@ pub mod include;
 pub mod keys;
 pub mod view;
 
-use poolcheck_core::facts::pgbouncer::{Include, PgBouncerFile, Section, SectionHeader};
-use poolcheck_core::{ConfigEntry, Diagnostic, Edit, FileFacts, Fix, Severity, SourceFile, Span};
+use std::path::Path;
+use std::sync::Arc;
+
+use poolcheck_core::facts::pgbouncer::{
+    Include, PgBouncerConfig, PgBouncerFile, Section, SectionHeader,
+};
+use poolcheck_core::{
+    ConfigEntry, Diagnostic, Edit, FileFacts, Fix, Severity, SourceFile, Span, Version,
+};
 
 pub use include::resolve;
 pub use keys::{
@@ -417,6 +424,76 @@ fn check_param(
     }
 }
 
+/// Settings and parameters the config's known PgBouncer version does not have
+/// yet (`transaction_timeout` on 1.23, per-database `reserve_pool_size` before
+/// 1.24): PgBouncer refuses to start with them. Nothing when the version is
+/// unknown. Run after [`resolve`] once the version is known (config, image tag).
+pub fn check_version(config: &PgBouncerConfig) -> Vec<Diagnostic> {
+    let Some(version_value) = config.version.as_ref() else {
+        return Vec::new();
+    };
+    let Some(version) = version_value.value else {
+        return Vec::new();
+    };
+    let mut diagnostics = Vec::new();
+    let mut report = |entry: &ConfigEntry, what: String, since: Version, help: Option<String>| {
+        let mut d = Diagnostic::new(
+            INVALID_SETTING,
+            Severity::Error,
+            entry.key_location.clone(),
+            format!(
+                "{what} needs PgBouncer {}.{} or later: PgBouncer {version} refuses to start with it",
+                since.major, since.minor
+            ),
+        );
+        if let Some(location) = &version_value.location {
+            d = d.with_related(location.clone(), format!("PgBouncer {version}"));
+        }
+        if let Some(help) = help {
+            d = d.with_help(help);
+        }
+        diagnostics.push(d);
+    };
+    for entry in config.settings.values() {
+        if let Some(since) = setting(&entry.key).and_then(|s| s.since)
+            && version < since
+        {
+            report(entry, format!("`{}`", entry.key), since, None);
+        }
+    }
+    let scopes = [
+        (ParamScope::Database, &config.databases),
+        (ParamScope::User, &config.users),
+    ];
+    for (scope, definitions) in scopes {
+        for definition in definitions {
+            for entry in definition.params.values() {
+                let Some(since) = param_spec(scope, &entry.key).and_then(|p| p.since) else {
+                    continue;
+                };
+                if version >= since {
+                    continue;
+                }
+                let help = (scope == ParamScope::Database && entry.key == "reserve_pool_size")
+                    .then(|| "before 1.24 the parameter is called `reserve_pool`".to_owned());
+                let what = format!("the {} parameter `{}`", scope.section_name(), entry.key);
+                report(entry, what, since, help);
+            }
+        }
+    }
+    diagnostics.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()).then_with(|| a.cmp(b)));
+    diagnostics
+}
+
+/// Reads an included file from disk for [`resolve`] (the CLI's loader; the
+/// language server passes one that prefers open documents).
+pub fn load_from_disk(path: &Path) -> Option<(Arc<SourceFile>, PgBouncerFile)> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let file = Arc::new(SourceFile::new(path, text));
+    let (parsed, _) = parse(&file);
+    Some((file, parsed))
+}
+
 fn problem_diagnostic(
     file: &SourceFile,
     span: Span,
@@ -799,6 +876,90 @@ server_login_retry = 1
         ] {
             let _ = extract_text(junk);
         }
+    }
+
+    #[test]
+    fn peers_need_numeric_ids_and_a_host() {
+        let text = "[pgbouncer]\npeer_id = 1\n[peers]\n1 = host=/tmp/pgbouncer-1\n2 = host=10.0.0.2 port=6433 pool_size=4\nabc = host=x\n3 = port=5\n";
+        let (file, facts) = extract_text(text);
+        let got: Vec<_> = facts
+            .diagnostics
+            .iter()
+            .map(|d| (file.slice(d.primary.span), d.message.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "abc",
+                    "invalid peer id `abc`: expected a number from 1 to 16383"
+                ),
+                ("port=5", "peer `3` has no `host`"),
+            ]
+        );
+    }
+
+    #[test]
+    fn version_too_old_for_the_settings_used() {
+        let text = "[databases]\napp = host=db reserve_pool_size=3\n[users]\nweb = pool_size=5\n[pgbouncer]\ntransaction_timeout = 30\nmax_client_conn = 100\n";
+        let file = SourceFile::new("pgbouncer.ini", text);
+        let (parsed, _) = parse(&file);
+        let mut no_includes = |_: &Path| None;
+        let (mut config, _) = resolve(&file, &parsed, &mut no_includes, Path::new("."));
+        assert_eq!(check_version(&config), Vec::new());
+        let version_at = SourceFile::new("docker-compose.yml", "image: pgbouncer:1.22.1");
+        config.version = Some(poolcheck_core::Sourced::literal(
+            Version::new(1, 22, 1),
+            version_at.location(Span::new(7, 23)),
+        ));
+        let diagnostics = check_version(&config);
+        let got: Vec<_> = diagnostics
+            .iter()
+            .map(|d| {
+                (
+                    file.slice(d.primary.span),
+                    d.message.as_str(),
+                    d.help.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "reserve_pool_size",
+                    "the [databases] parameter `reserve_pool_size` needs PgBouncer 1.24 or later: PgBouncer 1.22.1 refuses to start with it",
+                    Some("before 1.24 the parameter is called `reserve_pool`")
+                ),
+                (
+                    "pool_size",
+                    "the [users] parameter `pool_size` needs PgBouncer 1.23 or later: PgBouncer 1.22.1 refuses to start with it",
+                    None
+                ),
+                (
+                    "transaction_timeout",
+                    "`transaction_timeout` needs PgBouncer 1.25 or later: PgBouncer 1.22.1 refuses to start with it",
+                    None
+                ),
+            ]
+        );
+        assert_eq!(diagnostics[0].related[0].message, "PgBouncer 1.22.1");
+    }
+
+    #[test]
+    fn loads_includes_from_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("pgbouncer.ini"),
+            "[pgbouncer]\n%include local.ini\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("local.ini"), "max_client_conn = 900\n").unwrap();
+        let root = load_from_disk(&dir.path().join("pgbouncer.ini")).unwrap();
+        let (config, diagnostics) = resolve(&root.0, &root.1, &mut load_from_disk, dir.path());
+        assert_eq!(diagnostics, Vec::new());
+        assert_eq!(config.settings["max_client_conn"].value, "900");
+        assert!(load_from_disk(&dir.path().join("missing.ini")).is_none());
     }
 
     #[test]
