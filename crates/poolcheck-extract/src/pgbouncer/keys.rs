@@ -557,11 +557,18 @@ pub fn parse_value(spec: &SettingSpec, value: &str) -> Result<TypedValue, ValueP
         .help("PgBouncer takes `[pgbouncer]` values literally to the end of the line, quotes included"));
     }
     match spec.kind {
-        ValueKind::Int => parse_c_long(value).map(TypedValue::Int).ok_or_else(|| {
-            ValueProblem::new(format!(
-                "invalid value `{value}` for `{name}`: expected an integer"
-            ))
-        }),
+        ValueKind::Int => parse_c_long(value)
+            .filter(|n| i32::try_from(*n).is_ok())
+            .map(TypedValue::Int)
+            .ok_or_else(|| {
+                let digits = value.strip_prefix('-').unwrap_or(value);
+                let too_large = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
+                ValueProblem::new(if too_large {
+                    format!("value `{value}` for `{name}` is out of range: PgBouncer stores it in a 32-bit integer")
+                } else {
+                    format!("invalid value `{value}` for `{name}`: expected an integer")
+                })
+            }),
         ValueKind::Bool => parse_c_long(value)
             .map(|n| TypedValue::Bool(n != 0))
             .ok_or_else(|| {
@@ -901,6 +908,12 @@ mod tests {
         assert_eq!(parse_c_long("99999999999999999999999"), None);
         assert_eq!(c_atoi("20abc"), 20);
         assert_eq!(c_atoi("lots"), 0);
+        assert_eq!(
+            check_setting("max_client_conn", "99999999999")
+                .unwrap_err()
+                .message,
+            "value `99999999999` for `max_client_conn` is out of range: PgBouncer stores it in a 32-bit integer"
+        );
     }
 
     #[test]
