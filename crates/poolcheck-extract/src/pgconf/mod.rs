@@ -9,7 +9,7 @@ pub mod units;
 
 use poolcheck_core::{FileFacts, SourceFile};
 
-pub use parse::parse;
+pub use parse::{check_entry, parse};
 pub use resolve::{ConfLoader, DirLister, MAX_INCLUDE_DEPTH, resolve};
 pub use server::{PgSettings, PostgresServerExt};
 pub use units::{
@@ -368,6 +368,31 @@ pg_stat_statements.max=10000
             found[4].3.as_deref(),
             Some("PostgreSQL reads one word as the value; quote it: `'my app'`")
         );
+    }
+
+    #[test]
+    fn check_entry_validates_settings_from_other_sources() {
+        let compose = SourceFile::new(
+            "docker-compose.yml",
+            "command: postgres -c max_connections=100MB -c work_mem=64MB",
+        );
+        let at = |needle: &str| {
+            let start = compose.text().find(needle).unwrap();
+            compose.location(poolcheck_core::Span::new(start, start + needle.len()))
+        };
+        let entry = |key: &str, value: &str| poolcheck_core::ConfigEntry {
+            key: key.to_owned(),
+            value: value.to_owned(),
+            key_location: at(key),
+            value_location: at(value),
+        };
+        let bad = check_entry(&entry("max_connections", "100MB")).unwrap();
+        assert_eq!(
+            bad.message,
+            "invalid value for parameter `max_connections`: `100MB`"
+        );
+        assert_eq!(compose.slice(bad.primary.span), "100MB");
+        assert_eq!(check_entry(&entry("work_mem", "64MB")), None);
     }
 
     #[test]

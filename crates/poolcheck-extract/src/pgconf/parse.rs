@@ -80,35 +80,38 @@ fn record(
         return;
     }
 
-    if let Some(spec) = known_guc(&key) {
-        if let Err(error) = check_value(spec, &setting.value) {
-            let mut diagnostic = Diagnostic::new(
-                "PC002",
-                Severity::Error,
-                file.location(setting.value_span),
-                format!(
-                    "invalid value for parameter `{key}`: `{}`",
-                    file.slice(setting.value_span)
-                ),
-            )
-            .with_label(error.to_string());
-            if let Some(help) = error.help(&key) {
-                diagnostic = diagnostic.with_help(help);
-            }
-            diagnostics.push(diagnostic);
-        } else if let Some(message) = &setting.unquoted_words {
-            diagnostics.push(words_diagnostic(file, setting, message));
-        }
-    } else if let Some(message) = &setting.unquoted_words {
-        diagnostics.push(words_diagnostic(file, setting, message));
-    }
-
-    conf.entries.push(ConfigEntry {
+    let entry = ConfigEntry {
         key,
         value: setting.value.clone(),
         key_location: file.location(setting.key),
         value_location: file.location(setting.value_span),
-    });
+    };
+    if let Some(diagnostic) = check_entry(&entry) {
+        diagnostics.push(diagnostic);
+    } else if let Some(message) = &setting.unquoted_words {
+        diagnostics.push(words_diagnostic(file, setting, message));
+    }
+    conf.entries.push(entry);
+}
+
+/// PC002 for a value of a parameter poolcheck knows that PostgreSQL would
+/// reject, at the value. For any source of settings: a `postgresql.conf` line
+/// or `postgres -c max_connections=100MB` in a command.
+pub fn check_entry(entry: &ConfigEntry) -> Option<Diagnostic> {
+    let key = entry.key.to_ascii_lowercase();
+    let spec = known_guc(&key)?;
+    let error = check_value(spec, &entry.value).err()?;
+    let mut diagnostic = Diagnostic::new(
+        "PC002",
+        Severity::Error,
+        entry.value_location.clone(),
+        format!("invalid value for parameter `{key}`: `{}`", entry.value),
+    )
+    .with_label(error.to_string());
+    if let Some(help) = error.help(&key) {
+        diagnostic = diagnostic.with_help(help);
+    }
+    Some(diagnostic)
 }
 
 fn words_diagnostic(file: &SourceFile, setting: &ParsedSetting, message: &str) -> Diagnostic {
