@@ -294,7 +294,7 @@ fn pep508_array(file: &SourceFile, list: &toml_edit::Array, pins: &mut Vec<Depen
             && (raw.starts_with('"') || raw.starts_with('\''))
             && !raw.starts_with("\"\"\"")
             && !raw.starts_with("'''")
-            && &raw[1..raw.len() - 1] == text;
+            && raw.get(1..raw.len() - 1) == Some(text);
         if verbatim {
             pins.push(pin(file, requirement, inner_start, version));
         } else {
