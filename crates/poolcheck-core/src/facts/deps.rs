@@ -11,5 +11,8 @@ pub struct DependencyPin {
     pub version: Option<Version>,
     /// The requirement as written (`>=2.0,<2.1`).
     pub spec: String,
+    /// Normalised extras (`psycopg[binary,pool]` → `binary`, `pool`): `pool`
+    /// brings psycopg_pool, `asyncio` SQLAlchemy's greenlet.
+    pub extras: Vec<String>,
     pub location: Location,
 }
