@@ -1,1 +1,569 @@
-//! (front-end in progress)
+//! Finding the files that can matter: a parallel, .gitignore-aware walk, then
+//! classification by name, then a content prefilter, so that only files that
+//! can hold a setting are ever parsed.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use aho_corasick::AhoCorasick;
+use ignore::overrides::OverrideBuilder;
+use ignore::{WalkBuilder, WalkState};
+use poolcheck_core::FileKind;
+
+/// Files larger than this are skipped: no configuration file is this big, and
+/// generated or vendored blobs would only cost time.
+pub const MAX_FILE_SIZE: u64 = 5 * 1024 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct DiscoverOptions {
+    pub respect_gitignore: bool,
+    /// Gitignore-style globs, relative to the walk root (`exclude` in the config).
+    pub exclude: Vec<String>,
+    /// Run the content prefilter; off only to measure what it saves.
+    pub prefilter: bool,
+}
+
+impl Default for DiscoverOptions {
+    fn default() -> Self {
+        Self {
+            respect_gitignore: true,
+            exclude: Vec::new(),
+            prefilter: true,
+        }
+    }
+}
+
+/// A file worth extracting, with its text already read.
+#[derive(Debug, Clone)]
+pub struct FoundFile {
+    pub path: PathBuf,
+    pub kind: FileKind,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SkipReason {
+    TooLarge(u64),
+    Binary,
+    NotUtf8,
+}
+
+impl std::fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SkipReason::TooLarge(size) => write!(
+                f,
+                "larger than {} MiB ({size} bytes)",
+                MAX_FILE_SIZE / 1024 / 1024
+            ),
+            SkipReason::Binary => f.write_str("binary (contains a NUL byte)"),
+            SkipReason::NotUtf8 => f.write_str("not valid UTF-8"),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Discovery {
+    /// Files that passed name classification and the prefilter, sorted by path.
+    pub files: Vec<FoundFile>,
+    /// Every Python file seen, prefiltered or not, so that imports of a
+    /// module that holds no trigger word can still be resolved on demand.
+    pub python_paths: Vec<PathBuf>,
+    /// Candidates skipped for their size or content.
+    pub skipped: Vec<(PathBuf, SkipReason)>,
+    /// One line per file or directory that could not be read.
+    pub errors: Vec<String>,
+    /// How many files the walk visited and how many passed classification.
+    pub visited: usize,
+    pub candidates: usize,
+}
+
+/// Decides from the file name alone whether poolcheck may read a file.
+pub fn classify(path: &Path) -> Option<FileKind> {
+    let name = path.file_name()?.to_str()?;
+    let lower = name.to_ascii_lowercase();
+    let ext = lower.rsplit_once('.').map(|(_, e)| e);
+
+    if lower == "poolcheck.toml" {
+        return Some(FileKind::PoolcheckToml);
+    }
+    if lower == "pyproject.toml" {
+        return Some(FileKind::PyProject);
+    }
+    if lower == "poetry.lock" {
+        return Some(FileKind::PoetryLock);
+    }
+    if lower == "uv.lock" {
+        return Some(FileKind::UvLock);
+    }
+    if lower == "pipfile.lock" {
+        return Some(FileKind::PipfileLock);
+    }
+    if lower.starts_with("requirements") && ext == Some("txt")
+        || ext == Some("txt") && path_has_dir(path, "requirements")
+    {
+        return Some(FileKind::Requirements);
+    }
+    if lower == "procfile" || lower.starts_with("procfile.") {
+        return Some(FileKind::Procfile);
+    }
+    if lower == "dockerfile"
+        || lower.starts_with("dockerfile.")
+        || lower.ends_with(".dockerfile")
+        || lower == "containerfile"
+    {
+        return Some(FileKind::Dockerfile);
+    }
+    if (lower.starts_with("docker-compose") || lower.starts_with("compose"))
+        && matches!(ext, Some("yml" | "yaml"))
+    {
+        return Some(FileKind::Compose);
+    }
+    if lower == ".env" || lower.starts_with(".env.") || ext == Some("env") {
+        return Some(FileKind::DotEnv);
+    }
+    match ext {
+        Some("py") => Some(FileKind::Python),
+        Some("ini") => Some(FileKind::Ini),
+        Some("conf") if lower.starts_with("postgresql") => Some(FileKind::PostgresConf),
+        // Other .conf files may be a PostgreSQL or PgBouncer config; content decides.
+        Some("conf") => Some(FileKind::PostgresConf),
+        Some("sh" | "bash") => Some(FileKind::Shell),
+        // Extensionless entrypoint scripts (`bin/docker-entrypoint`, s6 `run`):
+        // content decides (a shebang and a server command).
+        None if lower.contains("entrypoint") || lower == "run" || lower == "start" => {
+            Some(FileKind::Shell)
+        }
+        _ => None,
+    }
+}
+
+fn path_has_dir(path: &Path, dir: &str) -> bool {
+    path.parent()
+        .and_then(Path::file_name)
+        .is_some_and(|d| d.eq_ignore_ascii_case(dir))
+}
+
+/// Words whose absence proves a Python file sets nothing poolcheck reads.
+const PYTHON_TRIGGERS: &[&str] = &[
+    "create_engine",
+    "create_async_engine",
+    "engine_from_config",
+    "DATABASES",
+    "asyncpg",
+    "psycopg",
+    "ConnectionPool",
+    "SQLALCHEMY_",
+    "pool_size",
+    "workers",
+    "worker_class",
+    "threads",
+    "preload",
+    "CONN_MAX_AGE",
+    "uvicorn",
+    "post_fork",
+    "BaseSettings",
+    "DATABASE_URL",
+    "DJANGO_SETTINGS_MODULE",
+    "listens_for",
+];
+
+const SHELL_TRIGGERS: &[&str] = &[
+    "gunicorn",
+    "uvicorn",
+    "daphne",
+    "hypercorn",
+    "granian",
+    "uwsgi",
+    "celery",
+    "manage.py",
+];
+
+struct Prefilter {
+    python: AhoCorasick,
+    shell: AhoCorasick,
+}
+
+impl Prefilter {
+    fn new() -> Self {
+        // The patterns are fixed ASCII words: building the automata cannot fail.
+        Self {
+            python: AhoCorasick::new(PYTHON_TRIGGERS).expect("static patterns"),
+            shell: AhoCorasick::new(SHELL_TRIGGERS).expect("static patterns"),
+        }
+    }
+
+    /// The kind to extract the file as, or `None` when its content proves it
+    /// irrelevant.
+    fn admit(&self, kind: FileKind, path: &Path, text: &str) -> Option<FileKind> {
+        match kind {
+            FileKind::Python => self.python.is_match(text).then_some(kind),
+            FileKind::Shell => self.shell.is_match(text).then_some(kind),
+            FileKind::Ini => {
+                let lower = text.to_ascii_lowercase();
+                ["[pgbouncer]", "[databases]", "[users]", "[uwsgi]"]
+                    .iter()
+                    .any(|s| lower.contains(s))
+                    .then_some(kind)
+            }
+            FileKind::PostgresConf => {
+                let lower = text.to_ascii_lowercase();
+                if lower.contains("[pgbouncer]") {
+                    return Some(FileKind::Ini);
+                }
+                let named = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.to_ascii_lowercase().starts_with("postgresql"));
+                (named || looks_like_postgresql_conf(&lower)).then_some(kind)
+            }
+            FileKind::PyProject => text.contains("poolcheck").then_some(kind).or_else(|| {
+                // Dependencies in pyproject.toml matter even without a [tool.poolcheck].
+                (text.contains("dependencies")).then_some(kind)
+            }),
+            _ => Some(kind),
+        }
+    }
+}
+
+/// Content recognition for `.conf` files not named `postgresql*.conf`: the
+/// file sets a connection GUC at the start of a line.
+fn looks_like_postgresql_conf(lower: &str) -> bool {
+    lower.lines().any(|line| {
+        let line = line.trim_start();
+        [
+            "max_connections",
+            "superuser_reserved_connections",
+            "idle_session_timeout",
+        ]
+        .iter()
+        .any(|guc| {
+            line.strip_prefix(guc).is_some_and(|rest| {
+                rest.trim_start().starts_with(['=', ' ', '\t']) || rest.starts_with('=')
+            })
+        })
+    })
+}
+
+/// Walks `roots` in parallel and returns the files worth extracting.
+/// Explicitly named files are always classified, even when ignored.
+pub fn discover(roots: &[PathBuf], options: &DiscoverOptions) -> Discovery {
+    let prefilter = Prefilter::new();
+    let result = Mutex::new(Discovery::default());
+    let Some((first, rest)) = roots.split_first() else {
+        return Discovery::default();
+    };
+
+    let mut builder = WalkBuilder::new(first);
+    for root in rest {
+        builder.add(root);
+    }
+    builder
+        .hidden(true)
+        .git_ignore(options.respect_gitignore)
+        .git_global(options.respect_gitignore)
+        .git_exclude(options.respect_gitignore)
+        .ignore(options.respect_gitignore)
+        .parents(options.respect_gitignore)
+        .require_git(false)
+        .follow_links(false)
+        .threads(std::thread::available_parallelism().map_or(2, std::num::NonZero::get));
+    if !options.exclude.is_empty() {
+        let mut overrides = OverrideBuilder::new(first);
+        for glob in &options.exclude {
+            // An override without `!` whitelists; with `!` it excludes.
+            if let Err(err) = overrides.add(&format!("!{glob}")) {
+                lock(&result)
+                    .errors
+                    .push(format!("invalid exclude pattern `{glob}`: {err}"));
+            }
+        }
+        match overrides.build() {
+            Ok(o) => {
+                builder.overrides(o);
+            }
+            Err(err) => lock(&result)
+                .errors
+                .push(format!("invalid exclude patterns: {err}")),
+        }
+    }
+
+    builder.build_parallel().run(|| {
+        let prefilter = &prefilter;
+        let result = &result;
+        Box::new(move |entry| {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(err) => {
+                    lock(result).errors.push(err.to_string());
+                    return WalkState::Continue;
+                }
+            };
+            if !entry.file_type().is_some_and(|t| t.is_file()) {
+                return WalkState::Continue;
+            }
+            let path = entry.path();
+            let outcome = examine(path, prefilter, options.prefilter);
+            let mut r = lock(result);
+            r.visited += 1;
+            match outcome {
+                Examined::Irrelevant => {}
+                Examined::PythonOnly => r.python_paths.push(path.to_path_buf()),
+                Examined::Found(file) => {
+                    r.candidates += 1;
+                    if file.kind == FileKind::Python {
+                        r.python_paths.push(file.path.clone());
+                    }
+                    r.files.push(file);
+                }
+                Examined::Skipped(reason) => {
+                    r.candidates += 1;
+                    r.skipped.push((path.to_path_buf(), reason));
+                }
+                Examined::Failed(err) => {
+                    r.candidates += 1;
+                    r.errors.push(format!("{}: {err}", path.display()));
+                }
+            }
+            WalkState::Continue
+        })
+    });
+
+    let mut discovery = result
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    discovery.files.sort_by(|a, b| a.path.cmp(&b.path));
+    discovery.python_paths.sort();
+    discovery.skipped.sort_by(|a, b| a.0.cmp(&b.0));
+    discovery.errors.sort();
+    discovery
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+enum Examined {
+    Irrelevant,
+    /// A Python file without trigger words: not parsed now, importable later.
+    PythonOnly,
+    Found(FoundFile),
+    Skipped(SkipReason),
+    Failed(std::io::Error),
+}
+
+fn examine(path: &Path, prefilter: &Prefilter, use_prefilter: bool) -> Examined {
+    let Some(kind) = classify(path) else {
+        return Examined::Irrelevant;
+    };
+    match read_candidate(path) {
+        Ok(Ok(text)) => {
+            let admitted = if use_prefilter {
+                prefilter.admit(kind, path, &text)
+            } else {
+                Some(kind)
+            };
+            match admitted {
+                Some(kind) => Examined::Found(FoundFile {
+                    path: path.to_path_buf(),
+                    kind,
+                    text,
+                }),
+                None if kind == FileKind::Python => Examined::PythonOnly,
+                None => Examined::Irrelevant,
+            }
+        }
+        Ok(Err(reason)) => Examined::Skipped(reason),
+        Err(err) => Examined::Failed(err),
+    }
+}
+
+/// Reads a file that passed classification, refusing binary and huge files.
+pub fn read_candidate(path: &Path) -> std::io::Result<Result<String, SkipReason>> {
+    let size = std::fs::metadata(path)?.len();
+    if size > MAX_FILE_SIZE {
+        return Ok(Err(SkipReason::TooLarge(size)));
+    }
+    let bytes = std::fs::read(path)?;
+    if memchr::memchr(0, &bytes).is_some() {
+        return Ok(Err(SkipReason::Binary));
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(Ok(text)),
+        Err(_) => Ok(Err(SkipReason::NotUtf8)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_by_name() {
+        let cases = [
+            ("app/db.py", Some(FileKind::Python)),
+            ("deploy/pgbouncer.ini", Some(FileKind::Ini)),
+            ("postgresql.conf", Some(FileKind::PostgresConf)),
+            ("postgresql.auto.conf", Some(FileKind::PostgresConf)),
+            ("poolcheck.toml", Some(FileKind::PoolcheckToml)),
+            ("pyproject.toml", Some(FileKind::PyProject)),
+            ("requirements-prod.txt", Some(FileKind::Requirements)),
+            ("requirements/base.txt", Some(FileKind::Requirements)),
+            ("Procfile", Some(FileKind::Procfile)),
+            ("docker/Dockerfile.prod", Some(FileKind::Dockerfile)),
+            ("docker-compose.override.yml", Some(FileKind::Compose)),
+            ("compose.yaml", Some(FileKind::Compose)),
+            (".env", Some(FileKind::DotEnv)),
+            (".env.production", Some(FileKind::DotEnv)),
+            ("bin/docker-entrypoint", Some(FileKind::Shell)),
+            ("entrypoint.sh", Some(FileKind::Shell)),
+            ("README.md", None),
+            ("app/models.pyi", None),
+            ("notes.txt", None),
+        ];
+        for (path, kind) in cases {
+            assert_eq!(classify(Path::new(path)), kind, "{path}");
+        }
+    }
+
+    #[test]
+    fn prefilter_drops_python_without_trigger_words() {
+        let p = Prefilter::new();
+        let py = Path::new("x.py");
+        assert_eq!(
+            p.admit(FileKind::Python, py, "def add(a, b):\n    return a + b\n"),
+            None
+        );
+        assert_eq!(
+            p.admit(FileKind::Python, py, "engine = create_engine(URL)\n"),
+            Some(FileKind::Python)
+        );
+    }
+
+    #[test]
+    fn conf_files_are_recognised_by_content() {
+        let p = Prefilter::new();
+        let conf = Path::new("db/main.conf");
+        assert_eq!(
+            p.admit(FileKind::PostgresConf, conf, "max_connections = 300\n"),
+            Some(FileKind::PostgresConf)
+        );
+        assert_eq!(
+            p.admit(
+                FileKind::PostgresConf,
+                conf,
+                "[pgbouncer]\nlisten_port = 6432\n"
+            ),
+            Some(FileKind::Ini)
+        );
+        assert_eq!(
+            p.admit(FileKind::PostgresConf, conf, "server { listen 80; }\n"),
+            None
+        );
+        assert_eq!(
+            p.admit(
+                FileKind::Ini,
+                Path::new("setup.ini"),
+                "[metadata]\nname = x\n"
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn walk_skips_binary_huge_ignored_and_hidden_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(
+            root.join("db.py"),
+            "engine = create_engine('postgresql://db/app')\n",
+        )
+        .unwrap();
+        std::fs::write(root.join("util.py"), "def f():\n    pass\n").unwrap();
+        std::fs::write(root.join("blob.py"), b"create_engine\0\x01").unwrap();
+        std::fs::create_dir(root.join(".venv")).unwrap();
+        std::fs::write(root.join(".venv/x.py"), "create_engine()\n").unwrap();
+        std::fs::create_dir(root.join("build")).unwrap();
+        std::fs::write(root.join("build/y.py"), "create_engine()\n").unwrap();
+        std::fs::write(root.join(".gitignore"), "build/\n").unwrap();
+        let big = "x = 1\n".repeat((MAX_FILE_SIZE as usize / 6) + 10);
+        std::fs::write(root.join("huge.py"), big).unwrap();
+
+        let found = discover(&[root.to_path_buf()], &DiscoverOptions::default());
+        let names: Vec<_> = found
+            .files
+            .iter()
+            .map(|f| f.path.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["db.py"]);
+        let skipped: Vec<_> = found
+            .skipped
+            .iter()
+            .map(|(p, r)| {
+                (
+                    p.file_name().unwrap().to_string_lossy().into_owned(),
+                    r.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(skipped.len(), 2, "{skipped:?}");
+        assert!(
+            skipped
+                .iter()
+                .any(|(n, r)| n == "blob.py" && *r == SkipReason::Binary)
+        );
+        assert!(
+            skipped
+                .iter()
+                .any(|(n, r)| n == "huge.py" && matches!(r, SkipReason::TooLarge(_)))
+        );
+        // util.py is not parsed but stays importable.
+        assert!(found.python_paths.iter().any(|p| p.ends_with("util.py")));
+
+        let unfiltered = discover(
+            &[root.to_path_buf()],
+            &DiscoverOptions {
+                respect_gitignore: false,
+                ..DiscoverOptions::default()
+            },
+        );
+        assert!(
+            unfiltered
+                .files
+                .iter()
+                .any(|f| f.path.ends_with("build/y.py"))
+        );
+    }
+
+    #[test]
+    fn exclude_globs_from_the_config_apply() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir(root.join("tests")).unwrap();
+        std::fs::write(
+            root.join("tests/conftest.py"),
+            "create_engine('sqlite://')\n",
+        )
+        .unwrap();
+        std::fs::write(root.join("db.py"), "create_engine('postgresql://db/app')\n").unwrap();
+        let found = discover(
+            &[root.to_path_buf()],
+            &DiscoverOptions {
+                exclude: vec!["tests/".to_owned()],
+                ..DiscoverOptions::default()
+            },
+        );
+        assert_eq!(found.files.len(), 1);
+        assert!(found.files[0].path.ends_with("db.py"));
+    }
+
+    #[test]
+    fn a_named_file_is_examined_even_if_gitignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(root.join(".gitignore"), "pgbouncer.ini\n").unwrap();
+        std::fs::write(root.join("pgbouncer.ini"), "[pgbouncer]\n").unwrap();
+        let found = discover(&[root.join("pgbouncer.ini")], &DiscoverOptions::default());
+        assert_eq!(found.files.len(), 1);
+    }
+}

@@ -18,3 +18,33 @@ pub mod project;
 pub mod python;
 pub mod shell;
 pub mod uwsgi;
+
+use poolcheck_core::{FileFacts, FileKind, SourceFile};
+
+/// Extracts one file's facts with the front-ends of its kind. Pure: reads
+/// nothing but `file`.
+pub fn extract(file: &SourceFile, kind: FileKind) -> FileFacts {
+    let mut facts = FileFacts::new(file.path().clone(), kind);
+    match kind {
+        FileKind::Ini => pgbouncer::extract(file, &mut facts),
+        FileKind::PostgresConf => pgconf::extract(file, &mut facts),
+        FileKind::PoolcheckToml => project::extract(file, &mut facts),
+        FileKind::PyProject => {
+            project::extract(file, &mut facts);
+            deps::extract(file, &mut facts);
+        }
+        FileKind::Requirements
+        | FileKind::PoetryLock
+        | FileKind::UvLock
+        | FileKind::PipfileLock => {
+            deps::extract(file, &mut facts);
+        }
+        FileKind::Python
+        | FileKind::Procfile
+        | FileKind::Dockerfile
+        | FileKind::Compose
+        | FileKind::Shell
+        | FileKind::DotEnv => {}
+    }
+    facts
+}

@@ -1,0 +1,115 @@
+//! One analysis: assemble the deployment, compute the budget, run the
+//! selected rules, apply severities and suppressions, sort and deduplicate.
+
+use std::collections::BTreeMap;
+
+use poolcheck_core::{Diagnostic, FilePath};
+
+use crate::context::Context;
+use crate::registry;
+use crate::selection::{Overrides, Selection};
+use crate::suppress::{self, FileSuppressions};
+use crate::topology::budget::{self, Budget, Cpus};
+use crate::topology::{Deployment, assemble};
+use crate::workspace::Workspace;
+
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub overrides: Overrides,
+    /// Ignore every suppression comment (`--no-ignores`).
+    pub no_ignores: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    pub deployment: Deployment,
+    pub budget: Budget,
+    /// Findings after selection, severity overrides and suppressions, sorted.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+pub fn analyze(workspace: &Workspace, options: &Options) -> Analysis {
+    let deployment = assemble::assemble(workspace);
+    let budget = budget::compute(&deployment, Cpus::Declared, &workspace.sources);
+    let selection = Selection::new(&workspace.config, &options.overrides);
+
+    let context = Context {
+        deployment: &deployment,
+        budget: &budget,
+        facts: &workspace.facts,
+        sources: &workspace.sources,
+        config: &workspace.config,
+    };
+    let mut found = Vec::new();
+    for rule in registry::all() {
+        if !selection.is_enabled(rule.meta.code) {
+            continue;
+        }
+        if let Some(check) = rule.check {
+            check(&context, &mut found);
+        }
+    }
+    for d in &mut found {
+        let default = registry::by_code(d.code).map_or(d.severity, |r| r.meta.severity);
+        // A rule may lower its own default for a stated reason (an assumed
+        // version); an explicit override wins over both.
+        let base = if d.severity < default {
+            d.severity
+        } else {
+            default
+        };
+        d.severity = selection.severity_of(d.code, base);
+    }
+
+    let diagnostics = if options.no_ignores {
+        found
+    } else {
+        apply_suppressions(workspace, found, &selection)
+    };
+    let mut diagnostics = diagnostics;
+    diagnostics.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    diagnostics.dedup();
+    Analysis {
+        deployment,
+        budget,
+        diagnostics,
+    }
+}
+
+fn apply_suppressions(
+    workspace: &Workspace,
+    found: Vec<Diagnostic>,
+    selection: &Selection,
+) -> Vec<Diagnostic> {
+    let mut by_file: BTreeMap<FilePath, FileSuppressions<'_>> = BTreeMap::new();
+    for facts in &workspace.facts {
+        let Some(file) = workspace.sources.get(&facts.path) else {
+            continue;
+        };
+        let entries = suppress::parse(file, facts.kind);
+        if !entries.is_empty() {
+            by_file.insert(facts.path.clone(), FileSuppressions::new(file, entries));
+        }
+    }
+    let mut kept: Vec<Diagnostic> = found
+        .into_iter()
+        .filter(|d| {
+            by_file
+                .get_mut(&d.primary.file)
+                .is_none_or(|s| !s.suppresses(d))
+        })
+        .collect();
+    if selection.is_enabled("PC001") {
+        for s in by_file.values() {
+            kept.extend(
+                s.unused(|code| selection.is_enabled(code))
+                    .into_iter()
+                    .map(|mut d| {
+                        d.severity = selection.severity_of(d.code, d.severity);
+                        d
+                    }),
+            );
+        }
+    }
+    kept
+}

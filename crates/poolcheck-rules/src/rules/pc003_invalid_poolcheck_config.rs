@@ -1,0 +1,37 @@
+use poolcheck_core::{Diagnostic, Severity};
+
+use crate::context::Context;
+use crate::registry::{FixAvailability, Rule, RuleMeta};
+
+/// The configuration front-end reports unknown keys and wrong types while
+/// reading; assembly reports `[services.<name>]` tables that name no service.
+fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
+    let from_files = ctx.facts.iter().flat_map(|f| f.diagnostics.iter());
+    let from_assembly = ctx.deployment.diagnostics.iter();
+    out.extend(
+        from_files
+            .chain(from_assembly)
+            .filter(|d| d.code == RULE.meta.code)
+            .cloned(),
+    );
+}
+
+pub static RULE: Rule = Rule {
+    meta: RuleMeta {
+        code: "PC003",
+        name: "invalid-poolcheck-config",
+        severity: Severity::Error,
+        summary: "Unknown key or wrong type in `poolcheck.toml` or `[tool.poolcheck]`.",
+        fix: FixAvailability::None,
+        what_it_does: "Validates poolcheck's own configuration: every key of `poolcheck.toml` and of \
+`[tool.poolcheck]` in `pyproject.toml`, the type and range of every value, rule codes in `select`, \
+`ignore` and `severity`, and that each `[services.<name>]` names a service poolcheck found.",
+        why: "A misspelt key (`max_conections`) would otherwise be ignored silently and poolcheck \
+would check the budget against a default the user thinks they replaced.",
+        example: "```toml\n[database]\nmax_conections = 200\n\n[services.api]\nreplicas = \"3\"\n```",
+        fix_text: "Use the key the message suggests (`max_connections`) and the documented type \
+(`replicas = 3`). The README lists every key.",
+        references: &["poolcheck README, *Configuration*."],
+    },
+    check: Some(check),
+};

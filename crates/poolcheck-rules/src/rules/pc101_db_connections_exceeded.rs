@@ -1,0 +1,171 @@
+use poolcheck_core::facts::pool::PoolCap;
+use poolcheck_core::{Diagnostic, Severity};
+
+use super::budget_text::{
+    add_related, contributions_text, primary_location, server_name, usable_explanation,
+};
+use super::pc104_pgbouncer_pool_exceeds_db::single_pgbouncer_explains;
+use crate::context::Context;
+use crate::registry::{FixAvailability, Rule, RuleMeta};
+use crate::topology::budget::{Contribution, ContributorKind, Count, Cpus, ServerBudget, eval_int};
+use crate::topology::{Concurrency, TargetRef};
+
+fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
+    for budget in &ctx.budget.servers {
+        let server = &ctx.deployment.servers[budget.server];
+        let (Some(usable), Count::Known(demand)) = (budget.usable, &budget.demand) else {
+            continue;
+        };
+        let demand = *demand;
+        if demand <= usable as u64 || single_pgbouncer_explains(budget, usable) {
+            continue;
+        }
+        let Some(primary) = primary_location(budget, ctx.deployment) else {
+            continue;
+        };
+        let explanation = usable_explanation(server, ctx.sources);
+        let message = if budget.contributors.len() == 1 {
+            format!(
+                "{} = {demand} > {usable} usable ({explanation})",
+                contributions_text(&budget.contributors)
+            )
+        } else {
+            format!(
+                "{} connections can be opened > {usable} usable ({explanation}): {}",
+                demand,
+                contributions_text(&budget.contributors)
+            )
+        };
+        let mut diagnostic = Diagnostic::new(RULE.meta.code, RULE.meta.severity, primary, message)
+            .with_label(format!(
+                "{demand} connections > {usable} usable on {}",
+                server_name(server)
+            ));
+        if let Some(help) = fit_help(ctx, budget, usable as u64, demand) {
+            diagnostic = diagnostic.with_help(help);
+        }
+        out.push(add_related(diagnostic, &budget.contributors, Some(server)));
+    }
+}
+
+/// The largest pool size that fits, for the largest service's largest
+/// bounded pool; and, when a pool permits more than its process can use, how
+/// much shrinking it frees.
+fn fit_help(ctx: &Context<'_>, budget: &ServerBudget, usable: u64, demand: u64) -> Option<String> {
+    let contribution = largest_service(budget)?;
+    let service = &ctx.deployment.services[contribution.index];
+    let own = contribution.term.count.known()?;
+    let others = demand - own;
+    let (replicas, _) = eval_int(
+        &service.replicas.clone().map(poolcheck_core::IntExpr::Const),
+        service,
+        Cpus::Declared,
+    );
+    let (processes, _) = eval_int(&service.processes, service, Cpus::Declared);
+    let multiplier = replicas.known()?.checked_mul(processes.known()?)?;
+    if multiplier == 0 {
+        return None;
+    }
+    let target = TargetRef::Server(budget.server);
+    let mut caps = Vec::new();
+    for linked in service.pools.iter().filter(|p| p.target == target) {
+        if let PoolCap::Bounded { size, overflow } = &linked.pool.cap {
+            let size = eval_int(size, service, Cpus::Declared).0.known()?;
+            let overflow = match overflow {
+                Some(o) => eval_int(o, service, Cpus::Declared).0.known()?,
+                None => 0,
+            };
+            caps.push((linked, size, overflow));
+        } else {
+            return None;
+        }
+    }
+    let (largest, size, overflow) = caps.iter().max_by_key(|(_, s, o)| s + o)?;
+    let rest: u64 = caps.iter().map(|(_, s, o)| s + o).sum::<u64>() - (size + overflow);
+    let per_process_room = usable.saturating_sub(others) / multiplier;
+    let mut help = if per_process_room > rest + overflow {
+        let fits = per_process_room - rest - overflow;
+        format!(
+            "the largest pool_size of `{}` that fits is {fits} (with max_overflow {overflow}): {multiplier} × ({fits} + {overflow}{}) = {} ≤ {} slots left for `{}`",
+            largest.pool.name,
+            if rest > 0 {
+                format!(" + {rest}")
+            } else {
+                String::new()
+            },
+            multiplier * (fits + overflow + rest),
+            usable.saturating_sub(others),
+            service.name,
+        )
+    } else if per_process_room > rest {
+        format!(
+            "pool_size {} with max_overflow 0 is the most `{}` can use per process; or reduce processes or replicas",
+            per_process_room - rest,
+            largest.pool.name
+        )
+    } else {
+        format!(
+            "no pool size fits {multiplier} processes of `{}` in {} slots: reduce workers or replicas, or put PgBouncer in transaction mode in front",
+            service.name,
+            usable.saturating_sub(others)
+        )
+    };
+    if let Concurrency::Bounded(c) = &service.concurrency
+        && let Some(concurrency) = eval_int(c, service, Cpus::Declared).0.known()
+        && size + overflow > concurrency
+        && concurrency > 0
+    {
+        let cap = size + overflow;
+        let freed = multiplier * (cap - concurrency);
+        help.push_str(&format!(
+            "; each process serves at most {concurrency} request(s) at a time, so a cap of {concurrency} per process (e.g. pool_size {concurrency}, max_overflow 0) frees {multiplier} × ({cap} − {concurrency}) = {freed} connections"
+        ));
+    }
+    Some(help)
+}
+
+fn largest_service(budget: &ServerBudget) -> Option<&Contribution> {
+    budget
+        .contributors
+        .iter()
+        .filter(|c| c.kind == ContributorKind::Service)
+        .max_by_key(|c| c.term.count.known().unwrap_or(0))
+}
+
+pub static RULE: Rule = Rule {
+    meta: RuleMeta {
+        code: "PC101",
+        name: "db-connections-exceeded",
+        severity: Severity::Error,
+        summary: "The connections the deployment can open exceed the PostgreSQL server's usable slots.",
+        fix: FixAvailability::None,
+        what_it_does: "Adds up, for each PostgreSQL server, every connection the deployment can \
+open: for each service that connects directly, replicas × processes × the per-process cap of each \
+pool (`pool_size + max_overflow` for SQLAlchemy's QueuePool, one per thread for Django without a \
+pool, `max_size` for psycopg_pool, asyncpg and Django's pool), plus the server-side maximum of \
+every PgBouncer in front of it. It compares the sum with the usable slots: `max_connections` − \
+`superuser_reserved_connections` − `reserved_connections` (PostgreSQL 16+) − a provider reserve − \
+other clients. The message shows the arithmetic with the file and line of every factor.",
+        why: "Every gunicorn worker, uvicorn process, thread and replica owns its own pool. When \
+all of them open their pools under load, PostgreSQL refuses the connections beyond its limit with \
+`FATAL: sorry, too many clients already` (SQLSTATE 53300), or, when only the reserved slots are \
+left, `FATAL: remaining connection slots are reserved for non-replication superuser connections` \
+(PostgreSQL ≤ 15) / `remaining connection slots are reserved for roles with the SUPERUSER \
+attribute` (16+). The failure appears only at peak load or during a deploy, when old and new \
+processes overlap.",
+        example: "```python\n# gunicorn.conf.py\nworkers = 8\n\n# app/db.py\nengine = create_engine(DATABASE_URL, pool_size=15, max_overflow=30)\n```\n\n\
+```ini\n# postgresql.conf\nmax_connections = 200\n```\n\n\
+8 workers × (15 + 30) = 360 connections against 200 − 3 = 197 usable slots.",
+        fix_text: "Shrink the per-process cap to what a process can use (a sync worker serves one \
+request at a time), reduce workers or replicas, or put PgBouncer in transaction mode in front and \
+size its pool to the server. Raising `max_connections` needs a restart and costs memory per \
+connection. The help line gives the largest pool size that fits.",
+        references: &[
+            "pitfalls P1 and P23; PostgreSQL `postinit.c` messages, *Connections and Authentication*: <https://www.postgresql.org/docs/current/runtime-config-connection.html>",
+            "SQLAlchemy pool sizing (`pool_size`, `max_overflow`): <https://docs.sqlalchemy.org/en/20/core/pooling.html>",
+            "Django: *Persistent connections* (one connection per thread): <https://docs.djangoproject.com/en/stable/ref/databases/#persistent-connections>",
+            "fastapi/full-stack-fastapi-template#1 (asyncpg `TooManyConnectionsError` from a worker formula): <https://github.com/fastapi/full-stack-fastapi-template/issues/1>",
+        ],
+    },
+    check: Some(check),
+};

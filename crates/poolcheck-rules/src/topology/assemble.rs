@@ -1,0 +1,396 @@
+//! Facts to the deployment model: resolve references between files, build
+//! the servers, PgBouncers and services, evaluate each service's pools with
+//! its own environment, and link every pool to what it connects to.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use poolcheck_core::facts::config::DatabaseDecl;
+use poolcheck_core::facts::pgbouncer::PgBouncerFile;
+use poolcheck_core::facts::postgres::{PostgresConfFile, PostgresServer};
+use poolcheck_core::{Diagnostic, Origin, Severity, SourceFile, Sourced};
+use poolcheck_extract::pgconf::PgSettings;
+use poolcheck_extract::{pgbouncer, pgconf};
+
+use super::link::{self, Link, ServerMatch};
+use super::services;
+use super::{DatabaseServer, Deployment, PgBouncer, TargetRef};
+use crate::workspace::{Workspace, display_path};
+
+pub fn assemble(workspace: &Workspace) -> Deployment {
+    let mut deployment = Deployment::default();
+    let mut assembler = Assembler {
+        workspace,
+        deployment: &mut deployment,
+    };
+    assembler.servers();
+    assembler.pgbouncers();
+    services::build(workspace, assembler.deployment);
+    assembler.link_pgbouncers();
+    assembler.link_pools();
+    deployment.diagnostics.sort();
+    deployment.diagnostics.dedup();
+    deployment
+}
+
+struct Assembler<'a> {
+    workspace: &'a Workspace,
+    deployment: &'a mut Deployment,
+}
+
+impl Assembler<'_> {
+    /// The checked root in the style of the files' display paths.
+    fn checked_root(&self) -> PathBuf {
+        display_path(
+            &std::path::absolute(&self.workspace.root)
+                .unwrap_or_else(|_| self.workspace.root.clone()),
+        )
+        .as_path()
+        .to_path_buf()
+    }
+
+    /// Text of a file referenced by another: from the workspace when it was
+    /// discovered, else read from disk.
+    fn load(&self, path: &Path) -> Option<Arc<SourceFile>> {
+        let display = display_path(path);
+        if let Some(file) = self.workspace.sources.get(&display) {
+            return Some(file.clone());
+        }
+        match poolcheck_extract::discover::read_candidate(path) {
+            Ok(Ok(text)) => Some(Arc::new(SourceFile::new(display, text))),
+            _ => None,
+        }
+    }
+
+    fn included_paths<'f>(includes: impl Iterator<Item = &'f str>, base: &Path) -> Vec<PathBuf> {
+        includes
+            .map(|p| base.parent().unwrap_or(Path::new("")).join(p))
+            .map(|p| display_path(&p).as_path().to_path_buf())
+            .collect()
+    }
+
+    fn servers(&mut self) {
+        let ws = self.workspace;
+        let checked_root = self.checked_root();
+        // Files another postgresql.conf includes are parts, not servers.
+        let mut included = Vec::new();
+        for facts in &ws.facts {
+            if let Some(conf) = &facts.postgres {
+                included.extend(Self::included_paths(
+                    conf.includes.iter().map(|i| i.path.as_str()),
+                    facts.path.as_path(),
+                ));
+            }
+        }
+        for facts in &ws.facts {
+            let Some(conf) = &facts.postgres else {
+                continue;
+            };
+            if included.iter().any(|p| p == facts.path.as_path()) {
+                continue;
+            }
+            let Some(root) = ws.sources.get(&facts.path) else {
+                continue;
+            };
+            let mut loader = |path: &Path| -> Option<(Arc<SourceFile>, PostgresConfFile)> {
+                let file = self.load(path)?;
+                let (parsed, _) = pgconf::parse(&file);
+                Some((file, parsed))
+            };
+            let mut list_dir = |dir: &Path| -> Vec<PathBuf> {
+                std::fs::read_dir(dir)
+                    .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).collect())
+                    .unwrap_or_default()
+            };
+            let (server, diagnostics) =
+                pgconf::resolve(root, conf, &mut loader, &mut list_dir, &checked_root);
+            self.deployment.diagnostics.extend(diagnostics);
+            let described = database_server(&server, false);
+            self.deployment.servers.push(described);
+        }
+        self.declared_servers();
+    }
+
+    /// `[database]` refines the one described server (or describes it);
+    /// `[databases.<name>]` adds servers matched by `hosts`.
+    fn declared_servers(&mut self) {
+        let config = &self.workspace.config;
+        if let Some(decl) = &config.database {
+            if self.deployment.servers.len() <= 1 {
+                if self.deployment.servers.is_empty() {
+                    self.deployment
+                        .servers
+                        .push(declared_server("database", decl));
+                }
+                apply_decl(&mut self.deployment.servers[0], decl);
+            } else if let Some(loc) = &decl.location {
+                self.deployment.diagnostics.push(Diagnostic::new(
+                    "PC003",
+                    Severity::Error,
+                    loc.clone(),
+                    format!(
+                        "`[database]` describes one server, but the repository describes {}: use `[databases.<name>]` with `hosts` for each",
+                        self.deployment.servers.len()
+                    ),
+                ));
+            }
+        }
+        for decl in &config.databases {
+            let name = decl.name.clone().unwrap_or_else(|| "database".to_owned());
+            let hosts: Vec<String> = decl.hosts.iter().filter_map(|h| h.value.clone()).collect();
+            let existing = self.deployment.servers.iter().position(|s| {
+                s.name == name
+                    || s.hosts
+                        .iter()
+                        .any(|h| hosts.iter().any(|d| d.eq_ignore_ascii_case(h)))
+            });
+            let index = existing.unwrap_or_else(|| {
+                self.deployment.servers.push(declared_server(&name, decl));
+                self.deployment.servers.len() - 1
+            });
+            apply_decl(&mut self.deployment.servers[index], decl);
+        }
+    }
+
+    fn pgbouncers(&mut self) {
+        let ws = self.workspace;
+        let checked_root = std::path::absolute(&ws.root).unwrap_or_else(|_| ws.root.clone());
+        let mut included = Vec::new();
+        for facts in &ws.facts {
+            if let Some(file) = &facts.pgbouncer {
+                included.extend(Self::included_paths(
+                    file.includes.iter().map(|i| i.path.as_str()),
+                    facts.path.as_path(),
+                ));
+            }
+        }
+        for facts in &ws.facts {
+            let Some(file) = &facts.pgbouncer else {
+                continue;
+            };
+            if file.pgbouncer_section.is_none()
+                || included.iter().any(|p| p == facts.path.as_path())
+            {
+                continue;
+            }
+            let Some(root) = ws.sources.get(&facts.path) else {
+                continue;
+            };
+            let mut loader = |path: &Path| -> Option<(Arc<SourceFile>, PgBouncerFile)> {
+                let file = self.load(path)?;
+                let (parsed, _) = pgbouncer::parse(&file);
+                Some((file, parsed))
+            };
+            let (config, diagnostics) = pgbouncer::resolve(root, file, &mut loader, &checked_root);
+            self.deployment.diagnostics.extend(diagnostics);
+            self.deployment.pgbouncers.push(PgBouncer {
+                config,
+                instances: Sourced::tool_default(1, "poolcheck (one instance unless declared)"),
+                version: None,
+            });
+        }
+        if let Some(decl) = &ws.config.pgbouncer {
+            for bouncer in &mut self.deployment.pgbouncers {
+                if let Some(v) = &decl.version {
+                    bouncer.version = Some(v.clone());
+                    bouncer.config.version = Some(v.clone());
+                }
+                if let Some(i) = &decl.instances {
+                    bouncer.instances = i.clone();
+                }
+            }
+        }
+        for bouncer in &mut self.deployment.pgbouncers {
+            if bouncer.version.is_none() {
+                bouncer.version = bouncer.config.version.clone();
+            }
+        }
+    }
+
+    /// Links every PgBouncer `[databases]` entry to its server.
+    fn link_pgbouncers(&mut self) {
+        for index in 0..self.deployment.pgbouncers.len() {
+            let entries: Vec<(String, Option<String>)> = self.deployment.pgbouncers[index]
+                .config
+                .databases
+                .iter()
+                .map(|d| {
+                    (
+                        d.name.clone(),
+                        d.params.get("host").map(|h| h.value.clone()),
+                    )
+                })
+                .collect();
+            for (name, host) in entries {
+                let server = self.server_for(host.as_deref());
+                self.deployment.pgbouncer_links.push((index, name, server));
+            }
+        }
+    }
+
+    /// The index of the server a host reaches, assuming one with defaults
+    /// when none matches.
+    fn server_for(&mut self, host: Option<&str>) -> usize {
+        match link::find_server(host, &self.deployment.servers) {
+            ServerMatch::Existing(index) => index,
+            ServerMatch::New { host } => {
+                if let Some(i) = self
+                    .deployment
+                    .servers
+                    .iter()
+                    .position(|s| s.assumed && s.hosts.contains(&host))
+                {
+                    return i;
+                }
+                self.deployment.servers.push(assumed_server(&host));
+                self.deployment.servers.len() - 1
+            }
+        }
+    }
+
+    fn link_pools(&mut self) {
+        for s in 0..self.deployment.services.len() {
+            for p in 0..self.deployment.services[s].pools.len() {
+                let target = self.deployment.services[s].pools[p]
+                    .pool
+                    .target
+                    .value
+                    .clone()
+                    .unwrap_or_default();
+                let linked = match link::link(
+                    &target,
+                    &self.deployment.servers,
+                    &self.deployment.pgbouncers,
+                ) {
+                    Link::PgBouncer {
+                        index,
+                        database,
+                        note,
+                    } => {
+                        // A database PgBouncer serves through `*` needs its own link.
+                        let links = &self.deployment.pgbouncer_links;
+                        if !links.iter().any(|(i, d, _)| *i == index && *d == database)
+                            && let Some(&(_, _, server)) =
+                                links.iter().find(|(i, d, _)| *i == index && d == "*")
+                        {
+                            self.deployment
+                                .pgbouncer_links
+                                .push((index, database.clone(), server));
+                        }
+                        (TargetRef::PgBouncer { index, database }, note)
+                    }
+                    Link::Server(ServerMatch::Existing(index)) => (TargetRef::Server(index), None),
+                    Link::Server(ServerMatch::New { host }) => {
+                        let index = self.server_for(Some(&host));
+                        (TargetRef::Server(index), None)
+                    }
+                };
+                let pool = &mut self.deployment.services[s].pools[p];
+                pool.target = linked.0;
+                pool.link_note = linked.1;
+            }
+        }
+    }
+}
+
+fn database_server(server: &PostgresServer, assumed: bool) -> DatabaseServer {
+    let settings = PgSettings::new(server);
+    DatabaseServer {
+        name: server.name.clone(),
+        location: Some(server.location.clone()),
+        max_connections: settings.max_connections(),
+        superuser_reserved_connections: settings.superuser_reserved_connections(),
+        reserved_connections: settings.reserved_connections(),
+        provider_reserve: None,
+        other_clients: None,
+        cores: None,
+        spindles: None,
+        idle_session_timeout_ms: Some(settings.idle_session_timeout_ms()),
+        declared_idle_timeout_s: None,
+        version: server.version.clone(),
+        hosts: server.host_aliases.clone(),
+        assumed,
+    }
+}
+
+/// A server nothing describes: PostgreSQL's defaults, and the messages say so.
+fn assumed_server(host: &str) -> DatabaseServer {
+    DatabaseServer {
+        name: host.to_owned(),
+        location: None,
+        max_connections: Sourced::tool_default(100, "PostgreSQL"),
+        superuser_reserved_connections: Sourced::tool_default(3, "PostgreSQL"),
+        reserved_connections: Sourced::tool_default(0, "PostgreSQL"),
+        provider_reserve: None,
+        other_clients: None,
+        cores: None,
+        spindles: None,
+        idle_session_timeout_ms: None,
+        declared_idle_timeout_s: None,
+        version: None,
+        hosts: vec![host.to_owned()],
+        assumed: true,
+    }
+}
+
+fn declared_server(name: &str, decl: &DatabaseDecl) -> DatabaseServer {
+    let mut server = assumed_server(name);
+    server.assumed = false;
+    server.location.clone_from(&decl.location);
+    server.hosts = decl.hosts.iter().filter_map(|h| h.value.clone()).collect();
+    server
+}
+
+/// Declared values win over files: the user states what production runs.
+fn apply_decl(server: &mut DatabaseServer, decl: &DatabaseDecl) {
+    let set = |target: &mut Sourced<i64>, value: &Option<Sourced<i64>>| {
+        if let Some(v) = value {
+            *target = v.clone();
+        }
+    };
+    set(&mut server.max_connections, &decl.max_connections);
+    set(
+        &mut server.superuser_reserved_connections,
+        &decl.superuser_reserved_connections,
+    );
+    set(&mut server.reserved_connections, &decl.reserved_connections);
+    if decl.provider_reserve.is_some() {
+        server.provider_reserve.clone_from(&decl.provider_reserve);
+    }
+    if decl.other_clients.is_some() {
+        server.other_clients.clone_from(&decl.other_clients);
+    }
+    if decl.cores.is_some() {
+        server.cores.clone_from(&decl.cores);
+    }
+    if decl.spindles.is_some() {
+        server.spindles.clone_from(&decl.spindles);
+    }
+    if decl.idle_timeout.is_some() {
+        server
+            .declared_idle_timeout_s
+            .clone_from(&decl.idle_timeout);
+    }
+    if decl.version.is_some() {
+        server.version.clone_from(&decl.version);
+    }
+    for host in decl.hosts.iter().filter_map(|h| h.value.clone()) {
+        if !server.hosts.contains(&host) {
+            server.hosts.push(host);
+        }
+    }
+    if server.assumed && decl.max_connections.is_some() {
+        server.assumed = false;
+    }
+    // PG15 and older have no reserved_connections: a value read from a file
+    // for an older server does not reduce the budget.
+    if server
+        .version
+        .as_ref()
+        .and_then(|v| v.value)
+        .is_some_and(|v| v.major < 16)
+        && !matches!(server.reserved_connections.origin, Origin::Declared)
+    {
+        server.reserved_connections = Sourced::tool_default(0, "PostgreSQL ≤ 15");
+    }
+}

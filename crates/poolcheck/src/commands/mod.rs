@@ -1,0 +1,55 @@
+//! One module per subcommand.
+
+pub mod budget;
+pub mod check;
+pub mod explain;
+pub mod rules;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use poolcheck_rules::workspace::{LoadOptions, Workspace};
+
+use crate::args::{ColorChoice, ProjectArgs};
+
+/// Discovers and extracts the project named on the command line, printing
+/// unreadable files (and, with `--verbose`, skipped ones) on stderr.
+pub fn load_workspace(project: &ProjectArgs) -> Result<Workspace, String> {
+    let paths = if project.paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        project.paths.clone()
+    };
+    let workspace = Workspace::load(
+        &paths,
+        &LoadOptions {
+            respect_gitignore: !project.no_respect_gitignore,
+            config_file: project.config.clone(),
+        },
+    )?;
+    for error in &workspace.errors {
+        eprintln!("poolcheck: warning: {error}");
+    }
+    if project.verbose {
+        for (path, reason) in &workspace.skipped {
+            eprintln!("poolcheck: skipped {}: {reason}", path.display());
+        }
+        eprintln!(
+            "poolcheck: visited {} files, extracted {}",
+            workspace.visited,
+            workspace.facts.len()
+        );
+    }
+    Ok(workspace)
+}
+
+pub fn use_color(choice: ColorChoice) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::io::stdout().is_terminal()
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! `budget` as a table per database with a bar of how its slots are shared.
+
+use std::fmt::Write as _;
+
+use poolcheck_rules::sources::Sources;
+use poolcheck_rules::topology::Deployment;
+use poolcheck_rules::topology::budget::{Budget, Count};
+
+const BAR_WIDTH: usize = 50;
+/// One fill per contributor, cycled; free slots are dots.
+const FILLS: [char; 4] = ['█', '▓', '▒', '░'];
+const COLORS: [&str; 4] = ["\x1b[36m", "\x1b[35m", "\x1b[33m", "\x1b[34m"];
+const RED: &str = "\x1b[31m";
+const BOLD: &str = "\x1b[1m";
+const RESET: &str = "\x1b[0m";
+
+struct Paint {
+    on: bool,
+}
+
+impl Paint {
+    fn wrap(&self, style: &str, text: &str) -> String {
+        if self.on {
+            format!("{style}{text}{RESET}")
+        } else {
+            text.to_owned()
+        }
+    }
+}
+
+pub fn render(deployment: &Deployment, budget: &Budget, sources: &Sources, color: bool) -> String {
+    let paint = Paint { on: color };
+    let mut out = String::new();
+    if budget.servers.is_empty() && budget.pgbouncers.is_empty() {
+        out.push_str("No PostgreSQL client pools or servers found.\n");
+        return out;
+    }
+    for b in &budget.servers {
+        let server = &deployment.servers[b.server];
+        let mut reservations = String::new();
+        for (label, v) in server.reservations() {
+            if let Some(v) = v.value {
+                let _ = write!(reservations, " − {v} {label}");
+            }
+        }
+        let max = server
+            .max_connections
+            .value
+            .map_or_else(|| "?".to_owned(), |v| v.to_string());
+        let origin = server
+            .max_connections
+            .location
+            .as_ref()
+            .map(|l| sources.describe(l))
+            .or_else(|| server.max_connections.origin_phrase())
+            .unwrap_or_default();
+        let usable = b.usable.map_or_else(|| "?".to_owned(), |u| u.to_string());
+        let _ = writeln!(
+            out,
+            "{} {}{}",
+            paint.wrap(BOLD, "Database"),
+            paint.wrap(BOLD, &server.name),
+            if server.assumed {
+                " (assumed: PostgreSQL defaults)"
+            } else {
+                ""
+            }
+        );
+        let _ = writeln!(
+            out,
+            "  max_connections {max}{reservations} = {usable} usable ({origin})"
+        );
+        let rows: Vec<[String; 3]> = b
+            .contributors
+            .iter()
+            .map(|c| {
+                [
+                    format!("{} {}", c.kind.as_str(), c.name),
+                    c.term.formula.clone(),
+                    c.term.count.to_string(),
+                ]
+            })
+            .collect();
+        let w0 = rows
+            .iter()
+            .map(|r| r[0].chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(11);
+        let w1 = rows
+            .iter()
+            .map(|r| r[1].chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(7);
+        let _ = writeln!(
+            out,
+            "  {:<w0$}  {:<w1$}  CONNECTIONS",
+            "CONTRIBUTOR", "FORMULA"
+        );
+        for r in &rows {
+            let _ = writeln!(out, "  {:<w0$}  {:<w1$}  {:>11}", r[0], r[1], r[2]);
+        }
+        let demand_text = match &b.demand {
+            Count::Known(d) => match b.usable {
+                Some(u) if *d > u as u64 => {
+                    paint.wrap(RED, &format!("{d} / {u} ({} over)", *d - u as u64))
+                }
+                Some(u) => format!("{d} / {u} ({} free)", u as u64 - d),
+                None => format!("{d} / ?"),
+            },
+            Count::Unbounded(why) => paint.wrap(RED, &format!("unbounded ({why})")),
+            Count::Unknown(why) => format!("unknown ({why})"),
+        };
+        let _ = writeln!(out, "  {:<w0$}  {:<w1$}  {demand_text}", "demand", "");
+        if let (Some(u), Count::Known(_)) = (b.usable, &b.demand) {
+            let _ = writeln!(out, "  {}", bar(b, u.max(0) as u64, &paint));
+            if !b.contributors.is_empty() {
+                let legend: Vec<String> = b
+                    .contributors
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| {
+                        let fill = FILLS[i % FILLS.len()].to_string();
+                        format!("{} {}", paint.wrap(COLORS[i % COLORS.len()], &fill), c.name)
+                    })
+                    .collect();
+                let _ = writeln!(out, "  {}  · free", legend.join("  "));
+            }
+        }
+        out.push('\n');
+    }
+    for b in &budget.pgbouncers {
+        let bouncer = &deployment.pgbouncers[b.pgbouncer];
+        let _ = writeln!(
+            out,
+            "{} {}",
+            paint.wrap(BOLD, "PgBouncer"),
+            paint.wrap(BOLD, &bouncer.config.name)
+        );
+        let max_client = b
+            .max_client_conn
+            .value
+            .map_or_else(|| "?".to_owned(), |v| v.to_string());
+        let _ = writeln!(
+            out,
+            "  clients: {} / max_client_conn {max_client}{}",
+            b.client_demand,
+            if b.instances.value.unwrap_or(1) > 1 {
+                format!(" × {} instances", b.instances.value.unwrap_or(1))
+            } else {
+                String::new()
+            }
+        );
+        for c in &b.clients {
+            let _ = writeln!(out, "    {}: {} = {}", c.name, c.term.formula, c.term.count);
+        }
+        let total = b.server_side.total();
+        let _ = writeln!(out, "  server side: {total}");
+        for (server, term) in &b.server_side.per_server {
+            let _ = writeln!(
+                out,
+                "    → {}: {} = {}",
+                deployment.servers[*server].name, term.formula, term.count
+            );
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// `[████▓▓▓▓····]` over the usable slots; an overrun fills the bar and is
+/// marked at its end.
+fn bar(b: &poolcheck_rules::topology::budget::ServerBudget, usable: u64, paint: &Paint) -> String {
+    let mut cells = String::new();
+    let scale = |n: u64| -> usize {
+        if usable == 0 {
+            BAR_WIDTH
+        } else {
+            ((n as f64 / usable as f64) * BAR_WIDTH as f64).round() as usize
+        }
+    };
+    let mut used = 0usize;
+    let mut total = 0u64;
+    for (i, c) in b.contributors.iter().enumerate() {
+        let n = c.term.count.known().unwrap_or(0);
+        total += n;
+        let end = scale(total).min(BAR_WIDTH);
+        let width = end.saturating_sub(used);
+        if width > 0 {
+            let fill: String = std::iter::repeat_n(FILLS[i % FILLS.len()], width).collect();
+            cells.push_str(&paint.wrap(COLORS[i % COLORS.len()], &fill));
+        }
+        used = used.max(end);
+    }
+    if used < BAR_WIDTH {
+        cells.push_str(&"·".repeat(BAR_WIDTH - used));
+    }
+    let percent = (total * 100).checked_div(usable).unwrap_or(0);
+    let tail = if total > usable {
+        paint.wrap(RED, &format!("▶ {percent}% of usable"))
+    } else {
+        format!("{percent}% of usable")
+    };
+    format!("[{cells}] {tail}")
+}

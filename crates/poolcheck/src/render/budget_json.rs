@@ -1,0 +1,111 @@
+//! `budget --format json`: the model as numbers (DESIGN, Contracts).
+
+use poolcheck_rules::sources::Sources;
+use poolcheck_rules::topology::budget::{Budget, Count, Cpus, eval_int, per_process};
+use poolcheck_rules::topology::{Concurrency, Deployment, TargetRef};
+use serde_json::{Value, json};
+
+fn count(c: &Count) -> Value {
+    match c {
+        Count::Known(v) => json!(v),
+        _ => Value::Null,
+    }
+}
+
+/// Why a count is null, appended to its formula.
+fn formula(formula: &str, c: &Count) -> String {
+    match c {
+        Count::Known(_) => formula.to_owned(),
+        Count::Unbounded(why) => format!("{formula}: unbounded ({why})"),
+        Count::Unknown(why) => format!("{formula}: unknown ({why})"),
+    }
+}
+
+pub fn target_name(deployment: &Deployment, target: &TargetRef) -> String {
+    match target {
+        TargetRef::Server(i) => deployment.servers[*i].name.clone(),
+        TargetRef::PgBouncer { index, database } => {
+            format!("{}/{database}", deployment.pgbouncers[*index].config.name)
+        }
+    }
+}
+
+pub fn value(deployment: &Deployment, budget: &Budget, sources: &Sources) -> Value {
+    let databases: Vec<Value> = budget
+        .servers
+        .iter()
+        .map(|b| {
+            let server = &deployment.servers[b.server];
+            json!({
+                "name": server.name,
+                "max_connections": server.max_connections.value,
+                "reserved": server.reserved_total(),
+                "usable": b.usable,
+                "demand": count(&b.demand),
+                "contributors": b.contributors.iter().map(|c| json!({
+                    "kind": c.kind.as_str(),
+                    "name": c.name,
+                    "connections": count(&c.term.count),
+                    "formula": formula(&c.term.formula, &c.term.count),
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let pgbouncers: Vec<Value> = budget
+        .pgbouncers
+        .iter()
+        .map(|b| {
+            let total = b.server_side.total();
+            json!({
+                "name": deployment.pgbouncers[b.pgbouncer].config.name,
+                "max_client_conn": b.max_client_conn.value,
+                "client_demand": count(&b.client_demand),
+                "server_demand": count(&total),
+            })
+        })
+        .collect();
+    let services: Vec<Value> = deployment
+        .services
+        .iter()
+        .map(|s| {
+            let (replicas, _) = eval_int(
+                &s.replicas.clone().map(poolcheck_core::IntExpr::Const),
+                s,
+                Cpus::Declared,
+            );
+            let (processes, _) = eval_int(&s.processes, s, Cpus::Declared);
+            let concurrency = match &s.concurrency {
+                Concurrency::Bounded(c) => count(&eval_int(c, s, Cpus::Declared).0),
+                Concurrency::Unbounded { .. } => Value::Null,
+            };
+            json!({
+                "name": s.name,
+                "replicas": count(&replicas),
+                "processes": count(&processes),
+                "concurrency": concurrency,
+                "pools": s.pools.iter().map(|p| {
+                    let term = per_process(&p.pool, s, Cpus::Declared, sources);
+                    json!({
+                        "kind": p.pool.kind.as_str(),
+                        "target": target_name(deployment, &p.target),
+                        "per_process": count(&term.count),
+                        "location": sources.describe(&p.pool.location),
+                    })
+                }).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    json!({
+        "version": 1,
+        "databases": databases,
+        "pgbouncers": pgbouncers,
+        "services": services,
+    })
+}
+
+pub fn render(deployment: &Deployment, budget: &Budget, sources: &Sources) -> String {
+    let mut text = serde_json::to_string_pretty(&value(deployment, budget, sources))
+        .unwrap_or_else(|_| "{}".to_owned());
+    text.push('\n');
+    text
+}

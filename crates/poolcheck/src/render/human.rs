@@ -1,0 +1,122 @@
+//! The default output: each finding with its source snippet, every related
+//! location as a labelled note, a help line, then a summary.
+
+use annotate_snippets::renderer::DecorStyle;
+use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
+use poolcheck_core::{Diagnostic, Location, Severity};
+use poolcheck_rules::sources::Sources;
+
+fn level(severity: Severity) -> Level<'static> {
+    match severity {
+        Severity::Error => Level::ERROR,
+        Severity::Warning => Level::WARNING,
+        Severity::Info => Level::INFO,
+    }
+}
+
+/// A snippet of the lines around `location`, or `None` when the file's text
+/// is not known.
+fn snippet<'a>(
+    location: &Location,
+    sources: &'a Sources,
+    kind: AnnotationKind,
+    label: Option<&'a str>,
+) -> Option<Snippet<'a, annotate_snippets::Annotation<'a>>> {
+    let file = sources.get(&location.file)?;
+    let text = file.text();
+    let index = file.index();
+    let first = index.line_of(location.span.start as usize);
+    let last = index.line_of(location.span.end as usize);
+    let start = index.line_start(first)?;
+    let end = index.line_range(last, text).map_or(text.len(), |r| r.end);
+    let source = &text[start..end];
+    let span = (location.span.start as usize - start)
+        ..(location.span.end as usize - start).min(source.len());
+    let mut annotation = kind.span(span);
+    if let Some(label) = label {
+        annotation = annotation.label(label);
+    }
+    Some(
+        Snippet::source(source)
+            .line_start(first + 1)
+            .path(location.file.to_string())
+            .annotation(annotation),
+    )
+}
+
+pub fn render(diagnostics: &[Diagnostic], sources: &Sources, color: bool, summary: bool) -> String {
+    let renderer = if color {
+        Renderer::styled()
+    } else {
+        Renderer::plain()
+    }
+    .decor_style(DecorStyle::Unicode);
+    let mut out = String::new();
+    for d in diagnostics {
+        let mut group = Group::with_title(
+            level(d.severity)
+                .primary_title(d.message.as_str())
+                .id(d.code),
+        );
+        if let Some(s) = snippet(
+            &d.primary,
+            sources,
+            AnnotationKind::Primary,
+            d.label.as_deref(),
+        ) {
+            group = group.element(s);
+        }
+        let mut report: Vec<Group<'_>> = vec![group];
+        for related in &d.related {
+            let mut note = Group::with_title(Level::NOTE.secondary_title(related.message.as_str()));
+            if let Some(s) = snippet(&related.location, sources, AnnotationKind::Context, None) {
+                note = note.element(s);
+            }
+            report.push(note);
+        }
+        if let Some(help) = &d.help {
+            report.push(Group::with_title(
+                Level::HELP.secondary_title(help.as_str()),
+            ));
+        }
+        if let Some(fix) = &d.fix {
+            report.push(Group::with_title(
+                Level::HELP.secondary_title(format!("fix available: {}", fix.title)),
+            ));
+        }
+        out.push_str(&renderer.render(&report));
+        out.push_str("\n\n");
+    }
+    if summary {
+        out.push_str(&summary_line(diagnostics));
+        out.push('\n');
+    }
+    out
+}
+
+pub fn summary_line(diagnostics: &[Diagnostic]) -> String {
+    if diagnostics.is_empty() {
+        return "All checks passed!".to_owned();
+    }
+    let count = |s| diagnostics.iter().filter(|d| d.severity == s).count();
+    let mut parts = Vec::new();
+    for (n, one, many) in [
+        (count(Severity::Error), "error", "errors"),
+        (count(Severity::Warning), "warning", "warnings"),
+        (count(Severity::Info), "info", "info"),
+    ] {
+        if n > 0 {
+            parts.push(format!("{n} {}", if n == 1 { one } else { many }));
+        }
+    }
+    format!(
+        "Found {} {} ({}).",
+        diagnostics.len(),
+        if diagnostics.len() == 1 {
+            "problem"
+        } else {
+            "problems"
+        },
+        parts.join(", ")
+    )
+}
