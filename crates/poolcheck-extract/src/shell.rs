@@ -12,8 +12,14 @@
 //! `case`, functions, loops) is flattened into the simple commands it holds,
 //! and `$(…)`, backticks and positional parameters are unknown.
 
-use poolcheck_core::facts::deploy::{ShellAssignment, ShellWord, VarOp, VarOpKind, WordPart};
-use poolcheck_core::{Environment, FilePath, Location, Origin, Sourced, Span};
+use poolcheck_core::facts::deploy::{
+    CommandOrigin, CommandSite, DeployFacts, ShellAssignment, ShellWord, VarOp, VarOpKind, WordPart,
+};
+use poolcheck_core::{
+    Environment, FileFacts, FilePath, Location, Origin, SourceFile, Sourced, Span,
+};
+
+use crate::commands;
 
 /// How byte offsets of the text being parsed map to offsets in the file: the
 /// text may be a slice of the file (a shifted view) or a decoded YAML scalar
@@ -862,6 +868,37 @@ fn split_assignment(word: &ShellWord) -> Option<RawAssignment> {
     })
 }
 
+/// Reads a shell script (`entrypoint.sh`, `boot.sh`): every simple command
+/// that starts a known server, with the assignments before it in scope.
+pub fn extract(file: &SourceFile, facts: &mut FileFacts) {
+    let mut deploy = DeployFacts::default();
+    let empty = Environment::new();
+    let mut locals: Vec<ShellAssignment> = Vec::new();
+    for command in parse_script(file.text(), &OffsetMap::Shifted(0)) {
+        let located = command.assignments.iter().map(|a| a.located(file.path()));
+        if command.persistent {
+            locals.extend(located);
+            continue;
+        }
+        let mut assignments = locals.clone();
+        assignments.extend(located);
+        let site = CommandSite {
+            location: file.location(command.span),
+            origin: CommandOrigin::Script {
+                function: command.function,
+            },
+            name_hint: None,
+            words: command.words,
+            assignments,
+        };
+        if commands::interpret_site(&site, &empty).is_some() {
+            commands::check_site(&site, None, &mut facts.diagnostics, &mut deploy.links);
+            deploy.commands.push(site);
+        }
+    }
+    facts.deploy = Some(deploy);
+}
+
 // ---------------------------------------------------------------------------
 // Expansion
 
@@ -1334,6 +1371,7 @@ pub fn expand_to_sourced(word: &ShellWord, scope: Scope<'_>, file: &FilePath) ->
 mod tests {
     use super::*;
     use poolcheck_core::EnvVar;
+    use poolcheck_core::facts::process::ServerKind;
 
     fn parse(text: &str) -> Vec<ParsedCommand> {
         parse_script(text, &OffsetMap::Shifted(0))
@@ -1650,5 +1688,131 @@ esac
         ] {
             let _ = texts(text, &Environment::new());
         }
+    }
+
+    fn script_invocations(
+        text: &str,
+        env: &Environment,
+    ) -> Vec<poolcheck_core::facts::process::ServerInvocation> {
+        let file = SourceFile::new("docker/entrypoint.sh", text);
+        let mut facts = FileFacts::new(file.path().clone(), poolcheck_core::FileKind::Shell);
+        extract(&file, &mut facts);
+        commands::invocations(&facts.deploy.unwrap_or_default(), env)
+    }
+
+    #[test]
+    fn entrypoint_with_mode_switch_yields_both_servers() {
+        // The dify api entrypoint shape: one script, web or worker by $MODE.
+        let text = r#"#!/bin/bash
+set -e
+if [[ "${MODE}" == "worker" ]]; then
+  if [ "${CELERY_AUTO_SCALE,,}" = "true" ]; then
+    CONCURRENCY_OPTION="--autoscale=${CELERY_MAX_WORKERS:-8},${CELERY_MIN_WORKERS:-1}"
+  else
+    CONCURRENCY_OPTION="-c ${CELERY_WORKER_AMOUNT:-1}"
+  fi
+  exec celery -A app.celery worker -P ${CELERY_WORKER_CLASS:-gevent} $CONCURRENCY_OPTION \
+    --max-tasks-per-child ${MAX_TASKS_PER_CHILD:-50} --loglevel ${LOG_LEVEL:-INFO}
+elif [[ "${MODE}" == "beat" ]]; then
+  exec celery -A app.celery beat --loglevel ${LOG_LEVEL:-INFO}
+else
+  exec gunicorn \
+    --bind "${DIFY_BIND_ADDRESS:-0.0.0.0}:${DIFY_PORT:-5001}" \
+    --workers ${SERVER_WORKER_AMOUNT:-1} \
+    --worker-class ${SERVER_WORKER_CLASS:-gevent} \
+    --worker-connections ${SERVER_WORKER_CONNECTIONS:-10} \
+    --timeout ${GUNICORN_TIMEOUT:-200} \
+    app:app
+fi
+"#;
+        let found = script_invocations(text, &Environment::new());
+        let kinds: Vec<ServerKind> = found.iter().map(|i| i.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                ServerKind::Celery,
+                ServerKind::CeleryBeat,
+                ServerKind::Gunicorn
+            ]
+        );
+        let celery = &found[0].settings;
+        // The later plain assignment wins, as the last one before the command.
+        assert_eq!(
+            celery.concurrency.as_ref().and_then(|c| c.value.clone()),
+            Some(poolcheck_core::IntExpr::Const(1))
+        );
+        let web = &found[2].settings;
+        assert_eq!(
+            web.workers.as_ref().and_then(|w| w.value.clone()),
+            Some(poolcheck_core::IntExpr::Const(1))
+        );
+        assert_eq!(
+            web.bind.as_ref().and_then(|b| b.value.clone()).as_deref(),
+            Some("0.0.0.0:5001")
+        );
+        let command = &text[found[2].location.span.range()];
+        assert!(command.starts_with("exec gunicorn \\\n"), "{command}");
+        assert!(command.ends_with("app:app"), "{command}");
+    }
+
+    #[test]
+    fn boot_script_defaults_resolve_through_assignments() {
+        let text = "#!/bin/sh\nGUNICORN_WORKERS=\"${GUNICORN_WORKERS:-3}\"\nGUNICORN_THREADS=\"${GUNICORN_THREADS:-2}\"\nexec gunicorn --bind unix:/tmp/tandoor.sock --workers $GUNICORN_WORKERS --threads $GUNICORN_THREADS --timeout ${GUNICORN_TIMEOUT:-30} recipes.wsgi\n";
+        let found = script_invocations(text, &Environment::new());
+        assert_eq!(found.len(), 1);
+        let s = &found[0].settings;
+        let workers = s.workers.as_ref();
+        assert_eq!(
+            workers.and_then(|w| w.value.clone()),
+            Some(poolcheck_core::IntExpr::Const(3))
+        );
+        assert_eq!(
+            workers.map(|w| w.origin.clone()),
+            Some(Origin::EnvDefault {
+                var: "GUNICORN_WORKERS".into()
+            })
+        );
+        let span = workers.and_then(|w| w.location.as_ref()).map(|l| l.span);
+        assert_eq!(span.map(|s| &text[s.range()]), Some("3"));
+        assert_eq!(
+            s.threads.as_ref().and_then(|w| w.value.clone()),
+            Some(poolcheck_core::IntExpr::Const(2))
+        );
+    }
+
+    #[test]
+    fn functions_in_a_case_dispatch() {
+        // The redash entrypoint shape.
+        let text = r#"#!/bin/bash
+server() {
+  MAX_REQUESTS=${MAX_REQUESTS:-1000}
+  exec /usr/local/bin/gunicorn -b 0.0.0.0:5000 --name redash -w${REDASH_WEB_WORKERS:-4} redash.wsgi:app --max-requests $MAX_REQUESTS
+}
+worker() {
+  export WORKERS_COUNT=${WORKERS_COUNT:-2}
+  exec supervisord -c worker.conf
+}
+case "$1" in
+  server)
+    shift
+    server
+    ;;
+  *)
+    exec "$@"
+    ;;
+esac
+"#;
+        let found = script_invocations(text, &Environment::new());
+        assert_eq!(found.len(), 1);
+        let s = &found[0].settings;
+        assert_eq!(
+            s.workers.as_ref().and_then(|w| w.value.clone()),
+            Some(poolcheck_core::IntExpr::Const(4))
+        );
+        assert_eq!(s.max_requests.as_ref().and_then(|m| m.value), Some(1000));
+        assert_eq!(
+            s.app.as_ref().and_then(|a| a.value.clone()).as_deref(),
+            Some("redash.wsgi:app")
+        );
     }
 }
