@@ -129,6 +129,9 @@ struct Lexer<'a> {
     pos: usize,
     map: &'a OffsetMap,
     mode: Mode,
+    /// Compose interpolates `${…}` before the command is split into words,
+    /// so expansions count even inside single quotes, and `$$` is a `$`.
+    compose: bool,
 }
 
 impl<'a> Lexer<'a> {
@@ -138,6 +141,7 @@ impl<'a> Lexer<'a> {
             pos: 0,
             map,
             mode,
+            compose: false,
         }
     }
 
@@ -288,6 +292,12 @@ impl<'a> Lexer<'a> {
                     }
                     literal_start = self.pos;
                 }
+                '\'' if shell && self.compose => {
+                    flush(self, &mut parts, literal_start);
+                    self.bump();
+                    self.single_quoted_interpolated(&mut parts);
+                    literal_start = self.pos;
+                }
                 '\'' if shell => {
                     flush(self, &mut parts, literal_start);
                     self.bump();
@@ -319,7 +329,9 @@ impl<'a> Lexer<'a> {
                     literal_start = self.pos;
                 }
                 '$' => {
-                    if self.mode == Mode::Interpolation && self.peek_at(1) == Some('$') {
+                    if (self.mode == Mode::Interpolation || self.compose)
+                        && self.peek_at(1) == Some('$')
+                    {
                         // Compose's `$$` is a literal dollar.
                         flush(self, &mut parts, literal_start);
                         self.bump();
@@ -397,6 +409,47 @@ impl<'a> Lexer<'a> {
         }
         // Unterminated: the rest of the text is the word.
         flush(self, parts, literal_start);
+    }
+
+    /// After an opening `'` in a compose command: literal text up to the
+    /// closing quote, except compose's own `${…}` and `$$`.
+    fn single_quoted_interpolated(&mut self, parts: &mut Vec<WordPart>) {
+        let mut literal_start = self.pos;
+        let before = parts.len();
+        let flush = |lexer: &Self, parts: &mut Vec<WordPart>, from: usize| {
+            if lexer.pos > from {
+                parts.push(lexer.literal(from, lexer.pos, true));
+            }
+        };
+        while let Some(c) = self.peek() {
+            match c {
+                '\'' => break,
+                '$' if self.peek_at(1) == Some('$') => {
+                    flush(self, parts, literal_start);
+                    self.bump();
+                    literal_start = self.pos;
+                    self.bump();
+                }
+                '$' => {
+                    flush(self, parts, literal_start);
+                    if let Some(part) = self.dollar(true) {
+                        parts.push(part);
+                        literal_start = self.pos;
+                    } else {
+                        literal_start = self.pos;
+                        self.bump();
+                    }
+                }
+                _ => {
+                    self.bump();
+                }
+            }
+        }
+        flush(self, parts, literal_start);
+        if parts.len() == before {
+            parts.push(self.literal(self.pos, self.pos, true));
+        }
+        self.bump();
     }
 
     fn backticks(&mut self, quoted: bool) -> WordPart {
@@ -616,7 +669,19 @@ const RESERVED_PREFIXES: &[&str] = &[
 
 /// Parses a shell script (or one command line) into its simple commands.
 pub fn parse_script(text: &str, map: &OffsetMap) -> Vec<ParsedCommand> {
+    parse_commands(Lexer::new(text, map, Mode::Shell))
+}
+
+/// Parses a compose `command:`/`entrypoint:` string: split into words like a
+/// shell line, after compose's own `${VAR}` interpolation (which also
+/// applies inside single quotes) and with `$$` meaning `$`.
+pub fn parse_compose_command(text: &str, map: &OffsetMap) -> Vec<ParsedCommand> {
     let mut lexer = Lexer::new(text, map, Mode::Shell);
+    lexer.compose = true;
+    parse_commands(lexer)
+}
+
+fn parse_commands(mut lexer: Lexer<'_>) -> Vec<ParsedCommand> {
     let mut builder = CommandBuilder::default();
     let mut skip_next_word = false;
     let mut pending_heredocs: Vec<(String, bool)> = Vec::new();

@@ -212,9 +212,10 @@ pub struct ComposeService {
     pub image: Option<ComposeImage>,
     /// `build:` (string or `context`/`dockerfile`), to link the Dockerfile.
     pub build: Option<ComposeBuild>,
-    /// Index into [`DeployFacts::commands`] of the service's command, when
-    /// it has `command:` or `entrypoint:`.
-    pub command: Option<usize>,
+    /// Indices into [`DeployFacts::commands`] of the service's command (one
+    /// per simple command of a string `command:`), when it has `command:` or
+    /// `entrypoint:`. Empty when the image's or Dockerfile's command runs.
+    pub commands: Vec<usize>,
     /// `environment:` entries in file order, values unexpanded (compose
     /// interpolates `${VAR:-default}` from the project environment).
     pub environment: Vec<ComposeEnvEntry>,
