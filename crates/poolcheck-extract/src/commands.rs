@@ -74,15 +74,15 @@ pub(crate) fn check_site(
     let empty = Environment::new();
     let args = shell::expand_words(&site.words, Scope::new(&empty, &site.assignments));
     let file = &site.location.file;
-    if let Some(script) = args.first().filter(|a| a.is_literal()).map(Arg::text) {
-        if script.ends_with(".sh") {
-            links.push(LinkedFile {
-                kind: LinkKind::Script,
-                path: script,
-                location: Location::new(file.clone(), args[0].span),
-                service: service.map(str::to_owned),
-            });
-        }
+    if let Some(script) = args.first().filter(|a| a.is_literal()).map(Arg::text)
+        && has_extension(&script, "sh")
+    {
+        links.push(LinkedFile {
+            kind: LinkKind::Script,
+            path: script,
+            location: Location::new(file.clone(), args[0].span),
+            service: service.map(str::to_owned),
+        });
     }
     let Some(interpreted) = interpret(&args, file, &empty) else {
         return;
@@ -97,21 +97,20 @@ pub(crate) fn check_site(
         diagnostic.help = problem.help;
         diagnostics.push(diagnostic);
     }
-    if let Some(config) = &interpreted.settings.config_file {
-        if let (Some(path), Origin::Literal, Some(location)) =
+    if let Some(config) = &interpreted.settings.config_file
+        && let (Some(path), Origin::Literal, Some(location)) =
             (&config.value, &config.origin, &config.location)
-        {
-            links.push(LinkedFile {
-                kind: if interpreted.kind == ServerKind::Uwsgi {
-                    LinkKind::UwsgiIni
-                } else {
-                    LinkKind::ServerConfig
-                },
-                path: path.clone(),
-                location: location.clone(),
-                service: service.map(str::to_owned),
-            });
-        }
+    {
+        links.push(LinkedFile {
+            kind: if interpreted.kind == ServerKind::Uwsgi {
+                LinkKind::UwsgiIni
+            } else {
+                LinkKind::ServerConfig
+            },
+            path: path.clone(),
+            location: location.clone(),
+            service: service.map(str::to_owned),
+        });
     }
 }
 
@@ -176,6 +175,12 @@ fn relocate_settings(s: &mut ServerSettings, origin: &Origin, location: Option<&
     relocate(&mut s.enable_threads, origin, location);
 }
 
+fn has_extension(path: &str, extension: &str) -> bool {
+    std::path::Path::new(path)
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case(extension))
+}
+
 fn basename(text: &str) -> &str {
     text.rsplit('/').next().unwrap_or(text)
 }
@@ -211,7 +216,7 @@ fn interpret_at_depth(
     if is_python(&program) {
         return python(rest, file, env);
     }
-    if name.ends_with(".sh") && rest.len() > 1 && depth < 4 {
+    if has_extension(name, "sh") && rest.len() > 1 && depth < 4 {
         // An entrypoint script that ends in `exec "$@"` runs its arguments.
         return interpret_at_depth(rest, file, env, depth + 1);
     }
@@ -390,7 +395,9 @@ fn strip_prefixes(mut args: &[Arg]) -> &[Arg] {
                     })
                     .count()
             }
-            ("poetry" | "pipenv" | "pdm" | "hatch" | "rye", Some("run")) => 2,
+            ("poetry" | "pipenv" | "pdm" | "hatch" | "rye", Some("run"))
+            | ("newrelic-admin", Some("run-program" | "run-python"))
+            | ("su-exec" | "gosu" | "chroot" | "setuidgid" | "s6-setuidgid", Some(_)) => 2,
             ("uv", Some("run")) => {
                 2 + leading_flags(
                     &args[2..],
@@ -409,10 +416,7 @@ fn strip_prefixes(mut args: &[Arg]) -> &[Arg] {
                     ],
                 )
             }
-            ("newrelic-admin", Some("run-program" | "run-python")) => 2,
             ("opentelemetry-instrument", _) => 1 + leading_flags(&args[1..], &["*"]),
-            ("su-exec" | "gosu" | "chroot", Some(_)) => 2,
-            ("setuidgid" | "s6-setuidgid", Some(_)) => 2,
             ("dumb-init" | "tini" | "tini-static", _) => {
                 let flags = leading_flags(&args[1..], &["-s", "-p", "-e", "--rewrite"]);
                 let dashdash = usize::from(args.get(1 + flags).is_some_and(|a| a.text() == "--"));
@@ -1207,7 +1211,7 @@ fn uwsgi(args: &[Arg], file: &FilePath, out: &mut Interpreted) {
         s.config_file = parsed
             .positionals
             .iter()
-            .find(|a| a.text().ends_with(".ini"))
+            .find(|a| has_extension(&a.text(), "ini"))
             .map(|a| a.sourced(file));
     }
 }
@@ -1391,7 +1395,7 @@ mod tests {
         v.and_then(|s| s.value.as_ref()).and_then(IntExpr::constant)
     }
 
-    fn text<'a>(v: Option<&'a Sourced<String>>) -> Option<&'a str> {
+    fn text(v: Option<&Sourced<String>>) -> Option<&str> {
         v.and_then(|s| s.value.as_deref())
     }
 

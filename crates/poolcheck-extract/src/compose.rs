@@ -264,15 +264,15 @@ fn read_service(
     };
     let fields = entries(body);
     let field = |k: &str| fields.iter().find(|(n, _, _)| n == k).map(|(_, _, v)| *v);
-    if let Some(image) = field("image") {
-        if let Some(text) = scalar_text(image, positions) {
-            let (name, tag) = split_image(&text);
-            service.image = Some(ComposeImage {
-                name,
-                tag,
-                location: file.location(positions.span(image)),
-            });
-        }
+    if let Some(image) = field("image")
+        && let Some(text) = scalar_text(image, positions)
+    {
+        let (name, tag) = split_image(&text);
+        service.image = Some(ComposeImage {
+            name,
+            tag,
+            location: file.location(positions.span(image)),
+        });
     }
     if let Some(build) = field("build") {
         service.build = read_build(file, positions, build);
@@ -330,13 +330,13 @@ fn read_service(
     let replicas = field("deploy")
         .and_then(|d| get(d, "replicas"))
         .or_else(|| field("scale"));
-    if let Some(replicas) = replicas {
-        if let Some(text) = scalar_text(replicas, positions) {
-            service.replicas = Some(shell::parse_interpolated(
-                &text,
-                &positions.value_map(replicas, &text),
-            ));
-        }
+    if let Some(replicas) = replicas
+        && let Some(text) = scalar_text(replicas, positions)
+    {
+        service.replicas = Some(shell::parse_interpolated(
+            &text,
+            &positions.value_map(replicas, &text),
+        ));
     }
     if let Some(networks) = field("networks") {
         for (_, _, network) in entries(networks) {
@@ -738,21 +738,21 @@ pub fn postgres_servers(
         env.overlay(&vars_environment(&vars));
         let mut settings = BTreeMap::new();
         // The bitnami image configures the server from the environment.
-        if let Some(var) = vars.get("POSTGRESQL_MAX_CONNECTIONS") {
-            if let (Some(value), Some(value_location)) = (&var.value.value, &var.value.location) {
-                settings.insert(
-                    "max_connections".to_owned(),
-                    ConfigEntry {
-                        key: "max_connections".to_owned(),
-                        value: value.clone(),
-                        key_location: var
-                            .name_location
-                            .clone()
-                            .unwrap_or_else(|| value_location.clone()),
-                        value_location: value_location.clone(),
-                    },
-                );
-            }
+        if let Some(var) = vars.get("POSTGRESQL_MAX_CONNECTIONS")
+            && let (Some(value), Some(value_location)) = (&var.value.value, &var.value.location)
+        {
+            settings.insert(
+                "max_connections".to_owned(),
+                ConfigEntry {
+                    key: "max_connections".to_owned(),
+                    value: value.clone(),
+                    key_location: var
+                        .name_location
+                        .clone()
+                        .unwrap_or_else(|| value_location.clone()),
+                    value_location: value_location.clone(),
+                },
+            );
         }
         for index in &service.commands {
             let Some(site) = facts.commands.get(*index) else {
@@ -800,9 +800,9 @@ fn postgres_command_settings(args: &[Arg], site: &Location) -> Vec<ConfigEntry> 
         let setting = if text == "-c" {
             i += 1;
             args.get(i).cloned()
-        } else if text.starts_with("--") && text.contains('=') {
-            Some(args[i].suffix(2))
-        } else if text.starts_with("-c") && text.len() > 2 {
+        } else if (text.starts_with("--") && text.contains('='))
+            || (text.starts_with("-c") && text.len() > 2)
+        {
             Some(args[i].suffix(2))
         } else if text == "-N" {
             i += 1;
@@ -813,11 +813,11 @@ fn postgres_command_settings(args: &[Arg], site: &Location) -> Vec<ConfigEntry> 
         } else {
             None
         };
-        if let Some(setting) = setting {
-            if let Some((key, value)) = setting.split_once('=') {
-                let key_arg = setting.prefix_until('=');
-                push(&key_arg, key.trim().to_owned(), &value);
-            }
+        if let Some(setting) = setting
+            && let Some((key, value)) = setting.split_once('=')
+        {
+            let key_arg = setting.prefix_until('=');
+            push(&key_arg, key.trim().to_owned(), &value);
         }
         i += 1;
     }
@@ -909,6 +909,9 @@ const EDOBURU_SETTINGS: &[&str] = &[
     "tcp_user_timeout",
 ];
 
+/// The variable that sets a PgBouncer setting in an image family.
+type EnvNaming = fn(&str) -> String;
+
 /// Which image family configures PgBouncer from which variables.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum PgBouncerImage {
@@ -978,7 +981,7 @@ fn pgbouncer_from_env(
         value_location: image.location.clone(),
     };
     let mut settings = BTreeMap::new();
-    let (defaults, env_name): (&[(&str, &str)], fn(&str) -> String) = match family {
+    let (defaults, env_name): (&[(&str, &str)], EnvNaming) = match family {
         PgBouncerImage::Edoburu => (
             &[
                 ("listen_addr", "0.0.0.0"),
@@ -1008,10 +1011,10 @@ fn pgbouncer_from_env(
         settings.insert((*key).to_owned(), image_default(key, value));
     }
     for key in EDOBURU_SETTINGS {
-        if let Some(entry) = vars.get(&env_name(key)).and_then(|v| entry_for(key, v)) {
-            if !entry.value.is_empty() {
-                settings.insert((*key).to_owned(), entry);
-            }
+        if let Some(entry) = vars.get(&env_name(key)).and_then(|v| entry_for(key, v))
+            && !entry.value.is_empty()
+        {
+            settings.insert((*key).to_owned(), entry);
         }
     }
     let databases = match family {
@@ -1049,7 +1052,7 @@ fn param(
         })
     });
     if let Some(mut entry) = entry {
-        entry.key = key.to_owned();
+        key.clone_into(&mut entry.key);
         params.insert(key.to_owned(), entry);
     }
 }

@@ -358,24 +358,24 @@ fn literal_value_span(word: &ShellWord) -> Span {
 }
 
 fn parse_command(args: &str, map: &OffsetMap, logical: &Logical, args_start: usize) -> Form {
-    if args.trim_start().starts_with('[') {
-        if let Some(items) = json_string_array(args) {
-            let words = items
-                .into_iter()
-                .map(|(value, start, end, exact)| {
-                    if exact {
-                        shell::literal_word(&value, &logical.map_from(args_start + start))
-                    } else {
-                        let span = logical.span(args_start + start, args_start + end);
-                        shell::literal_word(
-                            &value,
-                            &OffsetMap::Table(vec![span.start; value.len() + 1]),
-                        )
-                    }
-                })
-                .collect();
-            return Form::Exec(words);
-        }
+    if args.trim_start().starts_with('[')
+        && let Some(items) = json_string_array(args)
+    {
+        let words = items
+            .into_iter()
+            .map(|(value, start, end, exact)| {
+                if exact {
+                    shell::literal_word(&value, &logical.map_from(args_start + start))
+                } else {
+                    let span = logical.span(args_start + start, args_start + end);
+                    shell::literal_word(
+                        &value,
+                        &OffsetMap::Table(vec![span.start; value.len() + 1]),
+                    )
+                }
+            })
+            .collect();
+        return Form::Exec(words);
     }
     Form::Shell(shell::parse_script(args, map))
 }

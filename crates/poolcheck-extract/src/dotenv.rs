@@ -59,9 +59,10 @@ pub fn parse(file: &SourceFile) -> Vec<EnvEntry> {
         while matches!(bytes.get(value_start), Some(b' ' | b'\t')) {
             value_start += 1;
         }
-        let (value, value_span, next) = match bytes.get(value_start) {
-            Some(&quote @ (b'"' | b'\'')) => quoted_value(text, value_start, quote),
-            _ => {
+        let (value, value_span, next) =
+            if let Some(&quote @ (b'"' | b'\'')) = bytes.get(value_start) {
+                quoted_value(text, value_start, quote)
+            } else {
                 let raw = &text[value_start..line_end];
                 // ` #` starts a comment after an unquoted value.
                 let cut = raw
@@ -77,8 +78,7 @@ pub fn parse(file: &SourceFile) -> Vec<EnvEntry> {
                     ),
                     line_end + 1,
                 )
-            }
-        };
+            };
         entries.push(EnvEntry {
             name: name.to_owned(),
             value,

@@ -274,8 +274,11 @@ impl<'a> Lexer<'a> {
             let shell = self.mode == Mode::Shell;
             match c {
                 '}' if in_braces => break,
-                ' ' | '\t' | '\n' | '\r' if !in_braces && shell => break,
-                ';' | '&' | '|' | '(' | ')' | '<' | '>' if !in_braces && shell => break,
+                ' ' | '\t' | '\n' | '\r' | ';' | '&' | '|' | '(' | ')' | '<' | '>'
+                    if !in_braces && shell =>
+                {
+                    break;
+                }
                 '\\' if shell => {
                     flush(self, &mut parts, literal_start);
                     self.bump();
@@ -342,16 +345,13 @@ impl<'a> Lexer<'a> {
                         continue;
                     }
                     flush(self, &mut parts, literal_start);
-                    match self.dollar(false) {
-                        Some(part) => {
-                            parts.push(part);
-                            literal_start = self.pos;
-                        }
-                        None => {
-                            // A lone `$` is literal; keep it in the running text.
-                            literal_start = self.pos;
-                            self.bump();
-                        }
+                    if let Some(part) = self.dollar(false) {
+                        parts.push(part);
+                        literal_start = self.pos;
+                    } else {
+                        // A lone `$` is literal; keep it in the running text.
+                        literal_start = self.pos;
+                        self.bump();
                     }
                 }
                 _ => {
@@ -782,27 +782,27 @@ impl CommandBuilder {
     }
 
     fn push_word(&mut self, word: ShellWord) {
-        if self.words.is_empty() {
-            if let Some(text) = word.literal_text() {
-                match text.as_str() {
-                    "{" => {
-                        if self.function.is_some() {
-                            self.brace_depth += 1;
-                        }
-                        return;
+        if self.words.is_empty()
+            && let Some(text) = word.literal_text()
+        {
+            match text.as_str() {
+                "{" => {
+                    if self.function.is_some() {
+                        self.brace_depth += 1;
                     }
-                    "}" => {
-                        if self.function.is_some() {
-                            self.brace_depth = self.brace_depth.saturating_sub(1);
-                            if self.brace_depth == 0 {
-                                self.function = None;
-                            }
-                        }
-                        return;
-                    }
-                    t if RESERVED_PREFIXES.contains(&t) => return,
-                    _ => {}
+                    return;
                 }
+                "}" => {
+                    if self.function.is_some() {
+                        self.brace_depth = self.brace_depth.saturating_sub(1);
+                        if self.brace_depth == 0 {
+                            self.function = None;
+                        }
+                    }
+                    return;
+                }
+                t if RESERVED_PREFIXES.contains(&t) => return,
+                _ => {}
             }
         }
         self.span = Some(self.span.map_or(word.span, |s| s.cover(word.span)));
@@ -1173,8 +1173,17 @@ fn describe_pieces(pieces: &[Piece]) -> String {
     let mut out = String::new();
     for piece in pieces {
         match (&piece.kind, &piece.env_default) {
-            (PieceKind::Env { var, .. }, _) => out.push_str(&format!("${var}")),
-            (_, Some(var)) => out.push_str(&format!("${{{var}:-{}}}", piece.text)),
+            (PieceKind::Env { var, .. }, _) => {
+                out.push('$');
+                out.push_str(var);
+            }
+            (_, Some(var)) => {
+                out.push_str("${");
+                out.push_str(var);
+                out.push_str(":-");
+                out.push_str(&piece.text);
+                out.push('}');
+            }
             _ => out.push_str(&piece.text),
         }
     }
@@ -1345,10 +1354,8 @@ fn expand_var(
     };
     match op.kind {
         VarOpKind::Default => {
-            if present {
-                if let Resolved::Value(pieces) = resolved {
-                    return pieces;
-                }
+            if present && let Resolved::Value(pieces) = resolved {
+                return pieces;
             }
             let mut pieces = expand_parts(&op.word, scope, limit, depth + 1);
             for piece in &mut pieces {
