@@ -392,6 +392,12 @@ impl<'a> Lexer<'a> {
                     parts.push(self.backticks(true));
                     literal_start = self.pos;
                 }
+                '$' if self.compose && self.peek_at(1) == Some('$') => {
+                    flush(self, parts, literal_start);
+                    self.bump();
+                    literal_start = self.pos;
+                    self.bump();
+                }
                 '$' => {
                     flush(self, parts, literal_start);
                     if let Some(part) = self.dollar(true) {
@@ -1408,9 +1414,8 @@ fn split_fields(pieces: Vec<Piece>, span: Span) -> Vec<Arg> {
     };
     for piece in pieces {
         if !piece.splittable {
-            if !matches!(piece.kind, PieceKind::Literal { .. }) || piece.env_default.is_none() {
-                has_content = true;
-            }
+            // Quoted or literal text makes a field even when empty (`""`).
+            has_content = true;
             current.push(piece);
             continue;
         }
@@ -1886,5 +1891,71 @@ esac
             s.app.as_ref().and_then(|a| a.value.clone()).as_deref(),
             Some("redash.wsgi:app")
         );
+    }
+
+    #[test]
+    fn compose_commands_interpolate_inside_single_quotes() {
+        let text = "postgres -c 'max_connections=${PG_MAX:-100}' -c \"x=$$HOME\" '$$y'";
+        let cmds = parse_compose_command(text, &OffsetMap::Shifted(0));
+        let e = Environment::new();
+        let args: Vec<String> = expand_words(&cmds[0].words, Scope::new(&e, &[]))
+            .iter()
+            .map(Arg::text)
+            .collect();
+        assert_eq!(
+            args,
+            [
+                "postgres",
+                "-c",
+                "max_connections=100",
+                "-c",
+                "x=$HOME",
+                "$y"
+            ]
+        );
+    }
+
+    #[test]
+    fn quoted_empty_default_is_still_a_field() {
+        let e = Environment::new();
+        assert_eq!(texts("x \"${A:-}\" ${B:-} y", &e), vec![vec!["x", "", "y"]]);
+    }
+
+    #[test]
+    fn no_front_end_panics_on_junk() {
+        use poolcheck_core::FileKind;
+        // A deterministic stream of awkward bytes and shell/YAML/INI metacharacters.
+        let alphabet: Vec<char> = "ab=:-$'\"\\`{}()[]<>|&;#\n\t %é\u{0}".chars().collect();
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        for round in 0..300 {
+            let mut text = String::new();
+            let len = 1 + round % 120;
+            for _ in 0..len {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                text.push(alphabet[(seed % alphabet.len() as u64) as usize]);
+            }
+            let prefixes = [
+                "",
+                "gunicorn ",
+                "services:\n  web:\n    command: ",
+                "[uwsgi]\n",
+                "FROM x\nCMD ",
+            ];
+            for prefix in prefixes {
+                let source = format!("{prefix}{text}");
+                let file = SourceFile::new("junk", source.as_str());
+                let mut facts = FileFacts::new(file.path().clone(), FileKind::Shell);
+                extract(&file, &mut facts);
+                crate::procfile::extract(&file, &mut facts);
+                crate::dockerfile::extract(&file, &mut facts);
+                crate::compose::extract(&file, &mut facts);
+                crate::dotenv::extract(&file, &mut facts);
+                crate::uwsgi::extract(&file, &mut facts);
+                let deploy = facts.deploy.unwrap_or_default();
+                let _ = commands::invocations(&deploy, &Environment::new());
+            }
+        }
     }
 }
