@@ -35,8 +35,20 @@ pub enum Command {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum CheckFormat {
+    /// Each finding with its source snippet, related locations and help.
     Human,
+    /// One `file:line:col: CODE message` line per finding.
+    Concise,
+    /// The stable JSON document (see DESIGN, "Contracts").
     Json,
+    /// SARIF 2.1.0, for GitHub code scanning and other SARIF viewers.
+    Sarif,
+    /// GitHub Actions annotations (GitHub shows 10 of each type per step).
+    Github,
+    /// A GitLab Code Quality report.
+    Gitlab,
+    /// JUnit XML, one test suite per file.
+    Junit,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -1,7 +1,297 @@
 //! Deployment files: command lines (Procfile, Dockerfile, compose, shell
 //! scripts), compose services, `.env` files and uwsgi configs.
 //! Filled in by the deployment front-ends.
+//!
+//! Commands are kept *unexpanded* (`--workers ${WORKERS:-4}` stays a word with
+//! a variable part) because the same command runs with a different environment
+//! in each service; the rules crate expands them once it knows the environment.
+
+use std::fmt;
+
+use crate::facts::ConfigEntry;
+use crate::source::{Location, Span};
 
 /// What one deployment file declares.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct DeployFacts {}
+pub struct DeployFacts {
+    /// Every command that may start a process, in file order.
+    pub commands: Vec<CommandSite>,
+    /// Environment declared by this file (`.env`, Dockerfile `ENV`/`ARG`).
+    pub env_layers: Vec<EnvLayer>,
+    /// Services of a docker-compose file, in file order.
+    pub compose_services: Vec<ComposeService>,
+    /// Other files this one names, for the rules crate to resolve.
+    pub links: Vec<LinkedFile>,
+    /// The `[uwsgi]` section of a uwsgi INI file.
+    pub uwsgi: Option<UwsgiConfig>,
+}
+
+/// One simple command (`gunicorn app:app -w 4`) as written, unexpanded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandSite {
+    /// The whole command, from its first word to its last.
+    pub location: Location,
+    pub origin: CommandOrigin,
+    /// Compose service key or Procfile process type.
+    pub name_hint: Option<String>,
+    /// The words after the assignments, unexpanded.
+    pub words: Vec<ShellWord>,
+    /// Variables assigned before the command in the same script, and the
+    /// command's own `VAR=x cmd` prefixes, in order (later ones win). A later
+    /// `$VAR` expands to these words rather than to the environment, so
+    /// `W="${W:-3}"` makes `$W` mean "the environment's W, else 3".
+    pub assignments: Vec<ShellAssignment>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandOrigin {
+    Procfile {
+        process_type: String,
+    },
+    Dockerfile {
+        /// `CMD`, or `ENTRYPOINT` followed by the `CMD` it receives.
+        instruction: DockerInstruction,
+        /// The last stage's name or index (`FROM … AS runtime`).
+        stage: String,
+    },
+    Compose {
+        service: String,
+        /// True when the words come from `entrypoint:` (with `command:`
+        /// appended when both are set).
+        entrypoint: bool,
+    },
+    /// A shell script, with the function the command sits in, if any.
+    Script {
+        function: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DockerInstruction {
+    Cmd,
+    Entrypoint,
+}
+
+/// `NAME=value` before a command or on a line of its own.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShellAssignment {
+    pub name: String,
+    pub value: ShellWord,
+    /// The whole `NAME=value` text.
+    pub location: Location,
+}
+
+/// One shell word, unexpanded: quoting is resolved, expansions are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShellWord {
+    pub parts: Vec<WordPart>,
+    /// The word in the file, quotes included.
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WordPart {
+    /// Text taken as is. `exact` is true when `text` is byte for byte the text
+    /// at `span` (no quote or escape was removed), so sub-spans can be computed.
+    Literal {
+        text: String,
+        span: Span,
+        quoted: bool,
+        exact: bool,
+    },
+    /// `$NAME`, `${NAME}`, `${NAME:-default}`…
+    Var {
+        name: String,
+        op: Option<VarOp>,
+        span: Span,
+        /// Inside double quotes: the expansion is not split into fields.
+        quoted: bool,
+    },
+    /// Something poolcheck does not evaluate: `$(…)`, backticks, `$1`, `$@`,
+    /// `${#NAME}`, `${NAME%…}`.
+    Unknown {
+        text: String,
+        span: Span,
+        quoted: bool,
+    },
+}
+
+/// The operator of a `${NAME<op>word}` expansion and its word.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VarOp {
+    pub kind: VarOpKind,
+    /// `:-` rather than `-`: an empty value counts as unset.
+    pub colon: bool,
+    pub word: Vec<WordPart>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VarOpKind {
+    /// `${NAME:-word}` / `${NAME-word}` (and `:=`, which behaves the same for us).
+    Default,
+    /// `${NAME:+word}`
+    Alternative,
+    /// `${NAME:?message}`
+    Required,
+}
+
+impl ShellWord {
+    /// True when no part needs the environment.
+    pub fn is_literal(&self) -> bool {
+        self.parts
+            .iter()
+            .all(|p| matches!(p, WordPart::Literal { .. }))
+    }
+
+    /// The literal text when the word is all literal.
+    pub fn literal_text(&self) -> Option<String> {
+        let mut out = String::new();
+        for part in &self.parts {
+            match part {
+                WordPart::Literal { text, .. } => out.push_str(text),
+                _ => return None,
+            }
+        }
+        Some(out)
+    }
+}
+
+/// Renders the word back in shell syntax (`--bind=0.0.0.0:${PORT:-8000}`), for
+/// messages and `Origin::Computed` expressions.
+impl fmt::Display for ShellWord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_parts(f, &self.parts)
+    }
+}
+
+fn write_parts(f: &mut fmt::Formatter<'_>, parts: &[WordPart]) -> fmt::Result {
+    for part in parts {
+        match part {
+            WordPart::Literal { text, .. } | WordPart::Unknown { text, .. } => f.write_str(text)?,
+            WordPart::Var { name, op, .. } => match op {
+                None => write!(f, "${{{name}}}")?,
+                Some(op) => {
+                    let symbol = match op.kind {
+                        VarOpKind::Default => '-',
+                        VarOpKind::Alternative => '+',
+                        VarOpKind::Required => '?',
+                    };
+                    write!(f, "${{{name}{}{symbol}", if op.colon { ":" } else { "" })?;
+                    write_parts(f, &op.word)?;
+                    f.write_str("}")?;
+                }
+            },
+        }
+    }
+    Ok(())
+}
+
+/// Variables a file declares for the processes it configures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvLayer {
+    /// For messages: `.env`, `Dockerfile ENV`, `Dockerfile ARG`.
+    pub source: String,
+    pub entries: Vec<EnvEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvEntry {
+    pub name: String,
+    pub value: String,
+    pub name_location: Location,
+    /// The value's text (inside quotes); empty at the end of `NAME=`.
+    pub value_location: Location,
+}
+
+/// One service of a docker-compose file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComposeService {
+    /// The service key, which is also its host name on the compose network.
+    pub name: String,
+    pub name_location: Location,
+    pub image: Option<ComposeImage>,
+    /// `build:` (string or `context`/`dockerfile`), to link the Dockerfile.
+    pub build: Option<ComposeBuild>,
+    /// Indices into [`DeployFacts::commands`] of the service's command (one
+    /// per simple command of a string `command:`), when it has `command:` or
+    /// `entrypoint:`. Empty when the image's or Dockerfile's command runs.
+    pub commands: Vec<usize>,
+    /// `environment:` entries in file order, values unexpanded (compose
+    /// interpolates `${VAR:-default}` from the project environment).
+    pub environment: Vec<ComposeEnvEntry>,
+    /// `env_file:` paths as written (relative to the compose file).
+    pub env_files: Vec<ComposeEnvFile>,
+    /// `deploy.replicas`, else `scale`.
+    pub replicas: Option<ShellWord>,
+    /// `networks.<net>.aliases`: more host names for this service.
+    pub aliases: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComposeImage {
+    /// Repository without registry tag or digest (`postgres`, `edoburu/pgbouncer`,
+    /// `docker.io/bitnami/pgbouncer`).
+    pub name: String,
+    pub tag: Option<String>,
+    pub location: Location,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComposeBuild {
+    pub context: String,
+    pub dockerfile: Option<String>,
+    pub location: Location,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComposeEnvEntry {
+    pub name: String,
+    /// `None` for `- NAME` / `NAME:` with no value: passed through from the
+    /// project environment.
+    pub value: Option<ShellWord>,
+    pub name_location: Location,
+    pub value_location: Location,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComposeEnvFile {
+    pub path: String,
+    pub location: Location,
+    /// `required: false` in the long syntax.
+    pub required: bool,
+}
+
+/// A file named by another one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkedFile {
+    pub kind: LinkKind,
+    /// As written, relative to the naming file or the process's working dir.
+    pub path: String,
+    pub location: Location,
+    /// The compose service or Procfile process type the link belongs to.
+    pub service: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LinkKind {
+    /// gunicorn `-c/--config`, hypercorn `-c`.
+    ServerConfig,
+    /// uwsgi `--ini FILE` or a positional `.ini`.
+    UwsgiIni,
+    /// compose `env_file:`, uvicorn `--env-file`.
+    EnvFile,
+    /// A `*.sh` script a container runs (`ENTRYPOINT ["/entrypoint.sh"]`).
+    Script,
+    /// compose `build:` → its Dockerfile.
+    Dockerfile,
+}
+
+/// The `[uwsgi]` section of an INI file, entries as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UwsgiConfig {
+    /// The `[uwsgi]` header.
+    pub location: Location,
+    /// Entries in file order, keys lower-cased with `_` spelled `-`. A bare
+    /// option (`enable-threads`, `master`) has the value `true`.
+    pub entries: Vec<ConfigEntry>,
+}

@@ -13,6 +13,10 @@ pub enum ServerKind {
     Granian,
     Uwsgi,
     Celery,
+    /// `celery beat`: one scheduler process, not a pool of workers.
+    CeleryBeat,
+    /// `manage.py runserver`, `flask run`: development servers, never services.
+    DevServer,
 }
 
 impl ServerKind {
@@ -25,12 +29,14 @@ impl ServerKind {
             ServerKind::Granian => "granian",
             ServerKind::Uwsgi => "uwsgi",
             ServerKind::Celery => "celery",
+            ServerKind::CeleryBeat => "celery beat",
+            ServerKind::DevServer => "development server",
         }
     }
 
     /// An HTTP server (named `web` by default) rather than a task worker.
     pub fn is_http(self) -> bool {
-        !matches!(self, ServerKind::Celery)
+        !matches!(self, ServerKind::Celery | ServerKind::CeleryBeat)
     }
 }
 
@@ -64,6 +70,8 @@ pub struct ServerSettings {
     pub lazy_apps: Option<Sourced<bool>>,
     /// granian `--blocking-threads`.
     pub blocking_threads: Option<Sourced<IntExpr>>,
+    /// uwsgi `enable-threads` (threads > 1 enables them too).
+    pub enable_threads: Option<Sourced<bool>>,
 }
 
 macro_rules! overlay_fields {
@@ -91,7 +99,8 @@ impl ServerSettings {
             app,
             config_file,
             lazy_apps,
-            blocking_threads
+            blocking_threads,
+            enable_threads
         );
     }
 }

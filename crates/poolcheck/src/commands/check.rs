@@ -31,6 +31,15 @@ pub fn run(args: &CheckArgs) -> Result<u8, String> {
             !args.quiet,
         ),
         CheckFormat::Json => render::json::render(&analysis.diagnostics, &workspace.sources),
+        CheckFormat::Concise => render::concise::render(&analysis.diagnostics, &workspace.sources),
+        CheckFormat::Sarif => render::sarif::render(
+            &analysis.diagnostics,
+            &workspace.sources,
+            std::env::current_dir().ok().as_deref(),
+        ),
+        CheckFormat::Github => render::github::render(&analysis.diagnostics, &workspace.sources),
+        CheckFormat::Gitlab => render::gitlab::render(&analysis.diagnostics, &workspace.sources),
+        CheckFormat::Junit => render::junit::render(&analysis.diagnostics, &workspace.sources),
     };
     print!("{output}");
 

@@ -2,8 +2,15 @@
 
 pub mod budget_human;
 pub mod budget_json;
+pub mod concise;
+#[cfg(test)]
+mod fixture;
+pub mod github;
+pub mod gitlab;
 pub mod human;
 pub mod json;
+pub mod junit;
+pub mod sarif;
 
 use poolcheck_core::{LineCol, Location};
 use poolcheck_rules::sources::Sources;
