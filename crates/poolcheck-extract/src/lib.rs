@@ -26,7 +26,10 @@ use poolcheck_core::{FileFacts, FileKind, SourceFile};
 pub fn extract(file: &SourceFile, kind: FileKind) -> FileFacts {
     let mut facts = FileFacts::new(file.path().clone(), kind);
     match kind {
-        FileKind::Ini => pgbouncer::extract(file, &mut facts),
+        FileKind::Ini => {
+            pgbouncer::extract(file, &mut facts);
+            uwsgi::extract(file, &mut facts);
+        }
         FileKind::PostgresConf => pgconf::extract(file, &mut facts),
         FileKind::PoolcheckToml => project::extract(file, &mut facts),
         FileKind::PyProject => {
@@ -39,12 +42,12 @@ pub fn extract(file: &SourceFile, kind: FileKind) -> FileFacts {
         | FileKind::PipfileLock => {
             deps::extract(file, &mut facts);
         }
-        FileKind::Python
-        | FileKind::Procfile
-        | FileKind::Dockerfile
-        | FileKind::Compose
-        | FileKind::Shell
-        | FileKind::DotEnv => {}
+        FileKind::Procfile => procfile::extract(file, &mut facts),
+        FileKind::Dockerfile => dockerfile::extract(file, &mut facts),
+        FileKind::Compose => compose::extract(file, &mut facts),
+        FileKind::Shell => shell::extract(file, &mut facts),
+        FileKind::DotEnv => dotenv::extract(file, &mut facts),
+        FileKind::Python => {}
     }
     facts
 }

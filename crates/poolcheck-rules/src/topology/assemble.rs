@@ -10,7 +10,9 @@ use poolcheck_core::facts::pgbouncer::PgBouncerFile;
 use poolcheck_core::facts::postgres::{PostgresConfFile, PostgresServer};
 use poolcheck_core::{Diagnostic, Origin, Severity, SourceFile, Sourced};
 use poolcheck_extract::pgconf::PgSettings;
-use poolcheck_extract::{pgbouncer, pgconf};
+use poolcheck_core::FileKind;
+use poolcheck_core::facts::deploy::ComposeEnvFile;
+use poolcheck_extract::{compose, pgbouncer, pgconf};
 
 use super::link::{self, Link, ServerMatch};
 use super::services;
@@ -108,6 +110,16 @@ impl Assembler<'_> {
             let described = database_server(&server, false);
             self.deployment.servers.push(described);
         }
+        let project_env = services::project_environment(ws);
+        for facts in &ws.facts {
+            let Some(deploy) = facts.deploy.as_ref().filter(|_| facts.kind == FileKind::Compose) else {
+                continue;
+            };
+            let mut load = |f: &ComposeEnvFile| services::load_env_file(ws, f);
+            for server in compose::postgres_servers(deploy, &project_env, &mut load) {
+                self.deployment.servers.push(database_server(&server, false));
+            }
+        }
         self.declared_servers();
     }
 
@@ -188,6 +200,22 @@ impl Assembler<'_> {
                 instances: Sourced::tool_default(1, "poolcheck (one instance unless declared)"),
                 version: None,
             });
+        }
+        let project_env = services::project_environment(ws);
+        for facts in &ws.facts {
+            let Some(deploy) = facts.deploy.as_ref().filter(|_| facts.kind == FileKind::Compose) else {
+                continue;
+            };
+            let mut load = |f: &ComposeEnvFile| services::load_env_file(ws, f);
+            for config in compose::pgbouncers(deploy, &project_env, &mut load) {
+                self.deployment.pgbouncers.push(PgBouncer {
+                    instances: config.instances.clone().unwrap_or_else(|| {
+                        Sourced::tool_default(1, "poolcheck (one instance unless declared)")
+                    }),
+                    version: config.version.clone(),
+                    config,
+                });
+            }
         }
         if let Some(decl) = &ws.config.pgbouncer {
             for bouncer in &mut self.deployment.pgbouncers {

@@ -1,19 +1,587 @@
 //! Services: groups of identical processes found in command lines, server
-//! config files and code, each with its environment and the pools its code opens.
+//! config files and code, each with its environment and the pools its code
+//! opens with that environment.
 
-use poolcheck_core::{Environment, IntExpr, Sourced};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
-use poolcheck_core::facts::process::ServerSettings;
+use poolcheck_core::facts::deploy::{ComposeEnvFile, ComposeService, DeployFacts};
+use poolcheck_core::facts::pool::Driver;
+use poolcheck_core::facts::process::{ServerInvocation, ServerKind, ServerSettings};
+use poolcheck_core::facts::python::PythonModule;
+use poolcheck_core::{
+    Diagnostic, EnvVar, Environment, FileFacts, FileKind, FilePath, IntExpr, Location, Origin,
+    Severity, SourceFile, Sourced, Span,
+};
+use poolcheck_extract::python::{GunicornConfig, PythonAnalysis, PythonProject, is_gunicorn_config_name};
+use poolcheck_extract::{commands, compose, dotenv, python, uwsgi};
 
-use super::{Concurrency, Deployment, Service};
-use crate::workspace::Workspace;
+use super::{Concurrency, Deployment, LinkedPool, Service, TargetRef};
+use crate::workspace::{Workspace, display_path};
 
-pub fn build(_workspace: &Workspace, deployment: &mut Deployment) {
+/// Where an invocation was found, which decides precedence when the same
+/// server is started from several files (compose over Procfile over
+/// Dockerfile over scripts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Source {
+    Compose,
+    Procfile,
+    Dockerfile,
+    Script,
+    Uwsgi,
+    GunicornConfig,
+    Code,
+}
+
+struct Found {
+    invocation: ServerInvocation,
+    env: Environment,
+    source: Source,
+    /// The compose service, for replicas.
+    compose: Option<(ComposeService, Environment)>,
+}
+
+pub fn build(workspace: &Workspace, deployment: &mut Deployment) {
+    let extra_modules = load_imported_modules(workspace);
+    let modules = workspace
+        .facts
+        .iter()
+        .filter_map(|f| f.python.as_ref().map(|m| (&f.path, m)))
+        .chain(extra_modules.iter().map(|(p, m)| (p, m)));
+    let project = PythonProject::new(&workspace.root, modules);
+    let project_env = project_environment(workspace);
+
+    let mut found = find_invocations(workspace, &project_env);
+    let base_analysis = project.analyze(&project_env, None);
+    for server in &base_analysis.servers {
+        found.push(Found {
+            invocation: server.clone(),
+            env: project_env.clone(),
+            source: Source::Code,
+            compose: None,
+        });
+    }
+    found.sort_by_key(|f| f.source);
+
+    let gunicorn_configs: Vec<&FileFacts> = workspace
+        .facts
+        .iter()
+        .filter(|f| f.python.is_some() && is_gunicorn_config_name(f.path.as_path()))
+        .collect();
+    if !found.iter().any(|f| f.invocation.kind == ServerKind::Gunicorn) {
+        // A gunicorn config that no command names still describes the web
+        // service gunicorn will run with it.
+        if let Some(config) = gunicorn_configs.first() {
+            found.push(Found {
+                invocation: ServerInvocation {
+                    kind: ServerKind::Gunicorn,
+                    location: Location::new(config.path.clone(), Span::empty(0)),
+                    name_hint: None,
+                    settings: ServerSettings {
+                        config_file: Some(Sourced::literal(
+                            config.path.display_string(),
+                            Location::new(config.path.clone(), Span::empty(0)),
+                        )),
+                        ..ServerSettings::default()
+                    },
+                    development: false,
+                },
+                env: project_env.clone(),
+                source: Source::GunicornConfig,
+                compose: None,
+            });
+        }
+    }
+
+    let mut cache: Vec<(Environment, Option<Vec<PathBuf>>, PythonAnalysis)> = Vec::new();
+    let mut seen_keys: Vec<(ServerKind, Option<String>)> = Vec::new();
+    let mut names: BTreeMap<String, usize> = BTreeMap::new();
+    for mut f in found {
+        if f.invocation.development || f.invocation.kind == ServerKind::DevServer {
+            continue;
+        }
+        let key = (
+            f.invocation.kind,
+            f.invocation.settings.app.as_ref().and_then(|a| a.value.clone()),
+        );
+        if key.1.is_some() && seen_keys.contains(&key) {
+            // The same server started from a second file (a Procfile and a
+            // Dockerfile CMD): one service, not two.
+            continue;
+        }
+        seen_keys.push(key);
+
+        let name = unique_name(&mut names, service_name(&f.invocation));
+        let decl = workspace.config.services.iter().find(|s| s.name == name);
+        if let Some(decl) = decl {
+            layer_declared(&mut f.env, &decl.env, "poolcheck config [services]");
+        }
+        let settings = effective_settings(&f, &project, &gunicorn_configs, deployment);
+        let service = make_service(name, &f, settings, decl, deployment);
+        let paths: Option<Vec<PathBuf>> = decl.filter(|d| !d.paths.is_empty()).map(|d| {
+            d.paths
+                .iter()
+                .filter_map(|p| p.value.as_ref())
+                .map(|p| display_path(&workspace.root.join(p)).as_path().to_path_buf())
+                .collect()
+        });
+        let analysis = match cache.iter().position(|(e, p, _)| *e == service.env && *p == paths) {
+            Some(i) => &cache[i].2,
+            None => {
+                let analysis = project.analyze(&service.env, paths.as_deref());
+                cache.push((service.env.clone(), paths, analysis));
+                &cache[cache.len() - 1].2
+            }
+        };
+        let mut service = service;
+        attach_pools(&mut service, analysis, deployment);
+        deployment.services.push(service);
+    }
+
     if deployment.services.is_empty() {
         deployment.implicit_service = true;
-        deployment
-            .services
-            .push(implicit_service(Environment::new()));
+        let mut service = implicit_service(project_env.clone());
+        attach_pools(&mut service, &base_analysis, deployment);
+        deployment.services.push(service);
+    }
+
+    for decl in &workspace.config.services {
+        if !deployment.services.iter().any(|s| s.name == decl.name)
+            && let Some(location) = &decl.location
+        {
+            let known: Vec<&str> = deployment.services.iter().map(|s| s.name.as_str()).collect();
+            deployment.diagnostics.push(
+                Diagnostic::new(
+                    "PC003",
+                    Severity::Error,
+                    location.clone(),
+                    format!("`[services.{}]` matches no service", decl.name),
+                )
+                .with_help(format!(
+                    "services found: {} (compose service keys, Procfile process types, else `web`/`worker`)",
+                    known.join(", ")
+                )),
+            );
+        }
+    }
+}
+
+/// Python modules imported by the parsed ones but skipped by the prefilter
+/// (a settings module with no trigger word), read now so that imports resolve.
+fn load_imported_modules(workspace: &Workspace) -> Vec<(FilePath, PythonModule)> {
+    let mut by_name: BTreeMap<String, &PathBuf> = BTreeMap::new();
+    for path in &workspace.python_paths {
+        let display = display_path(path);
+        if workspace.facts_of(&display).is_some() {
+            continue;
+        }
+        if let Some((name, _)) = python::project::module_name(&workspace.root, display.as_path()) {
+            by_name.insert(name, path);
+        }
+    }
+    let mut loaded: Vec<(FilePath, PythonModule)> = Vec::new();
+    let mut pending: Vec<String> = workspace
+        .facts
+        .iter()
+        .filter_map(|f| f.python.as_ref())
+        .flat_map(|m| m.imported_modules().map(str::to_owned).collect::<Vec<_>>())
+        .collect();
+    while let Some(name) = pending.pop() {
+        // `from a.b import c` may name a module `a.b.c` or a value in `a.b`.
+        let Some(path) = by_name.remove(&name) else { continue };
+        let Ok(Ok(text)) = poolcheck_extract::discover::read_candidate(path) else { continue };
+        let file = SourceFile::new(display_path(path), text);
+        let facts = poolcheck_extract::extract(&file, FileKind::Python);
+        if let Some(module) = facts.python {
+            pending.extend(module.imported_modules().map(str::to_owned));
+            loaded.push((file.path().clone(), module));
+        }
+    }
+    loaded
+}
+
+/// What every process sees unless its service says otherwise: `.env` files
+/// and Dockerfile `ENV`, under `[tool.poolcheck.env]`.
+pub(super) fn project_environment(workspace: &Workspace) -> Environment {
+    let mut env = Environment::new();
+    for facts in &workspace.facts {
+        let Some(deploy) = &facts.deploy else { continue };
+        let is_dotenv = facts.kind == FileKind::DotEnv
+            && facts.path.file_name().eq_ignore_ascii_case(".env");
+        if facts.kind == FileKind::Dockerfile || is_dotenv {
+            add_layers(&mut env, deploy);
+        }
+    }
+    layer_declared(&mut env, &workspace.config.env, "poolcheck config [env]");
+    env
+}
+
+fn add_layers(env: &mut Environment, deploy: &DeployFacts) {
+    for layer in &deploy.env_layers {
+        for entry in &layer.entries {
+            env.set(
+                entry.name.clone(),
+                EnvVar {
+                    value: entry.value.clone(),
+                    source: format!("{} ({})", layer.source, entry.name_location.file),
+                    location: Some(entry.value_location.clone()),
+                },
+            );
+        }
+    }
+}
+
+fn layer_declared(env: &mut Environment, declared: &[(String, Sourced<String>)], source: &str) {
+    for (name, value) in declared {
+        if let Some(v) = &value.value {
+            env.set(
+                name.clone(),
+                EnvVar {
+                    value: v.clone(),
+                    source: source.to_owned(),
+                    location: value.location.clone(),
+                },
+            );
+        }
+    }
+}
+
+/// Reads a compose `env_file:` (relative to the compose file).
+pub(super) fn load_env_file(workspace: &Workspace, file: &ComposeEnvFile) -> Option<Environment> {
+    let base = file.location.file.as_path().parent().unwrap_or(Path::new(""));
+    let path = display_path(&base.join(&file.path));
+    let text = match workspace.sources.get(&path) {
+        Some(source) => source.text().to_owned(),
+        None => match poolcheck_extract::discover::read_candidate(path.as_path()) {
+            Ok(Ok(text)) => text,
+            _ => return None,
+        },
+    };
+    let source = SourceFile::new(path, text);
+    let mut env = Environment::new();
+    let mut facts = FileFacts::new(source.path().clone(), FileKind::DotEnv);
+    dotenv::extract(&source, &mut facts);
+    if let Some(deploy) = &facts.deploy {
+        add_layers(&mut env, deploy);
+    }
+    Some(env)
+}
+
+fn find_invocations(workspace: &Workspace, project_env: &Environment) -> Vec<Found> {
+    let mut found = Vec::new();
+    let mut load_env_file = |file: &ComposeEnvFile| load_env_file(workspace, file);
+    for facts in &workspace.facts {
+        let Some(deploy) = &facts.deploy else { continue };
+        match facts.kind {
+            FileKind::Compose => {
+                for (service_name, invocation) in
+                    compose::compose_invocations(deploy, project_env, &mut load_env_file)
+                {
+                    let Some(service) = deploy
+                        .compose_services
+                        .iter()
+                        .find(|s| s.name == service_name)
+                    else {
+                        continue;
+                    };
+                    let mut env = project_env.clone();
+                    env.overlay(&compose::service_environment(service, project_env, &mut load_env_file));
+                    layer_declared(&mut env, &workspace.config.env, "poolcheck config [env]");
+                    found.push(Found {
+                        invocation,
+                        env,
+                        source: Source::Compose,
+                        compose: Some((service.clone(), project_env.clone())),
+                    });
+                }
+            }
+            FileKind::Ini => {
+                if let Some(invocation) = uwsgi::uwsgi_invocation(deploy, project_env) {
+                    found.push(Found {
+                        invocation,
+                        env: project_env.clone(),
+                        source: Source::Uwsgi,
+                        compose: None,
+                    });
+                }
+            }
+            kind => {
+                let source = match kind {
+                    FileKind::Procfile => Source::Procfile,
+                    FileKind::Dockerfile => Source::Dockerfile,
+                    _ => Source::Script,
+                };
+                for invocation in commands::invocations(deploy, project_env) {
+                    found.push(Found {
+                        invocation,
+                        env: project_env.clone(),
+                        source,
+                        compose: None,
+                    });
+                }
+            }
+        }
+    }
+    found
+}
+
+fn service_name(invocation: &ServerInvocation) -> String {
+    if let Some(hint) = &invocation.name_hint {
+        return hint.clone();
+    }
+    match invocation.kind {
+        ServerKind::Celery => "worker".to_owned(),
+        ServerKind::CeleryBeat => "beat".to_owned(),
+        _ => "web".to_owned(),
+    }
+}
+
+fn unique_name(names: &mut BTreeMap<String, usize>, base: String) -> String {
+    let count = names.entry(base.clone()).or_insert(0);
+    *count += 1;
+    if *count == 1 {
+        base
+    } else {
+        format!("{base}-{count}")
+    }
+}
+
+/// gunicorn: defaults < environment < config file < `GUNICORN_CMD_ARGS` <
+/// command line. Other servers: what their command line says.
+fn effective_settings(
+    found: &Found,
+    project: &PythonProject<'_>,
+    gunicorn_configs: &[&FileFacts],
+    deployment: &mut Deployment,
+) -> ServerSettings {
+    let cli = &found.invocation.settings;
+    if found.invocation.kind != ServerKind::Gunicorn {
+        return cli.clone();
+    }
+    let mut settings = ServerSettings::default();
+    let config_path = match &cli.config_file {
+        Some(written) => written
+            .value
+            .as_deref()
+            .and_then(|w| find_config_file(w, gunicorn_configs)),
+        // gunicorn reads ./gunicorn.conf.py when no -c is given.
+        None => gunicorn_configs
+            .iter()
+            .find(|f| f.path.file_name() == "gunicorn.conf.py")
+            .map(|f| f.path.clone()),
+    };
+    if let Some(path) = &config_path
+        && let Some(config) = project.gunicorn_settings(path, &found.env)
+    {
+        settings.overlay(&config.settings);
+        report_unresolved_gunicorn(&config, deployment);
+    }
+    if let Some(from_env) = commands::gunicorn_cmd_args(&found.env) {
+        settings.overlay(&from_env);
+    }
+    let mut cli = cli.clone();
+    cli.config_file = None;
+    settings.overlay(&cli);
+    settings
+}
+
+fn report_unresolved_gunicorn(config: &GunicornConfig, deployment: &mut Deployment) {
+    for u in &config.unresolved {
+        deployment.diagnostics.push(unresolved_diagnostic(&u.location, &u.what, &u.reason));
+    }
+}
+
+/// The gunicorn config a `-c` path names: matched by trailing path
+/// components, since commands often name it by its path in the container.
+fn find_config_file(written: &str, configs: &[&FileFacts]) -> Option<FilePath> {
+    let written = written.strip_prefix("file:").unwrap_or(written);
+    let wanted: Vec<&str> = written.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
+    let file_name = *wanted.last()?;
+    configs
+        .iter()
+        .filter(|f| f.path.file_name() == file_name)
+        .max_by_key(|f| {
+            let have: Vec<String> = f
+                .path
+                .as_path()
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            have.iter().rev().zip(wanted.iter().rev()).take_while(|(a, b)| a == *b).count()
+        })
+        .map(|f| f.path.clone())
+}
+
+fn env_int(env: &Environment, var: &str) -> Option<Sourced<IntExpr>> {
+    let value = env.get(var)?;
+    let parsed = value.value.trim().parse::<i64>().ok()?;
+    Some(Sourced::with_origin(
+        IntExpr::Const(parsed),
+        Origin::EnvValue {
+            var: var.to_owned(),
+            source: value.source.clone(),
+        },
+        value.location.clone(),
+    ))
+}
+
+fn make_service(
+    name: String,
+    found: &Found,
+    settings: ServerSettings,
+    decl: Option<&poolcheck_core::facts::config::ServiceDecl>,
+    deployment: &mut Deployment,
+) -> Service {
+    let kind = found.invocation.kind;
+    let default = |v: i64, tool: &str| Sourced::tool_default(IntExpr::Const(v), tool);
+    let worker_class = settings.worker_class.clone();
+    let class = worker_class
+        .as_ref()
+        .and_then(|c| c.value.clone())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let app_is_asgi = settings
+        .app
+        .as_ref()
+        .and_then(|a| a.value.as_deref())
+        .is_some_and(|a| a.contains("asgi"));
+    let unbounded = |why: &str| Concurrency::Unbounded {
+        reason: why.to_owned(),
+    };
+
+    let (processes, concurrency, asgi, effective_class) = match kind {
+        ServerKind::Gunicorn => {
+            let workers = settings.workers.clone().unwrap_or_else(|| {
+                env_int(&found.env, "WEB_CONCURRENCY").unwrap_or_else(|| default(1, "gunicorn"))
+            });
+            let threads = settings.threads.clone();
+            let threads_n = threads.as_ref().and_then(|t| t.value.as_ref()).and_then(IntExpr::constant);
+            if class.contains("uvicorn") || class.contains("asgi") {
+                (workers, unbounded(&format!("the ASGI worker `{class}` takes requests without limit")), true, worker_class)
+            } else if class.contains("gevent") || class.contains("eventlet") {
+                let c = settings
+                    .worker_connections
+                    .clone()
+                    .unwrap_or_else(|| default(1000, "gunicorn worker_connections"));
+                (workers, Concurrency::Bounded(c), false, worker_class)
+            } else if class == "tornado" {
+                (workers, unbounded("the tornado worker takes requests without limit"), false, worker_class)
+            } else if class == "gthread" || threads_n.is_some_and(|t| t > 1) {
+                let t = threads.unwrap_or_else(|| default(1, "gunicorn threads"));
+                let class = Some(worker_class.clone().map_or_else(
+                    || Sourced::computed("gthread".to_owned(), "threads > 1 with the sync worker", t.location.clone()),
+                    |c| if class == "sync" {
+                        Sourced::computed("gthread".to_owned(), "threads > 1 with the sync worker", c.location.clone())
+                    } else {
+                        c
+                    },
+                ));
+                (workers, Concurrency::Bounded(t), app_is_asgi, class)
+            } else {
+                (workers, Concurrency::Bounded(default(1, "gunicorn sync worker")), app_is_asgi, worker_class)
+            }
+        }
+        ServerKind::Uvicorn | ServerKind::Hypercorn => {
+            let workers = settings.workers.clone().unwrap_or_else(|| {
+                env_int(&found.env, "WEB_CONCURRENCY").unwrap_or_else(|| default(1, kind.as_str()))
+            });
+            let concurrency = match &settings.limit_concurrency {
+                Some(limit) => Concurrency::Bounded(limit.clone()),
+                None => unbounded(&format!("{} takes requests without limit (no --limit-concurrency)", kind.as_str())),
+            };
+            (workers, concurrency, true, worker_class)
+        }
+        ServerKind::Daphne => (default(1, "daphne"), unbounded("daphne takes requests without limit"), true, worker_class),
+        ServerKind::Granian => {
+            let workers = settings.workers.clone().unwrap_or_else(|| default(1, "granian"));
+            if class.is_empty() || class == "wsgi" {
+                let threads = settings.blocking_threads.clone().unwrap_or_else(|| {
+                    Sourced::unknown("granian's WSGI --blocking-threads is not set; declare it on the command line", None)
+                });
+                (workers, Concurrency::Bounded(threads), app_is_asgi && class.is_empty(), worker_class)
+            } else {
+                (workers, unbounded(&format!("granian's `{class}` interface takes requests without limit")), true, worker_class)
+            }
+        }
+        ServerKind::Uwsgi => {
+            let workers = settings.workers.clone().unwrap_or_else(|| default(1, "uwsgi processes"));
+            let threads = settings.threads.clone().unwrap_or_else(|| default(1, "uwsgi threads"));
+            (workers, Concurrency::Bounded(threads), false, worker_class)
+        }
+        ServerKind::Celery => {
+            let concurrency = settings
+                .concurrency
+                .clone()
+                .unwrap_or_else(|| Sourced::tool_default(IntExpr::Cpus, "Celery (one per CPU)"));
+            match class.as_str() {
+                "threads" | "gevent" | "eventlet" => (default(1, "celery"), Concurrency::Bounded(concurrency), false, worker_class),
+                "solo" => (default(1, "celery"), Concurrency::Bounded(default(1, "celery solo pool")), false, worker_class),
+                _ => (concurrency, Concurrency::Bounded(default(1, "celery prefork pool")), false, worker_class),
+            }
+        }
+        ServerKind::CeleryBeat | ServerKind::DevServer => (
+            default(1, kind.as_str()),
+            Concurrency::Bounded(default(1, kind.as_str())),
+            false,
+            worker_class,
+        ),
+    };
+
+    if let Some(reason) = processes.unknown_reason() {
+        deployment.diagnostics.push(unresolved_diagnostic(
+            processes.location.as_ref().unwrap_or(&found.invocation.location),
+            &format!("the process count of service `{name}`"),
+            reason,
+        ));
+    }
+    let replicas = decl
+        .and_then(|d| d.replicas.clone())
+        .or_else(|| {
+            found
+                .compose
+                .as_ref()
+                .and_then(|(service, env)| compose::replicas(service, env))
+        })
+        .unwrap_or_else(|| Sourced::tool_default(1, "poolcheck (one replica unless declared)"));
+    Service {
+        name,
+        server: Some(kind),
+        location: Some(found.invocation.location.clone()),
+        replicas,
+        processes,
+        concurrency,
+        asgi,
+        worker_class: effective_class,
+        settings,
+        cpu_count: decl.and_then(|d| d.cpu_count.clone()),
+        env: found.env.clone(),
+        pools: Vec::new(),
+    }
+}
+
+fn unresolved_diagnostic(location: &Location, what: &str, reason: &str) -> Diagnostic {
+    Diagnostic::new(
+        "PC004",
+        Severity::Info,
+        location.clone(),
+        format!("{what} is unknown, so the budget checks that need it were skipped: {reason}"),
+    )
+}
+
+/// Adds the PostgreSQL pools of an analysis; targets are linked later.
+fn attach_pools(service: &mut Service, analysis: &PythonAnalysis, deployment: &mut Deployment) {
+    for pool in &analysis.pools {
+        if matches!(pool.driver.value, Some(Driver::NotPostgres(_))) {
+            continue;
+        }
+        service.pools.push(LinkedPool {
+            pool: pool.clone(),
+            target: TargetRef::Server(0),
+            link_note: None,
+        });
+    }
+    for u in &analysis.unresolved {
+        deployment.diagnostics.push(unresolved_diagnostic(&u.location, &u.what, &u.reason));
     }
 }
 
