@@ -96,4 +96,105 @@ pub struct ClientPool {
     /// The setting to point at as a budget finding's primary range (the
     /// `pool_size` argument when written, else the constructor).
     pub cap_location: Location,
+    /// The rest is what the pitfall rules read. `None` means the setting does
+    /// not apply to this kind of client; settings with a fixed tool default
+    /// are filled with it (`Origin::ToolDefault`) when absent.
+    pub settings: PoolSettings,
+    /// A direct `connect()` call rather than a pool: one connection per call.
+    pub single_connection: bool,
+    /// Set when branches offered several configurations and the worst was
+    /// kept: says which ones and where (`poolclass is NullPool or QueuePool
+    /// (app/db.py:14): the larger cap is used`).
+    pub alternatives: Option<String>,
+    /// SQL run by `@event.listens_for(engine, "connect"/"checkout"/"begin")`
+    /// handlers attached to this engine (or to every `Engine`).
+    pub event_sql: Vec<EventSql>,
+}
+
+/// Settings of a client pool beyond its cap, as written or defaulted.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PoolSettings {
+    /// SQLAlchemy pool class name (`QueuePool`, `AsyncAdaptedQueuePool`, `NullPool`).
+    pub pool_class: Option<Sourced<String>>,
+    /// SQLAlchemy `pool_timeout` (seconds, default 30).
+    pub pool_timeout: Option<Sourced<f64>>,
+    /// SQLAlchemy `pool_recycle` (seconds, default -1 = never).
+    pub pool_recycle: Option<Sourced<i64>>,
+    /// SQLAlchemy `pool_pre_ping` (default false).
+    pub pool_pre_ping: Option<Sourced<bool>>,
+    /// SQLAlchemy `pool_use_lifo` (default false).
+    pub pool_use_lifo: Option<Sourced<bool>>,
+    /// SQLAlchemy `isolation_level` (`AUTOCOMMIT`, `READ COMMITTED`); `None` when not set.
+    pub isolation_level: Option<Sourced<String>>,
+    /// asyncpg's own statement cache (`statement_cache_size`, default 100).
+    pub statement_cache_size: Option<Sourced<i64>>,
+    /// SQLAlchemy's asyncpg-dialect cache (`prepared_statement_cache_size`, default 100).
+    pub prepared_statement_cache_size: Option<Sourced<i64>>,
+    /// Where `prepared_statement_cache_size` was set, when it was.
+    pub prepared_statement_cache_size_source: Option<SettingSource>,
+    /// `prepared_statement_name_func` is set (SQLAlchemy asyncpg dialect): its location.
+    pub prepared_statement_name_func: Option<Location>,
+    /// psycopg 3 `prepare_threshold`: `Some(None)` is an explicit `None` (preparing off); default 5.
+    pub prepare_threshold: Option<Sourced<Option<i64>>>,
+    /// Startup parameters the client sends in its startup packet.
+    pub startup_parameters: Vec<StartupParameter>,
+    /// libpq/asyncpg connect timeout in seconds (`connect_timeout`, asyncpg `timeout`).
+    pub connect_timeout: Option<Sourced<f64>>,
+    /// psycopg_pool / asyncpg / psycopg2 pool sizes as written or defaulted.
+    pub min_size: Option<Sourced<IntExpr>>,
+    pub max_size: Option<Sourced<IntExpr>>,
+    /// psycopg_pool `timeout` (seconds to wait for a connection, default 30).
+    pub timeout: Option<Sourced<f64>>,
+    /// psycopg_pool `max_idle` (default 600), asyncpg `max_inactive_connection_lifetime` (300).
+    pub max_idle: Option<Sourced<f64>>,
+    /// psycopg_pool `max_lifetime` (default 3600).
+    pub max_lifetime: Option<Sourced<f64>>,
+    /// psycopg_pool `check` callback is set: its location.
+    pub check: Option<Location>,
+    /// psycopg_pool `open` (default true: connects on construction).
+    pub open: Option<Sourced<bool>>,
+    /// The dict literal where a fix inserts a connect argument (`connect_args={...}`,
+    /// psycopg_pool `kwargs={...}`), when there is one.
+    pub connect_args_location: Option<Location>,
+    /// The constructor's argument list `(...)`, where a fix inserts a keyword
+    /// argument when no dict exists.
+    pub arguments_location: Option<Location>,
+}
+
+/// Where a setting was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SettingSource {
+    /// A query parameter of the URL (`?prepared_statement_cache_size=0`).
+    Url,
+    /// `connect_args={...}` or a driver keyword argument.
+    ConnectArgs,
+}
+
+/// One startup parameter a client sends (`jit` in `options=-c jit=off`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartupParameter {
+    pub name: String,
+    pub value: Option<String>,
+    pub via: StartupVia,
+    pub location: Option<Location>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartupVia {
+    /// asyncpg `server_settings={...}` keys.
+    ServerSettings,
+    /// libpq `options=-c k=v` (connect_args, OPTIONS, or `?options=` in a URL).
+    Options,
+    /// A parameter given directly (`application_name=` in a DSN or kwargs).
+    Direct,
+}
+
+/// SQL a pool's event handler runs on its connections.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventSql {
+    /// `connect`, `checkout`, `begin`, …
+    pub event: String,
+    pub handler: String,
+    pub sql: String,
+    pub location: Location,
 }

@@ -1,1 +1,690 @@
-//! (front-end in progress)
+//! The Python front-end.
+//!
+//! Extraction ([`extract`]) is pure and per file: tree-sitter-python parses the
+//! module into the [`PythonModule`] IR (bindings, imports, calls of interest,
+//! all unevaluated). Analysis ([`PythonProject::analyze`]) runs at assembly
+//! time with one service's [`Environment`]: the [`Evaluator`] folds values
+//! across modules, and SQLAlchemy, Flask-SQLAlchemy and raw-driver calls
+//! become [`ClientPool`]s.
+
+pub mod drivers;
+pub mod eval;
+pub mod flask;
+pub mod gunicorn;
+pub mod parse;
+pub mod project;
+pub mod pydantic;
+pub mod sqlalchemy;
+pub mod url;
+pub mod value;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use poolcheck_core::facts::pool::{ClientPool, EventSql, PoolCap, PoolKind};
+use poolcheck_core::facts::process::{ServerInvocation, ServerKind, ServerSettings};
+use poolcheck_core::facts::python::{Arg, CallSite, Expr, ExprKind, ImportTimeKind, StmtKind};
+use poolcheck_core::facts::{FileFacts, PythonModule};
+use poolcheck_core::{
+    Diagnostic, Environment, FilePath, Location, Severity, SourceFile, Sourced, Span,
+};
+
+pub use eval::{EvalCtx, Evaluator, ScopeKind};
+pub use gunicorn::{GunicornConfig, is_gunicorn_config_name};
+pub use project::PythonProject;
+pub use value::{PyDict, PyStr, Value};
+
+use sqlalchemy::{PoolArgs, engine_pool, sourced_bool, sourced_int, sourced_string};
+use value::{FuncRef, render};
+
+/// Words whose presence near a syntax error means the error may hide a setting.
+const SETTING_WORDS: &[&str] = &[
+    "create_engine",
+    "create_async_engine",
+    "pool_size",
+    "max_overflow",
+    "poolclass",
+    "create_pool",
+    "ConnectionPool",
+    "DATABASES",
+    "CONN_MAX_AGE",
+    "SQLALCHEMY_",
+    "workers",
+    "threads",
+    "worker_class",
+    "worker_connections",
+    "preload",
+    "statement_cache_size",
+    "prepare_threshold",
+];
+
+/// Parses one Python file into `facts.python`. A file with syntax errors
+/// keeps everything tree-sitter recovered; an error on a line that names a
+/// setting poolcheck reads becomes PC002.
+pub fn extract(file: &SourceFile, facts: &mut FileFacts) {
+    let module = parse::parse_module(file.text());
+    let mut reported_lines = Vec::new();
+    for error in &module.syntax_errors {
+        let line = file.line_col(error.start as usize).line;
+        if reported_lines.contains(&line) {
+            continue;
+        }
+        let Some(line_span) = file.line_span(line) else {
+            continue;
+        };
+        let line_text = file.slice(line_span);
+        let Some(word) = SETTING_WORDS.iter().find(|w| line_text.contains(**w)) else {
+            continue;
+        };
+        reported_lines.push(line);
+        let span = if error.is_empty() {
+            line_span
+        } else {
+            Span::new(
+                error.start as usize,
+                (error.end as usize).min(line_span.end as usize).max(error.start as usize),
+            )
+        };
+        facts.diagnostics.push(
+            Diagnostic::new(
+                "PC002",
+                Severity::Error,
+                file.location(span),
+                format!("syntax error hides a setting: this line mentions `{word}` but does not parse"),
+            )
+            .with_label("syntax error")
+            .with_help("fix the syntax so poolcheck (and Python) can read the setting"),
+        );
+    }
+    facts.python = Some(module);
+}
+
+/// A value a check needed but could not resolve (feeds PC004).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unresolved {
+    pub location: Location,
+    /// What was being resolved: `pool_size of `engine``.
+    pub what: String,
+    /// Why it is unknown and what to declare.
+    pub reason: String,
+}
+
+/// Connection activity when a module is imported (PC401).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportTimeConnection {
+    pub location: Location,
+    pub kind: ImportTimeKind,
+    /// The receiver as written (`engine`, `Base.metadata`).
+    pub receiver: Option<String>,
+}
+
+/// An `@event.listens_for` handler and the pools it applies to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventHandler {
+    pub location: Location,
+    pub event: String,
+    pub handler: String,
+    /// The listened-to target as written (`engine.sync_engine`, `Engine`).
+    pub target: String,
+    /// SQL the handler executes, with locations.
+    pub statements: Vec<(String, Location)>,
+    /// Names of the pools it was attached to.
+    pub pools: Vec<String>,
+}
+
+/// What the Python code of one service opens and starts.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PythonAnalysis {
+    pub pools: Vec<ClientPool>,
+    /// `uvicorn.run(...)` calls.
+    pub servers: Vec<ServerInvocation>,
+    pub unresolved: Vec<Unresolved>,
+    pub import_time_connections: Vec<ImportTimeConnection>,
+    pub event_handlers: Vec<EventHandler>,
+}
+
+/// What a call site constructs.
+enum Construct {
+    Engine { is_async: bool, from_config: bool },
+    Driver(drivers::DriverCall),
+    UvicornRun,
+    FlaskSqlAlchemy,
+}
+
+fn classify_callee(path: &str) -> Option<Construct> {
+    if path.starts_with("sqlalchemy") {
+        let last = path.rsplit('.').next().unwrap_or("");
+        return match last {
+            "create_engine" => Some(Construct::Engine {
+                is_async: false,
+                from_config: false,
+            }),
+            "create_async_engine" => Some(Construct::Engine {
+                is_async: true,
+                from_config: false,
+            }),
+            "engine_from_config" => Some(Construct::Engine {
+                is_async: false,
+                from_config: true,
+            }),
+            "async_engine_from_config" => Some(Construct::Engine {
+                is_async: true,
+                from_config: true,
+            }),
+            _ => None,
+        };
+    }
+    if path == "uvicorn.run" {
+        return Some(Construct::UvicornRun);
+    }
+    if path.starts_with("flask_sqlalchemy") && path.ends_with("SQLAlchemy") {
+        return Some(Construct::FlaskSqlAlchemy);
+    }
+    drivers::classify(path).map(Construct::Driver)
+}
+
+impl PythonProject<'_> {
+    /// Every pool, server and unresolved value in the project's Python code
+    /// as it runs with `env`. `only_paths` narrows the modules considered to
+    /// those under the given paths (a service's `paths`).
+    pub fn analyze(&self, env: &Environment, only_paths: Option<&[PathBuf]>) -> PythonAnalysis {
+        let eval = Evaluator::new(self, env);
+        let modules: Vec<usize> = (0..self.len())
+            .filter(|m| match only_paths {
+                None => true,
+                Some(paths) => {
+                    let path = self.path(*m).as_path();
+                    paths.iter().any(|p| path.starts_with(p))
+                }
+            })
+            .collect();
+        let mut analysis = PythonAnalysis::default();
+        let mut engine_sites: Vec<(ClientPool, GroupKey)> = Vec::new();
+        let mut flask_engine_options: Option<Sourced<Value>> = None;
+        for &m in &modules {
+            for site in &self.module(m).calls {
+                let ctx = site_context(&eval, m, site);
+                if eval.guards_taken(&EvalCtx { guards: Vec::new(), ..ctx.clone() }, &site.guards)
+                    == eval::Tri::False
+                {
+                    continue;
+                }
+                let ExprKind::Call { func, .. } = &site.call.kind else {
+                    continue;
+                };
+                let callee = eval.eval(func, &ctx);
+                let Some(Value::External(path)) = &callee.value else {
+                    continue;
+                };
+                let Some(construct) = classify_callee(path) else {
+                    continue;
+                };
+                let name = pool_name(self, m, site);
+                match construct {
+                    Construct::Engine {
+                        is_async,
+                        from_config,
+                    } => {
+                        let mut args = pool_args(&eval, &ctx, &site.call);
+                        let url = if from_config {
+                            config_engine_args(&mut args)
+                        } else {
+                            args.get("url").cloned().or_else(|| args.positional.first().cloned())
+                        };
+                        let mut pool =
+                            engine_pool(&eval, url, &args, is_async, name, &mut analysis.unresolved);
+                        if pool.settings.prepared_statement_cache_size.is_none()
+                            && matches!(
+                                pool.driver.value,
+                                Some(poolcheck_core::facts::pool::Driver::Asyncpg)
+                            )
+                        {
+                            pool.settings.prepared_statement_cache_size =
+                                Some(Sourced::tool_default(100, "SQLAlchemy"));
+                        }
+                        engine_sites.push((pool, GroupKey::of(m, site)));
+                    }
+                    Construct::Driver(call) => {
+                        let args = pool_args(&eval, &ctx, &site.call);
+                        let pool = drivers::driver_pool(call, &args, name, &mut analysis.unresolved);
+                        engine_sites.push((pool, GroupKey::of(m, site)));
+                    }
+                    Construct::UvicornRun => {
+                        analysis.servers.push(uvicorn_run(&eval, &ctx, &site.call));
+                    }
+                    Construct::FlaskSqlAlchemy => {
+                        let args = pool_args(&eval, &ctx, &site.call);
+                        if let Some(options) = args.get("engine_options") {
+                            flask_engine_options = Some(options.clone());
+                        }
+                    }
+                }
+            }
+        }
+        analysis.pools = merge_branches(engine_sites);
+        if flask::uses_flask_sqlalchemy(&eval) {
+            let pools = flask::flask_pools(
+                &eval,
+                &modules,
+                flask_engine_options.as_ref(),
+                &mut analysis.unresolved,
+            );
+            analysis.pools.extend(pools);
+        }
+        attach_event_handlers(&eval, &modules, &mut analysis);
+        for &m in &modules {
+            for activity in &self.module(m).import_time {
+                analysis.import_time_connections.push(ImportTimeConnection {
+                    location: eval.location(m, activity.span),
+                    kind: activity.kind,
+                    receiver: activity.receiver.as_ref().map(render),
+                });
+            }
+        }
+        analysis
+    }
+
+    /// The settings of the gunicorn config file at `config_path`, evaluated with `env`.
+    pub fn gunicorn_settings(
+        &self,
+        config_path: &FilePath,
+        env: &Environment,
+    ) -> Option<GunicornConfig> {
+        let module = self.index_of_path(config_path.as_path())?;
+        let eval = Evaluator::new(self, env);
+        Some(gunicorn::gunicorn_config(&eval, module))
+    }
+
+    /// The value of `name` at the end of the module at `path` (for other front-ends).
+    pub fn evaluate_name(&self, path: &Path, name: &str, env: &Environment) -> Option<Sourced<Value>> {
+        let module = self.index_of_path(path)?;
+        let eval = Evaluator::new(self, env);
+        Some(eval.module_value(module, name))
+    }
+}
+
+/// Pools created in different arms of one `if` for the same name are one pool.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct GroupKey {
+    module: usize,
+    function: Option<usize>,
+    name: Option<String>,
+    returned: bool,
+    branch: Option<usize>,
+}
+
+impl GroupKey {
+    fn of(module: usize, site: &CallSite) -> Self {
+        Self {
+            module,
+            function: site.function,
+            name: site.assigned_to.clone(),
+            returned: site.returned,
+            branch: site.guards.last().map(|g| g.branch),
+        }
+    }
+}
+
+fn merge_branches(sites: Vec<(ClientPool, GroupKey)>) -> Vec<ClientPool> {
+    let mut groups: Vec<(GroupKey, Vec<ClientPool>)> = Vec::new();
+    for (pool, key) in sites {
+        let groupable = key.branch.is_some() && (key.name.is_some() || key.returned);
+        match groups.iter_mut().find(|(k, _)| groupable && *k == key) {
+            Some((_, pools)) => pools.push(pool),
+            None => groups.push((key, vec![pool])),
+        }
+    }
+    let mut out = Vec::new();
+    for (_, mut pools) in groups {
+        if pools.len() == 1 {
+            out.extend(pools);
+            continue;
+        }
+        let described: Vec<String> = pools
+            .iter()
+            .map(|p| describe_cap(&p.cap))
+            .collect();
+        pools.sort_by_key(|p| std::cmp::Reverse(cap_weight(&p.cap)));
+        let mut worst = pools.remove(0);
+        let note = format!(
+            "`{}` is created in {} branches ({}): the largest cap is used",
+            worst.name,
+            described.len(),
+            described.join("; ")
+        );
+        worst.alternatives = Some(match worst.alternatives.take() {
+            Some(existing) => format!("{note}; {existing}"),
+            None => note,
+        });
+        out.push(worst);
+    }
+    out
+}
+
+fn cap_weight(cap: &PoolCap) -> (u8, i64) {
+    match cap {
+        PoolCap::Unbounded { .. } => (3, 0),
+        PoolCap::PerConcurrency { .. } => (2, 0),
+        PoolCap::Bounded { size, overflow } => {
+            let s = size.get().and_then(|e| e.eval(8)).unwrap_or(0);
+            let o = overflow
+                .as_ref()
+                .and_then(|o| o.get().and_then(|e| e.eval(8)))
+                .unwrap_or(0);
+            (1, s.saturating_add(o))
+        }
+    }
+}
+
+fn describe_cap(cap: &PoolCap) -> String {
+    match cap {
+        PoolCap::Unbounded { .. } => "unbounded".into(),
+        PoolCap::PerConcurrency { .. } => "one per request".into(),
+        PoolCap::Bounded { size, overflow } => {
+            let s = size.get().map_or_else(|| "?".into(), ToString::to_string);
+            match overflow {
+                Some(o) => format!(
+                    "{s} + {}",
+                    o.get().map_or_else(|| "?".into(), ToString::to_string)
+                ),
+                None => s,
+            }
+        }
+    }
+}
+
+fn pool_name(project: &PythonProject<'_>, module: usize, site: &CallSite) -> String {
+    if let Some(name) = &site.assigned_to {
+        return name.clone();
+    }
+    if let Some(f) = site.function {
+        return project.module(module).functions[f].name.clone();
+    }
+    site.callee_name.clone()
+}
+
+/// The evaluation context of a call site, with the function's parameters
+/// bound from its only caller when there is exactly one.
+fn site_context(eval: &Evaluator<'_, '_>, module: usize, site: &CallSite) -> EvalCtx {
+    let scope = match (site.function, site.class) {
+        (Some(f), _) => ScopeKind::Function(f),
+        (None, Some(c)) => ScopeKind::Class(c),
+        _ => ScopeKind::Module,
+    };
+    let mut ctx = EvalCtx::at(module, scope, site.call.span.start, site.guards.clone());
+    if let Some(f) = site.function {
+        if let Some(locals) = caller_locals(eval, FuncRef { module, index: f }) {
+            ctx.locals = Some(std::rc::Rc::new(locals));
+        }
+    }
+    ctx
+}
+
+fn caller_locals(
+    eval: &Evaluator<'_, '_>,
+    func: FuncRef,
+) -> Option<HashMap<String, Sourced<Value>>> {
+    let project = eval.project();
+    let def = &project.module(func.module).functions[func.index];
+    let needs = def
+        .params
+        .iter()
+        .enumerate()
+        .any(|(i, p)| !(def.class.is_some() && i == 0) && p.name != "self");
+    if !needs {
+        return None;
+    }
+    for m in 0..project.len() {
+        let module = project.module(m);
+        let scopes = std::iter::once((ScopeKind::Module, &module.body)).chain(
+            module
+                .functions
+                .iter()
+                .enumerate()
+                .map(|(i, f)| (ScopeKind::Function(i), &f.body)),
+        );
+        for (scope, body) in scopes {
+            for stmt in body {
+                let value = match &stmt.kind {
+                    StmtKind::Assign { value, .. } => value,
+                    StmtKind::Return { value: Some(value) } => value,
+                    _ => continue,
+                };
+                let ExprKind::Call {
+                    func: callee,
+                    args,
+                    keywords,
+                } = &value.kind
+                else {
+                    continue;
+                };
+                if callee.last_name() != Some(def.name.as_str()) {
+                    continue;
+                }
+                if scope == ScopeKind::Function(func.index) && m == func.module {
+                    continue;
+                }
+                let ctx = EvalCtx::at(m, scope, stmt.span.start, stmt.guards.clone());
+                let resolved = eval.eval(callee, &ctx);
+                if resolved.value == Some(Value::Function(func)) {
+                    let loc = eval.location(m, value.span);
+                    return Some(eval.bind_arguments(func, args, keywords, &ctx, &loc));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Evaluates a constructor call's arguments, keeping where each keyword is written.
+fn pool_args(eval: &Evaluator<'_, '_>, ctx: &EvalCtx, call: &Expr) -> PoolArgs {
+    let location = eval.location(ctx.module, call.span);
+    let ExprKind::Call {
+        func,
+        args,
+        keywords,
+    } = &call.kind
+    else {
+        return PoolArgs {
+            positional: Vec::new(),
+            named: Vec::new(),
+            unknown: Vec::new(),
+            location,
+            arguments: None,
+        };
+    };
+    let mut positional = Vec::new();
+    let mut unknown = Vec::new();
+    for arg in args {
+        match arg {
+            Arg::Positional(e) => positional.push(eval.eval(e, ctx)),
+            Arg::Star(e) => match eval.eval(e, ctx).value {
+                Some(Value::List(items)) => positional.extend(items),
+                _ => unknown.push(format!("`*{}` is not a known list", render(e))),
+            },
+        }
+    }
+    let mut named = Vec::new();
+    for keyword in keywords {
+        match &keyword.name {
+            Some(name) => named.push((
+                name.clone(),
+                eval.eval(&keyword.value, ctx),
+                Some(eval.location(ctx.module, keyword.span)),
+            )),
+            None => {
+                let spread = eval.eval(&keyword.value, ctx);
+                match spread.value {
+                    Some(Value::Dict(d)) => {
+                        named.extend(d.entries.into_iter().map(|(k, v)| (k, v, None)));
+                        unknown.extend(d.unknown);
+                    }
+                    _ => unknown.push(spread.unknown_reason().map_or_else(
+                        || format!("`**{}` is not a known dict", render(&keyword.value)),
+                        |r| format!("`**{}`: {r}", render(&keyword.value)),
+                    )),
+                }
+            }
+        }
+    }
+    PoolArgs {
+        positional,
+        named,
+        unknown,
+        location,
+        arguments: Some(eval.location(
+            ctx.module,
+            Span::new(func.span.end as usize, call.span.end as usize),
+        )),
+    }
+}
+
+/// `engine_from_config(config, prefix="sqlalchemy.")`: options are the
+/// config's keys under the prefix; returns the URL.
+fn config_engine_args(args: &mut PoolArgs) -> Option<Sourced<Value>> {
+    let prefix = match args.get("prefix").and_then(|p| p.value.as_ref()) {
+        Some(Value::Str(s)) => s.complete().unwrap_or("sqlalchemy.").to_owned(),
+        _ => "sqlalchemy.".to_owned(),
+    };
+    let config = args
+        .get("configuration")
+        .or_else(|| args.positional.first())
+        .cloned()?;
+    let Some(Value::Dict(d)) = &config.value else {
+        args.unknown.push(
+            config
+                .unknown_reason()
+                .unwrap_or("the configuration is not a known dict")
+                .to_owned(),
+        );
+        return None;
+    };
+    let mut url = None;
+    for (k, v) in &d.entries {
+        if let Some(key) = k.strip_prefix(&prefix) {
+            if key == "url" {
+                url = Some(v.clone());
+            } else {
+                args.named.insert(0, (key.to_owned(), v.clone(), None));
+            }
+        }
+    }
+    args.unknown.extend(d.unknown.iter().cloned());
+    url
+}
+
+fn uvicorn_run(eval: &Evaluator<'_, '_>, ctx: &EvalCtx, call: &Expr) -> ServerInvocation {
+    let args = pool_args(eval, ctx, call);
+    let mut settings = ServerSettings::default();
+    if let Some(w) = args.get("workers") {
+        settings.workers = Some(sourced_int(w));
+    }
+    if let Some(l) = args.get("limit_concurrency") {
+        settings.limit_concurrency = Some(sourced_int(l));
+    }
+    if let Some(app) = args.get("app").or_else(|| args.positional.first()) {
+        settings.app = Some(match &app.value {
+            Some(Value::Str(_)) => sourced_string(app),
+            _ => {
+                let written = match &call.kind {
+                    ExprKind::Call { args: a, .. } => match a.first() {
+                        Some(Arg::Positional(e)) => render(e),
+                        _ => "app".into(),
+                    },
+                    _ => "app".into(),
+                };
+                Sourced::literal(written, args.location.clone())
+            }
+        });
+    }
+    if let (Some(host), Some(port)) = (args.get("host"), args.get("port")) {
+        let host = sourced_string(host);
+        let port = sourced_int(port);
+        if let (Some(h), Some(p)) = (host.get(), port.get().and_then(|p| p.constant())) {
+            settings.bind = Some(Sourced::literal(format!("{h}:{p}"), args.location.clone()));
+        }
+    }
+    let development = args
+        .get("reload")
+        .map(sourced_bool)
+        .and_then(|r| r.value)
+        .unwrap_or(false);
+    ServerInvocation {
+        kind: ServerKind::Uvicorn,
+        location: args.location.clone(),
+        name_hint: None,
+        settings,
+        development,
+    }
+}
+
+fn attach_event_handlers(eval: &Evaluator<'_, '_>, modules: &[usize], analysis: &mut PythonAnalysis) {
+    for &m in modules {
+        for handler in &eval.project().module(m).event_handlers {
+            let ctx = EvalCtx::module_end(m);
+            let target_text = render(&handler.target);
+            let resolved = eval.eval(&handler.target, &ctx);
+            let class_wide = matches!(
+                &resolved.value,
+                Some(Value::External(p)) if p.ends_with("Engine") || p.ends_with("Pool")
+            );
+            let base = match &handler.target.kind {
+                ExprKind::Attribute(base, attr) if attr == "sync_engine" || attr == "pool" => {
+                    base.as_ref()
+                }
+                _ => &handler.target,
+            };
+            let wanted = base.last_name().map(str::to_owned);
+            let statements: Vec<(String, Location)> = handler
+                .statements
+                .iter()
+                .map(|s| (s.sql.clone(), eval.location(m, s.span)))
+                .collect();
+            let mut attached = Vec::new();
+            let same_module = eval.project().path(m).clone();
+            let candidates: Vec<usize> = analysis
+                .pools
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.kind == PoolKind::SqlAlchemy)
+                .filter(|(_, p)| class_wide || wanted.as_deref() == Some(p.name.as_str()))
+                .map(|(i, _)| i)
+                .collect();
+            // Prefer the engine of the same name in the handler's own module.
+            let local: Vec<usize> = candidates
+                .iter()
+                .copied()
+                .filter(|i| analysis.pools[*i].location.file == same_module)
+                .collect();
+            let chosen = if class_wide || local.is_empty() { candidates } else { local };
+            for i in chosen {
+                let pool = &mut analysis.pools[i];
+                for (sql, location) in &statements {
+                    pool.event_sql.push(EventSql {
+                        event: handler.event.clone(),
+                        handler: handler.handler.clone(),
+                        sql: sql.clone(),
+                        location: location.clone(),
+                    });
+                }
+                attached.push(pool.name.clone());
+            }
+            analysis.event_handlers.push(EventHandler {
+                location: eval.location(m, handler.span),
+                event: handler.event.clone(),
+                handler: handler.handler.clone(),
+                target: target_text,
+                statements,
+                pools: attached,
+            });
+        }
+    }
+}
+
+/// Parses a file on its own (tests, the LSP's quick path).
+pub fn parse_source(text: &str) -> PythonModule {
+    parse::parse_module(text)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,1527 @@
+//! tree-sitter-python syntax tree -> [`PythonModule`] IR.
+//!
+//! Statements are walked by hand because what matters is their scope and the
+//! branch arms around them; calls of interest and event listeners anywhere in
+//! the file are found with the queries in `queries/python/`.
+
+use std::cell::RefCell;
+use std::sync::LazyLock;
+
+use poolcheck_core::Span;
+use poolcheck_core::facts::python::{
+    Accessor, Arg, AssignTarget, BinOp, BoolOp, BranchKind, BranchPoint, CallSite, ClassDef,
+    CmpOp, DictItem, EventHandlerDef, ExecutedSql, Expr, ExprKind, FStringPart, FunctionDef,
+    Guard, Import, ImportKind, ImportTimeActivity, ImportTimeKind, ImportedName, Keyword, Param,
+    ParamKind, PythonModule, Stmt, StmtKind, UnaryOp,
+};
+use streaming_iterator::StreamingIterator;
+use tree_sitter::{Language, Node, Parser, Query, QueryCursor, Tree};
+
+/// Deeper expressions than this become `ExprKind::Other`: configuration never
+/// nests this deep, and it keeps generated files from exhausting the stack.
+const MAX_EXPR_DEPTH: u32 = 96;
+/// Deeper statement nesting is skipped for the same reason.
+const MAX_BLOCK_DEPTH: u32 = 48;
+
+fn language() -> Language {
+    tree_sitter_python::LANGUAGE.into()
+}
+
+static CALLS_QUERY: LazyLock<Option<Query>> = LazyLock::new(|| {
+    Query::new(
+        &language(),
+        include_str!("../../../../queries/python/calls.scm"),
+    )
+    .ok()
+});
+
+static EVENTS_QUERY: LazyLock<Option<Query>> = LazyLock::new(|| {
+    Query::new(
+        &language(),
+        include_str!("../../../../queries/python/event_listeners.scm"),
+    )
+    .ok()
+});
+
+/// The callee names `calls.scm` matches, for calls through import aliases.
+const INTERESTING_CALLEES: &[&str] = &[
+    "create_engine",
+    "create_async_engine",
+    "engine_from_config",
+    "async_engine_from_config",
+    "create_pool",
+    "connect",
+    "ConnectionPool",
+    "AsyncConnectionPool",
+    "NullConnectionPool",
+    "AsyncNullConnectionPool",
+    "SimpleConnectionPool",
+    "ThreadedConnectionPool",
+    "PersistentConnectionPool",
+    "SQLAlchemy",
+    "run",
+];
+
+thread_local! {
+    static PARSER: RefCell<Option<Parser>> = const { RefCell::new(None) };
+}
+
+fn parse_tree(text: &str) -> Option<Tree> {
+    PARSER.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            let mut parser = Parser::new();
+            parser.set_language(&language()).ok()?;
+            *slot = Some(parser);
+        }
+        slot.as_mut()?.parse(text, None)
+    })
+}
+
+/// Parses `text` into the module IR. Never fails: what tree-sitter could not
+/// parse is listed in `syntax_errors` and the rest is kept.
+pub fn parse_module(text: &str) -> PythonModule {
+    let Some(tree) = parse_tree(text) else {
+        return PythonModule::default();
+    };
+    let mut builder = Builder {
+        src: text.as_bytes(),
+        module: PythonModule::default(),
+        guards: Vec::new(),
+        guarded_ranges: Vec::new(),
+        function_ranges: Vec::new(),
+        class_ranges: Vec::new(),
+        depth: 0,
+    };
+    let root = tree.root_node();
+    builder.collect_errors(root);
+    builder.block(root, Scope::Module);
+    builder.collect_calls(root);
+    builder.collect_event_handlers(root);
+    builder.module
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    Module,
+    Class(usize),
+    Function(usize),
+}
+
+struct Builder<'s> {
+    src: &'s [u8],
+    module: PythonModule,
+    guards: Vec<Guard>,
+    /// Byte ranges of guarded blocks with the guard stack inside them.
+    guarded_ranges: Vec<(Span, Vec<Guard>)>,
+    function_ranges: Vec<(Span, usize)>,
+    class_ranges: Vec<(Span, usize)>,
+    depth: u32,
+}
+
+fn span_of(node: Node<'_>) -> Span {
+    Span::new(node.start_byte(), node.end_byte())
+}
+
+fn named_children<'t>(node: Node<'t>) -> Vec<Node<'t>> {
+    let mut cursor = node.walk();
+    node.named_children(&mut cursor)
+        .filter(|child| child.kind() != "comment")
+        .collect()
+}
+
+fn all_children<'t>(node: Node<'t>) -> Vec<Node<'t>> {
+    let mut cursor = node.walk();
+    node.children(&mut cursor).collect()
+}
+
+impl<'s> Builder<'s> {
+    fn text(&self, node: Node<'_>) -> &'s str {
+        std::str::from_utf8(&self.src[node.byte_range()]).unwrap_or("")
+    }
+
+    fn collect_errors(&mut self, root: Node<'_>) {
+        if !root.has_error() {
+            return;
+        }
+        let mut stack = vec![root];
+        while let Some(node) = stack.pop() {
+            if node.is_error() || node.is_missing() {
+                self.module.syntax_errors.push(span_of(node));
+                continue;
+            }
+            if node.has_error() {
+                stack.extend(all_children(node));
+            }
+        }
+        self.module.syntax_errors.sort();
+    }
+
+    fn push_stmt(&mut self, scope: Scope, kind: StmtKind, span: Span) {
+        let stmt = Stmt {
+            kind,
+            span,
+            guards: self.guards.clone(),
+        };
+        match scope {
+            Scope::Module => self.module.body.push(stmt),
+            Scope::Class(index) => self.module.classes[index].body.push(stmt),
+            Scope::Function(index) => self.module.functions[index].body.push(stmt),
+        }
+    }
+
+    fn block(&mut self, node: Node<'_>, scope: Scope) {
+        if self.depth > MAX_BLOCK_DEPTH {
+            return;
+        }
+        self.depth += 1;
+        for child in named_children(node) {
+            self.statement(child, scope);
+        }
+        self.depth -= 1;
+    }
+
+    fn guarded_block(&mut self, node: Node<'_>, scope: Scope, guard: Guard) {
+        self.guards.push(guard);
+        self.guarded_ranges
+            .push((span_of(node), self.guards.clone()));
+        self.block(node, scope);
+        self.guards.pop();
+    }
+
+    fn statement(&mut self, node: Node<'_>, scope: Scope) {
+        match node.kind() {
+            "expression_statement" => {
+                for child in named_children(node) {
+                    self.expression_statement(child, scope, node);
+                }
+            }
+            "import_statement" => self.import_statement(node, scope),
+            "import_from_statement" => self.import_from(node, scope),
+            "if_statement" => self.if_statement(node, scope),
+            "try_statement" => self.try_statement(node, scope),
+            "with_statement" => {
+                if scope == Scope::Module {
+                    self.scan_import_time(node);
+                }
+                if let Some(body) = node.child_by_field_name("body") {
+                    self.block(body, scope);
+                }
+            }
+            "for_statement" => self.for_statement(node, scope),
+            "while_statement" => {
+                if let Some(body) = node.child_by_field_name("body") {
+                    self.block(body, scope);
+                }
+            }
+            "function_definition" => self.function_definition(node, scope, Vec::new()),
+            "class_definition" => self.class_definition(node, scope),
+            "decorated_definition" => self.decorated_definition(node, scope),
+            "return_statement" => {
+                if let Scope::Function(_) = scope {
+                    let value = named_children(node).first().map(|v| self.expr(*v));
+                    self.push_stmt(scope, StmtKind::Return { value }, span_of(node));
+                }
+            }
+            // Recover what a syntax error wraps: statements inside an ERROR
+            // node are still statements.
+            "ERROR" | "block" => self.block(node, scope),
+            _ => {}
+        }
+    }
+
+    fn expression_statement(&mut self, node: Node<'_>, scope: Scope, stmt: Node<'_>) {
+        if scope == Scope::Module {
+            self.scan_import_time(node);
+        }
+        match node.kind() {
+            "assignment" => self.assignment(node, scope, span_of(stmt)),
+            "augmented_assignment" => {
+                let (Some(left), Some(right)) = (
+                    node.child_by_field_name("left"),
+                    node.child_by_field_name("right"),
+                ) else {
+                    return;
+                };
+                let Some(target) = self.assign_target(left) else {
+                    return;
+                };
+                let op_text = node
+                    .child_by_field_name("operator")
+                    .map_or("", |op| self.text(op));
+                let op = binop(op_text.trim_end_matches('='));
+                let value = self.expr(right);
+                self.push_stmt(
+                    scope,
+                    StmtKind::AugAssign { target, op, value },
+                    span_of(stmt),
+                );
+            }
+            "call" => self.mutating_call(node, scope, span_of(stmt)),
+            _ => {}
+        }
+    }
+
+    /// `X.update({...})`, `X.update(k=v)`, `X.setdefault("k", v)`, `X["a"].update(...)`.
+    fn mutating_call(&mut self, node: Node<'_>, scope: Scope, span: Span) {
+        let Some(func) = node.child_by_field_name("function") else {
+            return;
+        };
+        if func.kind() != "attribute" {
+            return;
+        }
+        let (Some(object), Some(method)) = (
+            func.child_by_field_name("object"),
+            func.child_by_field_name("attribute"),
+        ) else {
+            return;
+        };
+        let method = self.text(method);
+        if method != "update" && method != "setdefault" {
+            return;
+        }
+        let Some(target) = self.assign_target(object) else {
+            return;
+        };
+        let call = self.expr(node);
+        let ExprKind::Call { args, keywords, .. } = call.kind else {
+            return;
+        };
+        if method == "setdefault" {
+            // setdefault only sets a missing key; modelled as an update that
+            // the evaluator applies only when the key is absent is more than
+            // configuration needs: keep it as an update of that key.
+            if let [Arg::Positional(key), Arg::Positional(value)] = args.as_slice() {
+                let mut target = target;
+                target.path.push(Accessor::Key(key.clone()));
+                self.push_stmt(
+                    scope,
+                    StmtKind::Assign {
+                        target,
+                        value: value.clone(),
+                        annotation: None,
+                    },
+                    span,
+                );
+            }
+            return;
+        }
+        let mut items = Vec::new();
+        for arg in args {
+            if let Arg::Positional(value) = arg {
+                items.push(DictItem::Spread(value));
+            }
+        }
+        for keyword in keywords {
+            match keyword.name {
+                Some(name) => {
+                    let key_span = Span::new(
+                        keyword.span.start as usize,
+                        keyword.span.start as usize + name.len(),
+                    );
+                    items.push(DictItem::Pair(
+                        Expr::new(ExprKind::Str(name), key_span),
+                        keyword.value,
+                    ));
+                }
+                None => items.push(DictItem::Spread(keyword.value)),
+            }
+        }
+        let value = Expr::new(ExprKind::Dict(items), call.span);
+        self.push_stmt(scope, StmtKind::Update { target, value }, span);
+    }
+
+    fn assignment(&mut self, node: Node<'_>, scope: Scope, span: Span) {
+        // `a = b = value`: every target gets the innermost value.
+        let mut targets = Vec::new();
+        let mut current = node;
+        let mut annotation = None;
+        loop {
+            if let Some(left) = current.child_by_field_name("left") {
+                targets.push(left);
+            }
+            if annotation.is_none() {
+                annotation = current
+                    .child_by_field_name("type")
+                    .map(|ty| self.type_expr(ty));
+            }
+            match current.child_by_field_name("right") {
+                Some(right) if right.kind() == "assignment" => current = right,
+                Some(right) => {
+                    let value = self.expr(right);
+                    for left in targets {
+                        self.bind_pattern(left, &value, annotation.clone(), scope, span);
+                    }
+                    return;
+                }
+                None => {
+                    // `name: annotation` without a value.
+                    if let (Some(left), Some(annotation)) = (targets.first(), annotation) {
+                        if left.kind() == "identifier" {
+                            let name = self.text(*left).to_owned();
+                            self.push_stmt(scope, StmtKind::Declare { name, annotation }, span);
+                        }
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    fn bind_pattern(
+        &mut self,
+        left: Node<'_>,
+        value: &Expr,
+        annotation: Option<Expr>,
+        scope: Scope,
+        span: Span,
+    ) {
+        match left.kind() {
+            "pattern_list" | "tuple_pattern" | "list_pattern" => {
+                let parts = named_children(left);
+                let values = match &value.kind {
+                    ExprKind::Tuple(items) | ExprKind::List(items) if items.len() == parts.len() => {
+                        Some(items.clone())
+                    }
+                    _ => None,
+                };
+                for (index, part) in parts.into_iter().enumerate() {
+                    let item = values.as_ref().map_or_else(
+                        || Expr::new(ExprKind::Other("unpacking".into()), value.span),
+                        |values| values[index].clone(),
+                    );
+                    self.bind_pattern(part, &item, None, scope, span);
+                }
+            }
+            _ => {
+                if let Some(target) = self.assign_target(left) {
+                    self.push_stmt(
+                        scope,
+                        StmtKind::Assign {
+                            target,
+                            value: value.clone(),
+                            annotation,
+                        },
+                        span,
+                    );
+                }
+            }
+        }
+    }
+
+    /// `name`, `name[k1][k2]`, `name.attr["k"]`.
+    fn assign_target(&self, node: Node<'_>) -> Option<AssignTarget> {
+        let mut path = Vec::new();
+        let mut current = node;
+        loop {
+            match current.kind() {
+                "identifier" => {
+                    path.reverse();
+                    return Some(AssignTarget {
+                        name: self.text(current).to_owned(),
+                        name_span: span_of(current),
+                        path,
+                    });
+                }
+                "subscript" => {
+                    let key = current.child_by_field_name("subscript")?;
+                    path.push(Accessor::Key(self.expr(key)));
+                    current = current.child_by_field_name("value")?;
+                }
+                "attribute" => {
+                    let attr = current.child_by_field_name("attribute")?;
+                    path.push(Accessor::Attr(self.text(attr).to_owned()));
+                    current = current.child_by_field_name("object")?;
+                }
+                "parenthesized_expression" => current = *named_children(current).first()?,
+                _ => return None,
+            }
+        }
+    }
+
+    fn import_statement(&mut self, node: Node<'_>, scope: Scope) {
+        for child in named_children(node) {
+            let (name, alias) = match child.kind() {
+                "dotted_name" => (self.text(child).to_owned(), None),
+                "aliased_import" => {
+                    let Some(name) = child.child_by_field_name("name") else {
+                        continue;
+                    };
+                    let alias = child
+                        .child_by_field_name("alias")
+                        .map(|a| self.text(a).to_owned());
+                    (self.text(name).to_owned(), alias)
+                }
+                _ => continue,
+            };
+            self.push_stmt(
+                scope,
+                StmtKind::Import(Import {
+                    module: name,
+                    level: 0,
+                    kind: ImportKind::Module { alias },
+                }),
+                span_of(child),
+            );
+        }
+    }
+
+    fn import_from(&mut self, node: Node<'_>, scope: Scope) {
+        let Some(module_node) = node.child_by_field_name("module_name") else {
+            return;
+        };
+        let (module, level) = if module_node.kind() == "relative_import" {
+            let mut level = 0;
+            let mut module = String::new();
+            for child in all_children(module_node) {
+                match child.kind() {
+                    "import_prefix" => {
+                        level = self.text(child).chars().filter(|c| *c == '.').count() as u32;
+                    }
+                    "dotted_name" => module = self.text(child).to_owned(),
+                    _ => {}
+                }
+            }
+            (module, level)
+        } else {
+            (self.text(module_node).to_owned(), 0)
+        };
+        let mut names = Vec::new();
+        let mut star = false;
+        let mut cursor = node.walk();
+        for child in node.children(&mut cursor) {
+            if child.kind() == "wildcard_import" {
+                star = true;
+            }
+        }
+        let mut cursor = node.walk();
+        for child in node.children_by_field_name("name", &mut cursor) {
+            match child.kind() {
+                "dotted_name" => names.push(ImportedName {
+                    name: self.text(child).to_owned(),
+                    alias: None,
+                    span: span_of(child),
+                }),
+                "aliased_import" => {
+                    if let Some(name) = child.child_by_field_name("name") {
+                        names.push(ImportedName {
+                            name: self.text(name).to_owned(),
+                            alias: child
+                                .child_by_field_name("alias")
+                                .map(|a| self.text(a).to_owned()),
+                            span: span_of(child),
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+        let kind = if star {
+            ImportKind::Star
+        } else {
+            ImportKind::Names(names)
+        };
+        self.push_stmt(
+            scope,
+            StmtKind::Import(Import {
+                module,
+                level,
+                kind,
+            }),
+            span_of(node),
+        );
+    }
+
+    fn new_branch(&mut self, kind: BranchKind, node: Node<'_>) -> usize {
+        self.module.branches.push(BranchPoint {
+            kind,
+            span: span_of(node),
+            conditions: Vec::new(),
+            exhaustive: kind == BranchKind::Try,
+        });
+        self.module.branches.len() - 1
+    }
+
+    fn if_statement(&mut self, node: Node<'_>, scope: Scope) {
+        let branch = self.new_branch(BranchKind::If, node);
+        let condition = node.child_by_field_name("condition").map(|c| self.expr(c));
+        self.module.branches[branch].conditions.push(condition);
+        if let Some(body) = node.child_by_field_name("consequence") {
+            self.guarded_block(body, scope, Guard { branch, arm: 0 });
+        }
+        let mut cursor = node.walk();
+        let alternatives: Vec<Node<'_>> = node
+            .children_by_field_name("alternative", &mut cursor)
+            .collect();
+        for alternative in alternatives {
+            let arm = self.module.branches[branch].conditions.len();
+            match alternative.kind() {
+                "elif_clause" => {
+                    let condition = alternative
+                        .child_by_field_name("condition")
+                        .map(|c| self.expr(c));
+                    self.module.branches[branch].conditions.push(condition);
+                    if let Some(body) = alternative.child_by_field_name("consequence") {
+                        self.guarded_block(body, scope, Guard { branch, arm });
+                    }
+                }
+                "else_clause" => {
+                    self.module.branches[branch].conditions.push(None);
+                    self.module.branches[branch].exhaustive = true;
+                    if let Some(body) = alternative.child_by_field_name("body") {
+                        self.guarded_block(body, scope, Guard { branch, arm });
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn try_statement(&mut self, node: Node<'_>, scope: Scope) {
+        let branch = self.new_branch(BranchKind::Try, node);
+        self.module.branches[branch].conditions.push(None);
+        if let Some(body) = node.child_by_field_name("body") {
+            self.guarded_block(body, scope, Guard { branch, arm: 0 });
+        }
+        for child in named_children(node) {
+            match child.kind() {
+                "except_clause" | "except_group_clause" => {
+                    let arm = self.module.branches[branch].conditions.len();
+                    self.module.branches[branch].conditions.push(None);
+                    if let Some(body) = named_children(child).into_iter().find(|c| c.kind() == "block")
+                    {
+                        self.guarded_block(body, scope, Guard { branch, arm });
+                    }
+                }
+                // `else:` runs when the try body did not raise: same arm.
+                "else_clause" => {
+                    if let Some(body) = child.child_by_field_name("body") {
+                        self.guarded_block(body, scope, Guard { branch, arm: 0 });
+                    }
+                }
+                "finally_clause" => {
+                    if let Some(body) = named_children(child).into_iter().find(|c| c.kind() == "block")
+                    {
+                        self.block(body, scope);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn for_statement(&mut self, node: Node<'_>, scope: Scope) {
+        let Some(body) = node.child_by_field_name("body") else {
+            return;
+        };
+        // `for alias in DATABASES: DATABASES[alias][K] = v` sets K on every entry.
+        let loop_var = node
+            .child_by_field_name("left")
+            .filter(|l| l.kind() == "identifier")
+            .map(|l| self.text(l).to_owned());
+        let iterated = node.child_by_field_name("right").and_then(|r| {
+            let e = self.expr(r);
+            match e.kind {
+                ExprKind::Name(n) => Some(n),
+                ExprKind::Call { func, args, .. } if args.is_empty() => match func.kind {
+                    ExprKind::Attribute(base, method) if method == "keys" => match base.kind {
+                        ExprKind::Name(n) => Some(n),
+                        _ => None,
+                    },
+                    _ => None,
+                },
+                _ => None,
+            }
+        });
+        let before = scope_len(&self.module, scope);
+        self.block(body, scope);
+        let (Some(loop_var), Some(iterated)) = (loop_var, iterated) else {
+            return;
+        };
+        let stmts: &mut Vec<Stmt> = match scope {
+            Scope::Module => &mut self.module.body,
+            Scope::Class(i) => &mut self.module.classes[i].body,
+            Scope::Function(i) => &mut self.module.functions[i].body,
+        };
+        for stmt in stmts.iter_mut().skip(before) {
+            if let StmtKind::Assign { target, .. } | StmtKind::Update { target, .. } =
+                &mut stmt.kind
+            {
+                if target.name == iterated {
+                    if let Some(Accessor::Key(key)) = target.path.first() {
+                        if matches!(&key.kind, ExprKind::Name(n) if *n == loop_var) {
+                            target.path[0] = Accessor::EachKey;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn decorated_definition(&mut self, node: Node<'_>, scope: Scope) {
+        let decorators: Vec<Expr> = named_children(node)
+            .into_iter()
+            .filter(|c| c.kind() == "decorator")
+            .filter_map(|d| named_children(d).first().map(|e| self.expr(*e)))
+            .collect();
+        let Some(definition) = node.child_by_field_name("definition") else {
+            return;
+        };
+        match definition.kind() {
+            "function_definition" => self.function_definition(definition, scope, decorators),
+            "class_definition" => self.class_definition(definition, scope),
+            _ => {}
+        }
+    }
+
+    fn function_definition(&mut self, node: Node<'_>, scope: Scope, decorators: Vec<Expr>) {
+        let Some(name_node) = node.child_by_field_name("name") else {
+            return;
+        };
+        let name = self.text(name_node).to_owned();
+        if let Scope::Function(_) = scope {
+            // Nested functions are not evaluated; their calls are still found
+            // by the calls query and attributed to the outer function.
+            return;
+        }
+        let params = node
+            .child_by_field_name("parameters")
+            .map(|p| self.parameters(p))
+            .unwrap_or_default();
+        let (calls_dispose, closes_django_connections, called) = node
+            .child_by_field_name("body")
+            .map_or((false, false, Vec::new()), |body| self.lifecycle_calls(body));
+        let index = self.module.functions.len();
+        self.module.functions.push(FunctionDef {
+            name: name.clone(),
+            name_span: span_of(name_node),
+            span: span_of(node),
+            params,
+            decorators,
+            body: Vec::new(),
+            class: match scope {
+                Scope::Class(i) => Some(i),
+                _ => None,
+            },
+            calls_dispose,
+            closes_django_connections,
+            called,
+        });
+        self.function_ranges.push((span_of(node), index));
+        self.push_stmt(scope, StmtKind::Function { name, index }, span_of(node));
+        if let Some(body) = node.child_by_field_name("body") {
+            let saved = std::mem::take(&mut self.guards);
+            self.block(body, Scope::Function(index));
+            self.guards = saved;
+        }
+    }
+
+    fn parameters(&self, node: Node<'_>) -> Vec<Param> {
+        let mut params = Vec::new();
+        for child in named_children(node) {
+            let (name, default, kind) = match child.kind() {
+                "identifier" => (self.text(child).to_owned(), None, ParamKind::Normal),
+                "default_parameter" | "typed_default_parameter" => {
+                    let Some(name) = child.child_by_field_name("name") else {
+                        continue;
+                    };
+                    (
+                        self.text(name).to_owned(),
+                        child.child_by_field_name("value").map(|v| self.expr(v)),
+                        ParamKind::Normal,
+                    )
+                }
+                "typed_parameter" => {
+                    let Some(inner) = named_children(child).into_iter().next() else {
+                        continue;
+                    };
+                    match inner.kind() {
+                        "identifier" => (self.text(inner).to_owned(), None, ParamKind::Normal),
+                        "list_splat_pattern" => (
+                            self.text(inner).trim_start_matches('*').to_owned(),
+                            None,
+                            ParamKind::VarArgs,
+                        ),
+                        "dictionary_splat_pattern" => (
+                            self.text(inner).trim_start_matches('*').to_owned(),
+                            None,
+                            ParamKind::VarKeywords,
+                        ),
+                        _ => continue,
+                    }
+                }
+                "list_splat_pattern" => (
+                    self.text(child).trim_start_matches('*').to_owned(),
+                    None,
+                    ParamKind::VarArgs,
+                ),
+                "dictionary_splat_pattern" => (
+                    self.text(child).trim_start_matches('*').to_owned(),
+                    None,
+                    ParamKind::VarKeywords,
+                ),
+                _ => continue,
+            };
+            params.push(Param {
+                name,
+                default,
+                kind,
+            });
+        }
+        params
+    }
+
+    /// Whether a function body calls `.dispose(` or closes Django's connections,
+    /// and the names it calls.
+    fn lifecycle_calls(&self, body: Node<'_>) -> (bool, bool, Vec<String>) {
+        let mut dispose = false;
+        let mut close = false;
+        let mut called: Vec<String> = Vec::new();
+        let mut stack = vec![body];
+        while let Some(node) = stack.pop() {
+            if node.kind() == "call" {
+                if let Some(func) = node.child_by_field_name("function") {
+                    let text = self.text(func);
+                    let last = text.rsplit('.').next().unwrap_or(text);
+                    if !called.iter().any(|c| c == last) {
+                        called.push(last.to_owned());
+                    }
+                    if last == "dispose" {
+                        dispose = true;
+                    }
+                    if text.ends_with("connections.close_all") || last == "close_old_connections"
+                    {
+                        close = true;
+                    }
+                }
+            }
+            stack.extend(named_children(node));
+        }
+        (dispose, close, called)
+    }
+
+    fn class_definition(&mut self, node: Node<'_>, scope: Scope) {
+        let Some(name_node) = node.child_by_field_name("name") else {
+            return;
+        };
+        let name = self.text(name_node).to_owned();
+        let mut bases = Vec::new();
+        let mut keywords = Vec::new();
+        if let Some(superclasses) = node.child_by_field_name("superclasses") {
+            let (args, kw) = self.arguments(superclasses, 0);
+            bases = args
+                .into_iter()
+                .filter_map(|a| match a {
+                    Arg::Positional(e) => Some(e),
+                    Arg::Star(_) => None,
+                })
+                .collect();
+            keywords = kw;
+        }
+        let index = self.module.classes.len();
+        self.module.classes.push(ClassDef {
+            name: name.clone(),
+            name_span: span_of(name_node),
+            span: span_of(node),
+            bases,
+            keywords,
+            body: Vec::new(),
+            parent: match scope {
+                Scope::Class(i) => Some(i),
+                _ => None,
+            },
+            function: match scope {
+                Scope::Function(i) => Some(i),
+                _ => None,
+            },
+        });
+        self.class_ranges.push((span_of(node), index));
+        self.push_stmt(scope, StmtKind::Class { name, index }, span_of(node));
+        if let Some(body) = node.child_by_field_name("body") {
+            let saved = std::mem::take(&mut self.guards);
+            self.block(body, Scope::Class(index));
+            self.guards = saved;
+        }
+    }
+
+    /// Module-level connection activity (PC401 needs it).
+    fn scan_import_time(&mut self, node: Node<'_>) {
+        let mut stack = vec![node];
+        while let Some(current) = stack.pop() {
+            match current.kind() {
+                "lambda" | "function_definition" | "class_definition" | "block" => continue,
+                "call" => self.classify_import_time_call(current),
+                _ => {}
+            }
+            stack.extend(named_children(current));
+        }
+    }
+
+    fn classify_import_time_call(&mut self, node: Node<'_>) {
+        let Some(func) = node.child_by_field_name("function") else {
+            return;
+        };
+        let (receiver, method) = match func.kind() {
+            "attribute" => (
+                func.child_by_field_name("object"),
+                func.child_by_field_name("attribute")
+                    .map_or("", |a| self.text(a)),
+            ),
+            "identifier" => (None, self.text(func)),
+            _ => return,
+        };
+        let arguments = node.child_by_field_name("arguments");
+        let arg_count = arguments.map_or(0, |a| named_children(a).len());
+        let receiver_text = receiver.map_or("", |r| self.text(r));
+        let driver_receiver = matches!(receiver_text, "psycopg2" | "psycopg" | "asyncpg");
+        let kind = match method {
+            "connect" | "begin" | "raw_connection" if arg_count == 0 || driver_receiver => {
+                if receiver.is_none() && !driver_receiver {
+                    return;
+                }
+                ImportTimeKind::Connect
+            }
+            "execute" | "exec_driver_sql" if receiver.is_some() => ImportTimeKind::Execute,
+            "create_all" | "reflect" if receiver.is_some() => ImportTimeKind::Metadata,
+            "ConnectionPool" | "AsyncConnectionPool" | "NullConnectionPool" => {
+                let call = self.expr(node);
+                let opened_later = call.keyword("open").is_some_and(|k| {
+                    matches!(k.value.kind, ExprKind::Bool(false))
+                });
+                if opened_later {
+                    return;
+                }
+                ImportTimeKind::OpenedPool
+            }
+            _ => return,
+        };
+        self.module.import_time.push(ImportTimeActivity {
+            kind,
+            span: span_of(node),
+            receiver: receiver.map(|r| self.expr(r)),
+        });
+    }
+
+    fn collect_calls(&mut self, root: Node<'_>) {
+        let Some(query) = CALLS_QUERY.as_ref() else {
+            return;
+        };
+        let Some(call_index) = query.capture_index_for_name("call") else {
+            return;
+        };
+        let Some(callee_index) = query.capture_index_for_name("callee") else {
+            return;
+        };
+        let mut found = Vec::new();
+        let mut cursor = QueryCursor::new();
+        let mut matches = cursor.matches(query, root, self.src);
+        while let Some(m) = matches.next() {
+            let call = m.captures.iter().find(|c| c.index == call_index);
+            let callee = m.captures.iter().find(|c| c.index == callee_index);
+            if let (Some(call), Some(callee)) = (call, callee) {
+                found.push((call.node, self.text(callee.node).to_owned()));
+            }
+        }
+        self.collect_aliased_calls(root, &mut found);
+        found.sort_by_key(|(node, _)| node.start_byte());
+        for (node, callee_name) in found {
+            let span = span_of(node);
+            let call = self.expr(node);
+            let function = innermost(&self.function_ranges, span);
+            let class = innermost(&self.class_ranges, span);
+            let guards = self
+                .guarded_ranges
+                .iter()
+                .filter(|(range, _)| range.start <= span.start && span.end <= range.end)
+                .min_by_key(|(range, _)| range.len())
+                .map(|(_, guards)| guards.clone())
+                .unwrap_or_default();
+            let (assigned_to, returned) = self.call_context(node);
+            self.module.calls.push(CallSite {
+                call,
+                callee_name,
+                function,
+                class,
+                assigned_to,
+                guards,
+                returned,
+            });
+        }
+    }
+
+    /// Calls through import aliases (`from sqlalchemy.ext.asyncio import
+    /// create_async_engine as cae`), which the query cannot know by name.
+    fn collect_aliased_calls<'t>(&self, root: Node<'t>, found: &mut Vec<(Node<'t>, String)>) {
+        let aliases: Vec<(String, String)> = self
+            .module
+            .body
+            .iter()
+            .filter_map(|s| match &s.kind {
+                StmtKind::Import(Import {
+                    kind: ImportKind::Names(names),
+                    ..
+                }) => Some(names),
+                _ => None,
+            })
+            .flatten()
+            .filter(|n| INTERESTING_CALLEES.contains(&n.name.as_str()))
+            .filter_map(|n| n.alias.clone().map(|a| (a, n.name.clone())))
+            .collect();
+        if aliases.is_empty() {
+            return;
+        }
+        let mut stack = vec![root];
+        while let Some(node) = stack.pop() {
+            if node.kind() == "call" {
+                if let Some(func) = node.child_by_field_name("function") {
+                    if func.kind() == "identifier" {
+                        let text = self.text(func);
+                        if let Some((_, original)) = aliases.iter().find(|(a, _)| a == text) {
+                            found.push((node, original.clone()));
+                        }
+                    }
+                }
+            }
+            stack.extend(named_children(node));
+        }
+    }
+
+    /// The name a call's result is bound to, and whether it is returned.
+    fn call_context(&self, node: Node<'_>) -> (Option<String>, bool) {
+        let mut current = node;
+        while let Some(parent) = current.parent() {
+            match parent.kind() {
+                "await" | "parenthesized_expression" => current = parent,
+                "assignment" => {
+                    let is_value = parent
+                        .child_by_field_name("right")
+                        .is_some_and(|r| r.id() == current.id());
+                    let name = parent
+                        .child_by_field_name("left")
+                        .filter(|_| is_value)
+                        .and_then(|left| match left.kind() {
+                            "identifier" => Some(self.text(left).to_owned()),
+                            "attribute" => left
+                                .child_by_field_name("attribute")
+                                .map(|a| self.text(a).to_owned()),
+                            _ => None,
+                        });
+                    return (name, false);
+                }
+                "return_statement" => return (None, true),
+                _ => return (None, false),
+            }
+        }
+        (None, false)
+    }
+
+    fn collect_event_handlers(&mut self, root: Node<'_>) {
+        let Some(query) = EVENTS_QUERY.as_ref() else {
+            return;
+        };
+        let index = |name: &str| query.capture_index_for_name(name);
+        let (Some(arguments_i), Some(decorator_i), Some(handler_i), Some(body_i)) = (
+            index("arguments"),
+            index("decorator"),
+            index("handler"),
+            index("body"),
+        ) else {
+            return;
+        };
+        let mut found = Vec::new();
+        let mut cursor = QueryCursor::new();
+        let mut matches = cursor.matches(query, root, self.src);
+        while let Some(m) = matches.next() {
+            let node_of = |i: u32| m.captures.iter().find(|c| c.index == i).map(|c| c.node);
+            if let (Some(arguments), Some(decorator), Some(handler), Some(body)) = (
+                node_of(arguments_i),
+                node_of(decorator_i),
+                node_of(handler_i),
+                node_of(body_i),
+            ) {
+                found.push((arguments, decorator, handler, body));
+            }
+        }
+        for (arguments, decorator, handler, body) in found {
+            let (args, _) = self.arguments(arguments, 0);
+            let mut positional = args.into_iter().filter_map(|a| match a {
+                Arg::Positional(e) => Some(e),
+                Arg::Star(_) => None,
+            });
+            let (Some(target), Some(event)) = (positional.next(), positional.next()) else {
+                continue;
+            };
+            let Some(event) = event.as_str_literal().map(str::to_owned) else {
+                continue;
+            };
+            let statements = self.executed_sql(body);
+            self.module.event_handlers.push(EventHandlerDef {
+                target,
+                event,
+                handler: self.text(handler).to_owned(),
+                span: span_of(decorator),
+                statements,
+            });
+        }
+    }
+
+    /// SQL strings passed to `.execute(`/`.exec_driver_sql(`/`.executescript(` in a body.
+    fn executed_sql(&self, body: Node<'_>) -> Vec<ExecutedSql> {
+        let mut out = Vec::new();
+        let mut stack = vec![body];
+        while let Some(node) = stack.pop() {
+            if node.kind() == "call" {
+                let method = node
+                    .child_by_field_name("function")
+                    .and_then(|f| f.child_by_field_name("attribute"))
+                    .map(|a| self.text(a));
+                if matches!(method, Some("execute" | "exec_driver_sql" | "executescript")) {
+                    if let Some(first) = node
+                        .child_by_field_name("arguments")
+                        .and_then(|a| named_children(a).into_iter().next())
+                    {
+                        let mut arg = self.expr(first);
+                        // `text("SET ...")`
+                        if let ExprKind::Call { func, args, .. } = &arg.kind {
+                            if func.last_name() == Some("text") {
+                                if let Some(Arg::Positional(inner)) = args.first() {
+                                    arg = inner.clone();
+                                }
+                            }
+                        }
+                        if let Some(sql) = literal_text(&arg) {
+                            out.push(ExecutedSql {
+                                sql,
+                                span: arg.span,
+                            });
+                        }
+                    }
+                }
+            }
+            stack.extend(named_children(node));
+        }
+        out.sort_by_key(|s| s.span);
+        out
+    }
+
+    fn arguments(&self, node: Node<'_>, depth: u32) -> (Vec<Arg>, Vec<Keyword>) {
+        let mut args = Vec::new();
+        let mut keywords = Vec::new();
+        for child in named_children(node) {
+            match child.kind() {
+                "keyword_argument" => {
+                    let (Some(name), Some(value)) = (
+                        child.child_by_field_name("name"),
+                        child.child_by_field_name("value"),
+                    ) else {
+                        continue;
+                    };
+                    keywords.push(Keyword {
+                        name: Some(self.text(name).to_owned()),
+                        value: self.expr_at(value, depth + 1),
+                        span: span_of(child),
+                    });
+                }
+                "dictionary_splat" => {
+                    if let Some(inner) = named_children(child).first() {
+                        keywords.push(Keyword {
+                            name: None,
+                            value: self.expr_at(*inner, depth + 1),
+                            span: span_of(child),
+                        });
+                    }
+                }
+                "list_splat" => {
+                    if let Some(inner) = named_children(child).first() {
+                        args.push(Arg::Star(self.expr_at(*inner, depth + 1)));
+                    }
+                }
+                _ => args.push(Arg::Positional(self.expr_at(child, depth + 1))),
+            }
+        }
+        (args, keywords)
+    }
+
+    fn type_expr(&self, node: Node<'_>) -> Expr {
+        match named_children(node).first() {
+            Some(inner) if node.kind() == "type" => self.expr(*inner),
+            _ => self.expr(node),
+        }
+    }
+
+    fn expr(&self, node: Node<'_>) -> Expr {
+        self.expr_at(node, 0)
+    }
+
+    fn expr_at(&self, node: Node<'_>, depth: u32) -> Expr {
+        let span = span_of(node);
+        if depth > MAX_EXPR_DEPTH {
+            return Expr::new(ExprKind::Other("deeply nested expression".into()), span);
+        }
+        let sub = |n: Node<'_>| Box::new(self.expr_at(n, depth + 1));
+        let field = |name: &str| node.child_by_field_name(name);
+        let kind = match node.kind() {
+            "identifier" => ExprKind::Name(self.text(node).to_owned()),
+            "none" => ExprKind::None,
+            "true" => ExprKind::Bool(true),
+            "false" => ExprKind::Bool(false),
+            "integer" => parse_int(self.text(node))
+                .map_or_else(|| ExprKind::Other("integer".into()), ExprKind::Int),
+            "float" => self
+                .text(node)
+                .replace('_', "")
+                .parse::<f64>()
+                .map_or_else(|_| ExprKind::Other("float".into()), ExprKind::Float),
+            "string" => self.string(node, depth),
+            "concatenated_string" => {
+                let mut parts = Vec::new();
+                for child in named_children(node) {
+                    match self.string(child, depth) {
+                        ExprKind::Str(s) => parts.push(FStringPart::Literal(s)),
+                        ExprKind::FString(p) => parts.extend(p),
+                        other => return Expr::new(other, span),
+                    }
+                }
+                fold_fstring(parts)
+            }
+            "attribute" => match (field("object"), field("attribute")) {
+                (Some(object), Some(attr)) => {
+                    ExprKind::Attribute(sub(object), self.text(attr).to_owned())
+                }
+                _ => ExprKind::Other("attribute".into()),
+            },
+            "subscript" => {
+                let mut cursor = node.walk();
+                let keys: Vec<Node<'_>> =
+                    node.children_by_field_name("subscript", &mut cursor).collect();
+                match (field("value"), keys.as_slice()) {
+                    (Some(value), [key]) => ExprKind::Subscript(sub(value), sub(*key)),
+                    (Some(value), keys) if !keys.is_empty() => {
+                        let items = keys.iter().map(|k| self.expr_at(*k, depth + 1)).collect();
+                        ExprKind::Subscript(sub(value), Box::new(Expr::new(ExprKind::Tuple(items), span)))
+                    }
+                    _ => ExprKind::Other("subscript".into()),
+                }
+            }
+            "call" => match (field("function"), field("arguments")) {
+                (Some(func), Some(arguments)) if arguments.kind() == "argument_list" => {
+                    let (args, keywords) = self.arguments(arguments, depth);
+                    ExprKind::Call {
+                        func: sub(func),
+                        args,
+                        keywords,
+                    }
+                }
+                (Some(func), Some(_)) => ExprKind::Call {
+                    func: sub(func),
+                    args: vec![Arg::Positional(Expr::new(
+                        ExprKind::Other("generator_expression".into()),
+                        span,
+                    ))],
+                    keywords: Vec::new(),
+                },
+                _ => ExprKind::Other("call".into()),
+            },
+            "binary_operator" => match (field("left"), field("operator"), field("right")) {
+                (Some(l), Some(op), Some(r)) => ExprKind::BinOp(sub(l), binop(self.text(op)), sub(r)),
+                _ => ExprKind::Other("binary_operator".into()),
+            },
+            "unary_operator" => match (field("operator"), field("argument")) {
+                (Some(op), Some(arg)) => {
+                    let op = match self.text(op) {
+                        "-" => UnaryOp::Neg,
+                        "+" => UnaryOp::Pos,
+                        _ => UnaryOp::Invert,
+                    };
+                    ExprKind::Unary(op, sub(arg))
+                }
+                _ => ExprKind::Other("unary_operator".into()),
+            },
+            "not_operator" => match field("argument") {
+                Some(arg) => ExprKind::Unary(UnaryOp::Not, sub(arg)),
+                None => ExprKind::Other("not".into()),
+            },
+            "boolean_operator" => match (field("left"), field("operator"), field("right")) {
+                (Some(l), Some(op), Some(r)) => {
+                    let op = if self.text(op) == "and" {
+                        BoolOp::And
+                    } else {
+                        BoolOp::Or
+                    };
+                    ExprKind::BoolOp(op, sub(l), sub(r))
+                }
+                _ => ExprKind::Other("boolean_operator".into()),
+            },
+            "comparison_operator" => self.comparison(node, depth),
+            "conditional_expression" => {
+                let parts = named_children(node);
+                match parts.as_slice() {
+                    [body, test, orelse] => ExprKind::IfElse {
+                        test: sub(*test),
+                        body: sub(*body),
+                        orelse: sub(*orelse),
+                    },
+                    _ => ExprKind::Other("conditional_expression".into()),
+                }
+            }
+            "dictionary" => {
+                let mut items = Vec::new();
+                for child in named_children(node) {
+                    match child.kind() {
+                        "pair" => {
+                            if let (Some(k), Some(v)) = (
+                                child.child_by_field_name("key"),
+                                child.child_by_field_name("value"),
+                            ) {
+                                items.push(DictItem::Pair(
+                                    self.expr_at(k, depth + 1),
+                                    self.expr_at(v, depth + 1),
+                                ));
+                            }
+                        }
+                        "dictionary_splat" => {
+                            if let Some(inner) = named_children(child).first() {
+                                items.push(DictItem::Spread(self.expr_at(*inner, depth + 1)));
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                ExprKind::Dict(items)
+            }
+            "list" | "set" => ExprKind::List(
+                named_children(node)
+                    .into_iter()
+                    .map(|c| self.expr_at(c, depth + 1))
+                    .collect(),
+            ),
+            "tuple" | "expression_list" | "pattern_list" => ExprKind::Tuple(
+                named_children(node)
+                    .into_iter()
+                    .map(|c| self.expr_at(c, depth + 1))
+                    .collect(),
+            ),
+            "parenthesized_expression" | "type" => match named_children(node).first() {
+                Some(inner) => return self.expr_at(*inner, depth + 1),
+                None => ExprKind::Tuple(Vec::new()),
+            },
+            "named_expression" => match field("value") {
+                Some(value) => return self.expr_at(value, depth + 1),
+                None => ExprKind::Other("named_expression".into()),
+            },
+            "lambda" => ExprKind::Lambda,
+            other => ExprKind::Other(other.to_owned()),
+        };
+        Expr::new(kind, span)
+    }
+
+    fn comparison(&self, node: Node<'_>, depth: u32) -> ExprKind {
+        let mut first = None;
+        let mut rest = Vec::new();
+        let mut pending: Option<CmpOp> = None;
+        for child in all_children(node) {
+            if child.kind() == "comment" {
+                continue;
+            }
+            if child.is_named() {
+                let e = self.expr_at(child, depth + 1);
+                match (first.is_none(), pending.take()) {
+                    (true, _) => first = Some(e),
+                    (false, Some(op)) => rest.push((op, e)),
+                    (false, None) => return ExprKind::Other("comparison_operator".into()),
+                }
+            } else {
+                let op = match self.text(child).split_whitespace().collect::<Vec<_>>().join(" ").as_str() {
+                    "==" => CmpOp::Eq,
+                    "!=" | "<>" => CmpOp::NotEq,
+                    "<" => CmpOp::Lt,
+                    "<=" => CmpOp::LtE,
+                    ">" => CmpOp::Gt,
+                    ">=" => CmpOp::GtE,
+                    "in" => CmpOp::In,
+                    "not in" => CmpOp::NotIn,
+                    "is" => CmpOp::Is,
+                    "is not" => CmpOp::IsNot,
+                    "not" if pending == Some(CmpOp::Is) => CmpOp::IsNot,
+                    _ => return ExprKind::Other("comparison_operator".into()),
+                };
+                pending = Some(op);
+            }
+        }
+        match first {
+            Some(first) if !rest.is_empty() => ExprKind::Compare(Box::new(first), rest),
+            _ => ExprKind::Other("comparison_operator".into()),
+        }
+    }
+
+    fn string(&self, node: Node<'_>, depth: u32) -> ExprKind {
+        if node.kind() != "string" {
+            return ExprKind::Other(node.kind().to_owned());
+        }
+        let children = all_children(node);
+        let prefix = children
+            .first()
+            .filter(|c| c.kind() == "string_start")
+            .map_or("", |c| self.text(*c))
+            .trim_end_matches(['"', '\''])
+            .to_ascii_lowercase();
+        if prefix.contains('b') {
+            return ExprKind::Other("bytes".into());
+        }
+        let raw = prefix.contains('r');
+        let is_f = prefix.contains('f') || prefix.contains('t');
+        let mut parts = Vec::new();
+        for child in children {
+            match child.kind() {
+                "string_content" => {
+                    let mut text = if raw {
+                        self.text(child).to_owned()
+                    } else {
+                        unescape(self.text(child))
+                    };
+                    if is_f {
+                        text = text.replace("{{", "{").replace("}}", "}");
+                    }
+                    parts.push(FStringPart::Literal(text));
+                }
+                "interpolation" => {
+                    let Some(expression) = child.child_by_field_name("expression") else {
+                        continue;
+                    };
+                    let spec = child
+                        .child_by_field_name("format_specifier")
+                        .map(|s| self.text(s).trim_start_matches(':').to_owned());
+                    parts.push(FStringPart::Expr(self.expr_at(expression, depth + 1), spec));
+                }
+                _ => {}
+            }
+        }
+        fold_fstring(parts)
+    }
+}
+
+fn scope_len(module: &PythonModule, scope: Scope) -> usize {
+    match scope {
+        Scope::Module => module.body.len(),
+        Scope::Class(i) => module.classes[i].body.len(),
+        Scope::Function(i) => module.functions[i].body.len(),
+    }
+}
+
+fn innermost(ranges: &[(Span, usize)], span: Span) -> Option<usize> {
+    ranges
+        .iter()
+        .filter(|(range, _)| range.start <= span.start && span.end <= range.end)
+        .min_by_key(|(range, _)| range.len())
+        .map(|(_, index)| *index)
+}
+
+/// Literal parts joined; a string without holes becomes `ExprKind::Str`.
+fn fold_fstring(parts: Vec<FStringPart>) -> ExprKind {
+    let mut folded: Vec<FStringPart> = Vec::new();
+    for part in parts {
+        match (folded.last_mut(), part) {
+            (Some(FStringPart::Literal(prev)), FStringPart::Literal(next)) => prev.push_str(&next),
+            (_, part) => folded.push(part),
+        }
+    }
+    match folded.as_slice() {
+        [] => ExprKind::Str(String::new()),
+        [FStringPart::Literal(s)] => ExprKind::Str(s.clone()),
+        _ => ExprKind::FString(folded),
+    }
+}
+
+/// The literal text of a string or f-string (holes shown as `{…}`).
+fn literal_text(expr: &Expr) -> Option<String> {
+    match &expr.kind {
+        ExprKind::Str(s) => Some(s.clone()),
+        ExprKind::FString(parts) => Some(
+            parts
+                .iter()
+                .map(|p| match p {
+                    FStringPart::Literal(s) => s.as_str(),
+                    FStringPart::Expr(..) => "{…}",
+                })
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+fn binop(text: &str) -> BinOp {
+    match text {
+        "+" => BinOp::Add,
+        "-" => BinOp::Sub,
+        "*" => BinOp::Mul,
+        "/" => BinOp::Div,
+        "//" => BinOp::FloorDiv,
+        "%" => BinOp::Mod,
+        "**" => BinOp::Pow,
+        "|" => BinOp::BitOr,
+        "&" => BinOp::BitAnd,
+        _ => BinOp::Other,
+    }
+}
+
+fn parse_int(text: &str) -> Option<i64> {
+    let cleaned = text.replace('_', "");
+    let lower = cleaned.to_ascii_lowercase();
+    let lower = lower.trim_end_matches('l');
+    if let Some(hex) = lower.strip_prefix("0x") {
+        i64::from_str_radix(hex, 16).ok()
+    } else if let Some(oct) = lower.strip_prefix("0o") {
+        i64::from_str_radix(oct, 8).ok()
+    } else if let Some(bin) = lower.strip_prefix("0b") {
+        i64::from_str_radix(bin, 2).ok()
+    } else {
+        lower.parse().ok()
+    }
+}
+
+/// Python escape sequences in a non-raw string literal.
+fn unescape(text: &str) -> String {
+    if !text.contains('\\') {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('r') => out.push('\r'),
+            Some('0') => out.push('\0'),
+            Some('\\') => out.push('\\'),
+            Some('\'') => out.push('\''),
+            Some('"') => out.push('"'),
+            Some('\n') => {}
+            Some(kind @ ('x' | 'u' | 'U')) => {
+                let width = match kind {
+                    'x' => 2,
+                    'u' => 4,
+                    _ => 8,
+                };
+                let digits: String = (0..width).filter_map(|_| chars.next()).collect();
+                match u32::from_str_radix(&digits, 16).ok().and_then(char::from_u32) {
+                    Some(ch) => out.push(ch),
+                    None => {
+                        out.push('\\');
+                        out.push(kind);
+                        out.push_str(&digits);
+                    }
+                }
+            }
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
+            None => out.push('\\'),
+        }
+    }
+    out
+}
