@@ -47,7 +47,7 @@ pub fn extract(file: &SourceFile, kind: FileKind) -> FileFacts {
         FileKind::Compose => compose::extract(file, &mut facts),
         FileKind::Shell => shell::extract(file, &mut facts),
         FileKind::DotEnv => dotenv::extract(file, &mut facts),
-        FileKind::Python => {}
+        FileKind::Python => python::extract(file, &mut facts),
     }
     facts
 }

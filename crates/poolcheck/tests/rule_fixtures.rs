@@ -67,11 +67,19 @@ fn every_rule_has_a_firing_and_a_silent_fixture() {
     let mut missing = Vec::new();
     for rule in poolcheck_rules::registry::all() {
         let code = rule.meta.code;
-        let fires = names.iter().any(|n| n.starts_with(code) && !n[5..].starts_with("-ok-"));
-        let silent = names.iter().any(|n| n.starts_with(code) && n[5..].starts_with("-ok-"));
+        let fires = names
+            .iter()
+            .any(|n| n.starts_with(code) && !n[5..].starts_with("-ok-"));
+        let silent = names
+            .iter()
+            .any(|n| n.starts_with(code) && n[5..].starts_with("-ok-"));
         if !fires || !silent {
             missing.push(format!("{code} (fires: {fires}, silent: {silent})"));
         }
     }
-    assert!(missing.is_empty(), "rules without fixtures: {}", missing.join(", "));
+    assert!(
+        missing.is_empty(),
+        "rules without fixtures: {}",
+        missing.join(", ")
+    );
 }

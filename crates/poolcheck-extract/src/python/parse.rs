@@ -9,9 +9,9 @@ use std::sync::LazyLock;
 
 use poolcheck_core::Span;
 use poolcheck_core::facts::python::{
-    Accessor, Arg, AssignTarget, BinOp, BoolOp, BranchKind, BranchPoint, CallSite, ClassDef,
-    CmpOp, DictItem, EventHandlerDef, ExecutedSql, Expr, ExprKind, FStringPart, FunctionDef,
-    Guard, Import, ImportKind, ImportTimeActivity, ImportTimeKind, ImportedName, Keyword, Param,
+    Accessor, Arg, AssignTarget, BinOp, BoolOp, BranchKind, BranchPoint, CallSite, ClassDef, CmpOp,
+    DictItem, EventHandlerDef, ExecutedSql, Expr, ExprKind, FStringPart, FunctionDef, Guard,
+    Import, ImportKind, ImportTimeActivity, ImportTimeKind, ImportedName, Keyword, Param,
     ParamKind, PythonModule, Stmt, StmtKind, UnaryOp,
 };
 use streaming_iterator::StreamingIterator;
@@ -380,7 +380,9 @@ impl<'s> Builder<'s> {
             "pattern_list" | "tuple_pattern" | "list_pattern" => {
                 let parts = named_children(left);
                 let values = match &value.kind {
-                    ExprKind::Tuple(items) | ExprKind::List(items) if items.len() == parts.len() => {
+                    ExprKind::Tuple(items) | ExprKind::List(items)
+                        if items.len() == parts.len() =>
+                    {
                         Some(items.clone())
                     }
                     _ => None,
@@ -588,7 +590,9 @@ impl<'s> Builder<'s> {
                 "except_clause" | "except_group_clause" => {
                     let arm = self.module.branches[branch].conditions.len();
                     self.module.branches[branch].conditions.push(None);
-                    if let Some(body) = named_children(child).into_iter().find(|c| c.kind() == "block")
+                    if let Some(body) = named_children(child)
+                        .into_iter()
+                        .find(|c| c.kind() == "block")
                     {
                         self.guarded_block(body, scope, Guard { branch, arm });
                     }
@@ -600,7 +604,9 @@ impl<'s> Builder<'s> {
                     }
                 }
                 "finally_clause" => {
-                    if let Some(body) = named_children(child).into_iter().find(|c| c.kind() == "block")
+                    if let Some(body) = named_children(child)
+                        .into_iter()
+                        .find(|c| c.kind() == "block")
                     {
                         self.block(body, scope);
                     }
@@ -690,7 +696,9 @@ impl<'s> Builder<'s> {
             .unwrap_or_default();
         let (calls_dispose, closes_django_connections, called) = node
             .child_by_field_name("body")
-            .map_or((false, false, Vec::new()), |body| self.lifecycle_calls(body));
+            .map_or((false, false, Vec::new()), |body| {
+                self.lifecycle_calls(body)
+            });
         let index = self.module.functions.len();
         self.module.functions.push(FunctionDef {
             name: name.clone(),
@@ -789,8 +797,7 @@ impl<'s> Builder<'s> {
                     if last == "dispose" {
                         dispose = true;
                     }
-                    if text.ends_with("connections.close_all") || last == "close_old_connections"
-                    {
+                    if text.ends_with("connections.close_all") || last == "close_old_connections" {
                         close = true;
                     }
                 }
@@ -885,9 +892,9 @@ impl<'s> Builder<'s> {
             "create_all" | "reflect" if receiver.is_some() => ImportTimeKind::Metadata,
             "ConnectionPool" | "AsyncConnectionPool" | "NullConnectionPool" => {
                 let call = self.expr(node);
-                let opened_later = call.keyword("open").is_some_and(|k| {
-                    matches!(k.value.kind, ExprKind::Bool(false))
-                });
+                let opened_later = call
+                    .keyword("open")
+                    .is_some_and(|k| matches!(k.value.kind, ExprKind::Bool(false)));
                 if opened_later {
                     return;
                 }
@@ -1075,7 +1082,10 @@ impl<'s> Builder<'s> {
                     .child_by_field_name("function")
                     .and_then(|f| f.child_by_field_name("attribute"))
                     .map(|a| self.text(a));
-                if matches!(method, Some("execute" | "exec_driver_sql" | "executescript")) {
+                if matches!(
+                    method,
+                    Some("execute" | "exec_driver_sql" | "executescript")
+                ) {
                     if let Some(first) = node
                         .child_by_field_name("arguments")
                         .and_then(|a| named_children(a).into_iter().next())
@@ -1192,13 +1202,17 @@ impl<'s> Builder<'s> {
             },
             "subscript" => {
                 let mut cursor = node.walk();
-                let keys: Vec<Node<'_>> =
-                    node.children_by_field_name("subscript", &mut cursor).collect();
+                let keys: Vec<Node<'_>> = node
+                    .children_by_field_name("subscript", &mut cursor)
+                    .collect();
                 match (field("value"), keys.as_slice()) {
                     (Some(value), [key]) => ExprKind::Subscript(sub(value), sub(*key)),
                     (Some(value), keys) if !keys.is_empty() => {
                         let items = keys.iter().map(|k| self.expr_at(*k, depth + 1)).collect();
-                        ExprKind::Subscript(sub(value), Box::new(Expr::new(ExprKind::Tuple(items), span)))
+                        ExprKind::Subscript(
+                            sub(value),
+                            Box::new(Expr::new(ExprKind::Tuple(items), span)),
+                        )
                     }
                     _ => ExprKind::Other("subscript".into()),
                 }
@@ -1223,7 +1237,9 @@ impl<'s> Builder<'s> {
                 _ => ExprKind::Other("call".into()),
             },
             "binary_operator" => match (field("left"), field("operator"), field("right")) {
-                (Some(l), Some(op), Some(r)) => ExprKind::BinOp(sub(l), binop(self.text(op)), sub(r)),
+                (Some(l), Some(op), Some(r)) => {
+                    ExprKind::BinOp(sub(l), binop(self.text(op)), sub(r))
+                }
                 _ => ExprKind::Other("binary_operator".into()),
             },
             "unary_operator" => match (field("operator"), field("argument")) {
@@ -1331,7 +1347,13 @@ impl<'s> Builder<'s> {
                     (false, None) => return ExprKind::Other("comparison_operator".into()),
                 }
             } else {
-                let op = match self.text(child).split_whitespace().collect::<Vec<_>>().join(" ").as_str() {
+                let op = match self
+                    .text(child)
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .as_str()
+                {
                     "==" => CmpOp::Eq,
                     "!=" | "<>" => CmpOp::NotEq,
                     "<" => CmpOp::Lt,
@@ -1507,7 +1529,10 @@ fn unescape(text: &str) -> String {
                     _ => 8,
                 };
                 let digits: String = (0..width).filter_map(|_| chars.next()).collect();
-                match u32::from_str_radix(&digits, 16).ok().and_then(char::from_u32) {
+                match u32::from_str_radix(&digits, 16)
+                    .ok()
+                    .and_then(char::from_u32)
+                {
                     Some(ch) => out.push(ch),
                     None => {
                         out.push('\\');

@@ -1,5 +1,5 @@
 use poolcheck_core::facts::pool::PoolCap;
-use poolcheck_core::{Diagnostic, Severity};
+use poolcheck_core::{Diagnostic, IntExpr, Severity};
 
 use super::budget_text::{
     add_related, contributions_text, primary_location, server_name, usable_explanation,
@@ -7,7 +7,7 @@ use super::budget_text::{
 use super::pc104_pgbouncer_pool_exceeds_db::single_pgbouncer_explains;
 use crate::context::Context;
 use crate::registry::{FixAvailability, Rule, RuleMeta};
-use crate::topology::budget::{Contribution, ContributorKind, Count, Cpus, ServerBudget, eval_int};
+use crate::topology::budget::{ContributorKind, Count, Cpus, ServerBudget, eval_int};
 use crate::topology::{Concurrency, TargetRef};
 
 fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
@@ -48,88 +48,87 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     }
 }
 
-/// The largest pool size that fits, for the largest service's largest
-/// bounded pool; and, when a pool permits more than its process can use, how
-/// much shrinking it frees.
+/// The largest pool size that fits for the biggest pool (the same engine may
+/// run in several services); and, when a pool permits more than its process
+/// can use, how much shrinking it frees.
 fn fit_help(ctx: &Context<'_>, budget: &ServerBudget, usable: u64, demand: u64) -> Option<String> {
-    let contribution = largest_service(budget)?;
-    let service = &ctx.deployment.services[contribution.index];
-    let own = contribution.term.count.known()?;
-    let others = demand - own;
-    let (replicas, _) = eval_int(
-        &service.replicas.clone().map(poolcheck_core::IntExpr::Const),
-        service,
-        Cpus::Declared,
-    );
-    let (processes, _) = eval_int(&service.processes, service, Cpus::Declared);
-    let multiplier = replicas.known()?.checked_mul(processes.known()?)?;
-    if multiplier == 0 {
-        return None;
-    }
     let target = TargetRef::Server(budget.server);
-    let mut caps = Vec::new();
-    for linked in service.pools.iter().filter(|p| p.target == target) {
-        if let PoolCap::Bounded { size, overflow } = &linked.pool.cap {
+    // (service index, multiplier, pool, size, overflow) for every bounded pool.
+    let mut uses = Vec::new();
+    for c in budget
+        .contributors
+        .iter()
+        .filter(|c| c.kind == ContributorKind::Service)
+    {
+        let service = &ctx.deployment.services[c.index];
+        let replicas = eval_int(
+            &service.replicas.clone().map(IntExpr::Const),
+            service,
+            Cpus::Declared,
+        )
+        .0;
+        let processes = eval_int(&service.processes, service, Cpus::Declared).0;
+        let multiplier = replicas.known()?.checked_mul(processes.known()?)?;
+        for linked in service.pools.iter().filter(|p| p.target == target) {
+            let PoolCap::Bounded { size, overflow } = &linked.pool.cap else {
+                return None;
+            };
             let size = eval_int(size, service, Cpus::Declared).0.known()?;
             let overflow = match overflow {
                 Some(o) => eval_int(o, service, Cpus::Declared).0.known()?,
                 None => 0,
             };
-            caps.push((linked, size, overflow));
-        } else {
-            return None;
+            uses.push((c.index, multiplier, &linked.pool, size, overflow));
         }
     }
-    let (largest, size, overflow) = caps.iter().max_by_key(|(_, s, o)| s + o)?;
-    let rest: u64 = caps.iter().map(|(_, s, o)| s + o).sum::<u64>() - (size + overflow);
-    let per_process_room = usable.saturating_sub(others) / multiplier;
-    let mut help = if per_process_room > rest + overflow {
-        let fits = per_process_room - rest - overflow;
+    let (_, _, biggest, _, overflow) = *uses.iter().max_by_key(|(_, m, _, s, o)| m * (s + o))?;
+    let same: Vec<_> = uses
+        .iter()
+        .filter(|(_, _, p, _, _)| p.location == biggest.location)
+        .collect();
+    let multiplier: u64 = same.iter().map(|(_, m, ..)| m).sum();
+    let own: u64 = same.iter().map(|(_, m, _, s, o)| m * (s + o)).sum();
+    let room = usable.saturating_sub(demand - own);
+    let per_process = room.checked_div(multiplier)?;
+    let services: Vec<String> = same
+        .iter()
+        .map(|(i, m, ..)| format!("`{}` ({m})", ctx.deployment.services[*i].name))
+        .collect();
+    let mut help = if per_process > overflow {
         format!(
-            "the largest pool_size of `{}` that fits is {fits} (with max_overflow {overflow}): {multiplier} × ({fits} + {overflow}{}) = {} ≤ {} slots left for `{}`",
-            largest.pool.name,
-            if rest > 0 {
-                format!(" + {rest}")
-            } else {
-                String::new()
-            },
-            multiplier * (fits + overflow + rest),
-            usable.saturating_sub(others),
-            service.name,
+            "the largest pool_size of `{}` that fits is {} with max_overflow {overflow}: {multiplier} processes ({}) × {per_process} per process ≤ {room} slots left by everything else",
+            biggest.name,
+            per_process - overflow,
+            services.join(" + "),
         )
-    } else if per_process_room > rest {
+    } else if per_process >= 1 {
         format!(
-            "pool_size {} with max_overflow 0 is the most `{}` can use per process; or reduce processes or replicas",
-            per_process_room - rest,
-            largest.pool.name
+            "`{}` fits only with pool_size {per_process} and max_overflow 0 ({multiplier} processes: {}; {room} slots left by everything else)",
+            biggest.name,
+            services.join(" + "),
         )
     } else {
         format!(
-            "no pool size fits {multiplier} processes of `{}` in {} slots: reduce workers or replicas, or put PgBouncer in transaction mode in front",
-            service.name,
-            usable.saturating_sub(others)
+            "no pool size of `{}` fits: {multiplier} processes ({}) share {room} slots left by everything else; reduce workers or replicas, or put PgBouncer in transaction mode in front",
+            biggest.name,
+            services.join(" + "),
         )
     };
+    let (index, multiplier, _, size, overflow) = **same.iter().max_by_key(|(_, m, ..)| *m)?;
+    let service = &ctx.deployment.services[index];
     if let Concurrency::Bounded(c) = &service.concurrency
         && let Some(concurrency) = eval_int(c, service, Cpus::Declared).0.known()
         && size + overflow > concurrency
         && concurrency > 0
     {
         let cap = size + overflow;
-        let freed = multiplier * (cap - concurrency);
         help.push_str(&format!(
-            "; each process serves at most {concurrency} request(s) at a time, so a cap of {concurrency} per process (e.g. pool_size {concurrency}, max_overflow 0) frees {multiplier} × ({cap} − {concurrency}) = {freed} connections"
+            "; a `{}` process serves at most {concurrency} request(s) at a time, so a cap of {concurrency} per process frees {multiplier} × ({cap} − {concurrency}) = {} connections there",
+            service.name,
+            multiplier * (cap - concurrency)
         ));
     }
     Some(help)
-}
-
-fn largest_service(budget: &ServerBudget) -> Option<&Contribution> {
-    budget
-        .contributors
-        .iter()
-        .filter(|c| c.kind == ContributorKind::Service)
-        .max_by_key(|c| c.term.count.known().unwrap_or(0))
 }
 
 pub static RULE: Rule = Rule {

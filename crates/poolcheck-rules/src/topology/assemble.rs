@@ -5,13 +5,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use poolcheck_core::FileKind;
 use poolcheck_core::facts::config::DatabaseDecl;
+use poolcheck_core::facts::deploy::ComposeEnvFile;
 use poolcheck_core::facts::pgbouncer::PgBouncerFile;
 use poolcheck_core::facts::postgres::{PostgresConfFile, PostgresServer};
 use poolcheck_core::{Diagnostic, Origin, Severity, SourceFile, Sourced};
 use poolcheck_extract::pgconf::PgSettings;
-use poolcheck_core::FileKind;
-use poolcheck_core::facts::deploy::ComposeEnvFile;
 use poolcheck_extract::{compose, pgbouncer, pgconf};
 
 use super::link::{self, Link, ServerMatch};
@@ -112,12 +112,18 @@ impl Assembler<'_> {
         }
         let project_env = services::project_environment(ws);
         for facts in &ws.facts {
-            let Some(deploy) = facts.deploy.as_ref().filter(|_| facts.kind == FileKind::Compose) else {
+            let Some(deploy) = facts
+                .deploy
+                .as_ref()
+                .filter(|_| facts.kind == FileKind::Compose)
+            else {
                 continue;
             };
             let mut load = |f: &ComposeEnvFile| services::load_env_file(ws, f);
             for server in compose::postgres_servers(deploy, &project_env, &mut load) {
-                self.deployment.servers.push(database_server(&server, false));
+                self.deployment
+                    .servers
+                    .push(database_server(&server, false));
             }
         }
         self.declared_servers();
@@ -203,7 +209,11 @@ impl Assembler<'_> {
         }
         let project_env = services::project_environment(ws);
         for facts in &ws.facts {
-            let Some(deploy) = facts.deploy.as_ref().filter(|_| facts.kind == FileKind::Compose) else {
+            let Some(deploy) = facts
+                .deploy
+                .as_ref()
+                .filter(|_| facts.kind == FileKind::Compose)
+            else {
                 continue;
             };
             let mut load = |f: &ComposeEnvFile| services::load_env_file(ws, f);

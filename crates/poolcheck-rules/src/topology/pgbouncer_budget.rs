@@ -143,13 +143,7 @@ pub fn server_side(deployment: &Deployment, index: usize, sources: &Sources) -> 
         .map(|(server, pools)| {
             (
                 server,
-                term_for(
-                    &pools,
-                    instances,
-                    instances_label.as_deref(),
-                    view,
-                    sources,
-                ),
+                term_for(&pools, instances, instances_label.as_deref(), view, sources),
             )
         })
         .collect();

@@ -13,7 +13,9 @@ use poolcheck_core::{
     Diagnostic, EnvVar, Environment, FileFacts, FileKind, FilePath, IntExpr, Location, Origin,
     Severity, SourceFile, Sourced, Span,
 };
-use poolcheck_extract::python::{GunicornConfig, PythonAnalysis, PythonProject, is_gunicorn_config_name};
+use poolcheck_extract::python::{
+    GunicornConfig, PythonAnalysis, PythonProject, is_gunicorn_config_name,
+};
 use poolcheck_extract::{commands, compose, dotenv, python, uwsgi};
 
 use super::{Concurrency, Deployment, LinkedPool, Service, TargetRef};
@@ -68,7 +70,10 @@ pub fn build(workspace: &Workspace, deployment: &mut Deployment) {
         .iter()
         .filter(|f| f.python.is_some() && is_gunicorn_config_name(f.path.as_path()))
         .collect();
-    if !found.iter().any(|f| f.invocation.kind == ServerKind::Gunicorn) {
+    if !found
+        .iter()
+        .any(|f| f.invocation.kind == ServerKind::Gunicorn)
+    {
         // A gunicorn config that no command names still describes the web
         // service gunicorn will run with it.
         if let Some(config) = gunicorn_configs.first() {
@@ -102,7 +107,11 @@ pub fn build(workspace: &Workspace, deployment: &mut Deployment) {
         }
         let key = (
             f.invocation.kind,
-            f.invocation.settings.app.as_ref().and_then(|a| a.value.clone()),
+            f.invocation
+                .settings
+                .app
+                .as_ref()
+                .and_then(|a| a.value.clone()),
         );
         if key.1.is_some() && seen_keys.contains(&key) {
             // The same server started from a second file (a Procfile and a
@@ -122,10 +131,17 @@ pub fn build(workspace: &Workspace, deployment: &mut Deployment) {
             d.paths
                 .iter()
                 .filter_map(|p| p.value.as_ref())
-                .map(|p| display_path(&workspace.root.join(p)).as_path().to_path_buf())
+                .map(|p| {
+                    display_path(&workspace.root.join(p))
+                        .as_path()
+                        .to_path_buf()
+                })
                 .collect()
         });
-        let analysis = match cache.iter().position(|(e, p, _)| *e == service.env && *p == paths) {
+        let analysis = match cache
+            .iter()
+            .position(|(e, p, _)| *e == service.env && *p == paths)
+        {
             Some(i) => &cache[i].2,
             None => {
                 let analysis = project.analyze(&service.env, paths.as_deref());
@@ -149,7 +165,11 @@ pub fn build(workspace: &Workspace, deployment: &mut Deployment) {
         if !deployment.services.iter().any(|s| s.name == decl.name)
             && let Some(location) = &decl.location
         {
-            let known: Vec<&str> = deployment.services.iter().map(|s| s.name.as_str()).collect();
+            let known: Vec<&str> = deployment
+                .services
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect();
             deployment.diagnostics.push(
                 Diagnostic::new(
                     "PC003",
@@ -188,8 +208,12 @@ fn load_imported_modules(workspace: &Workspace) -> Vec<(FilePath, PythonModule)>
         .collect();
     while let Some(name) = pending.pop() {
         // `from a.b import c` may name a module `a.b.c` or a value in `a.b`.
-        let Some(path) = by_name.remove(&name) else { continue };
-        let Ok(Ok(text)) = poolcheck_extract::discover::read_candidate(path) else { continue };
+        let Some(path) = by_name.remove(&name) else {
+            continue;
+        };
+        let Ok(Ok(text)) = poolcheck_extract::discover::read_candidate(path) else {
+            continue;
+        };
         let file = SourceFile::new(display_path(path), text);
         let facts = poolcheck_extract::extract(&file, FileKind::Python);
         if let Some(module) = facts.python {
@@ -205,9 +229,11 @@ fn load_imported_modules(workspace: &Workspace) -> Vec<(FilePath, PythonModule)>
 pub(super) fn project_environment(workspace: &Workspace) -> Environment {
     let mut env = Environment::new();
     for facts in &workspace.facts {
-        let Some(deploy) = &facts.deploy else { continue };
-        let is_dotenv = facts.kind == FileKind::DotEnv
-            && facts.path.file_name().eq_ignore_ascii_case(".env");
+        let Some(deploy) = &facts.deploy else {
+            continue;
+        };
+        let is_dotenv =
+            facts.kind == FileKind::DotEnv && facts.path.file_name().eq_ignore_ascii_case(".env");
         if facts.kind == FileKind::Dockerfile || is_dotenv {
             add_layers(&mut env, deploy);
         }
@@ -248,7 +274,12 @@ fn layer_declared(env: &mut Environment, declared: &[(String, Sourced<String>)],
 
 /// Reads a compose `env_file:` (relative to the compose file).
 pub(super) fn load_env_file(workspace: &Workspace, file: &ComposeEnvFile) -> Option<Environment> {
-    let base = file.location.file.as_path().parent().unwrap_or(Path::new(""));
+    let base = file
+        .location
+        .file
+        .as_path()
+        .parent()
+        .unwrap_or(Path::new(""));
     let path = display_path(&base.join(&file.path));
     let text = match workspace.sources.get(&path) {
         Some(source) => source.text().to_owned(),
@@ -271,7 +302,9 @@ fn find_invocations(workspace: &Workspace, project_env: &Environment) -> Vec<Fou
     let mut found = Vec::new();
     let mut load_env_file = |file: &ComposeEnvFile| load_env_file(workspace, file);
     for facts in &workspace.facts {
-        let Some(deploy) = &facts.deploy else { continue };
+        let Some(deploy) = &facts.deploy else {
+            continue;
+        };
         match facts.kind {
             FileKind::Compose => {
                 for (service_name, invocation) in
@@ -285,7 +318,11 @@ fn find_invocations(workspace: &Workspace, project_env: &Environment) -> Vec<Fou
                         continue;
                     };
                     let mut env = project_env.clone();
-                    env.overlay(&compose::service_environment(service, project_env, &mut load_env_file));
+                    env.overlay(&compose::service_environment(
+                        service,
+                        project_env,
+                        &mut load_env_file,
+                    ));
                     layer_declared(&mut env, &workspace.config.env, "poolcheck config [env]");
                     found.push(Found {
                         invocation,
@@ -387,7 +424,9 @@ fn effective_settings(
 
 fn report_unresolved_gunicorn(config: &GunicornConfig, deployment: &mut Deployment) {
     for u in &config.unresolved {
-        deployment.diagnostics.push(unresolved_diagnostic(&u.location, &u.what, &u.reason));
+        deployment
+            .diagnostics
+            .push(unresolved_diagnostic(&u.location, &u.what, &u.reason));
     }
 }
 
@@ -395,7 +434,10 @@ fn report_unresolved_gunicorn(config: &GunicornConfig, deployment: &mut Deployme
 /// components, since commands often name it by its path in the container.
 fn find_config_file(written: &str, configs: &[&FileFacts]) -> Option<FilePath> {
     let written = written.strip_prefix("file:").unwrap_or(written);
-    let wanted: Vec<&str> = written.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
+    let wanted: Vec<&str> = written
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
     let file_name = *wanted.last()?;
     configs
         .iter()
@@ -407,7 +449,11 @@ fn find_config_file(written: &str, configs: &[&FileFacts]) -> Option<FilePath> {
                 .components()
                 .map(|c| c.as_os_str().to_string_lossy().into_owned())
                 .collect();
-            have.iter().rev().zip(wanted.iter().rev()).take_while(|(a, b)| a == *b).count()
+            have.iter()
+                .rev()
+                .zip(wanted.iter().rev())
+                .take_while(|(a, b)| a == *b)
+                .count()
         })
         .map(|f| f.path.clone())
 }
@@ -455,9 +501,19 @@ fn make_service(
                 env_int(&found.env, "WEB_CONCURRENCY").unwrap_or_else(|| default(1, "gunicorn"))
             });
             let threads = settings.threads.clone();
-            let threads_n = threads.as_ref().and_then(|t| t.value.as_ref()).and_then(IntExpr::constant);
+            let threads_n = threads
+                .as_ref()
+                .and_then(|t| t.value.as_ref())
+                .and_then(IntExpr::constant);
             if class.contains("uvicorn") || class.contains("asgi") {
-                (workers, unbounded(&format!("the ASGI worker `{class}` takes requests without limit")), true, worker_class)
+                (
+                    workers,
+                    unbounded(&format!(
+                        "the ASGI worker `{class}` takes requests without limit"
+                    )),
+                    true,
+                    worker_class,
+                )
             } else if class.contains("gevent") || class.contains("eventlet") {
                 let c = settings
                     .worker_connections
@@ -465,20 +521,42 @@ fn make_service(
                     .unwrap_or_else(|| default(1000, "gunicorn worker_connections"));
                 (workers, Concurrency::Bounded(c), false, worker_class)
             } else if class == "tornado" {
-                (workers, unbounded("the tornado worker takes requests without limit"), false, worker_class)
+                (
+                    workers,
+                    unbounded("the tornado worker takes requests without limit"),
+                    false,
+                    worker_class,
+                )
             } else if class == "gthread" || threads_n.is_some_and(|t| t > 1) {
                 let t = threads.unwrap_or_else(|| default(1, "gunicorn threads"));
                 let class = Some(worker_class.clone().map_or_else(
-                    || Sourced::computed("gthread".to_owned(), "threads > 1 with the sync worker", t.location.clone()),
-                    |c| if class == "sync" {
-                        Sourced::computed("gthread".to_owned(), "threads > 1 with the sync worker", c.location.clone())
-                    } else {
-                        c
+                    || {
+                        Sourced::computed(
+                            "gthread".to_owned(),
+                            "threads > 1 with the sync worker",
+                            t.location.clone(),
+                        )
+                    },
+                    |c| {
+                        if class == "sync" {
+                            Sourced::computed(
+                                "gthread".to_owned(),
+                                "threads > 1 with the sync worker",
+                                c.location.clone(),
+                            )
+                        } else {
+                            c
+                        }
                     },
                 ));
                 (workers, Concurrency::Bounded(t), app_is_asgi, class)
             } else {
-                (workers, Concurrency::Bounded(default(1, "gunicorn sync worker")), app_is_asgi, worker_class)
+                (
+                    workers,
+                    Concurrency::Bounded(default(1, "gunicorn sync worker")),
+                    app_is_asgi,
+                    worker_class,
+                )
             }
         }
         ServerKind::Uvicorn | ServerKind::Hypercorn => {
@@ -487,25 +565,54 @@ fn make_service(
             });
             let concurrency = match &settings.limit_concurrency {
                 Some(limit) => Concurrency::Bounded(limit.clone()),
-                None => unbounded(&format!("{} takes requests without limit (no --limit-concurrency)", kind.as_str())),
+                None => unbounded(&format!(
+                    "{} takes requests without limit (no --limit-concurrency)",
+                    kind.as_str()
+                )),
             };
             (workers, concurrency, true, worker_class)
         }
-        ServerKind::Daphne => (default(1, "daphne"), unbounded("daphne takes requests without limit"), true, worker_class),
+        ServerKind::Daphne => (
+            default(1, "daphne"),
+            unbounded("daphne takes requests without limit"),
+            true,
+            worker_class,
+        ),
         ServerKind::Granian => {
-            let workers = settings.workers.clone().unwrap_or_else(|| default(1, "granian"));
+            let workers = settings
+                .workers
+                .clone()
+                .unwrap_or_else(|| default(1, "granian"));
             if class.is_empty() || class == "wsgi" {
                 let threads = settings.blocking_threads.clone().unwrap_or_else(|| {
                     Sourced::unknown("granian's WSGI --blocking-threads is not set; declare it on the command line", None)
                 });
-                (workers, Concurrency::Bounded(threads), app_is_asgi && class.is_empty(), worker_class)
+                (
+                    workers,
+                    Concurrency::Bounded(threads),
+                    app_is_asgi && class.is_empty(),
+                    worker_class,
+                )
             } else {
-                (workers, unbounded(&format!("granian's `{class}` interface takes requests without limit")), true, worker_class)
+                (
+                    workers,
+                    unbounded(&format!(
+                        "granian's `{class}` interface takes requests without limit"
+                    )),
+                    true,
+                    worker_class,
+                )
             }
         }
         ServerKind::Uwsgi => {
-            let workers = settings.workers.clone().unwrap_or_else(|| default(1, "uwsgi processes"));
-            let threads = settings.threads.clone().unwrap_or_else(|| default(1, "uwsgi threads"));
+            let workers = settings
+                .workers
+                .clone()
+                .unwrap_or_else(|| default(1, "uwsgi processes"));
+            let threads = settings
+                .threads
+                .clone()
+                .unwrap_or_else(|| default(1, "uwsgi threads"));
             (workers, Concurrency::Bounded(threads), false, worker_class)
         }
         ServerKind::Celery => {
@@ -514,9 +621,24 @@ fn make_service(
                 .clone()
                 .unwrap_or_else(|| Sourced::tool_default(IntExpr::Cpus, "Celery (one per CPU)"));
             match class.as_str() {
-                "threads" | "gevent" | "eventlet" => (default(1, "celery"), Concurrency::Bounded(concurrency), false, worker_class),
-                "solo" => (default(1, "celery"), Concurrency::Bounded(default(1, "celery solo pool")), false, worker_class),
-                _ => (concurrency, Concurrency::Bounded(default(1, "celery prefork pool")), false, worker_class),
+                "threads" | "gevent" | "eventlet" => (
+                    default(1, "celery"),
+                    Concurrency::Bounded(concurrency),
+                    false,
+                    worker_class,
+                ),
+                "solo" => (
+                    default(1, "celery"),
+                    Concurrency::Bounded(default(1, "celery solo pool")),
+                    false,
+                    worker_class,
+                ),
+                _ => (
+                    concurrency,
+                    Concurrency::Bounded(default(1, "celery prefork pool")),
+                    false,
+                    worker_class,
+                ),
             }
         }
         ServerKind::CeleryBeat | ServerKind::DevServer => (
@@ -528,11 +650,22 @@ fn make_service(
     };
 
     if let Some(reason) = processes.unknown_reason() {
-        deployment.diagnostics.push(unresolved_diagnostic(
-            processes.location.as_ref().unwrap_or(&found.invocation.location),
-            &format!("the process count of service `{name}`"),
-            reason,
-        ));
+        let at = processes
+            .location
+            .as_ref()
+            .unwrap_or(&found.invocation.location);
+        // The config file's own report of the same value says it already.
+        if !deployment
+            .diagnostics
+            .iter()
+            .any(|d| d.code == "PC004" && d.primary == *at)
+        {
+            deployment.diagnostics.push(unresolved_diagnostic(
+                at,
+                &format!("the process count of service `{name}`"),
+                reason,
+            ));
+        }
     }
     let replicas = decl
         .and_then(|d| d.replicas.clone())
@@ -581,7 +714,9 @@ fn attach_pools(service: &mut Service, analysis: &PythonAnalysis, deployment: &m
         });
     }
     for u in &analysis.unresolved {
-        deployment.diagnostics.push(unresolved_diagnostic(&u.location, &u.what, &u.reason));
+        deployment
+            .diagnostics
+            .push(unresolved_diagnostic(&u.location, &u.what, &u.reason));
     }
 }
 

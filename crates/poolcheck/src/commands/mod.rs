@@ -32,7 +32,10 @@ pub fn load_workspace(project: &ProjectArgs) -> Result<Workspace, String> {
     }
     if project.verbose {
         for (path, reason) in &workspace.skipped {
-            eprintln!("poolcheck: skipped {}: {reason}", path.display());
+            eprintln!(
+                "poolcheck: skipped {}: {reason}",
+                poolcheck_rules::workspace::display_path(path)
+            );
         }
         eprintln!(
             "poolcheck: visited {} files, extracted {}",
