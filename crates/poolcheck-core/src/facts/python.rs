@@ -61,7 +61,10 @@ pub enum StmtKind {
         annotation: Option<Expr>,
     },
     /// `name: annotation` without a value (a pydantic field without default).
-    Declare { name: String, annotation: Expr },
+    Declare {
+        name: String,
+        annotation: Expr,
+    },
     /// `target op= value`.
     AugAssign {
         target: AssignTarget,
@@ -69,14 +72,25 @@ pub enum StmtKind {
         value: Expr,
     },
     /// `target.update(mapping, **kwargs)` and `target.setdefault(k, v)` as a dict.
-    Update { target: AssignTarget, value: Expr },
+    Update {
+        target: AssignTarget,
+        value: Expr,
+    },
     Import(Import),
     /// `class Name(...)`: binds the name to `PythonModule::classes[index]`.
-    Class { name: String, index: usize },
+    Class {
+        name: String,
+        index: usize,
+    },
     /// `def name(...)`: binds the name to `PythonModule::functions[index]`.
-    Function { name: String, index: usize },
+    Function {
+        name: String,
+        index: usize,
+    },
     /// `return value` inside a function body.
-    Return { value: Option<Expr> },
+    Return {
+        value: Option<Expr>,
+    },
 }
 
 /// What an assignment writes: a name, or a place reached from a name through
@@ -187,7 +201,8 @@ pub struct FunctionDef {
     pub calls_dispose: bool,
     /// The body calls `connections.close_all()` (Django) or `close_old_connections()`.
     pub closes_django_connections: bool,
-    /// Last names of the functions the body calls (`_dispose_engines`), deduplicated.
+    /// Last names of the functions the body calls (`_dispose_engines`),
+    /// deduplicated; filled for gunicorn server hooks (`post_fork`, …) only.
     pub called: Vec<String>,
 }
 
@@ -325,9 +340,9 @@ impl Expr {
     /// The keyword argument `name` of a call.
     pub fn keyword(&self, name: &str) -> Option<&Keyword> {
         match &self.kind {
-            ExprKind::Call { keywords, .. } => keywords
-                .iter()
-                .find(|k| k.name.as_deref() == Some(name)),
+            ExprKind::Call { keywords, .. } => {
+                keywords.iter().find(|k| k.name.as_deref() == Some(name))
+            }
             _ => None,
         }
     }

@@ -6,8 +6,7 @@ use poolcheck_core::{IntExpr, Sourced};
 
 use super::Unresolved;
 use super::sqlalchemy::{
-    PoolArgs, apply_driver_defaults, apply_driver_kwargs, sourced_bool, sourced_float,
-    sourced_int,
+    PoolArgs, apply_driver_defaults, apply_driver_kwargs, sourced_bool, sourced_float, sourced_int,
 };
 use super::url::parse_db_url;
 use super::value::{PyDict, Value};
@@ -49,9 +48,10 @@ pub fn classify(path: &str) -> Option<DriverCall> {
             is_async: true,
             null: true,
         },
-        ("psycopg2", "SimpleConnectionPool" | "ThreadedConnectionPool" | "PersistentConnectionPool") => {
-            DriverCall::Psycopg2Pool
-        }
+        (
+            "psycopg2",
+            "SimpleConnectionPool" | "ThreadedConnectionPool" | "PersistentConnectionPool",
+        ) => DriverCall::Psycopg2Pool,
         ("psycopg2", "connect") => DriverCall::Psycopg2Connect,
         _ => return None,
     })
@@ -71,9 +71,12 @@ pub fn driver_pool(
         DriverCall::AsyncpgPool | DriverCall::AsyncpgConnect => {
             (PoolKind::AsyncpgPool, Driver::Asyncpg, true, "asyncpg")
         }
-        DriverCall::PsycopgConnect { is_async } | DriverCall::PsycopgPool { is_async, .. } => {
-            (PoolKind::PsycopgPool, Driver::Psycopg3, is_async, "psycopg_pool")
-        }
+        DriverCall::PsycopgConnect { is_async } | DriverCall::PsycopgPool { is_async, .. } => (
+            PoolKind::PsycopgPool,
+            Driver::Psycopg3,
+            is_async,
+            "psycopg_pool",
+        ),
         DriverCall::Psycopg2Pool | DriverCall::Psycopg2Connect => {
             (PoolKind::Psycopg2Pool, Driver::Psycopg2, false, "psycopg2")
         }
@@ -162,19 +165,20 @@ pub fn driver_pool(
     }
     apply_driver_defaults(&mut settings, &driver);
 
-    let size_of = |key: &str, default: Option<Sourced<IntExpr>>, unresolved: &mut Vec<Unresolved>| {
-        let value = args.get(key).map(sourced_int).or(default)?;
-        if let Some(reason) = value.unknown_reason() {
-            unresolved.push(Unresolved {
-                location: args
-                    .setting_location(key)
-                    .unwrap_or_else(|| args.location.clone()),
-                what: format!("{key} of `{name}`"),
-                reason: reason.to_owned(),
-            });
-        }
-        Some(value)
-    };
+    let size_of =
+        |key: &str, default: Option<Sourced<IntExpr>>, unresolved: &mut Vec<Unresolved>| {
+            let value = args.get(key).map(sourced_int).or(default)?;
+            if let Some(reason) = value.unknown_reason() {
+                unresolved.push(Unresolved {
+                    location: args
+                        .setting_location(key)
+                        .unwrap_or_else(|| args.location.clone()),
+                    what: format!("{key} of `{name}`"),
+                    reason: reason.to_owned(),
+                });
+            }
+            Some(value)
+        };
     let mut single_connection = false;
     let cap = match call {
         DriverCall::AsyncpgPool => {
@@ -185,13 +189,20 @@ pub fn driver_pool(
                     .map_or_else(|| Sourced::tool_default(300.0, "asyncpg"), sourced_float),
             );
             PoolCap::Bounded {
-                size: settings.max_size.clone().unwrap_or_else(|| const_default(10, "asyncpg")),
+                size: settings
+                    .max_size
+                    .clone()
+                    .unwrap_or_else(|| const_default(10, "asyncpg")),
                 overflow: None,
             }
         }
         DriverCall::PsycopgPool { null, .. } => {
             let min_default = if null { 0 } else { 4 };
-            settings.min_size = size_of("min_size", Some(const_default(min_default, tool)), unresolved);
+            settings.min_size = size_of(
+                "min_size",
+                Some(const_default(min_default, tool)),
+                unresolved,
+            );
             // `max_size=None` means "the same as min_size".
             settings.max_size = size_of("max_size", None, unresolved).or_else(|| {
                 settings.min_size.clone().map(|m| Sourced {
@@ -204,28 +215,47 @@ pub fn driver_pool(
                     ..m
                 })
             });
-            settings.timeout = Some(args.get("timeout").map_or_else(|| Sourced::tool_default(30.0, tool), sourced_float));
-            settings.max_idle = Some(args.get("max_idle").map_or_else(|| Sourced::tool_default(600.0, tool), sourced_float));
+            settings.timeout = Some(
+                args.get("timeout")
+                    .map_or_else(|| Sourced::tool_default(30.0, tool), sourced_float),
+            );
+            settings.max_idle = Some(
+                args.get("max_idle")
+                    .map_or_else(|| Sourced::tool_default(600.0, tool), sourced_float),
+            );
             settings.max_lifetime = Some(
                 args.get("max_lifetime")
                     .map_or_else(|| Sourced::tool_default(3600.0, tool), sourced_float),
             );
             settings.check = args.get("check").and_then(|c| c.location.clone());
-            settings.open = Some(args.get("open").map_or_else(|| Sourced::tool_default(true, tool), sourced_bool));
+            settings.open = Some(
+                args.get("open")
+                    .map_or_else(|| Sourced::tool_default(true, tool), sourced_bool),
+            );
             if null && args.get("max_size").is_none() {
                 PoolCap::PerConcurrency {
-                    reason: "NullConnectionPool without max_size opens a connection per request".into(),
+                    reason: "NullConnectionPool without max_size opens a connection per request"
+                        .into(),
                 }
             } else {
                 PoolCap::Bounded {
-                    size: settings.max_size.clone().unwrap_or_else(|| const_default(4, tool)),
+                    size: settings
+                        .max_size
+                        .clone()
+                        .unwrap_or_else(|| const_default(4, tool)),
                     overflow: None,
                 }
             }
         }
         DriverCall::Psycopg2Pool => {
-            let min = args.get("minconn").or_else(|| args.positional.first()).map(sourced_int);
-            let max = args.get("maxconn").or_else(|| args.positional.get(1)).map(sourced_int);
+            let min = args
+                .get("minconn")
+                .or_else(|| args.positional.first())
+                .map(sourced_int);
+            let max = args
+                .get("maxconn")
+                .or_else(|| args.positional.get(1))
+                .map(sourced_int);
             settings.min_size = min;
             settings.max_size = max.clone();
             match max {
@@ -243,12 +273,17 @@ pub fn driver_pool(
                     }
                 }
                 None => PoolCap::Bounded {
-                    size: Sourced::unknown("the pool has no maxconn argument", Some(args.location.clone())),
+                    size: Sourced::unknown(
+                        "the pool has no maxconn argument",
+                        Some(args.location.clone()),
+                    ),
                     overflow: None,
                 },
             }
         }
-        DriverCall::AsyncpgConnect | DriverCall::PsycopgConnect { .. } | DriverCall::Psycopg2Connect => {
+        DriverCall::AsyncpgConnect
+        | DriverCall::PsycopgConnect { .. }
+        | DriverCall::Psycopg2Connect => {
             single_connection = true;
             PoolCap::Bounded {
                 size: Sourced::tool_default(IntExpr::Const(1), format!("{tool} connect()")),

@@ -7,9 +7,8 @@ use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use poolcheck_core::facts::python::{
-    Accessor, Arg, BinOp, BoolOp, BranchKind, ClassDef, CmpOp, DictItem, Expr,
-    ExprKind, FStringPart, FunctionDef, Guard, ImportKind, Keyword, ParamKind, Stmt, StmtKind,
-    UnaryOp,
+    Accessor, Arg, BinOp, BoolOp, BranchKind, ClassDef, CmpOp, DictItem, Expr, ExprKind,
+    FStringPart, FunctionDef, Guard, ImportKind, Keyword, ParamKind, Stmt, StmtKind, UnaryOp,
 };
 use poolcheck_core::{Environment, IntExpr, Location, Origin, Sourced, Span};
 
@@ -345,12 +344,12 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             StmtKind::Class { name: n, .. } | StmtKind::Function { name: n, .. } => n == name,
             StmtKind::Import(import) => match &import.kind {
                 ImportKind::Module { alias: Some(alias) } => alias == name,
-                ImportKind::Module { alias: None } => {
-                    import.module.split('.').next() == Some(name)
-                }
+                ImportKind::Module { alias: None } => import.module.split('.').next() == Some(name),
                 ImportKind::Names(names) => names.iter().any(|n| n.bound_name() == name),
                 ImportKind::Star => {
-                    let target = self.project.import_target_name(module, &import.module, import.level);
+                    let target =
+                        self.project
+                            .import_target_name(module, &import.module, import.level);
                     self.project
                         .index_of_name(&target)
                         .is_some_and(|m| m != module && self.module_defines(m, name))
@@ -392,7 +391,13 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             StmtKind::AugAssign { op, value, target } => {
                 let old = self.lookup(name, &at, Some(target.name_span));
                 let rhs = self.eval(value, &at);
-                self.binop(&old, *op, &rhs, &format!("{name} {}= …", op_symbol(*op)), loc)
+                self.binop(
+                    &old,
+                    *op,
+                    &rhs,
+                    &format!("{name} {}= …", op_symbol(*op)),
+                    loc,
+                )
             }
             StmtKind::Class { index, .. } => Sourced::literal(
                 Value::Class(ClassRef {
@@ -409,9 +414,9 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                 self.location(ctx.module, stmt.span),
             ),
             StmtKind::Import(import) => {
-                let target = self
-                    .project
-                    .import_target_name(ctx.module, &import.module, import.level);
+                let target =
+                    self.project
+                        .import_target_name(ctx.module, &import.module, import.level);
                 match &import.kind {
                     ImportKind::Module { alias: Some(_) } => self.module_ref(&target, loc),
                     ImportKind::Module { alias: None } => {
@@ -554,11 +559,7 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                 let key = self.eval(key_expr, ctx);
                 if let Some(key) = key.value.as_ref().and_then(dict_key) {
                     let child = dict.get(&key).cloned().unwrap_or_else(|| {
-                        Sourced::with_origin(
-                            Value::Dict(PyDict::default()),
-                            Origin::Literal,
-                            None,
-                        )
+                        Sourced::with_origin(Value::Dict(PyDict::default()), Origin::Literal, None)
                     });
                     let child = self.set_path(child, rest, new, update, aug, ctx);
                     dict.insert(key, child);
@@ -797,9 +798,9 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                 }
                 lit(Value::Dict(dict))
             }
-            ExprKind::List(items) | ExprKind::Tuple(items) => {
-                lit(Value::List(items.iter().map(|e| self.eval(e, ctx)).collect()))
-            }
+            ExprKind::List(items) | ExprKind::Tuple(items) => lit(Value::List(
+                items.iter().map(|e| self.eval(e, ctx)).collect(),
+            )),
             ExprKind::Lambda => lit(Value::Callable),
             ExprKind::Other(kind) => unknown(
                 format!("`{}` expressions are not evaluated", kind.replace('_', " ")),
@@ -824,7 +825,13 @@ impl<'p, 'a> Evaluator<'p, 'a> {
         self.computed(Value::Str(out), expr, &notes, ctx)
     }
 
-    fn computed(&self, value: Value, expr: &Expr, notes: &[String], ctx: &EvalCtx) -> Sourced<Value> {
+    fn computed(
+        &self,
+        value: Value,
+        expr: &Expr,
+        notes: &[String],
+        ctx: &EvalCtx,
+    ) -> Sourced<Value> {
         Sourced::computed(
             value,
             with_notes(render(expr), notes),
@@ -870,8 +877,10 @@ impl<'p, 'a> Evaluator<'p, 'a> {
         match value {
             Some(value) => Sourced::computed(value, render(expr), Some(loc)),
             None => unknown(
-                v.unknown_reason()
-                    .map_or_else(|| format!("cannot evaluate `{}`", render(expr)), str::to_owned),
+                v.unknown_reason().map_or_else(
+                    || format!("cannot evaluate `{}`", render(expr)),
+                    str::to_owned,
+                ),
                 Some(loc),
             ),
         }
@@ -930,7 +939,11 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                         out.push(&hole);
                         out.push(s);
                     }
-                    return Sourced::computed(Value::Str(out), with_notes(text.into(), &notes), loc);
+                    return Sourced::computed(
+                        Value::Str(out),
+                        with_notes(text.into(), &notes),
+                        loc,
+                    );
                 }
             }
             return unknown(reason, loc);
@@ -974,11 +987,7 @@ impl<'p, 'a> Evaluator<'p, 'a> {
         match value {
             Some(v) => Sourced::computed(v, with_notes(text.into(), &notes), loc),
             None => unknown(
-                format!(
-                    "`{text}` combines {} and {}",
-                    l.describe(),
-                    r.describe()
-                ),
+                format!("`{text}` combines {} and {}", l.describe(), r.describe()),
                 loc,
             ),
         }
@@ -999,9 +1008,11 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             );
         };
         match value {
-            Value::External(path) => {
-                Sourced::with_origin(Value::External(format!("{path}.{attr}")), Origin::Literal, loc)
-            }
+            Value::External(path) => Sourced::with_origin(
+                Value::External(format!("{path}.{attr}")),
+                Origin::Literal,
+                loc,
+            ),
             Value::Module(dotted) => {
                 if let Some(m) = self.project.index_of_name(dotted) {
                     if self.module_defines(m, attr) {
@@ -1014,14 +1025,15 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                 }
                 unknown(format!("`{attr}` is not defined in module `{dotted}`"), loc)
             }
-            Value::Class(class) => self
-                .class_attribute(*class, attr)
-                .unwrap_or_else(|| {
-                    unknown(
-                        format!("`{attr}` is not defined on class `{}`", self.class_def(*class).name),
-                        loc,
-                    )
-                }),
+            Value::Class(class) => self.class_attribute(*class, attr).unwrap_or_else(|| {
+                unknown(
+                    format!(
+                        "`{attr}` is not defined on class `{}`",
+                        self.class_def(*class).name
+                    ),
+                    loc,
+                )
+            }),
             Value::Instance(class) => self.instance_attribute(*class, attr, loc),
             Value::OneOf(options) => Sourced::with_origin(
                 Value::OneOf(
@@ -1085,7 +1097,10 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             ),
             (None, _) => unknown(base.unknown_reason().unwrap_or("unknown value"), loc),
             (_, None) => unknown(key.unknown_reason().unwrap_or("unknown key"), loc),
-            (Some(b), Some(_)) => unknown(format!("subscript of {} is not evaluated", b.describe()), loc),
+            (Some(b), Some(_)) => unknown(
+                format!("subscript of {} is not evaluated", b.describe()),
+                loc,
+            ),
         }
     }
 
@@ -1143,7 +1158,12 @@ impl<'p, 'a> Evaluator<'p, 'a> {
         None
     }
 
-    fn instance_attribute(&self, class: ClassRef, attr: &str, loc: Option<Location>) -> Sourced<Value> {
+    fn instance_attribute(
+        &self,
+        class: ClassRef,
+        attr: &str,
+        loc: Option<Location>,
+    ) -> Sourced<Value> {
         if let Some(v) = pydantic::settings_field(self, class, attr) {
             return v;
         }
@@ -1206,7 +1226,11 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             if let Some(result) = self.value_method(&receiver, method, args, keywords, expr, ctx) {
                 return result;
             }
-            let callee = self.attribute(&receiver, method, Some(self.location(ctx.module, func.span)));
+            let callee = self.attribute(
+                &receiver,
+                method,
+                Some(self.location(ctx.module, func.span)),
+            );
             return self.call_value(&callee, expr, func, args, keywords, ctx);
         }
         let callee = self.eval(func, ctx);
@@ -1228,11 +1252,9 @@ impl<'p, 'a> Evaluator<'p, 'a> {
         let loc = self.location(ctx.module, expr.span);
         match &callee.value {
             Some(Value::External(path)) => self.call_external(path, expr, args, keywords, ctx),
-            Some(Value::Class(class)) => Sourced::computed(
-                Value::Instance(*class),
-                render(expr),
-                Some(loc),
-            ),
+            Some(Value::Class(class)) => {
+                Sourced::computed(Value::Instance(*class), render(expr), Some(loc))
+            }
             Some(Value::Function(f)) => self.call_function(*f, args, keywords, ctx, loc),
             Some(other) => unknown(
                 format!("calling {} is not evaluated", other.describe()),
@@ -1254,7 +1276,11 @@ impl<'p, 'a> Evaluator<'p, 'a> {
         args: &[Arg],
         keywords: &[Keyword],
         ctx: &EvalCtx,
-    ) -> (Vec<Sourced<Value>>, Vec<(String, Sourced<Value>)>, Vec<String>) {
+    ) -> (
+        Vec<Sourced<Value>>,
+        Vec<(String, Sourced<Value>)>,
+        Vec<String>,
+    ) {
         let mut positional = Vec::new();
         let mut named = Vec::new();
         let mut unknown_parts = Vec::new();
@@ -1298,7 +1324,10 @@ impl<'p, 'a> Evaluator<'p, 'a> {
     ) -> Sourced<Value> {
         let def = &self.project.module(func.module).functions[func.index];
         if self.call_depth.get() >= MAX_CALL_DEPTH {
-            return unknown(format!("`{}()` calls too deeply to follow", def.name), Some(loc));
+            return unknown(
+                format!("`{}()` calls too deeply to follow", def.name),
+                Some(loc),
+            );
         }
         let locals = self.bind_arguments(func, args, keywords, ctx, &loc);
         self.function_result(func, locals, Some(loc))
@@ -1482,11 +1511,15 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                         let parts: Vec<Sourced<Value>> = match text(0) {
                             Some(sep) if !sep.is_empty() => full
                                 .split(sep.as_str())
-                                .map(|p| Sourced::computed(Value::str(p), "split", Some(loc.clone())))
+                                .map(|p| {
+                                    Sourced::computed(Value::str(p), "split", Some(loc.clone()))
+                                })
                                 .collect(),
                             _ => full
                                 .split_whitespace()
-                                .map(|p| Sourced::computed(Value::str(p), "split", Some(loc.clone())))
+                                .map(|p| {
+                                    Sourced::computed(Value::str(p), "split", Some(loc.clone()))
+                                })
                                 .collect(),
                         };
                         Value::List(parts)
@@ -1574,22 +1607,30 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             }
             "len" => match positional.first().and_then(|v| v.value.as_ref()) {
                 Some(Value::External(p)) if p == "os.sched_getaffinity()" => cpus(expr, loc),
-                Some(Value::List(items)) => Sourced::computed(Value::int(items.len() as i64), render(expr), Some(loc)),
-                Some(Value::Str(s)) if s.is_complete() => {
-                    Sourced::computed(Value::int(s.text.chars().count() as i64), render(expr), Some(loc))
+                Some(Value::List(items)) => {
+                    Sourced::computed(Value::int(items.len() as i64), render(expr), Some(loc))
                 }
+                Some(Value::Str(s)) if s.is_complete() => Sourced::computed(
+                    Value::int(s.text.chars().count() as i64),
+                    render(expr),
+                    Some(loc),
+                ),
                 Some(Value::Dict(d)) if d.unknown.is_empty() => {
                     Sourced::computed(Value::int(d.entries.len() as i64), render(expr), Some(loc))
                 }
                 _ => unknown(format!("`{}` is not evaluated", render(expr)), Some(loc)),
             },
             "multiprocessing.cpu_count" | "os.cpu_count" | "psutil.cpu_count" => cpus(expr, loc),
-            "os.sched_getaffinity" => {
-                Sourced::computed(Value::External("os.sched_getaffinity()".into()), render(expr), Some(loc))
-            }
+            "os.sched_getaffinity" => Sourced::computed(
+                Value::External("os.sched_getaffinity()".into()),
+                render(expr),
+                Some(loc),
+            ),
             "max" | "min" => self.min_max(path, &positional, expr, loc),
             "abs" => match positional.first().and_then(|v| v.value.as_ref()) {
-                Some(Value::Int(IntExpr::Const(i))) => Sourced::computed(Value::int(i.saturating_abs()), render(expr), Some(loc)),
+                Some(Value::Int(IntExpr::Const(i))) => {
+                    Sourced::computed(Value::int(i.saturating_abs()), render(expr), Some(loc))
+                }
                 _ => unknown(format!("`{}` is not evaluated", render(expr)), Some(loc)),
             },
             "dict" => {
@@ -1628,21 +1669,37 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                 render(expr),
                 Some(loc),
             ),
-            "decouple.config" | "environ.Env()" | "environs.Env()" | "starlette.config.Config()" => {
+            "decouple.config"
+            | "environ.Env()"
+            | "environs.Env()"
+            | "starlette.config.Config()" => {
                 let Some(var) = var_name(arg(0, "var").or(kw("key"))) else {
                     return unknown("the environment variable's name is not known", Some(loc));
                 };
                 let default = kw("default").cloned().or_else(|| {
                     // environs: env("X", "default"); django-environ's second positional is `cast`.
-                    (path == "environs.Env()").then(|| positional.get(1).cloned()).flatten()
+                    (path == "environs.Env()")
+                        .then(|| positional.get(1).cloned())
+                        .flatten()
                 });
-                let cast = kw("cast").and_then(|c| c.value.as_ref()).and_then(|c| match c {
-                    Value::External(p) => Some(p.strip_prefix("builtins.").unwrap_or(p).to_owned()),
-                    _ => None,
-                });
-                let raw = self.env_lookup(&var, default, default_required(path, &named), Some(loc.clone()));
+                let cast = kw("cast")
+                    .and_then(|c| c.value.as_ref())
+                    .and_then(|c| match c {
+                        Value::External(p) => {
+                            Some(p.strip_prefix("builtins.").unwrap_or(p).to_owned())
+                        }
+                        _ => None,
+                    });
+                let raw = self.env_lookup(
+                    &var,
+                    default,
+                    default_required(path, &named),
+                    Some(loc.clone()),
+                );
                 match cast.as_deref() {
-                    Some(kind @ ("int" | "float" | "bool" | "str")) => env_cast(kind, raw, Some(loc)),
+                    Some(kind @ ("int" | "float" | "bool" | "str")) => {
+                        env_cast(kind, raw, Some(loc))
+                    }
                     _ => raw,
                 }
             }
@@ -1688,7 +1745,13 @@ impl<'p, 'a> Evaluator<'p, 'a> {
         }
     }
 
-    fn min_max(&self, which: &str, positional: &[Sourced<Value>], expr: &Expr, loc: Location) -> Sourced<Value> {
+    fn min_max(
+        &self,
+        which: &str,
+        positional: &[Sourced<Value>],
+        expr: &Expr,
+        loc: Location,
+    ) -> Sourced<Value> {
         let items: Vec<&Sourced<Value>> = match positional {
             [single] => match &single.value {
                 Some(Value::List(items)) => items.iter().collect(),
@@ -1701,8 +1764,10 @@ impl<'p, 'a> Evaluator<'p, 'a> {
         for item in items {
             let Some(Value::Int(i)) = &item.value else {
                 return unknown(
-                    item.unknown_reason()
-                        .map_or_else(|| format!("`{}` is not evaluated", render(expr)), str::to_owned),
+                    item.unknown_reason().map_or_else(
+                        || format!("`{}` is not evaluated", render(expr)),
+                        str::to_owned,
+                    ),
                     Some(loc),
                 );
             };
@@ -1717,7 +1782,9 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             });
         }
         match acc {
-            Some(v) => Sourced::computed(Value::Int(v), with_notes(render(expr), &notes), Some(loc)),
+            Some(v) => {
+                Sourced::computed(Value::Int(v), with_notes(render(expr), &notes), Some(loc))
+            }
             None => unknown(format!("`{}` has no arguments", render(expr)), Some(loc)),
         }
     }
@@ -1803,8 +1870,8 @@ fn is_not_defined(v: &Sourced<Value>) -> bool {
 
 fn builtin(name: &str, loc: Option<Location>) -> Sourced<Value> {
     const BUILTINS: &[&str] = &[
-        "int", "float", "str", "bool", "len", "dict", "list", "tuple", "set", "max", "min",
-        "abs", "getattr", "round",
+        "int", "float", "str", "bool", "len", "dict", "list", "tuple", "set", "max", "min", "abs",
+        "getattr", "round",
     ];
     if BUILTINS.contains(&name) {
         return Sourced::with_origin(Value::External(name.to_owned()), Origin::Literal, loc);
@@ -1828,7 +1895,11 @@ fn with_notes(text: String, notes: &[String]) -> String {
     } else {
         format!(
             "{text} with {}",
-            unique.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            unique
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         )
     }
 }
@@ -1992,7 +2063,10 @@ fn values_equal(l: &Value, r: &Value) -> Option<bool> {
         (Value::None, Value::None) => true,
         (Value::Str(a), Value::Str(b)) => a.complete()? == b.complete()?,
         (Value::Bool(a), Value::Bool(b)) => a == b,
-        (Value::Int(_) | Value::Float(_) | Value::Bool(_), Value::Int(_) | Value::Float(_) | Value::Bool(_)) => {
+        (
+            Value::Int(_) | Value::Float(_) | Value::Bool(_),
+            Value::Int(_) | Value::Float(_) | Value::Bool(_),
+        ) => {
             let f = |v: &Value| match v {
                 Value::Bool(b) => Some(f64::from(u8::from(*b))),
                 other => as_f64(other),
@@ -2031,12 +2105,18 @@ pub fn convert(kind: &str, v: &Sourced<Value>, loc: Option<Location>) -> Sourced
             Value::Int(_) => v.clone(),
             Value::Float(f) => keep(Value::int(f.trunc() as i64)),
             Value::Bool(b) => keep(Value::int(i64::from(*b))),
-            Value::Str(s) => match s.complete().and_then(|t| t.trim().replace('_', "").parse::<i64>().ok()) {
+            Value::Str(s) => match s
+                .complete()
+                .and_then(|t| t.trim().replace('_', "").parse::<i64>().ok())
+            {
                 Some(i) => keep(Value::int(i)),
                 None => fail("an integer"),
             },
             Value::OneOf(options) => keep(Value::OneOf(
-                options.iter().map(|o| convert(kind, o, loc.clone())).collect(),
+                options
+                    .iter()
+                    .map(|o| convert(kind, o, loc.clone()))
+                    .collect(),
             )),
             _ => fail("an integer"),
         },
@@ -2070,17 +2150,19 @@ pub fn convert(kind: &str, v: &Sourced<Value>, loc: Option<Location>) -> Sourced
 /// Casts an environment string the way env helpers do (`"true"` is true).
 fn env_cast(kind: &str, raw: Sourced<Value>, loc: Option<Location>) -> Sourced<Value> {
     match (kind, raw.value.as_ref()) {
-        ("bool", Some(Value::Str(s))) => match s.complete().map(|t| t.trim().to_ascii_lowercase()) {
-            Some(t) => Sourced {
-                value: Some(Value::Bool(matches!(
-                    t.as_str(),
-                    "true" | "1" | "yes" | "y" | "on" | "ok" | "t"
-                ))),
-                origin: raw.origin.clone(),
-                location: raw.location.clone(),
-            },
-            None => convert("bool", &raw, loc),
-        },
+        ("bool", Some(Value::Str(s))) => {
+            match s.complete().map(|t| t.trim().to_ascii_lowercase()) {
+                Some(t) => Sourced {
+                    value: Some(Value::Bool(matches!(
+                        t.as_str(),
+                        "true" | "1" | "yes" | "y" | "on" | "ok" | "t"
+                    ))),
+                    origin: raw.origin.clone(),
+                    location: raw.location.clone(),
+                },
+                None => convert("bool", &raw, loc),
+            }
+        }
         ("int" | "float" | "str" | "bool", _) => convert(kind, &raw, loc),
         _ => raw,
     }
@@ -2136,7 +2218,11 @@ fn percent_format(fmt: &PyStr, args: &Value) -> PyStr {
 }
 
 /// `"…{}…{name}…".format(...)` with the parts that are known.
-fn brace_format(fmt: &PyStr, positional: &[Sourced<Value>], named: &[(String, Sourced<Value>)]) -> PyStr {
+fn brace_format(
+    fmt: &PyStr,
+    positional: &[Sourced<Value>],
+    named: &[(String, Sourced<Value>)],
+) -> PyStr {
     let mut out = PyStr {
         text: String::new(),
         holes: fmt.holes.clone(),

@@ -79,8 +79,7 @@ pub fn flask_pools(
             (0..project.module(m).classes.len()).map(move |index| ClassRef { module: m, index })
         })
         .filter(|c| {
-            modules.contains(&c.module)
-                && eval.mro(*c).0.iter().any(|a| classes.contains(a))
+            modules.contains(&c.module) && eval.mro(*c).0.iter().any(|a| classes.contains(a))
         })
         .collect();
     let leaves: Vec<ClassRef> = classes
@@ -91,7 +90,9 @@ pub fn flask_pools(
                 .iter()
                 .any(|other| other != c && eval.mro(*other).0.contains(c))
         })
-        .filter(|c| eval.class_attribute(*c, URI).is_some() || eval.class_attribute(*c, OPTIONS).is_some())
+        .filter(|c| {
+            eval.class_attribute(*c, URI).is_some() || eval.class_attribute(*c, OPTIONS).is_some()
+        })
         .collect();
     let preferred = choose_classes(eval, &leaves);
     let mut class_pools = Vec::new();
@@ -109,7 +110,10 @@ pub fn flask_pools(
                     }
                 }
                 Box::new(move |key: &str| {
-                    values.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+                    values
+                        .iter()
+                        .find(|(k, _)| k == key)
+                        .map(|(_, v)| v.clone())
                 })
             },
         };
@@ -148,7 +152,10 @@ pub fn flask_pools(
             name: "flask-sqlalchemy".into(),
             location: eval.location(m, stmt.span),
             get: Box::new(move |key: &str| {
-                values.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+                values
+                    .iter()
+                    .find(|(k, _)| k == key)
+                    .map(|(_, v)| v.clone())
             }),
         };
         pools.push(build(eval, &source, engine_options, unresolved));
@@ -175,7 +182,9 @@ pub fn flask_pools(
                             if attr != "config" {
                                 continue;
                             }
-                            let ExprKind::Str(key) = &key.kind else { continue };
+                            let ExprKind::Str(key) = &key.kind else {
+                                continue;
+                            };
                             if key.starts_with("SQLALCHEMY_") {
                                 values.push((key.clone(), eval.eval(value, &ctx)));
                                 first_location.get_or_insert_with(|| eval.location(m, stmt.span));
@@ -188,7 +197,8 @@ pub fn flask_pools(
                                 for (k, v) in d.entries {
                                     if k.starts_with("SQLALCHEMY_") {
                                         values.push((k, v));
-                                        first_location.get_or_insert_with(|| eval.location(m, stmt.span));
+                                        first_location
+                                            .get_or_insert_with(|| eval.location(m, stmt.span));
                                     }
                                 }
                             }
@@ -207,7 +217,11 @@ pub fn flask_pools(
                 name: "flask-sqlalchemy".into(),
                 location,
                 get: Box::new(move |key: &str| {
-                    values.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+                    values
+                        .iter()
+                        .rev()
+                        .find(|(k, _)| k == key)
+                        .map(|(_, v)| v.clone())
                 }),
             };
             pools.push(build(eval, &source, engine_options, unresolved));
@@ -220,7 +234,11 @@ pub fn flask_pools(
 /// else every class that is not for tests or development.
 fn choose_classes(eval: &Evaluator<'_, '_>, leaves: &[ClassRef]) -> Vec<ClassRef> {
     let name = |c: &ClassRef| eval.class_def(*c).name.to_ascii_lowercase();
-    let prod: Vec<ClassRef> = leaves.iter().copied().filter(|c| name(c).contains("prod")).collect();
+    let prod: Vec<ClassRef> = leaves
+        .iter()
+        .copied()
+        .filter(|c| name(c).contains("prod"))
+        .collect();
     if !prod.is_empty() {
         return prod;
     }
@@ -229,7 +247,9 @@ fn choose_classes(eval: &Evaluator<'_, '_>, leaves: &[ClassRef]) -> Vec<ClassRef
         .copied()
         .filter(|c| {
             let n = name(c);
-            !["test", "dev", "local", "debug"].iter().any(|w| n.contains(w))
+            !["test", "dev", "local", "debug"]
+                .iter()
+                .any(|w| n.contains(w))
         })
         .collect();
     if serious.is_empty() {

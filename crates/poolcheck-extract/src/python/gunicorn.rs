@@ -72,14 +72,17 @@ pub fn gunicorn_config(eval: &Evaluator<'_, '_>, module: usize) -> GunicornConfi
             });
         }
     };
-    let int_of = |name: &str, unresolved: &mut Vec<Unresolved>, note: &mut dyn FnMut(&str, &Sourced<Value>, &mut Vec<Unresolved>)| {
-        if !defined(name) {
-            return None;
-        }
-        let v = value(name);
-        note(name, &v, unresolved);
-        Some(sourced_int(&v))
-    };
+    let int_of =
+        |name: &str,
+         unresolved: &mut Vec<Unresolved>,
+         note: &mut dyn FnMut(&str, &Sourced<Value>, &mut Vec<Unresolved>)| {
+            if !defined(name) {
+                return None;
+            }
+            let v = value(name);
+            note(name, &v, unresolved);
+            Some(sourced_int(&v))
+        };
     settings.workers = int_of("workers", &mut unresolved, &mut note);
     settings.threads = int_of("threads", &mut unresolved, &mut note);
     settings.worker_connections = int_of("worker_connections", &mut unresolved, &mut note);
@@ -158,7 +161,9 @@ mod tests {
     #[test]
     fn gunicorn_config_names() {
         assert!(is_gunicorn_config_name(Path::new("gunicorn.conf.py")));
-        assert!(is_gunicorn_config_name(Path::new("deploy/gunicorn_config.py")));
+        assert!(is_gunicorn_config_name(Path::new(
+            "deploy/gunicorn_config.py"
+        )));
         assert!(is_gunicorn_config_name(Path::new("contrib/gunicorn.py")));
         assert!(!is_gunicorn_config_name(Path::new("gunicorn.conf")));
         assert!(!is_gunicorn_config_name(Path::new("settings.py")));

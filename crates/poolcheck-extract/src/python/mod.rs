@@ -82,7 +82,9 @@ pub fn extract(file: &SourceFile, facts: &mut FileFacts) {
         } else {
             Span::new(
                 error.start as usize,
-                (error.end as usize).min(line_span.end as usize).max(error.start as usize),
+                (error.end as usize)
+                    .min(line_span.end as usize)
+                    .max(error.start as usize),
             )
         };
         facts.diagnostics.push(
@@ -90,7 +92,9 @@ pub fn extract(file: &SourceFile, facts: &mut FileFacts) {
                 "PC002",
                 Severity::Error,
                 file.location(span),
-                format!("syntax error hides a setting: this line mentions `{word}` but does not parse"),
+                format!(
+                    "syntax error hides a setting: this line mentions `{word}` but does not parse"
+                ),
             )
             .with_label("syntax error")
             .with_help("fix the syntax so poolcheck (and Python) can read the setting"),
@@ -204,8 +208,13 @@ impl PythonProject<'_> {
         for &m in &modules {
             for site in &self.module(m).calls {
                 let ctx = site_context(&eval, m, site);
-                if eval.guards_taken(&EvalCtx { guards: Vec::new(), ..ctx.clone() }, &site.guards)
-                    == eval::Tri::False
+                if eval.guards_taken(
+                    &EvalCtx {
+                        guards: Vec::new(),
+                        ..ctx.clone()
+                    },
+                    &site.guards,
+                ) == eval::Tri::False
                 {
                     continue;
                 }
@@ -229,10 +238,18 @@ impl PythonProject<'_> {
                         let url = if from_config {
                             config_engine_args(&mut args)
                         } else {
-                            args.get("url").cloned().or_else(|| args.positional.first().cloned())
+                            args.get("url")
+                                .cloned()
+                                .or_else(|| args.positional.first().cloned())
                         };
-                        let mut pool =
-                            engine_pool(&eval, url, &args, is_async, name, &mut analysis.unresolved);
+                        let mut pool = engine_pool(
+                            &eval,
+                            url,
+                            &args,
+                            is_async,
+                            name,
+                            &mut analysis.unresolved,
+                        );
                         if pool.settings.prepared_statement_cache_size.is_none()
                             && matches!(
                                 pool.driver.value,
@@ -246,7 +263,8 @@ impl PythonProject<'_> {
                     }
                     Construct::Driver(call) => {
                         let args = pool_args(&eval, &ctx, &site.call);
-                        let pool = drivers::driver_pool(call, &args, name, &mut analysis.unresolved);
+                        let pool =
+                            drivers::driver_pool(call, &args, name, &mut analysis.unresolved);
                         engine_sites.push((pool, GroupKey::of(m, site)));
                     }
                     Construct::UvicornRun => {
@@ -296,7 +314,12 @@ impl PythonProject<'_> {
     }
 
     /// The value of `name` at the end of the module at `path` (for other front-ends).
-    pub fn evaluate_name(&self, path: &Path, name: &str, env: &Environment) -> Option<Sourced<Value>> {
+    pub fn evaluate_name(
+        &self,
+        path: &Path,
+        name: &str,
+        env: &Environment,
+    ) -> Option<Sourced<Value>> {
         let module = self.index_of_path(path)?;
         let eval = Evaluator::new(self, env);
         Some(eval.module_value(module, name))
@@ -340,10 +363,7 @@ fn merge_branches(sites: Vec<(ClientPool, GroupKey)>) -> Vec<ClientPool> {
             out.extend(pools);
             continue;
         }
-        let described: Vec<String> = pools
-            .iter()
-            .map(|p| describe_cap(&p.cap))
-            .collect();
+        let described: Vec<String> = pools.iter().map(|p| describe_cap(&p.cap)).collect();
         pools.sort_by_key(|p| std::cmp::Reverse(cap_weight(&p.cap)));
         let mut worst = pools.remove(0);
         let note = format!(
@@ -618,7 +638,11 @@ fn uvicorn_run(eval: &Evaluator<'_, '_>, ctx: &EvalCtx, call: &Expr) -> ServerIn
     }
 }
 
-fn attach_event_handlers(eval: &Evaluator<'_, '_>, modules: &[usize], analysis: &mut PythonAnalysis) {
+fn attach_event_handlers(
+    eval: &Evaluator<'_, '_>,
+    modules: &[usize],
+    analysis: &mut PythonAnalysis,
+) {
     for &m in modules {
         for handler in &eval.project().module(m).event_handlers {
             let ctx = EvalCtx::module_end(m);
@@ -656,7 +680,11 @@ fn attach_event_handlers(eval: &Evaluator<'_, '_>, modules: &[usize], analysis: 
                 .copied()
                 .filter(|i| analysis.pools[*i].location.file == same_module)
                 .collect();
-            let chosen = if class_wide || local.is_empty() { candidates } else { local };
+            let chosen = if class_wide || local.is_empty() {
+                candidates
+            } else {
+                local
+            };
             for i in chosen {
                 let pool = &mut analysis.pools[i];
                 for (sql, location) in &statements {

@@ -9,9 +9,9 @@ use std::sync::LazyLock;
 
 use poolcheck_core::Span;
 use poolcheck_core::facts::python::{
-    Accessor, Arg, AssignTarget, BinOp, BoolOp, BranchKind, BranchPoint, CallSite, ClassDef,
-    CmpOp, DictItem, EventHandlerDef, ExecutedSql, Expr, ExprKind, FStringPart, FunctionDef,
-    Guard, Import, ImportKind, ImportTimeActivity, ImportTimeKind, ImportedName, Keyword, Param,
+    Accessor, Arg, AssignTarget, BinOp, BoolOp, BranchKind, BranchPoint, CallSite, ClassDef, CmpOp,
+    DictItem, EventHandlerDef, ExecutedSql, Expr, ExprKind, FStringPart, FunctionDef, Guard,
+    Import, ImportKind, ImportTimeActivity, ImportTimeKind, ImportedName, Keyword, Param,
     ParamKind, PythonModule, Stmt, StmtKind, UnaryOp,
 };
 use streaming_iterator::StreamingIterator;
@@ -43,6 +43,15 @@ static EVENTS_QUERY: LazyLock<Option<Query>> = LazyLock::new(|| {
     .ok()
 });
 
+/// gunicorn server hooks: their `FunctionDef::called` lists are filled.
+const GUNICORN_HOOKS: &[&str] = &[
+    "post_fork",
+    "post_worker_init",
+    "pre_fork",
+    "when_ready",
+    "on_starting",
+];
+
 /// The callee names `calls.scm` matches, for calls through import aliases.
 const INTERESTING_CALLEES: &[&str] = &[
     "create_engine",
@@ -61,6 +70,9 @@ const INTERESTING_CALLEES: &[&str] = &[
     "SQLAlchemy",
     "run",
 ];
+
+static CALLEE_FINDER: LazyLock<Option<aho_corasick::AhoCorasick>> =
+    LazyLock::new(|| aho_corasick::AhoCorasick::new(INTERESTING_CALLEES).ok());
 
 thread_local! {
     static PARSER: RefCell<Option<Parser>> = const { RefCell::new(None) };
@@ -97,7 +109,9 @@ pub fn parse_module(text: &str) -> PythonModule {
     builder.collect_errors(root);
     builder.block(root, Scope::Module);
     builder.collect_calls(root);
-    builder.collect_event_handlers(root);
+    if memchr::memmem::find(text.as_bytes(), b"listens_for").is_some() {
+        builder.collect_event_handlers(root);
+    }
     builder.module
 }
 
@@ -121,6 +135,37 @@ struct Builder<'s> {
 
 fn span_of(node: Node<'_>) -> Span {
     Span::new(node.start_byte(), node.end_byte())
+}
+
+/// Visits `node` and its descendants in document order without allocating;
+/// `enter` decides whether to descend into a node.
+fn walk_descendants<'t>(node: Node<'t>, mut enter: impl FnMut(Node<'t>) -> bool) {
+    let mut cursor = node.walk();
+    loop {
+        let current = cursor.node();
+        if enter(current) && cursor.goto_first_child() {
+            continue;
+        }
+        loop {
+            if cursor.node().id() == node.id() {
+                return;
+            }
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                return;
+            }
+        }
+    }
+}
+
+/// Whether the node's text contains any of `needles`.
+fn mentions(src: &[u8], node: Node<'_>, needles: &[&str]) -> bool {
+    let text = &src[node.byte_range()];
+    needles
+        .iter()
+        .any(|n| memchr::memmem::find(text, n.as_bytes()).is_some())
 }
 
 fn named_children<'t>(node: Node<'t>) -> Vec<Node<'t>> {
@@ -380,7 +425,9 @@ impl<'s> Builder<'s> {
             "pattern_list" | "tuple_pattern" | "list_pattern" => {
                 let parts = named_children(left);
                 let values = match &value.kind {
-                    ExprKind::Tuple(items) | ExprKind::List(items) if items.len() == parts.len() => {
+                    ExprKind::Tuple(items) | ExprKind::List(items)
+                        if items.len() == parts.len() =>
+                    {
                         Some(items.clone())
                     }
                     _ => None,
@@ -588,7 +635,9 @@ impl<'s> Builder<'s> {
                 "except_clause" | "except_group_clause" => {
                     let arm = self.module.branches[branch].conditions.len();
                     self.module.branches[branch].conditions.push(None);
-                    if let Some(body) = named_children(child).into_iter().find(|c| c.kind() == "block")
+                    if let Some(body) = named_children(child)
+                        .into_iter()
+                        .find(|c| c.kind() == "block")
                     {
                         self.guarded_block(body, scope, Guard { branch, arm });
                     }
@@ -600,7 +649,9 @@ impl<'s> Builder<'s> {
                     }
                 }
                 "finally_clause" => {
-                    if let Some(body) = named_children(child).into_iter().find(|c| c.kind() == "block")
+                    if let Some(body) = named_children(child)
+                        .into_iter()
+                        .find(|c| c.kind() == "block")
                     {
                         self.block(body, scope);
                     }
@@ -690,7 +741,9 @@ impl<'s> Builder<'s> {
             .unwrap_or_default();
         let (calls_dispose, closes_django_connections, called) = node
             .child_by_field_name("body")
-            .map_or((false, false, Vec::new()), |body| self.lifecycle_calls(body));
+            .map_or((false, false, Vec::new()), |body| {
+                self.lifecycle_calls(body, GUNICORN_HOOKS.contains(&name.as_str()))
+            });
         let index = self.module.functions.len();
         self.module.functions.push(FunctionDef {
             name: name.clone(),
@@ -773,30 +826,37 @@ impl<'s> Builder<'s> {
 
     /// Whether a function body calls `.dispose(` or closes Django's connections,
     /// and the names it calls.
-    fn lifecycle_calls(&self, body: Node<'_>) -> (bool, bool, Vec<String>) {
+    fn lifecycle_calls(&self, body: Node<'_>, want_called: bool) -> (bool, bool, Vec<String>) {
         let mut dispose = false;
         let mut close = false;
         let mut called: Vec<String> = Vec::new();
-        let mut stack = vec![body];
-        while let Some(node) = stack.pop() {
+        if !want_called
+            && !mentions(
+                self.src,
+                body,
+                &["dispose", "close_all", "close_old_connections"],
+            )
+        {
+            return (false, false, called);
+        }
+        walk_descendants(body, |node| {
             if node.kind() == "call" {
                 if let Some(func) = node.child_by_field_name("function") {
                     let text = self.text(func);
                     let last = text.rsplit('.').next().unwrap_or(text);
-                    if !called.iter().any(|c| c == last) {
+                    if want_called && !called.iter().any(|c| c == last) {
                         called.push(last.to_owned());
                     }
                     if last == "dispose" {
                         dispose = true;
                     }
-                    if text.ends_with("connections.close_all") || last == "close_old_connections"
-                    {
+                    if text.ends_with("connections.close_all") || last == "close_old_connections" {
                         close = true;
                     }
                 }
             }
-            stack.extend(named_children(node));
-        }
+            true
+        });
         (dispose, close, called)
     }
 
@@ -846,14 +906,29 @@ impl<'s> Builder<'s> {
 
     /// Module-level connection activity (PC401 needs it).
     fn scan_import_time(&mut self, node: Node<'_>) {
-        let mut stack = vec![node];
-        while let Some(current) = stack.pop() {
-            match current.kind() {
-                "lambda" | "function_definition" | "class_definition" | "block" => continue,
-                "call" => self.classify_import_time_call(current),
-                _ => {}
+        const WORDS: &[&str] = &[
+            "connect",
+            "begin",
+            "execute",
+            "exec_driver_sql",
+            "create_all",
+            "reflect",
+            "ConnectionPool",
+        ];
+        if !mentions(self.src, node, WORDS) {
+            return;
+        }
+        let mut calls = Vec::new();
+        walk_descendants(node, |current| match current.kind() {
+            "lambda" | "function_definition" | "class_definition" | "block" => false,
+            "call" => {
+                calls.push(current);
+                true
             }
-            stack.extend(named_children(current));
+            _ => true,
+        });
+        for call in calls {
+            self.classify_import_time_call(call);
         }
     }
 
@@ -885,9 +960,9 @@ impl<'s> Builder<'s> {
             "create_all" | "reflect" if receiver.is_some() => ImportTimeKind::Metadata,
             "ConnectionPool" | "AsyncConnectionPool" | "NullConnectionPool" => {
                 let call = self.expr(node);
-                let opened_later = call.keyword("open").is_some_and(|k| {
-                    matches!(k.value.kind, ExprKind::Bool(false))
-                });
+                let opened_later = call
+                    .keyword("open")
+                    .is_some_and(|k| matches!(k.value.kind, ExprKind::Bool(false)));
                 if opened_later {
                     return;
                 }
@@ -912,14 +987,36 @@ impl<'s> Builder<'s> {
         let Some(callee_index) = query.capture_index_for_name("callee") else {
             return;
         };
-        let mut found = Vec::new();
+        // The query only needs to run where a callee name occurs in the text:
+        // searching the bytes first keeps large files without engines cheap.
+        let mut found: Vec<(Node<'_>, String)> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         let mut cursor = QueryCursor::new();
-        let mut matches = cursor.matches(query, root, self.src);
-        while let Some(m) = matches.next() {
-            let call = m.captures.iter().find(|c| c.index == call_index);
-            let callee = m.captures.iter().find(|c| c.index == callee_index);
-            if let (Some(call), Some(callee)) = (call, callee) {
-                found.push((call.node, self.text(callee.node).to_owned()));
+        let ranges: Vec<std::ops::Range<usize>> = match CALLEE_FINDER.as_ref() {
+            Some(finder) => finder
+                .find_iter(self.src)
+                .filter(|hit| {
+                    let before = hit.start().checked_sub(1).map(|i| self.src[i]);
+                    let after = self.src.get(hit.end()).copied();
+                    let is_ident =
+                        |b: Option<u8>| b.is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_');
+                    !is_ident(before) && !is_ident(after)
+                })
+                .map(|hit| hit.start()..hit.end())
+                .collect(),
+            None => vec![0..self.src.len()],
+        };
+        for range in ranges {
+            cursor.set_byte_range(range);
+            let mut matches = cursor.matches(query, root, self.src);
+            while let Some(m) = matches.next() {
+                let call = m.captures.iter().find(|c| c.index == call_index);
+                let callee = m.captures.iter().find(|c| c.index == callee_index);
+                if let (Some(call), Some(callee)) = (call, callee) {
+                    if seen.insert(call.node.id()) {
+                        found.push((call.node, self.text(callee.node).to_owned()));
+                    }
+                }
             }
         }
         self.collect_aliased_calls(root, &mut found);
@@ -1075,7 +1172,10 @@ impl<'s> Builder<'s> {
                     .child_by_field_name("function")
                     .and_then(|f| f.child_by_field_name("attribute"))
                     .map(|a| self.text(a));
-                if matches!(method, Some("execute" | "exec_driver_sql" | "executescript")) {
+                if matches!(
+                    method,
+                    Some("execute" | "exec_driver_sql" | "executescript")
+                ) {
                     if let Some(first) = node
                         .child_by_field_name("arguments")
                         .and_then(|a| named_children(a).into_iter().next())
@@ -1192,13 +1292,17 @@ impl<'s> Builder<'s> {
             },
             "subscript" => {
                 let mut cursor = node.walk();
-                let keys: Vec<Node<'_>> =
-                    node.children_by_field_name("subscript", &mut cursor).collect();
+                let keys: Vec<Node<'_>> = node
+                    .children_by_field_name("subscript", &mut cursor)
+                    .collect();
                 match (field("value"), keys.as_slice()) {
                     (Some(value), [key]) => ExprKind::Subscript(sub(value), sub(*key)),
                     (Some(value), keys) if !keys.is_empty() => {
                         let items = keys.iter().map(|k| self.expr_at(*k, depth + 1)).collect();
-                        ExprKind::Subscript(sub(value), Box::new(Expr::new(ExprKind::Tuple(items), span)))
+                        ExprKind::Subscript(
+                            sub(value),
+                            Box::new(Expr::new(ExprKind::Tuple(items), span)),
+                        )
                     }
                     _ => ExprKind::Other("subscript".into()),
                 }
@@ -1223,7 +1327,9 @@ impl<'s> Builder<'s> {
                 _ => ExprKind::Other("call".into()),
             },
             "binary_operator" => match (field("left"), field("operator"), field("right")) {
-                (Some(l), Some(op), Some(r)) => ExprKind::BinOp(sub(l), binop(self.text(op)), sub(r)),
+                (Some(l), Some(op), Some(r)) => {
+                    ExprKind::BinOp(sub(l), binop(self.text(op)), sub(r))
+                }
                 _ => ExprKind::Other("binary_operator".into()),
             },
             "unary_operator" => match (field("operator"), field("argument")) {
@@ -1331,7 +1437,13 @@ impl<'s> Builder<'s> {
                     (false, None) => return ExprKind::Other("comparison_operator".into()),
                 }
             } else {
-                let op = match self.text(child).split_whitespace().collect::<Vec<_>>().join(" ").as_str() {
+                let op = match self
+                    .text(child)
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .as_str()
+                {
                     "==" => CmpOp::Eq,
                     "!=" | "<>" => CmpOp::NotEq,
                     "<" => CmpOp::Lt,
@@ -1507,7 +1619,10 @@ fn unescape(text: &str) -> String {
                     _ => 8,
                 };
                 let digits: String = (0..width).filter_map(|_| chars.next()).collect();
-                match u32::from_str_radix(&digits, 16).ok().and_then(char::from_u32) {
+                match u32::from_str_radix(&digits, 16)
+                    .ok()
+                    .and_then(char::from_u32)
+                {
                     Some(ch) => out.push(ch),
                     None => {
                         out.push('\\');

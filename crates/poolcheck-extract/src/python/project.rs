@@ -48,7 +48,9 @@ pub fn module_name(root: &Path, path: &Path) -> Option<(String, bool)> {
         })
         .collect();
     let file = parts.pop()?;
-    let stem = file.strip_suffix(".py").or_else(|| file.strip_suffix(".pyi"))?;
+    let stem = file
+        .strip_suffix(".py")
+        .or_else(|| file.strip_suffix(".pyi"))?;
     let is_package = stem == "__init__";
     if !is_package {
         parts.push(stem.to_owned());
@@ -257,6 +259,9 @@ mod tests {
         let core = project.index_of_name("src.dispatch.database.core").unwrap();
         let config = project.resolve_absolute(core, "dispatch.config").unwrap();
         assert_eq!(project.entry(config).name, "src.dispatch.config");
-        assert_eq!(project.import_target_name(core, "config", 2), "src.dispatch.config");
+        assert_eq!(
+            project.import_target_name(core, "config", 2),
+            "src.dispatch.config"
+        );
     }
 }

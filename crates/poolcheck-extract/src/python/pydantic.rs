@@ -41,8 +41,15 @@ pub fn settings_field(
         })
     })?;
     // Methods and nested classes are not fields.
-    let ctx = EvalCtx::at(owner.module, ScopeKind::Class(owner.index), u32::MAX, Vec::new());
-    let field = value.and_then(field_call).or_else(|| annotation.and_then(annotated_field));
+    let ctx = EvalCtx::at(
+        owner.module,
+        ScopeKind::Class(owner.index),
+        u32::MAX,
+        Vec::new(),
+    );
+    let field = value
+        .and_then(field_call)
+        .or_else(|| annotation.and_then(annotated_field));
     let mut env_names = Vec::new();
     let mut default: Option<&Expr> = value;
     if let Some((args, keywords)) = field {
@@ -127,7 +134,8 @@ pub fn settings_field(
         Some(value) => Sourced::with_origin(
             value,
             Origin::EnvDefault { var: env_name },
-            v.location.or_else(|| Some(eval.location(owner.module, default.span))),
+            v.location
+                .or_else(|| Some(eval.location(owner.module, default.span))),
         ),
         None => v,
     })
@@ -192,7 +200,11 @@ pub fn env_prefix(eval: &Evaluator<'_, '_>, class: ClassRef) -> Option<String> {
     for c in order {
         let def = eval.class_def(c);
         let ctx = EvalCtx::at(c.module, ScopeKind::Class(c.index), u32::MAX, Vec::new());
-        if let Some(k) = def.keywords.iter().find(|k| k.name.as_deref() == Some("env_prefix")) {
+        if let Some(k) = def
+            .keywords
+            .iter()
+            .find(|k| k.name.as_deref() == Some("env_prefix"))
+        {
             return string_of(eval, &k.value, &ctx);
         }
         if let Some(config) = eval.class_attribute(c, "model_config") {

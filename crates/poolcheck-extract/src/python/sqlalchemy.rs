@@ -268,7 +268,9 @@ fn pool_class_names(v: &Sourced<Value>) -> Vec<Sourced<String>> {
         let name = match &v.value {
             Some(Value::External(path)) => path.rsplit('.').next().map(str::to_owned),
             Some(Value::Class(_)) => Some("custom pool class".to_owned()),
-            Some(Value::Str(s)) => s.complete().map(|t| t.rsplit('.').next().unwrap_or(t).to_owned()),
+            Some(Value::Str(s)) => s
+                .complete()
+                .map(|t| t.rsplit('.').next().unwrap_or(t).to_owned()),
             _ => None,
         };
         match name {
@@ -299,12 +301,18 @@ fn cap_for(
     let Some(class_name) = class.value.as_deref() else {
         let reason = class.unknown_reason().unwrap_or("unknown").to_owned();
         unresolved.push(Unresolved {
-            location: class.location.clone().unwrap_or_else(|| args.location.clone()),
+            location: class
+                .location
+                .clone()
+                .unwrap_or_else(|| args.location.clone()),
             what: format!("poolclass of engine `{name}`"),
             reason: reason.clone(),
         });
         return PoolCap::Bounded {
-            size: Sourced::unknown(format!("the pool class is not known: {reason}"), class.location.clone()),
+            size: Sourced::unknown(
+                format!("the pool class is not known: {reason}"),
+                class.location.clone(),
+            ),
             overflow: None,
         };
     };
@@ -473,9 +481,12 @@ pub fn sourced_float(v: &Sourced<Value>) -> Sourced<f64> {
 
 pub fn sourced_bool(v: &Sourced<Value>) -> Sourced<bool> {
     let value = match &v.value {
-        Some(Value::Str(s)) => s
-            .complete()
-            .map(|t| matches!(t.trim().to_ascii_lowercase().as_str(), "true" | "1" | "yes" | "on")),
+        Some(Value::Str(s)) => s.complete().map(|t| {
+            matches!(
+                t.trim().to_ascii_lowercase().as_str(),
+                "true" | "1" | "yes" | "on"
+            )
+        }),
         Some(other) => other.truthy(),
         None => None,
     };
@@ -543,9 +554,13 @@ fn apply_url_params(
         return;
     };
     let at = |_: &str| Sourced::with_origin((), url.origin.clone(), url.location.clone());
-    if let Some(v) = db.param("prepared_statement_cache_size").and_then(|v| v.parse().ok()) {
+    if let Some(v) = db
+        .param("prepared_statement_cache_size")
+        .and_then(|v| v.parse().ok())
+    {
         let base = at("");
-        settings.prepared_statement_cache_size = Some(Sourced::with_origin(v, base.origin, base.location));
+        settings.prepared_statement_cache_size =
+            Some(Sourced::with_origin(v, base.origin, base.location));
         settings.prepared_statement_cache_size_source = Some(SettingSource::Url);
     }
     if let Some(v) = db.param("connect_timeout").and_then(|v| v.parse().ok()) {
@@ -565,14 +580,23 @@ fn apply_url_params(
     if matches!(driver.value, Some(Driver::Psycopg3)) {
         if let Some(v) = db.param("prepare_threshold") {
             let base = at("");
-            let parsed = if v.eq_ignore_ascii_case("none") { None } else { v.parse().ok() };
-            settings.prepare_threshold = Some(Sourced::with_origin(parsed, base.origin, base.location));
+            let parsed = if v.eq_ignore_ascii_case("none") {
+                None
+            } else {
+                v.parse().ok()
+            };
+            settings.prepare_threshold =
+                Some(Sourced::with_origin(parsed, base.origin, base.location));
         }
     }
 }
 
 /// `connect_args={...}`: driver settings that the pitfall rules read.
-pub fn apply_connect_args(settings: &mut PoolSettings, connect_args: &Sourced<Value>, driver: &Sourced<Driver>) {
+pub fn apply_connect_args(
+    settings: &mut PoolSettings,
+    connect_args: &Sourced<Value>,
+    driver: &Sourced<Driver>,
+) {
     let Some(Value::Dict(dict)) = &connect_args.value else {
         return;
     };
@@ -583,7 +607,8 @@ pub fn apply_connect_args(settings: &mut PoolSettings, connect_args: &Sourced<Va
 /// Driver keyword settings from a dict (connect_args, psycopg_pool kwargs, asyncpg kwargs).
 pub fn apply_driver_kwargs(settings: &mut PoolSettings, dict: &PyDict, driver: &Sourced<Driver>) {
     if let Some(v) = dict.get("statement_cache_size") {
-        settings.statement_cache_size = Some(sourced_int(v).and_then("not a constant", |e| e.constant()));
+        settings.statement_cache_size =
+            Some(sourced_int(v).and_then("not a constant", |e| e.constant()));
     }
     if let Some(v) = dict.get("prepared_statement_cache_size") {
         settings.prepared_statement_cache_size =
@@ -607,7 +632,9 @@ pub fn apply_driver_kwargs(settings: &mut PoolSettings, dict: &PyDict, driver: &
     if let Some(v) = dict.get(timeout_key) {
         settings.connect_timeout = Some(sourced_float(v));
     }
-    if let Some(Value::Dict(server_settings)) = dict.get("server_settings").and_then(|v| v.value.as_ref()) {
+    if let Some(Value::Dict(server_settings)) =
+        dict.get("server_settings").and_then(|v| v.value.as_ref())
+    {
         for (name, value) in &server_settings.entries {
             settings.startup_parameters.push(StartupParameter {
                 name: name.to_ascii_lowercase(),

@@ -2,7 +2,9 @@
 
 use std::path::Path;
 
-use poolcheck_core::facts::pool::{ClientPool, Driver, PoolCap, PoolKind, SettingSource, StartupVia};
+use poolcheck_core::facts::pool::{
+    ClientPool, Driver, PoolCap, PoolKind, SettingSource, StartupVia,
+};
 use poolcheck_core::facts::python::ImportTimeKind;
 use poolcheck_core::facts::{FileFacts, FileKind};
 use poolcheck_core::{EnvVar, Environment, FilePath, IntExpr, Origin, SourceFile, Sourced};
@@ -87,7 +89,9 @@ fn bounded(pool: &ClientPool) -> (Option<i64>, Option<i64>) {
     match &pool.cap {
         PoolCap::Bounded { size, overflow } => (
             size.get().and_then(IntExpr::constant),
-            overflow.as_ref().and_then(|o| o.get().and_then(IntExpr::constant)),
+            overflow
+                .as_ref()
+                .and_then(|o| o.get().and_then(IntExpr::constant)),
         ),
         other => panic!("expected a bounded cap, got {other:?}"),
     }
@@ -150,7 +154,10 @@ engine = create_engine(DATABASE_URL, pool_size=15, max_overflow=30)
     )]));
     let pool = only_pool(&analysis);
     assert_eq!(pool.driver.value, Some(Driver::Asyncpg));
-    assert_eq!(pool.target.get().unwrap().host.as_deref(), Some("pgbouncer"));
+    assert_eq!(
+        pool.target.get().unwrap().host.as_deref(),
+        Some("pgbouncer")
+    );
     assert!(matches!(pool.target.origin, Origin::EnvValue { .. }));
 }
 
@@ -172,9 +179,18 @@ fn sqlalchemy_defaults_apply_when_arguments_are_absent() {
             tool: "SQLAlchemy".into()
         }
     );
-    assert_eq!(repo.slice(&pool.cap_location), "sa.create_engine('postgresql://db/app')");
-    assert_eq!(repo.slice(pool.settings.arguments_location.as_ref().unwrap()), "('postgresql://db/app')");
-    assert_eq!(pool.settings.pool_timeout.as_ref().unwrap().value, Some(30.0));
+    assert_eq!(
+        repo.slice(&pool.cap_location),
+        "sa.create_engine('postgresql://db/app')"
+    );
+    assert_eq!(
+        repo.slice(pool.settings.arguments_location.as_ref().unwrap()),
+        "('postgresql://db/app')"
+    );
+    assert_eq!(
+        pool.settings.pool_timeout.as_ref().unwrap().value,
+        Some(30.0)
+    );
     assert_eq!(pool.settings.pool_recycle.as_ref().unwrap().value, Some(-1));
 }
 
@@ -207,10 +223,19 @@ engine = cae(
     assert_eq!(pool.driver.value, Some(Driver::Asyncpg));
     assert!(matches!(pool.cap, PoolCap::PerConcurrency { .. }));
     let s = &pool.settings;
-    assert_eq!(s.pool_class.as_ref().unwrap().value.as_deref(), Some("NullPool"));
+    assert_eq!(
+        s.pool_class.as_ref().unwrap().value.as_deref(),
+        Some("NullPool")
+    );
     assert_eq!(s.statement_cache_size.as_ref().unwrap().value, Some(0));
-    assert_eq!(s.prepared_statement_cache_size.as_ref().unwrap().value, Some(0));
-    assert_eq!(s.prepared_statement_cache_size_source, Some(SettingSource::ConnectArgs));
+    assert_eq!(
+        s.prepared_statement_cache_size.as_ref().unwrap().value,
+        Some(0)
+    );
+    assert_eq!(
+        s.prepared_statement_cache_size_source,
+        Some(SettingSource::ConnectArgs)
+    );
     assert_eq!(
         repo.slice(s.prepared_statement_name_func.as_ref().unwrap()),
         r#"lambda: f"__asyncpg_{uuid4()}__""#
@@ -232,7 +257,10 @@ engine = cae(
         s.isolation_level.as_ref().unwrap().value.as_deref(),
         Some("AUTOCOMMIT")
     );
-    assert!(repo.slice(s.connect_args_location.as_ref().unwrap()).starts_with("{\n    \"statement_cache_size\""));
+    assert!(
+        repo.slice(s.connect_args_location.as_ref().unwrap())
+            .starts_with("{\n    \"statement_cache_size\"")
+    );
 }
 
 #[test]
@@ -248,8 +276,14 @@ engine = create_async_engine(
     )]);
     let analysis = repo.analyze(&Environment::new());
     let s = &only_pool(&analysis).settings;
-    assert_eq!(s.prepared_statement_cache_size.as_ref().unwrap().value, Some(0));
-    assert_eq!(s.prepared_statement_cache_size_source, Some(SettingSource::Url));
+    assert_eq!(
+        s.prepared_statement_cache_size.as_ref().unwrap().value,
+        Some(0)
+    );
+    assert_eq!(
+        s.prepared_statement_cache_size_source,
+        Some(SettingSource::Url)
+    );
     let cache = s.statement_cache_size.as_ref().unwrap();
     assert_eq!(cache.value, Some(100));
     assert!(cache.is_default());
@@ -322,7 +356,9 @@ engine = create_engine("postgresql://db/app", poolclass=NullPool if TESTING else
     assert!(matches!(pool.cap, PoolCap::PerConcurrency { .. }));
     assert_eq!(
         pool.alternatives.as_deref(),
-        Some("poolclass is NullPool or QueuePool depending on a condition: the largest cap is used")
+        Some(
+            "poolclass is NullPool or QueuePool depending on a condition: the largest cap is used"
+        )
     );
 }
 
@@ -351,7 +387,10 @@ fn sqlite_engines_are_not_postgres_clients() {
     )]);
     let analysis = repo.analyze(&Environment::new());
     let pool = only_pool(&analysis);
-    assert_eq!(pool.driver.value, Some(Driver::NotPostgres("sqlite".into())));
+    assert_eq!(
+        pool.driver.value,
+        Some(Driver::NotPostgres("sqlite".into()))
+    );
     assert_eq!(
         pool.settings.pool_class.as_ref().unwrap().value.as_deref(),
         Some("SingletonThreadPool")
@@ -405,13 +444,19 @@ engine = create_engine(
         }
     );
     assert_eq!(repo.slice(size.location.as_ref().unwrap()), "10");
-    assert_eq!(pool.settings.prepare_threshold.as_ref().unwrap().value, Some(Some(5)));
+    assert_eq!(
+        pool.settings.prepare_threshold.as_ref().unwrap().value,
+        Some(Some(5))
+    );
 
     // Case-insensitive env names, the prefix, and an alias without the prefix.
     let analysis = repo.analyze(&env(&[("app_pool_size", "25"), ("DB_POOL_TIMEOUT", "5")]));
     let pool = only_pool(&analysis);
     assert_eq!(bounded(pool), (Some(25), Some(5)));
-    assert_eq!(pool.settings.pool_timeout.as_ref().unwrap().value, Some(5.0));
+    assert_eq!(
+        pool.settings.pool_timeout.as_ref().unwrap().value,
+        Some(5.0)
+    );
 }
 
 #[test]
@@ -443,7 +488,10 @@ engine = create_sqlalchemy_engine("postgresql://mlflow@db/mlflow")
     assert_eq!(pool.name, "create_sqlalchemy_engine");
     assert_eq!(bounded(pool), (Some(5), Some(10)));
     assert_eq!(pool.target.get().unwrap().user.as_deref(), Some("mlflow"));
-    assert_eq!(pool.settings.pool_pre_ping.as_ref().unwrap().value, Some(true));
+    assert_eq!(
+        pool.settings.pool_pre_ping.as_ref().unwrap().value,
+        Some(true)
+    );
 
     let analysis = repo.analyze(&env(&[
         ("MLFLOW_SQLALCHEMYSTORE_POOL_SIZE", "40"),
@@ -463,7 +511,10 @@ engine = create_sqlalchemy_engine("postgresql://mlflow@db/mlflow")
     );
 
     let analysis = repo.analyze(&env(&[("MLFLOW_SQLALCHEMYSTORE_POOLCLASS", "NullPool")]));
-    assert!(matches!(only_pool(&analysis).cap, PoolCap::PerConcurrency { .. }));
+    assert!(matches!(
+        only_pool(&analysis).cap,
+        PoolCap::PerConcurrency { .. }
+    ));
 }
 
 #[test]
@@ -519,12 +570,16 @@ engine = create_engine("postgresql://db/app", pool_size=int(os.environ["DATABASE
     let PoolCap::Bounded { size, .. } = &only_pool(&analysis).cap else {
         unreachable!()
     };
-    let reason = "$DATABASE_POOL_SIZE has no value and no default: declare it in [tool.poolcheck.env]";
+    let reason =
+        "$DATABASE_POOL_SIZE has no value and no default: declare it in [tool.poolcheck.env]";
     assert_eq!(size.unknown_reason(), Some(reason));
     assert_eq!(analysis.unresolved.len(), 1);
     assert_eq!(analysis.unresolved[0].what, "pool_size of `engine`");
     assert_eq!(analysis.unresolved[0].reason, reason);
-    assert_eq!(repo.slice(&analysis.unresolved[0].location), "pool_size=int(os.environ[\"DATABASE_POOL_SIZE\"])");
+    assert_eq!(
+        repo.slice(&analysis.unresolved[0].location),
+        "pool_size=int(os.environ[\"DATABASE_POOL_SIZE\"])"
+    );
 }
 
 #[test]
@@ -546,7 +601,10 @@ def set_search_path(dbapi_connection, connection_record):
     assert_eq!(pool.event_sql.len(), 1);
     assert_eq!(pool.event_sql[0].event, "connect");
     assert_eq!(pool.event_sql[0].sql, "SET search_path TO app");
-    assert_eq!(repo.slice(&pool.event_sql[0].location), "\"SET search_path TO app\"");
+    assert_eq!(
+        repo.slice(&pool.event_sql[0].location),
+        "\"SET search_path TO app\""
+    );
     assert_eq!(analysis.event_handlers[0].pools, vec!["engine".to_owned()]);
 }
 
@@ -616,7 +674,10 @@ class ProductionConfig(Config):
     assert_eq!(pool.name, "flask-sqlalchemy (ProductionConfig)");
     assert_eq!(bounded(pool), (Some(30), Some(5)));
     assert_eq!(pool.target.get().unwrap().host.as_deref(), Some("db"));
-    assert_eq!(pool.settings.pool_pre_ping.as_ref().unwrap().value, Some(true));
+    assert_eq!(
+        pool.settings.pool_pre_ping.as_ref().unwrap().value,
+        Some(true)
+    );
     assert_eq!(repo.slice(&pool.location), "ProductionConfig");
 }
 
@@ -682,7 +743,10 @@ async def init():
     let min = pool.settings.min_size.as_ref().unwrap();
     assert_eq!(min.value, Some(IntExpr::Const(10)));
     assert!(min.is_default());
-    assert_eq!(pool.settings.statement_cache_size.as_ref().unwrap().value, Some(100));
+    assert_eq!(
+        pool.settings.statement_cache_size.as_ref().unwrap().value,
+        Some(100)
+    );
     assert_eq!(pool.settings.startup_parameters[0].name, "jit");
     assert_eq!(pool.target.get().unwrap().port, Some(6432));
 }
@@ -710,7 +774,10 @@ pool = ConnectionPool(
     assert_eq!(s.timeout.as_ref().unwrap().value, Some(30.0));
     assert_eq!(s.startup_parameters[0].name, "statement_timeout");
     assert_eq!(s.startup_parameters[0].via, StartupVia::Options);
-    assert_eq!(repo.slice(s.connect_args_location.as_ref().unwrap()), r#"{"prepare_threshold": None}"#);
+    assert_eq!(
+        repo.slice(s.connect_args_location.as_ref().unwrap()),
+        r#"{"prepare_threshold": None}"#
+    );
 }
 
 #[test]
@@ -731,8 +798,14 @@ conn = psycopg.connect("postgresql://db/app?connect_timeout=3", prepare_threshol
     assert_eq!(threaded.target.get().unwrap().host.as_deref(), Some("db"));
     let conn = &analysis.pools[1];
     assert!(conn.single_connection);
-    assert_eq!(conn.settings.prepare_threshold.as_ref().unwrap().value, Some(None));
-    assert_eq!(conn.settings.connect_timeout.as_ref().unwrap().value, Some(3.0));
+    assert_eq!(
+        conn.settings.prepare_threshold.as_ref().unwrap().value,
+        Some(None)
+    );
+    assert_eq!(
+        conn.settings.connect_timeout.as_ref().unwrap().value,
+        Some(3.0)
+    );
 }
 
 // ----- servers --------------------------------------------------------------------
@@ -755,7 +828,9 @@ def post_fork(server, worker):
     )]);
     let project = repo.project();
     let path = FilePath::new("gunicorn.conf.py");
-    let config = project.gunicorn_settings(&path, &Environment::new()).unwrap();
+    let config = project
+        .gunicorn_settings(&path, &Environment::new())
+        .unwrap();
     let workers = config.settings.workers.as_ref().unwrap();
     assert_eq!(workers.value, Some(IntExpr::Const(12)));
     assert_eq!(
@@ -765,13 +840,25 @@ def post_fork(server, worker):
         }
     );
     assert_eq!(repo.slice(workers.location.as_ref().unwrap()), "\"12\"");
-    assert_eq!(config.settings.threads.as_ref().unwrap().value, Some(IntExpr::Const(4)));
     assert_eq!(
-        config.settings.worker_class.as_ref().unwrap().value.as_deref(),
+        config.settings.threads.as_ref().unwrap().value,
+        Some(IntExpr::Const(4))
+    );
+    assert_eq!(
+        config
+            .settings
+            .worker_class
+            .as_ref()
+            .unwrap()
+            .value
+            .as_deref(),
         Some("gthread")
     );
     assert_eq!(config.settings.preload.as_ref().unwrap().value, Some(true));
-    assert_eq!(config.settings.bind.as_ref().unwrap().value.as_deref(), Some("0.0.0.0:8000"));
+    assert_eq!(
+        config.settings.bind.as_ref().unwrap().value.as_deref(),
+        Some("0.0.0.0:8000")
+    );
     assert!(config.post_fork_disposes);
     assert_eq!(config.hooks[0].0, "post_fork");
 
@@ -791,7 +878,10 @@ fn gunicorn_cpu_formula_is_symbolic_and_absent_settings_stay_absent() {
     )]);
     let config = repo
         .project()
-        .gunicorn_settings(&FilePath::new("deploy/gunicorn_config.py"), &Environment::new())
+        .gunicorn_settings(
+            &FilePath::new("deploy/gunicorn_config.py"),
+            &Environment::new(),
+        )
         .unwrap();
     let workers = config.settings.workers.unwrap();
     let expr = workers.value.unwrap();
@@ -820,9 +910,18 @@ if __name__ == "__main__":
     let analysis = repo.analyze(&Environment::new());
     assert_eq!(analysis.servers.len(), 1);
     let server = &analysis.servers[0];
-    assert_eq!(server.settings.workers.as_ref().unwrap().value, Some(IntExpr::Const(4)));
-    assert_eq!(server.settings.app.as_ref().unwrap().value.as_deref(), Some("app.main:app"));
-    assert_eq!(server.settings.bind.as_ref().unwrap().value.as_deref(), Some("0.0.0.0:8000"));
+    assert_eq!(
+        server.settings.workers.as_ref().unwrap().value,
+        Some(IntExpr::Const(4))
+    );
+    assert_eq!(
+        server.settings.app.as_ref().unwrap().value.as_deref(),
+        Some("app.main:app")
+    );
+    assert_eq!(
+        server.settings.bind.as_ref().unwrap().value.as_deref(),
+        Some("0.0.0.0:8000")
+    );
     assert!(!server.development);
 }
 
@@ -838,7 +937,11 @@ fn syntax_error_file_still_yields_its_engine_and_a_diagnostic() {
     assert!(!module.syntax_errors.is_empty());
     assert_eq!(facts.diagnostics.len(), 1);
     assert_eq!(facts.diagnostics[0].code, "PC002");
-    assert_eq!(file.line_col(facts.diagnostics[0].primary.span.start as usize).line, 3);
+    assert_eq!(
+        file.line_col(facts.diagnostics[0].primary.span.start as usize)
+            .line,
+        3
+    );
     let path = FilePath::new("broken.py");
     let project = PythonProject::new(Path::new(""), [(&path, &module)]);
     let analysis = project.analyze(&Environment::new(), None);
@@ -879,7 +982,12 @@ I = True and 4
     assert_eq!(int_of(&repo.value("s.py", "G", &e)), Some(10));
     let h = repo.value("s.py", "H", &e);
     assert_eq!(str_of(&h).as_deref(), Some("fallback"));
-    assert_eq!(h.origin, Origin::EnvDefault { var: "EMPTY".into() });
+    assert_eq!(
+        h.origin,
+        Origin::EnvDefault {
+            var: "EMPTY".into()
+        }
+    );
     assert_eq!(int_of(&repo.value("s.py", "I", &e)), Some(4));
     let d = repo.value("s.py", "D", &e);
     assert_eq!(
@@ -916,8 +1024,14 @@ FMT = "postgresql://{}:{port}/{db}".format(HOST, port=5433, db="shop")
     let parsed = url::parse_db_url(s);
     assert_eq!(parsed.host.as_deref(), Some("db"));
     assert_eq!(parsed.port, Some(5432));
-    assert_eq!(str_of(&repo.value("s.py", "PCT", &e)).as_deref(), Some("postgresql://db:6432/x"));
-    assert_eq!(str_of(&repo.value("s.py", "NAMED", &e)).as_deref(), Some("db-1"));
+    assert_eq!(
+        str_of(&repo.value("s.py", "PCT", &e)).as_deref(),
+        Some("postgresql://db:6432/x")
+    );
+    assert_eq!(
+        str_of(&repo.value("s.py", "NAMED", &e)).as_deref(),
+        Some("db-1")
+    );
     assert_eq!(
         str_of(&repo.value("s.py", "FMT", &e)).as_deref(),
         Some("postgresql://db:5433/shop")
@@ -946,7 +1060,8 @@ E = UNDEFINED_NAME
         Some("\"many\" is not an integer")
     );
     assert_eq!(
-        repo.value("s.py", "B", &env(&[("POOL", "lots")])).unknown_reason(),
+        repo.value("s.py", "B", &env(&[("POOL", "lots")]))
+            .unknown_reason(),
         Some("$POOL = \"lots\" (.env) is not an integer")
     );
     assert_eq!(
@@ -980,8 +1095,14 @@ AGE = config("CONN_MAX_AGE", default=60, cast=int)
     let pool = repo.value("settings.py", "POOL", &e);
     assert_eq!(int_of(&pool), Some(8));
     assert_eq!(pool.origin, Origin::EnvDefault { var: "POOL".into() });
-    assert_eq!(repo.value("settings.py", "DEBUG", &e).value, Some(Value::Bool(true)));
-    assert_eq!(str_of(&repo.value("settings.py", "NAME", &e)).as_deref(), Some("app"));
+    assert_eq!(
+        repo.value("settings.py", "DEBUG", &e).value,
+        Some(Value::Bool(true))
+    );
+    assert_eq!(
+        str_of(&repo.value("settings.py", "NAME", &e)).as_deref(),
+        Some("app")
+    );
     assert_eq!(int_of(&repo.value("settings.py", "AGE", &e)), Some(0));
 }
 
@@ -1016,9 +1137,18 @@ TOTAL = W + base_module.WORKERS
     let Some(Value::Dict(default)) = &d.get("default").unwrap().value else {
         panic!()
     };
-    assert_eq!(default.get("CONN_MAX_AGE").unwrap().value, Some(Value::None));
-    assert_eq!(default.get("CONN_HEALTH_CHECKS").unwrap().value, Some(Value::Bool(true)));
-    assert_eq!(int_of(&repo.value("shop/settings/prod.py", "TOTAL", &e)), Some(4));
+    assert_eq!(
+        default.get("CONN_MAX_AGE").unwrap().value,
+        Some(Value::None)
+    );
+    assert_eq!(
+        default.get("CONN_HEALTH_CHECKS").unwrap().value,
+        Some(Value::Bool(true))
+    );
+    assert_eq!(
+        int_of(&repo.value("shop/settings/prod.py", "TOTAL", &e)),
+        Some(4)
+    );
     // base.py itself is unchanged.
     let base = repo.value("shop/settings/base.py", "DATABASES", &e);
     let Some(Value::Dict(d)) = &base.value else {
@@ -1040,7 +1170,12 @@ fn evaluator_import_cycles_end_with_a_reason() {
     ]);
     let e = Environment::new();
     let x = repo.value("a.py", "X", &e);
-    assert!(x.unknown_reason().unwrap().contains("defined in terms of itself"), "{x:?}");
+    assert!(
+        x.unknown_reason()
+            .unwrap()
+            .contains("defined in terms of itself"),
+        "{x:?}"
+    );
     // Star imports in a cycle terminate.
     let q = repo.value("c2.py", "Q", &e);
     assert_eq!(int_of(&q), Some(1));
@@ -1114,7 +1249,9 @@ C = max(2, os.cpu_count() // 2)
     )]);
     let e = Environment::new();
     let a = repo.value("g.py", "A", &e);
-    let Some(Value::Int(a)) = a.value else { panic!() };
+    let Some(Value::Int(a)) = a.value else {
+        panic!()
+    };
     assert_eq!(a.to_string(), "cpus × 2 + 1");
     let Some(Value::Int(b)) = repo.value("g.py", "B", &e).value else {
         panic!()
@@ -1154,8 +1291,14 @@ except ImportError:
         str_of(&repo.value("s.py", "ENGINE", &env(&[("DB", "postgres")]))).as_deref(),
         Some("postgresql")
     );
-    assert_eq!(int_of(&repo.value("s.py", "POOL", &Environment::new())), Some(4));
-    assert_eq!(int_of(&repo.value("s.py", "POOL", &env(&[("POOL", "11")]))), Some(11));
+    assert_eq!(
+        int_of(&repo.value("s.py", "POOL", &Environment::new())),
+        Some(4)
+    );
+    assert_eq!(
+        int_of(&repo.value("s.py", "POOL", &env(&[("POOL", "11")]))),
+        Some(11)
+    );
 }
 
 #[test]
@@ -1172,8 +1315,14 @@ def env_int(name, default=0):
 SIZE = env_int("POOL_SIZE", 7)
 "#,
     )]);
-    assert_eq!(int_of(&repo.value("s.py", "SIZE", &Environment::new())), Some(7));
-    assert_eq!(int_of(&repo.value("s.py", "SIZE", &env(&[("POOL_SIZE", "3")]))), Some(3));
+    assert_eq!(
+        int_of(&repo.value("s.py", "SIZE", &Environment::new())),
+        Some(7)
+    );
+    assert_eq!(
+        int_of(&repo.value("s.py", "SIZE", &env(&[("POOL_SIZE", "3")]))),
+        Some(3)
+    );
 }
 
 #[test]
@@ -1189,7 +1338,10 @@ engine = create_engine(url)
     let pool = only_pool(&analysis);
     assert_eq!(pool.driver.value, Some(Driver::Psycopg3));
     let t = pool.target.get().unwrap();
-    assert_eq!((t.host.as_deref(), t.port, t.dbname.as_deref()), (Some("pg"), Some(5433), Some("shop")));
+    assert_eq!(
+        (t.host.as_deref(), t.port, t.dbname.as_deref()),
+        (Some("pg"), Some(5433), Some("shop"))
+    );
 }
 
 /// Times extraction of a generated 5,000-line module. Run with
@@ -1217,5 +1369,8 @@ fn extraction_speed_on_a_5000_line_file() {
         assert_eq!(module.calls.len(), i);
     }
     let per_run = start.elapsed() / runs;
-    println!("extraction of {lines} lines ({} bytes): {per_run:?} per file", text.len());
+    println!(
+        "extraction of {lines} lines ({} bytes): {per_run:?} per file",
+        text.len()
+    );
 }

@@ -35,8 +35,15 @@ impl DbUrl {
 pub fn driver_for_scheme(scheme: &str) -> Driver {
     let scheme = scheme.to_ascii_lowercase();
     let (dialect, driver) = scheme.split_once('+').unwrap_or((scheme.as_str(), ""));
-    if !matches!(dialect, "postgresql" | "postgres" | "pgsql" | "postgresql_async") {
-        let name = if dialect.is_empty() { scheme.as_str() } else { dialect };
+    if !matches!(
+        dialect,
+        "postgresql" | "postgres" | "pgsql" | "postgresql_async"
+    ) {
+        let name = if dialect.is_empty() {
+            scheme.as_str()
+        } else {
+            dialect
+        };
         return Driver::NotPostgres(name.to_owned());
     }
     match driver {

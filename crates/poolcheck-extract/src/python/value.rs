@@ -143,8 +143,9 @@ impl Value {
                 }
             }
             Value::List(items) => Some(!items.is_empty()),
-            Value::Dict(d) => (!d.entries.is_empty() || d.unknown.is_empty())
-                .then_some(!d.entries.is_empty()),
+            Value::Dict(d) => {
+                (!d.entries.is_empty() || d.unknown.is_empty()).then_some(!d.entries.is_empty())
+            }
             // An imported name from outside the repository could be anything.
             Value::External(_) => None,
             Value::Module(_)
@@ -182,7 +183,11 @@ impl Value {
             Value::Function(_) | Value::Callable => "a function".into(),
             Value::OneOf(options) => options
                 .iter()
-                .map(|o| o.value.as_ref().map_or_else(|| "unknown".into(), Value::describe))
+                .map(|o| {
+                    o.value
+                        .as_ref()
+                        .map_or_else(|| "unknown".into(), Value::describe)
+                })
                 .collect::<Vec<_>>()
                 .join(" or "),
         }
@@ -344,9 +349,7 @@ pub fn provenance_note(value: &Sourced<Value>) -> Option<String> {
         Origin::EnvDefault { var } => Some(format!("default of ${var}")),
         Origin::EnvValue { var, source } => Some(format!("${var} from {source}")),
         Origin::ToolDefault { tool } => Some(format!("{tool} default")),
-        Origin::Computed { expr } => expr
-            .split_once(" with ")
-            .map(|(_, notes)| notes.to_owned()),
+        Origin::Computed { expr } => expr.split_once(" with ").map(|(_, notes)| notes.to_owned()),
         _ => None,
     }
 }
