@@ -242,13 +242,12 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             }
             let own = strip_shared(&stmt.guards, &ctx.guards);
             // An earlier binding in an arm that already bound the name is shadowed.
-            if let Some(last) = own.last() {
-                if arms_seen
+            if let Some(last) = own.last()
+                && arms_seen
                     .get(&last.branch)
                     .is_some_and(|arms| arms.contains(&last.arm))
-                {
-                    continue;
-                }
+            {
+                continue;
             }
             let status = self.guard_status(ctx, own, stmt);
             if status == Tri::False {
@@ -391,7 +390,7 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             StmtKind::AugAssign { op, value, target } => {
                 let old = self.lookup(name, &at, Some(target.name_span));
                 let rhs = self.eval(value, &at);
-                self.binop(
+                Self::binop(
                     &old,
                     *op,
                     &rhs,
@@ -458,10 +457,10 @@ impl<'p, 'a> Evaluator<'p, 'a> {
     }
 
     fn import_name(&self, module: &str, name: &str, loc: Option<Location>) -> Sourced<Value> {
-        if let Some(m) = self.project.index_of_name(module) {
-            if self.module_defines(m, name) {
-                return self.module_value(m, name);
-            }
+        if let Some(m) = self.project.index_of_name(module)
+            && self.module_defines(m, name)
+        {
+            return self.module_value(m, name);
         }
         let child = format!("{module}.{name}");
         if self.project.has_package(&child) {
@@ -544,7 +543,7 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                 return merged;
             }
             if let Some(op) = aug {
-                return self.binop(&container, op, &new, "augmented assignment", None);
+                return Self::binop(&container, op, &new, "augmented assignment", None);
             }
             return new;
         };
@@ -718,11 +717,11 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             ExprKind::BinOp(l, op, r) => {
                 let left = self.eval(l, ctx);
                 let right = self.eval(r, ctx);
-                self.binop(&left, *op, &right, &render(expr), Some(loc))
+                Self::binop(&left, *op, &right, &render(expr), Some(loc))
             }
             ExprKind::Unary(op, e) => {
                 let v = self.eval(e, ctx);
-                self.unary(*op, v, expr, loc)
+                Self::unary(*op, v, expr, loc)
             }
             ExprKind::BoolOp(op, l, r) => {
                 let left = self.eval(l, ctx);
@@ -854,7 +853,7 @@ impl<'p, 'a> Evaluator<'p, 'a> {
         }
     }
 
-    fn unary(&self, op: UnaryOp, v: Sourced<Value>, expr: &Expr, loc: Location) -> Sourced<Value> {
+    fn unary(op: UnaryOp, v: Sourced<Value>, expr: &Expr, loc: Location) -> Sourced<Value> {
         let value = match (op, v.value.as_ref()) {
             (UnaryOp::Neg, Some(Value::Int(IntExpr::Const(i)))) => {
                 return Sourced {
@@ -909,7 +908,6 @@ impl<'p, 'a> Evaluator<'p, 'a> {
     }
 
     pub fn binop(
-        &self,
         left: &Sourced<Value>,
         op: BinOp,
         right: &Sourced<Value>,
@@ -920,66 +918,61 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             .iter()
             .filter_map(|v| provenance_note(v))
             .collect();
-        let (Some(l), Some(r)) = (left.value.as_ref(), right.value.as_ref()) else {
+        let (Some(lhs), Some(rhs)) = (left.value.as_ref(), right.value.as_ref()) else {
             let reason = left
                 .unknown_reason()
                 .or(right.unknown_reason())
                 .unwrap_or("an operand is unknown");
             // A string with a hole stays partially known.
-            if op == BinOp::Add {
-                if let (Some(Value::Str(s)), None) | (None, Some(Value::Str(s))) =
+            if op == BinOp::Add
+                && let (Some(Value::Str(s)), None) | (None, Some(Value::Str(s))) =
                     (left.value.as_ref(), right.value.as_ref())
-                {
-                    let hole = PyStr::hole(reason);
-                    let mut out = PyStr::default();
-                    if left.value.is_some() {
-                        out.push(s);
-                        out.push(&hole);
-                    } else {
-                        out.push(&hole);
-                        out.push(s);
-                    }
-                    return Sourced::computed(
-                        Value::Str(out),
-                        with_notes(text.into(), &notes),
-                        loc,
-                    );
+            {
+                let hole = PyStr::hole(reason);
+                let mut out = PyStr::default();
+                if left.value.is_some() {
+                    out.push(s);
+                    out.push(&hole);
+                } else {
+                    out.push(&hole);
+                    out.push(s);
                 }
+                return Sourced::computed(Value::Str(out), with_notes(text.into(), &notes), loc);
             }
             return unknown(reason, loc);
         };
-        let value = match (l, op, r) {
+        let value = match (lhs, op, rhs) {
             (Value::Int(a), _, Value::Int(b)) => int_op(a, op, b),
             (Value::Int(_) | Value::Float(_), _, Value::Int(_) | Value::Float(_)) => {
-                match (as_f64(l), as_f64(r)) {
+                match (as_f64(lhs), as_f64(rhs)) {
                     (Some(a), Some(b)) => float_op(a, op, b),
                     _ => None,
                 }
             }
             (Value::Str(a), BinOp::Add, Value::Str(b)) => {
-                let mut s = a.clone();
-                s.push(b);
-                Some(Value::Str(s))
+                let mut joined = a.clone();
+                joined.push(b);
+                Some(Value::Str(joined))
             }
             (Value::Str(fmt), BinOp::Mod, args) => Some(Value::Str(percent_format(fmt, args))),
             (Value::List(a), BinOp::Add, Value::List(b)) => {
                 Some(Value::List(a.iter().chain(b).cloned().collect()))
             }
             (Value::Dict(a), BinOp::BitOr, Value::Dict(b)) => {
-                let mut d = a.clone();
-                d.merge(b);
-                Some(Value::Dict(d))
+                let mut merged = a.clone();
+                merged.merge(b);
+                Some(Value::Dict(merged))
             }
             (Value::OneOf(options), _, _) => Some(Value::OneOf(
                 options
                     .iter()
-                    .map(|o| self.binop(o, op, right, text, loc.clone()))
+                    .map(|o| Self::binop(o, op, right, text, loc.clone()))
                     .collect(),
             )),
             (_, _, Value::OneOf(options)) => Some(Value::OneOf(
                 options
                     .iter()
-                    .map(|o| self.binop(left, op, o, text, loc.clone()))
+                    .map(|o| Self::binop(left, op, o, text, loc.clone()))
                     .collect(),
             )),
             _ => None,
@@ -987,7 +980,11 @@ impl<'p, 'a> Evaluator<'p, 'a> {
         match value {
             Some(v) => Sourced::computed(v, with_notes(text.into(), &notes), loc),
             None => unknown(
-                format!("`{text}` combines {} and {}", l.describe(), r.describe()),
+                format!(
+                    "`{text}` combines {} and {}",
+                    lhs.describe(),
+                    rhs.describe()
+                ),
                 loc,
             ),
         }
@@ -1014,10 +1011,10 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                 loc,
             ),
             Value::Module(dotted) => {
-                if let Some(m) = self.project.index_of_name(dotted) {
-                    if self.module_defines(m, attr) {
-                        return self.module_value(m, attr);
-                    }
+                if let Some(m) = self.project.index_of_name(dotted)
+                    && self.module_defines(m, attr)
+                {
+                    return self.module_value(m, attr);
                 }
                 let child = format!("{dotted}.{attr}");
                 if self.project.has_package(&child) {
@@ -1276,11 +1273,7 @@ impl<'p, 'a> Evaluator<'p, 'a> {
         args: &[Arg],
         keywords: &[Keyword],
         ctx: &EvalCtx,
-    ) -> (
-        Vec<Sourced<Value>>,
-        Vec<(String, Sourced<Value>)>,
-        Vec<String>,
-    ) {
+    ) -> EvaluatedArgs {
         let mut positional = Vec::new();
         let mut named = Vec::new();
         let mut unknown_parts = Vec::new();
@@ -1294,20 +1287,19 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             }
         }
         for keyword in keywords {
-            match &keyword.name {
-                Some(name) => named.push((name.clone(), self.eval(&keyword.value, ctx))),
-                None => {
-                    let spread = self.eval(&keyword.value, ctx);
-                    match spread.value {
-                        Some(Value::Dict(d)) => {
-                            named.extend(d.entries.iter().cloned());
-                            unknown_parts.extend(d.unknown.iter().cloned());
-                        }
-                        _ => unknown_parts.push(spread.unknown_reason().map_or_else(
-                            || format!("`**{}` is not a known dict", render(&keyword.value)),
-                            |r| format!("`**{}`: {r}", render(&keyword.value)),
-                        )),
+            if let Some(name) = &keyword.name {
+                named.push((name.clone(), self.eval(&keyword.value, ctx)));
+            } else {
+                let spread = self.eval(&keyword.value, ctx);
+                match spread.value {
+                    Some(Value::Dict(d)) => {
+                        named.extend(d.entries.iter().cloned());
+                        unknown_parts.extend(d.unknown.iter().cloned());
                     }
+                    _ => unknown_parts.push(spread.unknown_reason().map_or_else(
+                        || format!("`**{}` is not a known dict", render(&keyword.value)),
+                        |r| format!("`**{}`: {r}", render(&keyword.value)),
+                    )),
                 }
             }
         }
@@ -1626,7 +1618,7 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                 render(expr),
                 Some(loc),
             ),
-            "max" | "min" => self.min_max(path, &positional, expr, loc),
+            "max" | "min" => Self::min_max(path, &positional, expr, loc),
             "abs" => match positional.first().and_then(|v| v.value.as_ref()) {
                 Some(Value::Int(IntExpr::Const(i))) => {
                     Sourced::computed(Value::int(i.saturating_abs()), render(expr), Some(loc))
@@ -1655,10 +1647,11 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             "getattr" => match (positional.first(), var_name(positional.get(1))) {
                 (Some(obj), Some(attr)) => {
                     let v = self.attribute(obj, &attr, Some(loc.clone()));
-                    if !v.is_known() && is_not_defined(&v) {
-                        if let Some(default) = positional.get(2) {
-                            return default.clone();
-                        }
+                    if !v.is_known()
+                        && is_not_defined(&v)
+                        && let Some(default) = positional.get(2)
+                    {
+                        return default.clone();
                     }
                     v
                 }
@@ -1739,14 +1732,13 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                 .cloned()
                 .unwrap_or_else(|| unknown("the field has no default", Some(loc))),
             _ => unknown(
-                format!("`{}()` is outside the repository and not evaluated", path),
+                format!("`{path}()` is outside the repository and not evaluated"),
                 Some(loc),
             ),
         }
     }
 
     fn min_max(
-        &self,
         which: &str,
         positional: &[Sourced<Value>],
         expr: &Expr,
@@ -1840,6 +1832,13 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             .map(|(k, v)| (k.clone(), v.clone()))
     }
 }
+
+/// Positional values, keyword values, and why some may be missing.
+pub type EvaluatedArgs = (
+    Vec<Sourced<Value>>,
+    Vec<(String, Sourced<Value>)>,
+    Vec<String>,
+);
 
 enum Mutation<'e> {
     Set(&'e Expr),
@@ -2071,11 +2070,12 @@ fn values_equal(l: &Value, r: &Value) -> Option<bool> {
                 Value::Bool(b) => Some(f64::from(u8::from(*b))),
                 other => as_f64(other),
             };
-            f(l)? == f(r)?
+            f(l)?.total_cmp(&f(r)?).is_eq()
         }
         (Value::External(a), Value::External(b)) => a == b,
-        (Value::OneOf(_), _) | (_, Value::OneOf(_)) => return None,
-        (Value::Dict(_) | Value::List(_), _) => return None,
+        (Value::OneOf(_) | Value::Dict(_) | Value::List(_), _) | (_, Value::OneOf(_)) => {
+            return None;
+        }
         _ => false,
     })
 }
@@ -2085,6 +2085,7 @@ pub fn convert(kind: &str, v: &Sourced<Value>, loc: Option<Location>) -> Sourced
     let Some(value) = v.value.as_ref() else {
         return v.clone();
     };
+    let loc = v.location.clone().or(loc);
     let keep = |new: Value| Sourced {
         value: Some(new),
         origin: v.origin.clone(),

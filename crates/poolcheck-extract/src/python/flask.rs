@@ -35,11 +35,14 @@ pub fn uses_flask_sqlalchemy(eval: &Evaluator<'_, '_>) -> bool {
     })
 }
 
+/// Looks a config key up in one configuration source.
+type Getter = Box<dyn Fn(&str) -> Option<Sourced<Value>>>;
+
 /// One place that configures Flask-SQLAlchemy.
 struct ConfigSource {
     name: String,
     location: Location,
-    get: Box<dyn Fn(&str) -> Option<Sourced<Value>>>,
+    get: Getter,
 }
 
 pub fn flask_pools(
@@ -192,14 +195,14 @@ pub fn flask_pools(
                         }
                     }
                     StmtKind::Update { target, value } => {
-                        if matches!(target.path.as_slice(), [Accessor::Attr(a)] if a == "config") {
-                            if let Some(Value::Dict(d)) = eval.eval(value, &ctx).value {
-                                for (k, v) in d.entries {
-                                    if k.starts_with("SQLALCHEMY_") {
-                                        values.push((k, v));
-                                        first_location
-                                            .get_or_insert_with(|| eval.location(m, stmt.span));
-                                    }
+                        if matches!(target.path.as_slice(), [Accessor::Attr(a)] if a == "config")
+                            && let Some(Value::Dict(d)) = eval.eval(value, &ctx).value
+                        {
+                            for (k, v) in d.entries {
+                                if k.starts_with("SQLALCHEMY_") {
+                                    values.push((k, v));
+                                    first_location
+                                        .get_or_insert_with(|| eval.location(m, stmt.span));
                                 }
                             }
                         }

@@ -432,10 +432,10 @@ fn site_context(eval: &Evaluator<'_, '_>, module: usize, site: &CallSite) -> Eva
         _ => ScopeKind::Module,
     };
     let mut ctx = EvalCtx::at(module, scope, site.call.span.start, site.guards.clone());
-    if let Some(f) = site.function {
-        if let Some(locals) = caller_locals(eval, FuncRef { module, index: f }) {
-            ctx.locals = Some(std::rc::Rc::new(locals));
-        }
+    if let Some(f) = site.function
+        && let Some(locals) = caller_locals(eval, FuncRef { module, index: f })
+    {
+        ctx.locals = Some(std::rc::Rc::new(locals));
     }
     ctx
 }
@@ -465,10 +465,10 @@ fn caller_locals(
         );
         for (scope, body) in scopes {
             for stmt in body {
-                let value = match &stmt.kind {
-                    StmtKind::Assign { value, .. } => value,
-                    StmtKind::Return { value: Some(value) } => value,
-                    _ => continue,
+                let (StmtKind::Assign { value, .. } | StmtKind::Return { value: Some(value) }) =
+                    &stmt.kind
+                else {
+                    continue;
                 };
                 let ExprKind::Call {
                     func: callee,
@@ -526,24 +526,23 @@ fn pool_args(eval: &Evaluator<'_, '_>, ctx: &EvalCtx, call: &Expr) -> PoolArgs {
     }
     let mut named = Vec::new();
     for keyword in keywords {
-        match &keyword.name {
-            Some(name) => named.push((
+        if let Some(name) = &keyword.name {
+            named.push((
                 name.clone(),
                 eval.eval(&keyword.value, ctx),
                 Some(eval.location(ctx.module, keyword.span)),
-            )),
-            None => {
-                let spread = eval.eval(&keyword.value, ctx);
-                match spread.value {
-                    Some(Value::Dict(d)) => {
-                        named.extend(d.entries.into_iter().map(|(k, v)| (k, v, None)));
-                        unknown.extend(d.unknown);
-                    }
-                    _ => unknown.push(spread.unknown_reason().map_or_else(
-                        || format!("`**{}` is not a known dict", render(&keyword.value)),
-                        |r| format!("`**{}`: {r}", render(&keyword.value)),
-                    )),
+            ));
+        } else {
+            let spread = eval.eval(&keyword.value, ctx);
+            match spread.value {
+                Some(Value::Dict(d)) => {
+                    named.extend(d.entries.into_iter().map(|(k, v)| (k, v, None)));
+                    unknown.extend(d.unknown);
                 }
+                _ => unknown.push(spread.unknown_reason().map_or_else(
+                    || format!("`**{}` is not a known dict", render(&keyword.value)),
+                    |r| format!("`**{}`: {r}", render(&keyword.value)),
+                )),
             }
         }
     }
@@ -603,24 +602,26 @@ fn uvicorn_run(eval: &Evaluator<'_, '_>, ctx: &EvalCtx, call: &Expr) -> ServerIn
         settings.limit_concurrency = Some(sourced_int(l));
     }
     if let Some(app) = args.get("app").or_else(|| args.positional.first()) {
-        settings.app = Some(match &app.value {
-            Some(Value::Str(_)) => sourced_string(app),
-            _ => {
-                let written = match &call.kind {
-                    ExprKind::Call { args: a, .. } => match a.first() {
-                        Some(Arg::Positional(e)) => render(e),
-                        _ => "app".into(),
-                    },
+        settings.app = Some(if let Some(Value::Str(_)) = &app.value {
+            sourced_string(app)
+        } else {
+            let written = match &call.kind {
+                ExprKind::Call { args: a, .. } => match a.first() {
+                    Some(Arg::Positional(e)) => render(e),
                     _ => "app".into(),
-                };
-                Sourced::literal(written, args.location.clone())
-            }
+                },
+                _ => "app".into(),
+            };
+            Sourced::literal(written, args.location.clone())
         });
     }
     if let (Some(host), Some(port)) = (args.get("host"), args.get("port")) {
         let host = sourced_string(host);
         let port = sourced_int(port);
-        if let (Some(h), Some(p)) = (host.get(), port.get().and_then(|p| p.constant())) {
+        if let (Some(h), Some(p)) = (
+            host.get(),
+            port.get().and_then(poolcheck_core::IntExpr::constant),
+        ) {
             settings.bind = Some(Sourced::literal(format!("{h}:{p}"), args.location.clone()));
         }
     }

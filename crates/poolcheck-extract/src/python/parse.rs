@@ -168,14 +168,14 @@ fn mentions(src: &[u8], node: Node<'_>, needles: &[&str]) -> bool {
         .any(|n| memchr::memmem::find(text, n.as_bytes()).is_some())
 }
 
-fn named_children<'t>(node: Node<'t>) -> Vec<Node<'t>> {
+fn named_children(node: Node<'_>) -> Vec<Node<'_>> {
     let mut cursor = node.walk();
     node.named_children(&mut cursor)
         .filter(|child| child.kind() != "comment")
         .collect()
 }
 
-fn all_children<'t>(node: Node<'t>) -> Vec<Node<'t>> {
+fn all_children(node: Node<'_>) -> Vec<Node<'_>> {
     let mut cursor = node.walk();
     node.children(&mut cursor).collect()
 }
@@ -401,11 +401,11 @@ impl<'s> Builder<'s> {
                 }
                 None => {
                     // `name: annotation` without a value.
-                    if let (Some(left), Some(annotation)) = (targets.first(), annotation) {
-                        if left.kind() == "identifier" {
-                            let name = self.text(*left).to_owned();
-                            self.push_stmt(scope, StmtKind::Declare { name, annotation }, span);
-                        }
+                    if let (Some(left), Some(annotation)) = (targets.first(), annotation)
+                        && left.kind() == "identifier"
+                    {
+                        let name = self.text(*left).to_owned();
+                        self.push_stmt(scope, StmtKind::Declare { name, annotation }, span);
                     }
                     return;
                 }
@@ -525,7 +525,7 @@ impl<'s> Builder<'s> {
                     "import_prefix" => {
                         level = self.text(child).chars().filter(|c| *c == '.').count() as u32;
                     }
-                    "dotted_name" => module = self.text(child).to_owned(),
+                    "dotted_name" => self.text(child).clone_into(&mut module),
                     _ => {}
                 }
             }
@@ -697,14 +697,11 @@ impl<'s> Builder<'s> {
         for stmt in stmts.iter_mut().skip(before) {
             if let StmtKind::Assign { target, .. } | StmtKind::Update { target, .. } =
                 &mut stmt.kind
+                && target.name == iterated
+                && let Some(Accessor::Key(key)) = target.path.first()
+                && matches!(&key.kind, ExprKind::Name(n) if *n == loop_var)
             {
-                if target.name == iterated {
-                    if let Some(Accessor::Key(key)) = target.path.first() {
-                        if matches!(&key.kind, ExprKind::Name(n) if *n == loop_var) {
-                            target.path[0] = Accessor::EachKey;
-                        }
-                    }
-                }
+                target.path[0] = Accessor::EachKey;
             }
         }
     }
@@ -840,19 +837,19 @@ impl<'s> Builder<'s> {
             return (false, false, called);
         }
         walk_descendants(body, |node| {
-            if node.kind() == "call" {
-                if let Some(func) = node.child_by_field_name("function") {
-                    let text = self.text(func);
-                    let last = text.rsplit('.').next().unwrap_or(text);
-                    if want_called && !called.iter().any(|c| c == last) {
-                        called.push(last.to_owned());
-                    }
-                    if last == "dispose" {
-                        dispose = true;
-                    }
-                    if text.ends_with("connections.close_all") || last == "close_old_connections" {
-                        close = true;
-                    }
+            if node.kind() == "call"
+                && let Some(func) = node.child_by_field_name("function")
+            {
+                let text = self.text(func);
+                let last = text.rsplit('.').next().unwrap_or(text);
+                if want_called && !called.iter().any(|c| c == last) {
+                    called.push(last.to_owned());
+                }
+                if last == "dispose" {
+                    dispose = true;
+                }
+                if text.ends_with("connections.close_all") || last == "close_old_connections" {
+                    close = true;
                 }
             }
             true
@@ -1004,7 +1001,7 @@ impl<'s> Builder<'s> {
                 })
                 .map(|hit| hit.start()..hit.end())
                 .collect(),
-            None => vec![0..self.src.len()],
+            None => std::iter::once(0..self.src.len()).collect(),
         };
         for range in ranges {
             cursor.set_byte_range(range);
@@ -1012,10 +1009,10 @@ impl<'s> Builder<'s> {
             while let Some(m) = matches.next() {
                 let call = m.captures.iter().find(|c| c.index == call_index);
                 let callee = m.captures.iter().find(|c| c.index == callee_index);
-                if let (Some(call), Some(callee)) = (call, callee) {
-                    if seen.insert(call.node.id()) {
-                        found.push((call.node, self.text(callee.node).to_owned()));
-                    }
+                if let (Some(call), Some(callee)) = (call, callee)
+                    && seen.insert(call.node.id())
+                {
+                    found.push((call.node, self.text(callee.node).to_owned()));
                 }
             }
         }
@@ -1069,14 +1066,13 @@ impl<'s> Builder<'s> {
         }
         let mut stack = vec![root];
         while let Some(node) = stack.pop() {
-            if node.kind() == "call" {
-                if let Some(func) = node.child_by_field_name("function") {
-                    if func.kind() == "identifier" {
-                        let text = self.text(func);
-                        if let Some((_, original)) = aliases.iter().find(|(a, _)| a == text) {
-                            found.push((node, original.clone()));
-                        }
-                    }
+            if node.kind() == "call"
+                && let Some(func) = node.child_by_field_name("function")
+                && func.kind() == "identifier"
+            {
+                let text = self.text(func);
+                if let Some((_, original)) = aliases.iter().find(|(a, _)| a == text) {
+                    found.push((node, original.clone()));
                 }
             }
             stack.extend(named_children(node));
@@ -1175,26 +1171,23 @@ impl<'s> Builder<'s> {
                 if matches!(
                     method,
                     Some("execute" | "exec_driver_sql" | "executescript")
-                ) {
-                    if let Some(first) = node
-                        .child_by_field_name("arguments")
-                        .and_then(|a| named_children(a).into_iter().next())
+                ) && let Some(first) = node
+                    .child_by_field_name("arguments")
+                    .and_then(|a| named_children(a).into_iter().next())
+                {
+                    let mut arg = self.expr(first);
+                    // `text("SET ...")`
+                    if let ExprKind::Call { func, args, .. } = &arg.kind
+                        && func.last_name() == Some("text")
+                        && let Some(Arg::Positional(inner)) = args.first()
                     {
-                        let mut arg = self.expr(first);
-                        // `text("SET ...")`
-                        if let ExprKind::Call { func, args, .. } = &arg.kind {
-                            if func.last_name() == Some("text") {
-                                if let Some(Arg::Positional(inner)) = args.first() {
-                                    arg = inner.clone();
-                                }
-                            }
-                        }
-                        if let Some(sql) = literal_text(&arg) {
-                            out.push(ExecutedSql {
-                                sql,
-                                span: arg.span,
-                            });
-                        }
+                        arg = inner.clone();
+                    }
+                    if let Some(sql) = literal_text(&arg) {
+                        out.push(ExecutedSql {
+                            sql,
+                            span: arg.span,
+                        });
                     }
                 }
             }
@@ -1608,7 +1601,7 @@ fn unescape(text: &str) -> String {
             Some('t') => out.push('\t'),
             Some('r') => out.push('\r'),
             Some('0') => out.push('\0'),
-            Some('\\') => out.push('\\'),
+            Some('\\') | None => out.push('\\'),
             Some('\'') => out.push('\''),
             Some('"') => out.push('"'),
             Some('\n') => {}
@@ -1619,23 +1612,21 @@ fn unescape(text: &str) -> String {
                     _ => 8,
                 };
                 let digits: String = (0..width).filter_map(|_| chars.next()).collect();
-                match u32::from_str_radix(&digits, 16)
+                if let Some(ch) = u32::from_str_radix(&digits, 16)
                     .ok()
                     .and_then(char::from_u32)
                 {
-                    Some(ch) => out.push(ch),
-                    None => {
-                        out.push('\\');
-                        out.push(kind);
-                        out.push_str(&digits);
-                    }
+                    out.push(ch);
+                } else {
+                    out.push('\\');
+                    out.push(kind);
+                    out.push_str(&digits);
                 }
             }
             Some(other) => {
                 out.push('\\');
                 out.push(other);
             }
-            None => out.push('\\'),
         }
     }
     out

@@ -1,5 +1,6 @@
 //! Behaviour of the Python front-end on the shapes real projects use.
 
+use std::fmt::Write as _;
 use std::path::Path;
 
 use poolcheck_core::facts::pool::{
@@ -418,7 +419,7 @@ settings = Settings()
         ),
         (
             "app/db.py",
-            r#"from sqlalchemy import create_engine
+            r"from sqlalchemy import create_engine
 from app.config import settings
 
 engine = create_engine(
@@ -427,7 +428,7 @@ engine = create_engine(
     max_overflow=settings.max_overflow,
     pool_timeout=settings.pool_timeout,
 )
-"#,
+",
         ),
     ]);
     let analysis = repo.analyze(&Environment::new());
@@ -533,7 +534,7 @@ SQLALCHEMY_DATABASE_URI = f"postgresql+psycopg2://dispatch:{config('DATABASE_PAS
         ),
         (
             "src/dispatch/database/core.py",
-            r#"from sqlalchemy import create_engine
+            r"from sqlalchemy import create_engine
 from dispatch import config
 
 def create_db_engine(connection_string):
@@ -544,7 +545,7 @@ def create_db_engine(connection_string):
     )
 
 engine = create_db_engine(config.SQLALCHEMY_DATABASE_URI)
-"#,
+",
         ),
     ]);
     let analysis = repo.analyze(&Environment::new());
@@ -1240,12 +1241,12 @@ URL = db.url
 fn evaluator_cpu_count_forms_are_symbolic() {
     let repo = Repo::new(&[(
         "g.py",
-        r#"import os
+        r"import os
 import multiprocessing as mp
 A = mp.cpu_count() * 2 + 1
 B = len(os.sched_getaffinity(0))
 C = max(2, os.cpu_count() // 2)
-"#,
+",
     )]);
     let e = Environment::new();
     let a = repo.value("g.py", "A", &e);
@@ -1353,12 +1354,13 @@ fn extraction_speed_on_a_5000_line_file() {
     let mut lines = 2;
     let mut i = 0;
     while lines < 5000 {
-        text.push_str(&format!(
+        let _ = write!(
+            text,
             "SETTING_{i} = int(os.environ.get(\"SETTING_{i}\", \"{i}\")) * 2 + 1\n\
              class Config{i}:\n    POOL = {{\"pool_size\": SETTING_{i}, \"name\": f\"db-{{SETTING_{i}}}\"}}\n\
              def handler_{i}(request, *args, **kwargs):\n    if request.method == \"POST\":\n        return compute(request, {i})\n    return None\n\
              engine_{i} = create_engine(\"postgresql://db/app\", pool_size=SETTING_{i})\n"
-        ));
+        );
         lines += 8;
         i += 1;
     }
