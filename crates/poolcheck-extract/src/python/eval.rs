@@ -1709,6 +1709,25 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                 let raw = self.env_lookup(&var, default, true, Some(loc.clone()));
                 env_cast(last, raw, Some(loc))
             }
+            "dj_database_url.config" | "dj_database_url.parse" => {
+                let url = if path.ends_with("parse") {
+                    arg(0, "url").cloned()
+                } else {
+                    let var = var_name(kw("env")).unwrap_or_else(|| "DATABASE_URL".to_owned());
+                    Some(self.env_lookup(&var, kw("default").cloned(), false, Some(loc.clone())))
+                };
+                database_dict(url.as_ref(), &named, "dj-database-url", loc)
+            }
+            _ if path.ends_with("Env().db") || path.ends_with("Env().db_url") => {
+                let var = var_name(arg(0, "var")).unwrap_or_else(|| "DATABASE_URL".to_owned());
+                let url = self.env_lookup(
+                    &var,
+                    kw("default").or(positional.get(1)).cloned(),
+                    true,
+                    Some(loc.clone()),
+                );
+                database_dict(Some(&url), &named, "django-environ", loc)
+            }
             _ if path.ends_with("URL.create") => {
                 let mut named = named;
                 if let Some(driver) = positional.first() {
@@ -2001,6 +2020,7 @@ fn compare_values(l: Option<&Value>, op: CmpOp, r: Option<&Value>) -> Option<boo
     match op {
         CmpOp::Is | CmpOp::IsNot => {
             let same = match (l, r) {
+                (Value::External(_), _) | (_, Value::External(_)) => return None,
                 (Value::None, Value::None) => true,
                 (Value::None, _) | (_, Value::None) => false,
                 (Value::Bool(a), Value::Bool(b)) => a == b,
@@ -2078,6 +2098,105 @@ fn values_equal(l: &Value, r: &Value) -> Option<bool> {
         }
         _ => false,
     })
+}
+
+/// A Django `DATABASES` entry from a database URL, as dj-database-url and
+/// django-environ build it; keys derived from the URL keep its provenance.
+fn database_dict(
+    url: Option<&Sourced<Value>>,
+    named: &[(String, Sourced<Value>)],
+    tool: &str,
+    loc: Location,
+) -> Sourced<Value> {
+    let mut dict = PyDict::default();
+    let kw = |name: &str| named.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v);
+    match url.and_then(|u| u.value.as_ref()) {
+        Some(Value::Str(s)) => {
+            let parsed = super::url::parse_db_url(s);
+            let url = url.map_or_else(
+                || Sourced::with_origin((), Origin::Literal, Some(loc.clone())),
+                |u| Sourced::with_origin((), u.origin.clone(), u.location.clone()),
+            );
+            let derived =
+                |v: Value| Sourced::with_origin(v, url.origin.clone(), url.location.clone());
+            let scheme = parsed.scheme.clone().unwrap_or_default();
+            let engine = match scheme.split('+').next().unwrap_or("") {
+                "postgres" | "postgresql" | "pgsql" | "psql" => {
+                    Some("django.db.backends.postgresql")
+                }
+                "postgis" => Some("django.contrib.gis.db.backends.postgis"),
+                "sqlite" => Some("django.db.backends.sqlite3"),
+                "mysql" => Some("django.db.backends.mysql"),
+                _ => None,
+            };
+            match engine {
+                Some(engine) => dict.insert("ENGINE".into(), derived(Value::str(engine))),
+                None => dict.insert(
+                    "ENGINE".into(),
+                    Sourced::unknown(
+                        if s.is_complete() {
+                            format!("the database URL scheme `{scheme}` is not known")
+                        } else {
+                            format!("the database URL is not known: {}", s.holes.join("; "))
+                        },
+                        url.location.clone(),
+                    ),
+                ),
+            }
+            if let Some(name) = parsed.dbname.clone() {
+                dict.insert("NAME".into(), derived(Value::str(name)));
+            }
+            if let Some(user) = parsed.user.clone() {
+                dict.insert("USER".into(), derived(Value::str(user)));
+            }
+            if let Some(host) = parsed.host.clone() {
+                dict.insert("HOST".into(), derived(Value::str(host)));
+            }
+            if let Some(port) = parsed.port {
+                dict.insert("PORT".into(), derived(Value::int(i64::from(port))));
+            }
+            let mut options = PyDict::default();
+            for (k, v) in &parsed.params {
+                options.insert(k.clone(), derived(Value::str(v.clone())));
+            }
+            if !options.entries.is_empty() {
+                dict.insert("OPTIONS".into(), derived(Value::Dict(options)));
+            }
+        }
+        Some(Value::None) => {
+            // No URL: dj-database-url returns an empty configuration.
+            return Sourced::computed(
+                Value::Dict(dict),
+                format!("{tool} without a URL"),
+                Some(loc),
+            );
+        }
+        _ => dict.unknown.push(
+            url.as_ref()
+                .and_then(|u| u.unknown_reason())
+                .map_or_else(|| "the database URL is not known".to_owned(), str::to_owned),
+        ),
+    }
+    match kw("conn_max_age") {
+        Some(v) => dict.insert("CONN_MAX_AGE".into(), v.clone()),
+        None if tool == "dj-database-url" => {
+            dict.insert(
+                "CONN_MAX_AGE".into(),
+                Sourced::tool_default(Value::int(0), tool),
+            );
+        }
+        None => {}
+    }
+    for (key, setting) in [
+        ("conn_health_checks", "CONN_HEALTH_CHECKS"),
+        ("disable_server_side_cursors", "DISABLE_SERVER_SIDE_CURSORS"),
+        ("engine", "ENGINE"),
+    ] {
+        if let Some(v) = kw(key) {
+            dict.insert(setting.into(), v.clone());
+        }
+    }
+    Sourced::computed(Value::Dict(dict), format!("{tool} URL"), Some(loc))
 }
 
 /// `int(x)`, `float(x)`, `str(x)`, `bool(x)` keeping the provenance of `x`.

@@ -94,7 +94,13 @@ pub fn flask_pools(
                 .any(|other| other != c && eval.mro(*other).0.contains(c))
         })
         .filter(|c| {
-            eval.class_attribute(*c, URI).is_some() || eval.class_attribute(*c, OPTIONS).is_some()
+            // A pydantic settings class that exposes these as properties is
+            // read through `app.config[...] = settings.X` instead.
+            let plain = |key: &str| {
+                eval.class_attribute(*c, key)
+                    .is_some_and(|v| !matches!(v.value, Some(Value::Function(_))))
+            };
+            !super::pydantic::is_settings_class(eval, *c) && (plain(URI) || plain(OPTIONS))
         })
         .collect();
     let preferred = choose_classes(eval, &leaves);

@@ -327,13 +327,13 @@ impl PythonProject<'_> {
 }
 
 /// Pools created in different arms of one `if` for the same name are one pool.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct GroupKey {
     module: usize,
     function: Option<usize>,
     name: Option<String>,
     returned: bool,
-    branch: Option<usize>,
+    guards: Vec<poolcheck_core::facts::python::Guard>,
 }
 
 impl GroupKey {
@@ -343,18 +343,39 @@ impl GroupKey {
             function: site.function,
             name: site.assigned_to.clone(),
             returned: site.returned,
-            branch: site.guards.last().map(|g| g.branch),
+            guards: site.guards.clone(),
         }
+    }
+
+    /// Both create the same thing and can never both run: they sit in
+    /// different arms of one branch point.
+    fn exclusive_with(&self, other: &GroupKey) -> bool {
+        self.module == other.module
+            && self.function == other.function
+            && self.name == other.name
+            && self.returned == other.returned
+            && (self.name.is_some() || self.returned)
+            && self.guards.iter().any(|a| {
+                other
+                    .guards
+                    .iter()
+                    .any(|b| a.branch == b.branch && a.arm != b.arm)
+            })
     }
 }
 
 fn merge_branches(sites: Vec<(ClientPool, GroupKey)>) -> Vec<ClientPool> {
-    let mut groups: Vec<(GroupKey, Vec<ClientPool>)> = Vec::new();
+    let mut groups: Vec<(Vec<GroupKey>, Vec<ClientPool>)> = Vec::new();
     for (pool, key) in sites {
-        let groupable = key.branch.is_some() && (key.name.is_some() || key.returned);
-        match groups.iter_mut().find(|(k, _)| groupable && *k == key) {
-            Some((_, pools)) => pools.push(pool),
-            None => groups.push((key, vec![pool])),
+        let group = groups
+            .iter_mut()
+            .find(|(keys, _)| keys.iter().all(|k| k.exclusive_with(&key)));
+        match group {
+            Some((keys, pools)) => {
+                keys.push(key);
+                pools.push(pool);
+            }
+            None => groups.push((vec![key], vec![pool])),
         }
     }
     let mut out = Vec::new();
