@@ -197,8 +197,8 @@ impl PythonProject<'_> {
             .filter(|m| match only_paths {
                 None => true,
                 Some(paths) => {
-                    let path = self.path(*m).as_path();
-                    paths.iter().any(|p| path.starts_with(p))
+                    let path = without_cur_dir(self.path(*m).as_path());
+                    paths.iter().any(|p| path.starts_with(without_cur_dir(p)))
                 }
             })
             .collect();
@@ -324,6 +324,13 @@ impl PythonProject<'_> {
         let eval = Evaluator::new(self, env);
         Some(eval.module_value(module, name))
     }
+}
+
+/// `./a/b` as `a/b`, so relative paths compare by their real components.
+fn without_cur_dir(path: &Path) -> PathBuf {
+    path.components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect()
 }
 
 /// Pools created in different arms of one `if` for the same name are one pool.

@@ -1617,3 +1617,34 @@ engine = sqlalchemy.create_engine(A, pool_size=B, max_overflow=E, **A)
     assert!(pool.driver.unknown_reason().is_some());
     assert!(!analysis.unresolved.is_empty());
 }
+
+#[test]
+fn only_paths_narrow_the_modules_analysed() {
+    let repo = Repo::new(&[
+        (
+            "./api/db.py",
+            "from sqlalchemy import create_engine\nengine = create_engine('postgresql://db/api')\n",
+        ),
+        (
+            "worker/db.py",
+            "from sqlalchemy import create_engine\nengine = create_engine('postgresql://db/worker')\n",
+        ),
+    ]);
+    let project = repo.project();
+    let analysis = project.analyze(
+        &Environment::new(),
+        Some(&[PathBuf::from("api")]),
+    );
+    assert_eq!(
+        only_pool(&analysis).target.get().unwrap().dbname.as_deref(),
+        Some("api")
+    );
+    let analysis = project.analyze(
+        &Environment::new(),
+        Some(&[PathBuf::from("./worker")]),
+    );
+    assert_eq!(
+        only_pool(&analysis).target.get().unwrap().dbname.as_deref(),
+        Some("worker")
+    );
+}
