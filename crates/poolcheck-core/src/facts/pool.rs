@@ -111,6 +111,36 @@ pub struct ClientPool {
     pub event_sql: Vec<EventSql>,
 }
 
+impl ClientPool {
+    /// A pool with no settings beyond its cap (front-ends fill `settings` after).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        kind: PoolKind,
+        name: impl Into<String>,
+        location: Location,
+        driver: Sourced<Driver>,
+        is_async: bool,
+        target: Sourced<Target>,
+        cap: PoolCap,
+        cap_location: Location,
+    ) -> Self {
+        Self {
+            kind,
+            name: name.into(),
+            location,
+            driver,
+            is_async,
+            target,
+            cap,
+            cap_location,
+            settings: PoolSettings::default(),
+            single_connection: false,
+            alternatives: None,
+            event_sql: Vec::new(),
+        }
+    }
+}
+
 /// Settings of a client pool beyond its cap, as written or defaulted.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PoolSettings {

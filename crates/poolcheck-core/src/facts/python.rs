@@ -201,7 +201,8 @@ pub struct FunctionDef {
     pub calls_dispose: bool,
     /// The body calls `connections.close_all()` (Django) or `close_old_connections()`.
     pub closes_django_connections: bool,
-    /// Last names of the functions the body calls (`_dispose_engines`), deduplicated.
+    /// Last names of the functions the body calls (`_dispose_engines`),
+    /// deduplicated; filled for gunicorn server hooks (`post_fork`, …) only.
     pub called: Vec<String>,
 }
 

@@ -154,11 +154,11 @@ pub fn driver_pool(
     };
     match call {
         DriverCall::PsycopgPool { .. } => {
-            if let Some(kwargs) = args.get("kwargs") {
-                if let Some(Value::Dict(d)) = &kwargs.value {
-                    settings.connect_args_location = d.literal.clone();
-                    apply_driver_kwargs(&mut settings, d, &driver);
-                }
+            if let Some(kwargs) = args.get("kwargs")
+                && let Some(Value::Dict(d)) = &kwargs.value
+            {
+                settings.connect_args_location.clone_from(&d.literal);
+                apply_driver_kwargs(&mut settings, d, &driver);
             }
         }
         _ => apply_driver_kwargs(&mut settings, &keyword_dict, &driver),
@@ -257,7 +257,7 @@ pub fn driver_pool(
                 .or_else(|| args.positional.get(1))
                 .map(sourced_int);
             settings.min_size = min;
-            settings.max_size = max.clone();
+            settings.max_size.clone_from(&max);
             match max {
                 Some(max) => {
                     if let Some(reason) = max.unknown_reason() {

@@ -242,13 +242,12 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             }
             let own = strip_shared(&stmt.guards, &ctx.guards);
             // An earlier binding in an arm that already bound the name is shadowed.
-            if let Some(last) = own.last() {
-                if arms_seen
+            if let Some(last) = own.last()
+                && arms_seen
                     .get(&last.branch)
                     .is_some_and(|arms| arms.contains(&last.arm))
-                {
-                    continue;
-                }
+            {
+                continue;
             }
             let status = self.guard_status(ctx, own, stmt);
             if status == Tri::False {
@@ -391,7 +390,7 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             StmtKind::AugAssign { op, value, target } => {
                 let old = self.lookup(name, &at, Some(target.name_span));
                 let rhs = self.eval(value, &at);
-                self.binop(
+                Self::binop(
                     &old,
                     *op,
                     &rhs,
@@ -458,10 +457,10 @@ impl<'p, 'a> Evaluator<'p, 'a> {
     }
 
     fn import_name(&self, module: &str, name: &str, loc: Option<Location>) -> Sourced<Value> {
-        if let Some(m) = self.project.index_of_name(module) {
-            if self.module_defines(m, name) {
-                return self.module_value(m, name);
-            }
+        if let Some(m) = self.project.index_of_name(module)
+            && self.module_defines(m, name)
+        {
+            return self.module_value(m, name);
         }
         let child = format!("{module}.{name}");
         if self.project.has_package(&child) {
@@ -544,7 +543,7 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                 return merged;
             }
             if let Some(op) = aug {
-                return self.binop(&container, op, &new, "augmented assignment", None);
+                return Self::binop(&container, op, &new, "augmented assignment", None);
             }
             return new;
         };
@@ -718,11 +717,11 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             ExprKind::BinOp(l, op, r) => {
                 let left = self.eval(l, ctx);
                 let right = self.eval(r, ctx);
-                self.binop(&left, *op, &right, &render(expr), Some(loc))
+                Self::binop(&left, *op, &right, &render(expr), Some(loc))
             }
             ExprKind::Unary(op, e) => {
                 let v = self.eval(e, ctx);
-                self.unary(*op, v, expr, loc)
+                Self::unary(*op, v, expr, loc)
             }
             ExprKind::BoolOp(op, l, r) => {
                 let left = self.eval(l, ctx);
@@ -854,7 +853,7 @@ impl<'p, 'a> Evaluator<'p, 'a> {
         }
     }
 
-    fn unary(&self, op: UnaryOp, v: Sourced<Value>, expr: &Expr, loc: Location) -> Sourced<Value> {
+    fn unary(op: UnaryOp, v: Sourced<Value>, expr: &Expr, loc: Location) -> Sourced<Value> {
         let value = match (op, v.value.as_ref()) {
             (UnaryOp::Neg, Some(Value::Int(IntExpr::Const(i)))) => {
                 return Sourced {
@@ -909,7 +908,6 @@ impl<'p, 'a> Evaluator<'p, 'a> {
     }
 
     pub fn binop(
-        &self,
         left: &Sourced<Value>,
         op: BinOp,
         right: &Sourced<Value>,
@@ -920,66 +918,61 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             .iter()
             .filter_map(|v| provenance_note(v))
             .collect();
-        let (Some(l), Some(r)) = (left.value.as_ref(), right.value.as_ref()) else {
+        let (Some(lhs), Some(rhs)) = (left.value.as_ref(), right.value.as_ref()) else {
             let reason = left
                 .unknown_reason()
                 .or(right.unknown_reason())
                 .unwrap_or("an operand is unknown");
             // A string with a hole stays partially known.
-            if op == BinOp::Add {
-                if let (Some(Value::Str(s)), None) | (None, Some(Value::Str(s))) =
+            if op == BinOp::Add
+                && let (Some(Value::Str(s)), None) | (None, Some(Value::Str(s))) =
                     (left.value.as_ref(), right.value.as_ref())
-                {
-                    let hole = PyStr::hole(reason);
-                    let mut out = PyStr::default();
-                    if left.value.is_some() {
-                        out.push(s);
-                        out.push(&hole);
-                    } else {
-                        out.push(&hole);
-                        out.push(s);
-                    }
-                    return Sourced::computed(
-                        Value::Str(out),
-                        with_notes(text.into(), &notes),
-                        loc,
-                    );
+            {
+                let hole = PyStr::hole(reason);
+                let mut out = PyStr::default();
+                if left.value.is_some() {
+                    out.push(s);
+                    out.push(&hole);
+                } else {
+                    out.push(&hole);
+                    out.push(s);
                 }
+                return Sourced::computed(Value::Str(out), with_notes(text.into(), &notes), loc);
             }
             return unknown(reason, loc);
         };
-        let value = match (l, op, r) {
+        let value = match (lhs, op, rhs) {
             (Value::Int(a), _, Value::Int(b)) => int_op(a, op, b),
             (Value::Int(_) | Value::Float(_), _, Value::Int(_) | Value::Float(_)) => {
-                match (as_f64(l), as_f64(r)) {
+                match (as_f64(lhs), as_f64(rhs)) {
                     (Some(a), Some(b)) => float_op(a, op, b),
                     _ => None,
                 }
             }
             (Value::Str(a), BinOp::Add, Value::Str(b)) => {
-                let mut s = a.clone();
-                s.push(b);
-                Some(Value::Str(s))
+                let mut joined = a.clone();
+                joined.push(b);
+                Some(Value::Str(joined))
             }
             (Value::Str(fmt), BinOp::Mod, args) => Some(Value::Str(percent_format(fmt, args))),
             (Value::List(a), BinOp::Add, Value::List(b)) => {
                 Some(Value::List(a.iter().chain(b).cloned().collect()))
             }
             (Value::Dict(a), BinOp::BitOr, Value::Dict(b)) => {
-                let mut d = a.clone();
-                d.merge(b);
-                Some(Value::Dict(d))
+                let mut merged = a.clone();
+                merged.merge(b);
+                Some(Value::Dict(merged))
             }
             (Value::OneOf(options), _, _) => Some(Value::OneOf(
                 options
                     .iter()
-                    .map(|o| self.binop(o, op, right, text, loc.clone()))
+                    .map(|o| Self::binop(o, op, right, text, loc.clone()))
                     .collect(),
             )),
             (_, _, Value::OneOf(options)) => Some(Value::OneOf(
                 options
                     .iter()
-                    .map(|o| self.binop(left, op, o, text, loc.clone()))
+                    .map(|o| Self::binop(left, op, o, text, loc.clone()))
                     .collect(),
             )),
             _ => None,
@@ -987,7 +980,11 @@ impl<'p, 'a> Evaluator<'p, 'a> {
         match value {
             Some(v) => Sourced::computed(v, with_notes(text.into(), &notes), loc),
             None => unknown(
-                format!("`{text}` combines {} and {}", l.describe(), r.describe()),
+                format!(
+                    "`{text}` combines {} and {}",
+                    lhs.describe(),
+                    rhs.describe()
+                ),
                 loc,
             ),
         }
@@ -1014,10 +1011,10 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                 loc,
             ),
             Value::Module(dotted) => {
-                if let Some(m) = self.project.index_of_name(dotted) {
-                    if self.module_defines(m, attr) {
-                        return self.module_value(m, attr);
-                    }
+                if let Some(m) = self.project.index_of_name(dotted)
+                    && self.module_defines(m, attr)
+                {
+                    return self.module_value(m, attr);
                 }
                 let child = format!("{dotted}.{attr}");
                 if self.project.has_package(&child) {
@@ -1276,11 +1273,7 @@ impl<'p, 'a> Evaluator<'p, 'a> {
         args: &[Arg],
         keywords: &[Keyword],
         ctx: &EvalCtx,
-    ) -> (
-        Vec<Sourced<Value>>,
-        Vec<(String, Sourced<Value>)>,
-        Vec<String>,
-    ) {
+    ) -> EvaluatedArgs {
         let mut positional = Vec::new();
         let mut named = Vec::new();
         let mut unknown_parts = Vec::new();
@@ -1294,20 +1287,19 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             }
         }
         for keyword in keywords {
-            match &keyword.name {
-                Some(name) => named.push((name.clone(), self.eval(&keyword.value, ctx))),
-                None => {
-                    let spread = self.eval(&keyword.value, ctx);
-                    match spread.value {
-                        Some(Value::Dict(d)) => {
-                            named.extend(d.entries.iter().cloned());
-                            unknown_parts.extend(d.unknown.iter().cloned());
-                        }
-                        _ => unknown_parts.push(spread.unknown_reason().map_or_else(
-                            || format!("`**{}` is not a known dict", render(&keyword.value)),
-                            |r| format!("`**{}`: {r}", render(&keyword.value)),
-                        )),
+            if let Some(name) = &keyword.name {
+                named.push((name.clone(), self.eval(&keyword.value, ctx)));
+            } else {
+                let spread = self.eval(&keyword.value, ctx);
+                match spread.value {
+                    Some(Value::Dict(d)) => {
+                        named.extend(d.entries.iter().cloned());
+                        unknown_parts.extend(d.unknown.iter().cloned());
                     }
+                    _ => unknown_parts.push(spread.unknown_reason().map_or_else(
+                        || format!("`**{}` is not a known dict", render(&keyword.value)),
+                        |r| format!("`**{}`: {r}", render(&keyword.value)),
+                    )),
                 }
             }
         }
@@ -1626,7 +1618,7 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                 render(expr),
                 Some(loc),
             ),
-            "max" | "min" => self.min_max(path, &positional, expr, loc),
+            "max" | "min" => Self::min_max(path, &positional, expr, loc),
             "abs" => match positional.first().and_then(|v| v.value.as_ref()) {
                 Some(Value::Int(IntExpr::Const(i))) => {
                     Sourced::computed(Value::int(i.saturating_abs()), render(expr), Some(loc))
@@ -1655,10 +1647,11 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             "getattr" => match (positional.first(), var_name(positional.get(1))) {
                 (Some(obj), Some(attr)) => {
                     let v = self.attribute(obj, &attr, Some(loc.clone()));
-                    if !v.is_known() && is_not_defined(&v) {
-                        if let Some(default) = positional.get(2) {
-                            return default.clone();
-                        }
+                    if !v.is_known()
+                        && is_not_defined(&v)
+                        && let Some(default) = positional.get(2)
+                    {
+                        return default.clone();
                     }
                     v
                 }
@@ -1716,6 +1709,25 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                 let raw = self.env_lookup(&var, default, true, Some(loc.clone()));
                 env_cast(last, raw, Some(loc))
             }
+            "dj_database_url.config" | "dj_database_url.parse" => {
+                let url = if path.ends_with("parse") {
+                    arg(0, "url").cloned()
+                } else {
+                    let var = var_name(kw("env")).unwrap_or_else(|| "DATABASE_URL".to_owned());
+                    Some(self.env_lookup(&var, kw("default").cloned(), false, Some(loc.clone())))
+                };
+                database_dict(url.as_ref(), &named, "dj-database-url", loc)
+            }
+            _ if path.ends_with("Env().db") || path.ends_with("Env().db_url") => {
+                let var = var_name(arg(0, "var")).unwrap_or_else(|| "DATABASE_URL".to_owned());
+                let url = self.env_lookup(
+                    &var,
+                    kw("default").or(positional.get(1)).cloned(),
+                    true,
+                    Some(loc.clone()),
+                );
+                database_dict(Some(&url), &named, "django-environ", loc)
+            }
             _ if path.ends_with("URL.create") => {
                 let mut named = named;
                 if let Some(driver) = positional.first() {
@@ -1739,14 +1751,13 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                 .cloned()
                 .unwrap_or_else(|| unknown("the field has no default", Some(loc))),
             _ => unknown(
-                format!("`{}()` is outside the repository and not evaluated", path),
+                format!("`{path}()` is outside the repository and not evaluated"),
                 Some(loc),
             ),
         }
     }
 
     fn min_max(
-        &self,
         which: &str,
         positional: &[Sourced<Value>],
         expr: &Expr,
@@ -1840,6 +1851,13 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             .map(|(k, v)| (k.clone(), v.clone()))
     }
 }
+
+/// Positional values, keyword values, and why some may be missing.
+pub type EvaluatedArgs = (
+    Vec<Sourced<Value>>,
+    Vec<(String, Sourced<Value>)>,
+    Vec<String>,
+);
 
 enum Mutation<'e> {
     Set(&'e Expr),
@@ -2002,6 +2020,7 @@ fn compare_values(l: Option<&Value>, op: CmpOp, r: Option<&Value>) -> Option<boo
     match op {
         CmpOp::Is | CmpOp::IsNot => {
             let same = match (l, r) {
+                (Value::External(_), _) | (_, Value::External(_)) => return None,
                 (Value::None, Value::None) => true,
                 (Value::None, _) | (_, Value::None) => false,
                 (Value::Bool(a), Value::Bool(b)) => a == b,
@@ -2071,13 +2090,113 @@ fn values_equal(l: &Value, r: &Value) -> Option<bool> {
                 Value::Bool(b) => Some(f64::from(u8::from(*b))),
                 other => as_f64(other),
             };
-            f(l)? == f(r)?
+            f(l)?.total_cmp(&f(r)?).is_eq()
         }
         (Value::External(a), Value::External(b)) => a == b,
-        (Value::OneOf(_), _) | (_, Value::OneOf(_)) => return None,
-        (Value::Dict(_) | Value::List(_), _) => return None,
+        (Value::OneOf(_) | Value::Dict(_) | Value::List(_), _) | (_, Value::OneOf(_)) => {
+            return None;
+        }
         _ => false,
     })
+}
+
+/// A Django `DATABASES` entry from a database URL, as dj-database-url and
+/// django-environ build it; keys derived from the URL keep its provenance.
+fn database_dict(
+    url: Option<&Sourced<Value>>,
+    named: &[(String, Sourced<Value>)],
+    tool: &str,
+    loc: Location,
+) -> Sourced<Value> {
+    let mut dict = PyDict::default();
+    let kw = |name: &str| named.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v);
+    match url.and_then(|u| u.value.as_ref()) {
+        Some(Value::Str(s)) => {
+            let parsed = super::url::parse_db_url(s);
+            let url = url.map_or_else(
+                || Sourced::with_origin((), Origin::Literal, Some(loc.clone())),
+                |u| Sourced::with_origin((), u.origin.clone(), u.location.clone()),
+            );
+            let derived =
+                |v: Value| Sourced::with_origin(v, url.origin.clone(), url.location.clone());
+            let scheme = parsed.scheme.clone().unwrap_or_default();
+            let engine = match scheme.split('+').next().unwrap_or("") {
+                "postgres" | "postgresql" | "pgsql" | "psql" => {
+                    Some("django.db.backends.postgresql")
+                }
+                "postgis" => Some("django.contrib.gis.db.backends.postgis"),
+                "sqlite" => Some("django.db.backends.sqlite3"),
+                "mysql" => Some("django.db.backends.mysql"),
+                _ => None,
+            };
+            match engine {
+                Some(engine) => dict.insert("ENGINE".into(), derived(Value::str(engine))),
+                None => dict.insert(
+                    "ENGINE".into(),
+                    Sourced::unknown(
+                        if s.is_complete() {
+                            format!("the database URL scheme `{scheme}` is not known")
+                        } else {
+                            format!("the database URL is not known: {}", s.holes.join("; "))
+                        },
+                        url.location.clone(),
+                    ),
+                ),
+            }
+            if let Some(name) = parsed.dbname.clone() {
+                dict.insert("NAME".into(), derived(Value::str(name)));
+            }
+            if let Some(user) = parsed.user.clone() {
+                dict.insert("USER".into(), derived(Value::str(user)));
+            }
+            if let Some(host) = parsed.host.clone() {
+                dict.insert("HOST".into(), derived(Value::str(host)));
+            }
+            if let Some(port) = parsed.port {
+                dict.insert("PORT".into(), derived(Value::int(i64::from(port))));
+            }
+            let mut options = PyDict::default();
+            for (k, v) in &parsed.params {
+                options.insert(k.clone(), derived(Value::str(v.clone())));
+            }
+            if !options.entries.is_empty() {
+                dict.insert("OPTIONS".into(), derived(Value::Dict(options)));
+            }
+        }
+        Some(Value::None) => {
+            // No URL: dj-database-url returns an empty configuration.
+            return Sourced::computed(
+                Value::Dict(dict),
+                format!("{tool} without a URL"),
+                Some(loc),
+            );
+        }
+        _ => dict.unknown.push(
+            url.as_ref()
+                .and_then(|u| u.unknown_reason())
+                .map_or_else(|| "the database URL is not known".to_owned(), str::to_owned),
+        ),
+    }
+    match kw("conn_max_age") {
+        Some(v) => dict.insert("CONN_MAX_AGE".into(), v.clone()),
+        None if tool == "dj-database-url" => {
+            dict.insert(
+                "CONN_MAX_AGE".into(),
+                Sourced::tool_default(Value::int(0), tool),
+            );
+        }
+        None => {}
+    }
+    for (key, setting) in [
+        ("conn_health_checks", "CONN_HEALTH_CHECKS"),
+        ("disable_server_side_cursors", "DISABLE_SERVER_SIDE_CURSORS"),
+        ("engine", "ENGINE"),
+    ] {
+        if let Some(v) = kw(key) {
+            dict.insert(setting.into(), v.clone());
+        }
+    }
+    Sourced::computed(Value::Dict(dict), format!("{tool} URL"), Some(loc))
 }
 
 /// `int(x)`, `float(x)`, `str(x)`, `bool(x)` keeping the provenance of `x`.
@@ -2085,6 +2204,7 @@ pub fn convert(kind: &str, v: &Sourced<Value>, loc: Option<Location>) -> Sourced
     let Some(value) = v.value.as_ref() else {
         return v.clone();
     };
+    let loc = v.location.clone().or(loc);
     let keep = |new: Value| Sourced {
         value: Some(new),
         origin: v.origin.clone(),

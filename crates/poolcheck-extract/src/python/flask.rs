@@ -35,11 +35,14 @@ pub fn uses_flask_sqlalchemy(eval: &Evaluator<'_, '_>) -> bool {
     })
 }
 
+/// Looks a config key up in one configuration source.
+type Getter = Box<dyn Fn(&str) -> Option<Sourced<Value>>>;
+
 /// One place that configures Flask-SQLAlchemy.
 struct ConfigSource {
     name: String,
     location: Location,
-    get: Box<dyn Fn(&str) -> Option<Sourced<Value>>>,
+    get: Getter,
 }
 
 pub fn flask_pools(
@@ -91,7 +94,13 @@ pub fn flask_pools(
                 .any(|other| other != c && eval.mro(*other).0.contains(c))
         })
         .filter(|c| {
-            eval.class_attribute(*c, URI).is_some() || eval.class_attribute(*c, OPTIONS).is_some()
+            // A pydantic settings class that exposes these as properties is
+            // read through `app.config[...] = settings.X` instead.
+            let plain = |key: &str| {
+                eval.class_attribute(*c, key)
+                    .is_some_and(|v| !matches!(v.value, Some(Value::Function(_))))
+            };
+            !super::pydantic::is_settings_class(eval, *c) && (plain(URI) || plain(OPTIONS))
         })
         .collect();
     let preferred = choose_classes(eval, &leaves);
@@ -192,14 +201,14 @@ pub fn flask_pools(
                         }
                     }
                     StmtKind::Update { target, value } => {
-                        if matches!(target.path.as_slice(), [Accessor::Attr(a)] if a == "config") {
-                            if let Some(Value::Dict(d)) = eval.eval(value, &ctx).value {
-                                for (k, v) in d.entries {
-                                    if k.starts_with("SQLALCHEMY_") {
-                                        values.push((k, v));
-                                        first_location
-                                            .get_or_insert_with(|| eval.location(m, stmt.span));
-                                    }
+                        if matches!(target.path.as_slice(), [Accessor::Attr(a)] if a == "config")
+                            && let Some(Value::Dict(d)) = eval.eval(value, &ctx).value
+                        {
+                            for (k, v) in d.entries {
+                                if k.starts_with("SQLALCHEMY_") {
+                                    values.push((k, v));
+                                    first_location
+                                        .get_or_insert_with(|| eval.location(m, stmt.span));
                                 }
                             }
                         }

@@ -33,7 +33,10 @@ pub fn is_gunicorn_config_name(path: &Path) -> bool {
         return false;
     };
     let lower = name.to_ascii_lowercase();
-    lower.starts_with("gunicorn") && lower.ends_with(".py")
+    lower.starts_with("gunicorn")
+        && Path::new(&lower)
+            .extension()
+            .is_some_and(|ext| ext.eq_ignore_ascii_case("py"))
 }
 
 const HOOKS: &[&str] = &[
@@ -59,60 +62,43 @@ pub fn gunicorn_config(eval: &Evaluator<'_, '_>, module: usize) -> GunicornConfi
     let mut unresolved = Vec::new();
     let mut settings = ServerSettings::default();
     let defined = |name: &str| eval.module_defines(module, name);
-    let value = |name: &str| eval.module_value(module, name);
-    let mut note = |name: &str, v: &Sourced<Value>, unresolved: &mut Vec<Unresolved>| {
+    // The value of a setting the file defines, noting why it is unknown if it is.
+    let mut setting = |name: &str| -> Option<Sourced<Value>> {
+        if !defined(name) {
+            return None;
+        }
+        let v = eval.module_value(module, name);
         if let Some(reason) = v.unknown_reason() {
             unresolved.push(Unresolved {
-                location: v
-                    .location
-                    .clone()
-                    .unwrap_or_else(|| Location::new(path.clone(), Default::default())),
+                location: v.location.clone().unwrap_or_else(|| {
+                    Location::new(path.clone(), poolcheck_core::Span::default())
+                }),
                 what: format!("gunicorn `{name}`"),
                 reason: reason.to_owned(),
             });
         }
+        Some(v)
     };
-    let int_of =
-        |name: &str,
-         unresolved: &mut Vec<Unresolved>,
-         note: &mut dyn FnMut(&str, &Sourced<Value>, &mut Vec<Unresolved>)| {
-            if !defined(name) {
-                return None;
-            }
-            let v = value(name);
-            note(name, &v, unresolved);
-            Some(sourced_int(&v))
-        };
-    settings.workers = int_of("workers", &mut unresolved, &mut note);
-    settings.threads = int_of("threads", &mut unresolved, &mut note);
-    settings.worker_connections = int_of("worker_connections", &mut unresolved, &mut note);
-    settings.timeout = int_of("timeout", &mut unresolved, &mut note)
-        .map(|v| v.and_then("not a constant", |e: IntExpr| e.constant()));
-    settings.max_requests = int_of("max_requests", &mut unresolved, &mut note)
-        .map(|v| v.and_then("not a constant", |e: IntExpr| e.constant()));
-    if defined("worker_class") {
-        let v = value("worker_class");
-        note("worker_class", &v, &mut unresolved);
-        settings.worker_class = Some(sourced_string(&v));
-    }
+    let constant = |v: Sourced<IntExpr>| v.and_then("not a constant", |e: IntExpr| e.constant());
+    settings.workers = setting("workers").map(|v| sourced_int(&v));
+    settings.threads = setting("threads").map(|v| sourced_int(&v));
+    settings.worker_connections = setting("worker_connections").map(|v| sourced_int(&v));
+    settings.timeout = setting("timeout").map(|v| constant(sourced_int(&v)));
+    settings.max_requests = setting("max_requests").map(|v| constant(sourced_int(&v)));
+    settings.worker_class = setting("worker_class").map(|v| sourced_string(&v));
     for key in ["preload_app", "preload"] {
-        if defined(key) {
-            let v = value(key);
-            note(key, &v, &mut unresolved);
+        if let Some(v) = setting(key) {
             settings.preload = Some(sourced_bool(&v));
         }
     }
-    if defined("bind") {
-        let v = value("bind");
+    if let Some(v) = setting("bind") {
         let first = match &v.value {
             Some(Value::List(items)) => items.first().cloned().unwrap_or(v.clone()),
             _ => v.clone(),
         };
         settings.bind = Some(sourced_string(&first));
     }
-    if defined("wsgi_app") {
-        settings.app = Some(sourced_string(&value("wsgi_app")));
-    }
+    settings.app = setting("wsgi_app").map(|v| sourced_string(&v));
 
     let m = eval.project().module(module);
     let mut hooks = Vec::new();

@@ -197,8 +197,8 @@ impl PythonProject<'_> {
             .filter(|m| match only_paths {
                 None => true,
                 Some(paths) => {
-                    let path = self.path(*m).as_path();
-                    paths.iter().any(|p| path.starts_with(p))
+                    let path = without_cur_dir(self.path(*m).as_path());
+                    paths.iter().any(|p| path.starts_with(without_cur_dir(p)))
                 }
             })
             .collect();
@@ -326,14 +326,21 @@ impl PythonProject<'_> {
     }
 }
 
+/// `./a/b` as `a/b`, so relative paths compare by their real components.
+fn without_cur_dir(path: &Path) -> PathBuf {
+    path.components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect()
+}
+
 /// Pools created in different arms of one `if` for the same name are one pool.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct GroupKey {
     module: usize,
     function: Option<usize>,
     name: Option<String>,
     returned: bool,
-    branch: Option<usize>,
+    guards: Vec<poolcheck_core::facts::python::Guard>,
 }
 
 impl GroupKey {
@@ -343,18 +350,39 @@ impl GroupKey {
             function: site.function,
             name: site.assigned_to.clone(),
             returned: site.returned,
-            branch: site.guards.last().map(|g| g.branch),
+            guards: site.guards.clone(),
         }
+    }
+
+    /// Both create the same thing and can never both run: they sit in
+    /// different arms of one branch point.
+    fn exclusive_with(&self, other: &GroupKey) -> bool {
+        self.module == other.module
+            && self.function == other.function
+            && self.name == other.name
+            && self.returned == other.returned
+            && (self.name.is_some() || self.returned)
+            && self.guards.iter().any(|a| {
+                other
+                    .guards
+                    .iter()
+                    .any(|b| a.branch == b.branch && a.arm != b.arm)
+            })
     }
 }
 
 fn merge_branches(sites: Vec<(ClientPool, GroupKey)>) -> Vec<ClientPool> {
-    let mut groups: Vec<(GroupKey, Vec<ClientPool>)> = Vec::new();
+    let mut groups: Vec<(Vec<GroupKey>, Vec<ClientPool>)> = Vec::new();
     for (pool, key) in sites {
-        let groupable = key.branch.is_some() && (key.name.is_some() || key.returned);
-        match groups.iter_mut().find(|(k, _)| groupable && *k == key) {
-            Some((_, pools)) => pools.push(pool),
-            None => groups.push((key, vec![pool])),
+        let group = groups
+            .iter_mut()
+            .find(|(keys, _)| keys.iter().all(|k| k.exclusive_with(&key)));
+        match group {
+            Some((keys, pools)) => {
+                keys.push(key);
+                pools.push(pool);
+            }
+            None => groups.push((vec![key], vec![pool])),
         }
     }
     let mut out = Vec::new();
@@ -432,10 +460,10 @@ fn site_context(eval: &Evaluator<'_, '_>, module: usize, site: &CallSite) -> Eva
         _ => ScopeKind::Module,
     };
     let mut ctx = EvalCtx::at(module, scope, site.call.span.start, site.guards.clone());
-    if let Some(f) = site.function {
-        if let Some(locals) = caller_locals(eval, FuncRef { module, index: f }) {
-            ctx.locals = Some(std::rc::Rc::new(locals));
-        }
+    if let Some(f) = site.function
+        && let Some(locals) = caller_locals(eval, FuncRef { module, index: f })
+    {
+        ctx.locals = Some(std::rc::Rc::new(locals));
     }
     ctx
 }
@@ -465,10 +493,10 @@ fn caller_locals(
         );
         for (scope, body) in scopes {
             for stmt in body {
-                let value = match &stmt.kind {
-                    StmtKind::Assign { value, .. } => value,
-                    StmtKind::Return { value: Some(value) } => value,
-                    _ => continue,
+                let (StmtKind::Assign { value, .. } | StmtKind::Return { value: Some(value) }) =
+                    &stmt.kind
+                else {
+                    continue;
                 };
                 let ExprKind::Call {
                     func: callee,
@@ -526,24 +554,23 @@ fn pool_args(eval: &Evaluator<'_, '_>, ctx: &EvalCtx, call: &Expr) -> PoolArgs {
     }
     let mut named = Vec::new();
     for keyword in keywords {
-        match &keyword.name {
-            Some(name) => named.push((
+        if let Some(name) = &keyword.name {
+            named.push((
                 name.clone(),
                 eval.eval(&keyword.value, ctx),
                 Some(eval.location(ctx.module, keyword.span)),
-            )),
-            None => {
-                let spread = eval.eval(&keyword.value, ctx);
-                match spread.value {
-                    Some(Value::Dict(d)) => {
-                        named.extend(d.entries.into_iter().map(|(k, v)| (k, v, None)));
-                        unknown.extend(d.unknown);
-                    }
-                    _ => unknown.push(spread.unknown_reason().map_or_else(
-                        || format!("`**{}` is not a known dict", render(&keyword.value)),
-                        |r| format!("`**{}`: {r}", render(&keyword.value)),
-                    )),
+            ));
+        } else {
+            let spread = eval.eval(&keyword.value, ctx);
+            match spread.value {
+                Some(Value::Dict(d)) => {
+                    named.extend(d.entries.into_iter().map(|(k, v)| (k, v, None)));
+                    unknown.extend(d.unknown);
                 }
+                _ => unknown.push(spread.unknown_reason().map_or_else(
+                    || format!("`**{}` is not a known dict", render(&keyword.value)),
+                    |r| format!("`**{}`: {r}", render(&keyword.value)),
+                )),
             }
         }
     }
@@ -603,24 +630,26 @@ fn uvicorn_run(eval: &Evaluator<'_, '_>, ctx: &EvalCtx, call: &Expr) -> ServerIn
         settings.limit_concurrency = Some(sourced_int(l));
     }
     if let Some(app) = args.get("app").or_else(|| args.positional.first()) {
-        settings.app = Some(match &app.value {
-            Some(Value::Str(_)) => sourced_string(app),
-            _ => {
-                let written = match &call.kind {
-                    ExprKind::Call { args: a, .. } => match a.first() {
-                        Some(Arg::Positional(e)) => render(e),
-                        _ => "app".into(),
-                    },
+        settings.app = Some(if let Some(Value::Str(_)) = &app.value {
+            sourced_string(app)
+        } else {
+            let written = match &call.kind {
+                ExprKind::Call { args: a, .. } => match a.first() {
+                    Some(Arg::Positional(e)) => render(e),
                     _ => "app".into(),
-                };
-                Sourced::literal(written, args.location.clone())
-            }
+                },
+                _ => "app".into(),
+            };
+            Sourced::literal(written, args.location.clone())
         });
     }
     if let (Some(host), Some(port)) = (args.get("host"), args.get("port")) {
         let host = sourced_string(host);
         let port = sourced_int(port);
-        if let (Some(h), Some(p)) = (host.get(), port.get().and_then(|p| p.constant())) {
+        if let (Some(h), Some(p)) = (
+            host.get(),
+            port.get().and_then(poolcheck_core::IntExpr::constant),
+        ) {
             settings.bind = Some(Sourced::literal(format!("{h}:{p}"), args.location.clone()));
         }
     }

@@ -43,6 +43,15 @@ static EVENTS_QUERY: LazyLock<Option<Query>> = LazyLock::new(|| {
     .ok()
 });
 
+/// gunicorn server hooks: their `FunctionDef::called` lists are filled.
+const GUNICORN_HOOKS: &[&str] = &[
+    "post_fork",
+    "post_worker_init",
+    "pre_fork",
+    "when_ready",
+    "on_starting",
+];
+
 /// The callee names `calls.scm` matches, for calls through import aliases.
 const INTERESTING_CALLEES: &[&str] = &[
     "create_engine",
@@ -61,6 +70,9 @@ const INTERESTING_CALLEES: &[&str] = &[
     "SQLAlchemy",
     "run",
 ];
+
+static CALLEE_FINDER: LazyLock<Option<aho_corasick::AhoCorasick>> =
+    LazyLock::new(|| aho_corasick::AhoCorasick::new(INTERESTING_CALLEES).ok());
 
 thread_local! {
     static PARSER: RefCell<Option<Parser>> = const { RefCell::new(None) };
@@ -97,7 +109,9 @@ pub fn parse_module(text: &str) -> PythonModule {
     builder.collect_errors(root);
     builder.block(root, Scope::Module);
     builder.collect_calls(root);
-    builder.collect_event_handlers(root);
+    if memchr::memmem::find(text.as_bytes(), b"listens_for").is_some() {
+        builder.collect_event_handlers(root);
+    }
     builder.module
 }
 
@@ -123,14 +137,45 @@ fn span_of(node: Node<'_>) -> Span {
     Span::new(node.start_byte(), node.end_byte())
 }
 
-fn named_children<'t>(node: Node<'t>) -> Vec<Node<'t>> {
+/// Visits `node` and its descendants in document order without allocating;
+/// `enter` decides whether to descend into a node.
+fn walk_descendants<'t>(node: Node<'t>, mut enter: impl FnMut(Node<'t>) -> bool) {
+    let mut cursor = node.walk();
+    loop {
+        let current = cursor.node();
+        if enter(current) && cursor.goto_first_child() {
+            continue;
+        }
+        loop {
+            if cursor.node().id() == node.id() {
+                return;
+            }
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                return;
+            }
+        }
+    }
+}
+
+/// Whether the node's text contains any of `needles`.
+fn mentions(src: &[u8], node: Node<'_>, needles: &[&str]) -> bool {
+    let text = &src[node.byte_range()];
+    needles
+        .iter()
+        .any(|n| memchr::memmem::find(text, n.as_bytes()).is_some())
+}
+
+fn named_children(node: Node<'_>) -> Vec<Node<'_>> {
     let mut cursor = node.walk();
     node.named_children(&mut cursor)
         .filter(|child| child.kind() != "comment")
         .collect()
 }
 
-fn all_children<'t>(node: Node<'t>) -> Vec<Node<'t>> {
+fn all_children(node: Node<'_>) -> Vec<Node<'_>> {
     let mut cursor = node.walk();
     node.children(&mut cursor).collect()
 }
@@ -356,11 +401,11 @@ impl<'s> Builder<'s> {
                 }
                 None => {
                     // `name: annotation` without a value.
-                    if let (Some(left), Some(annotation)) = (targets.first(), annotation) {
-                        if left.kind() == "identifier" {
-                            let name = self.text(*left).to_owned();
-                            self.push_stmt(scope, StmtKind::Declare { name, annotation }, span);
-                        }
+                    if let (Some(left), Some(annotation)) = (targets.first(), annotation)
+                        && left.kind() == "identifier"
+                    {
+                        let name = self.text(*left).to_owned();
+                        self.push_stmt(scope, StmtKind::Declare { name, annotation }, span);
                     }
                     return;
                 }
@@ -480,7 +525,7 @@ impl<'s> Builder<'s> {
                     "import_prefix" => {
                         level = self.text(child).chars().filter(|c| *c == '.').count() as u32;
                     }
-                    "dotted_name" => module = self.text(child).to_owned(),
+                    "dotted_name" => self.text(child).clone_into(&mut module),
                     _ => {}
                 }
             }
@@ -652,14 +697,11 @@ impl<'s> Builder<'s> {
         for stmt in stmts.iter_mut().skip(before) {
             if let StmtKind::Assign { target, .. } | StmtKind::Update { target, .. } =
                 &mut stmt.kind
+                && target.name == iterated
+                && let Some(Accessor::Key(key)) = target.path.first()
+                && matches!(&key.kind, ExprKind::Name(n) if *n == loop_var)
             {
-                if target.name == iterated {
-                    if let Some(Accessor::Key(key)) = target.path.first() {
-                        if matches!(&key.kind, ExprKind::Name(n) if *n == loop_var) {
-                            target.path[0] = Accessor::EachKey;
-                        }
-                    }
-                }
+                target.path[0] = Accessor::EachKey;
             }
         }
     }
@@ -697,7 +739,7 @@ impl<'s> Builder<'s> {
         let (calls_dispose, closes_django_connections, called) = node
             .child_by_field_name("body")
             .map_or((false, false, Vec::new()), |body| {
-                self.lifecycle_calls(body)
+                self.lifecycle_calls(body, GUNICORN_HOOKS.contains(&name.as_str()))
             });
         let index = self.module.functions.len();
         self.module.functions.push(FunctionDef {
@@ -781,29 +823,37 @@ impl<'s> Builder<'s> {
 
     /// Whether a function body calls `.dispose(` or closes Django's connections,
     /// and the names it calls.
-    fn lifecycle_calls(&self, body: Node<'_>) -> (bool, bool, Vec<String>) {
+    fn lifecycle_calls(&self, body: Node<'_>, want_called: bool) -> (bool, bool, Vec<String>) {
         let mut dispose = false;
         let mut close = false;
         let mut called: Vec<String> = Vec::new();
-        let mut stack = vec![body];
-        while let Some(node) = stack.pop() {
-            if node.kind() == "call" {
-                if let Some(func) = node.child_by_field_name("function") {
-                    let text = self.text(func);
-                    let last = text.rsplit('.').next().unwrap_or(text);
-                    if !called.iter().any(|c| c == last) {
-                        called.push(last.to_owned());
-                    }
-                    if last == "dispose" {
-                        dispose = true;
-                    }
-                    if text.ends_with("connections.close_all") || last == "close_old_connections" {
-                        close = true;
-                    }
+        if !want_called
+            && !mentions(
+                self.src,
+                body,
+                &["dispose", "close_all", "close_old_connections"],
+            )
+        {
+            return (false, false, called);
+        }
+        walk_descendants(body, |node| {
+            if node.kind() == "call"
+                && let Some(func) = node.child_by_field_name("function")
+            {
+                let text = self.text(func);
+                let last = text.rsplit('.').next().unwrap_or(text);
+                if want_called && !called.iter().any(|c| c == last) {
+                    called.push(last.to_owned());
+                }
+                if last == "dispose" {
+                    dispose = true;
+                }
+                if text.ends_with("connections.close_all") || last == "close_old_connections" {
+                    close = true;
                 }
             }
-            stack.extend(named_children(node));
-        }
+            true
+        });
         (dispose, close, called)
     }
 
@@ -853,14 +903,29 @@ impl<'s> Builder<'s> {
 
     /// Module-level connection activity (PC401 needs it).
     fn scan_import_time(&mut self, node: Node<'_>) {
-        let mut stack = vec![node];
-        while let Some(current) = stack.pop() {
-            match current.kind() {
-                "lambda" | "function_definition" | "class_definition" | "block" => continue,
-                "call" => self.classify_import_time_call(current),
-                _ => {}
+        const WORDS: &[&str] = &[
+            "connect",
+            "begin",
+            "execute",
+            "exec_driver_sql",
+            "create_all",
+            "reflect",
+            "ConnectionPool",
+        ];
+        if !mentions(self.src, node, WORDS) {
+            return;
+        }
+        let mut calls = Vec::new();
+        walk_descendants(node, |current| match current.kind() {
+            "lambda" | "function_definition" | "class_definition" | "block" => false,
+            "call" => {
+                calls.push(current);
+                true
             }
-            stack.extend(named_children(current));
+            _ => true,
+        });
+        for call in calls {
+            self.classify_import_time_call(call);
         }
     }
 
@@ -919,14 +984,36 @@ impl<'s> Builder<'s> {
         let Some(callee_index) = query.capture_index_for_name("callee") else {
             return;
         };
-        let mut found = Vec::new();
+        // The query only needs to run where a callee name occurs in the text:
+        // searching the bytes first keeps large files without engines cheap.
+        let mut found: Vec<(Node<'_>, String)> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         let mut cursor = QueryCursor::new();
-        let mut matches = cursor.matches(query, root, self.src);
-        while let Some(m) = matches.next() {
-            let call = m.captures.iter().find(|c| c.index == call_index);
-            let callee = m.captures.iter().find(|c| c.index == callee_index);
-            if let (Some(call), Some(callee)) = (call, callee) {
-                found.push((call.node, self.text(callee.node).to_owned()));
+        let ranges: Vec<std::ops::Range<usize>> = match CALLEE_FINDER.as_ref() {
+            Some(finder) => finder
+                .find_iter(self.src)
+                .filter(|hit| {
+                    let before = hit.start().checked_sub(1).map(|i| self.src[i]);
+                    let after = self.src.get(hit.end()).copied();
+                    let is_ident =
+                        |b: Option<u8>| b.is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_');
+                    !is_ident(before) && !is_ident(after)
+                })
+                .map(|hit| hit.start()..hit.end())
+                .collect(),
+            None => std::iter::once(0..self.src.len()).collect(),
+        };
+        for range in ranges {
+            cursor.set_byte_range(range);
+            let mut matches = cursor.matches(query, root, self.src);
+            while let Some(m) = matches.next() {
+                let call = m.captures.iter().find(|c| c.index == call_index);
+                let callee = m.captures.iter().find(|c| c.index == callee_index);
+                if let (Some(call), Some(callee)) = (call, callee)
+                    && seen.insert(call.node.id())
+                {
+                    found.push((call.node, self.text(callee.node).to_owned()));
+                }
             }
         }
         self.collect_aliased_calls(root, &mut found);
@@ -979,14 +1066,13 @@ impl<'s> Builder<'s> {
         }
         let mut stack = vec![root];
         while let Some(node) = stack.pop() {
-            if node.kind() == "call" {
-                if let Some(func) = node.child_by_field_name("function") {
-                    if func.kind() == "identifier" {
-                        let text = self.text(func);
-                        if let Some((_, original)) = aliases.iter().find(|(a, _)| a == text) {
-                            found.push((node, original.clone()));
-                        }
-                    }
+            if node.kind() == "call"
+                && let Some(func) = node.child_by_field_name("function")
+                && func.kind() == "identifier"
+            {
+                let text = self.text(func);
+                if let Some((_, original)) = aliases.iter().find(|(a, _)| a == text) {
+                    found.push((node, original.clone()));
                 }
             }
             stack.extend(named_children(node));
@@ -1085,26 +1171,23 @@ impl<'s> Builder<'s> {
                 if matches!(
                     method,
                     Some("execute" | "exec_driver_sql" | "executescript")
-                ) {
-                    if let Some(first) = node
-                        .child_by_field_name("arguments")
-                        .and_then(|a| named_children(a).into_iter().next())
+                ) && let Some(first) = node
+                    .child_by_field_name("arguments")
+                    .and_then(|a| named_children(a).into_iter().next())
+                {
+                    let mut arg = self.expr(first);
+                    // `text("SET ...")`
+                    if let ExprKind::Call { func, args, .. } = &arg.kind
+                        && func.last_name() == Some("text")
+                        && let Some(Arg::Positional(inner)) = args.first()
                     {
-                        let mut arg = self.expr(first);
-                        // `text("SET ...")`
-                        if let ExprKind::Call { func, args, .. } = &arg.kind {
-                            if func.last_name() == Some("text") {
-                                if let Some(Arg::Positional(inner)) = args.first() {
-                                    arg = inner.clone();
-                                }
-                            }
-                        }
-                        if let Some(sql) = literal_text(&arg) {
-                            out.push(ExecutedSql {
-                                sql,
-                                span: arg.span,
-                            });
-                        }
+                        arg = inner.clone();
+                    }
+                    if let Some(sql) = literal_text(&arg) {
+                        out.push(ExecutedSql {
+                            sql,
+                            span: arg.span,
+                        });
                     }
                 }
             }
@@ -1518,7 +1601,7 @@ fn unescape(text: &str) -> String {
             Some('t') => out.push('\t'),
             Some('r') => out.push('\r'),
             Some('0') => out.push('\0'),
-            Some('\\') => out.push('\\'),
+            Some('\\') | None => out.push('\\'),
             Some('\'') => out.push('\''),
             Some('"') => out.push('"'),
             Some('\n') => {}
@@ -1529,23 +1612,21 @@ fn unescape(text: &str) -> String {
                     _ => 8,
                 };
                 let digits: String = (0..width).filter_map(|_| chars.next()).collect();
-                match u32::from_str_radix(&digits, 16)
+                if let Some(ch) = u32::from_str_radix(&digits, 16)
                     .ok()
                     .and_then(char::from_u32)
                 {
-                    Some(ch) => out.push(ch),
-                    None => {
-                        out.push('\\');
-                        out.push(kind);
-                        out.push_str(&digits);
-                    }
+                    out.push(ch);
+                } else {
+                    out.push('\\');
+                    out.push(kind);
+                    out.push_str(&digits);
                 }
             }
             Some(other) => {
                 out.push('\\');
                 out.push(other);
             }
-            None => out.push('\\'),
         }
     }
     out

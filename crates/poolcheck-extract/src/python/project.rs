@@ -189,24 +189,23 @@ impl<'a> PythonProject<'a> {
     /// (`level` dots) or an absolute one resolved by [`Self::resolve_absolute`].
     pub fn import_target_name(&self, from: usize, module: &str, level: u32) -> String {
         if level == 0 {
-            return match self.resolve_absolute(from, module) {
-                Some(index) => self.modules[index].name.clone(),
-                None => {
-                    // A package without its own file: find its prefix via a child.
-                    let suffix = format!(".{module}.");
-                    self.modules
-                        .iter()
-                        .find_map(|m| {
-                            m.name
-                                .find(&suffix)
-                                .map(|at| m.name[..at + suffix.len() - 1].to_owned())
-                        })
-                        .filter(|full| {
-                            let prefix = &full[..full.len() - module.len() - 1];
-                            !self.is_package_dir(prefix)
-                        })
-                        .unwrap_or_else(|| module.to_owned())
-                }
+            return if let Some(index) = self.resolve_absolute(from, module) {
+                self.modules[index].name.clone()
+            } else {
+                // A package without its own file: find its prefix via a child.
+                let suffix = format!(".{module}.");
+                self.modules
+                    .iter()
+                    .find_map(|m| {
+                        m.name
+                            .find(&suffix)
+                            .map(|at| m.name[..at + suffix.len() - 1].to_owned())
+                    })
+                    .filter(|full| {
+                        let prefix = &full[..full.len() - module.len() - 1];
+                        !self.is_package_dir(prefix)
+                    })
+                    .unwrap_or_else(|| module.to_owned())
             };
         }
         let entry = &self.modules[from];

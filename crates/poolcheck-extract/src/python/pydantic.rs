@@ -63,19 +63,18 @@ pub fn settings_field(
                 }
                 _ => None,
             });
-        if default.is_none() {
-            if let Some(factory) = keywords
+        if default.is_none()
+            && let Some(factory) = keywords
                 .iter()
                 .find(|k| k.name.as_deref() == Some("default_factory"))
-            {
-                let f = eval.eval(&factory.value, &ctx);
-                if let Some(Value::Class(c)) = f.value {
-                    return Some(Sourced::computed(
-                        Value::Instance(c),
-                        render(&factory.value),
-                        Some(eval.location(owner.module, factory.value.span)),
-                    ));
-                }
+        {
+            let f = eval.eval(&factory.value, &ctx);
+            if let Some(Value::Class(c)) = f.value {
+                return Some(Sourced::computed(
+                    Value::Instance(c),
+                    render(&factory.value),
+                    Some(eval.location(owner.module, factory.value.span)),
+                ));
             }
         }
         for key in ["validation_alias", "alias", "env"] {
@@ -207,12 +206,11 @@ pub fn env_prefix(eval: &Evaluator<'_, '_>, class: ClassRef) -> Option<String> {
         {
             return string_of(eval, &k.value, &ctx);
         }
-        if let Some(config) = eval.class_attribute(c, "model_config") {
-            if let Some(Value::Dict(d)) = &config.value {
-                if let Some(Value::Str(s)) = d.get("env_prefix").and_then(|v| v.value.as_ref()) {
-                    return s.complete().map(str::to_owned);
-                }
-            }
+        if let Some(config) = eval.class_attribute(c, "model_config")
+            && let Some(Value::Dict(d)) = &config.value
+            && let Some(Value::Str(s)) = d.get("env_prefix").and_then(|v| v.value.as_ref())
+        {
+            return s.complete().map(str::to_owned);
         }
         let module = eval.project().module(c.module);
         let inner = module

@@ -63,7 +63,7 @@ pub fn engine_pool(
 ) -> ClientPool {
     let mut alternatives = Vec::new();
     let (db_url, url_value) = pick_url(url, &mut alternatives);
-    let driver = driver_of(&db_url, &url_value, &args.location);
+    let driver = driver_of(db_url.as_ref(), &url_value, &args.location);
     let is_async = constructor_async
         || matches!(driver.value, Some(Driver::Asyncpg))
         || db_url
@@ -80,7 +80,7 @@ pub fn engine_pool(
             reason: reason.to_owned(),
         });
     }
-    let target = target_of(&db_url, &url_value);
+    let target = target_of(db_url.as_ref(), &url_value);
     let memory_sqlite = db_url.as_ref().is_some_and(|u| {
         u.scheme.as_deref().is_some_and(|s| s.starts_with("sqlite"))
             && (u.dbname.is_none() || u.dbname.as_deref() == Some(":memory:"))
@@ -133,7 +133,7 @@ pub fn engine_pool(
         arguments_location: args.arguments.clone(),
         ..PoolSettings::default()
     };
-    apply_url_params(&mut settings, &db_url, &url_value, &driver);
+    apply_url_params(&mut settings, db_url.as_ref(), &url_value, &driver);
     if let Some(connect_args) = args.get("connect_args") {
         apply_connect_args(&mut settings, connect_args, &driver);
     }
@@ -216,26 +216,25 @@ fn pick_url(
     }
 }
 
-fn driver_of(db: &Option<DbUrl>, url: &Sourced<Value>, location: &Location) -> Sourced<Driver> {
-    match db.as_ref().and_then(|u| u.scheme.as_deref()) {
-        Some(scheme) => Sourced::with_origin(
+fn driver_of(db: Option<&DbUrl>, url: &Sourced<Value>, location: &Location) -> Sourced<Driver> {
+    if let Some(scheme) = db.as_ref().and_then(|u| u.scheme.as_deref()) {
+        Sourced::with_origin(
             driver_for_scheme(scheme),
             derived_origin(url),
             url.location.clone(),
-        ),
-        None => {
-            let reason = match &url.value {
-                Some(Value::Str(s)) if !s.holes.is_empty() => {
-                    format!("the URL's scheme is not known: {}", s.holes.join("; "))
-                }
-                Some(_) => "the URL has no scheme".to_owned(),
-                None => url
-                    .unknown_reason()
-                    .unwrap_or("the URL is not known")
-                    .to_owned(),
-            };
-            Sourced::unknown(reason, url.location.clone().or(Some(location.clone())))
-        }
+        )
+    } else {
+        let reason = match &url.value {
+            Some(Value::Str(s)) if !s.holes.is_empty() => {
+                format!("the URL's scheme is not known: {}", s.holes.join("; "))
+            }
+            Some(_) => "the URL has no scheme".to_owned(),
+            None => url
+                .unknown_reason()
+                .unwrap_or("the URL is not known")
+                .to_owned(),
+        };
+        Sourced::unknown(reason, url.location.clone().or(Some(location.clone())))
     }
 }
 
@@ -244,7 +243,7 @@ fn derived_origin(v: &Sourced<Value>) -> Origin {
     v.origin.clone()
 }
 
-fn target_of(db: &Option<DbUrl>, url: &Sourced<Value>) -> Sourced<Target> {
+fn target_of(db: Option<&DbUrl>, url: &Sourced<Value>) -> Sourced<Target> {
     match db {
         Some(u) => Sourced::with_origin(
             Target {
@@ -426,8 +425,9 @@ pub fn sourced_int(v: &Sourced<Value>) -> Sourced<IntExpr> {
                 best = Some(i);
             }
         }
-        return best
-            .map(|b| Sourced {
+        return best.map_or_else(
+            || Sourced::unknown("no branch has a value", v.location.clone()),
+            |b| Sourced {
                 origin: match b.origin {
                     Origin::Computed { expr } => Origin::Computed {
                         expr: format!("{expr} (the largest of several branches)"),
@@ -435,8 +435,8 @@ pub fn sourced_int(v: &Sourced<Value>) -> Sourced<IntExpr> {
                     other => other,
                 },
                 ..b
-            })
-            .unwrap_or_else(|| Sourced::unknown("no branch has a value", v.location.clone()));
+            },
+        );
     }
     match as_int(v) {
         Some(i) => Sourced {
@@ -546,7 +546,7 @@ fn isolation_level(args: &PoolArgs) -> Option<Sourced<String>> {
 
 fn apply_url_params(
     settings: &mut PoolSettings,
-    db: &Option<DbUrl>,
+    db: Option<&DbUrl>,
     url: &Sourced<Value>,
     driver: &Sourced<Driver>,
 ) {
@@ -577,17 +577,16 @@ fn apply_url_params(
             });
         }
     }
-    if matches!(driver.value, Some(Driver::Psycopg3)) {
-        if let Some(v) = db.param("prepare_threshold") {
-            let base = at("");
-            let parsed = if v.eq_ignore_ascii_case("none") {
-                None
-            } else {
-                v.parse().ok()
-            };
-            settings.prepare_threshold =
-                Some(Sourced::with_origin(parsed, base.origin, base.location));
-        }
+    if matches!(driver.value, Some(Driver::Psycopg3))
+        && let Some(v) = db.param("prepare_threshold")
+    {
+        let base = at("");
+        let parsed = if v.eq_ignore_ascii_case("none") {
+            None
+        } else {
+            v.parse().ok()
+        };
+        settings.prepare_threshold = Some(Sourced::with_origin(parsed, base.origin, base.location));
     }
 }
 
@@ -600,7 +599,7 @@ pub fn apply_connect_args(
     let Some(Value::Dict(dict)) = &connect_args.value else {
         return;
     };
-    settings.connect_args_location = dict.literal.clone();
+    settings.connect_args_location.clone_from(&dict.literal);
     apply_driver_kwargs(settings, dict, driver);
 }
 
@@ -616,7 +615,9 @@ pub fn apply_driver_kwargs(settings: &mut PoolSettings, dict: &PyDict, driver: &
         settings.prepared_statement_cache_size_source = Some(SettingSource::ConnectArgs);
     }
     if let Some(v) = dict.get("prepared_statement_name_func") {
-        settings.prepared_statement_name_func = v.location.clone();
+        settings
+            .prepared_statement_name_func
+            .clone_from(&v.location);
     }
     if let Some(v) = dict.get("prepare_threshold") {
         settings.prepare_threshold = Some(match &v.value {
@@ -647,19 +648,19 @@ pub fn apply_driver_kwargs(settings: &mut PoolSettings, dict: &PyDict, driver: &
             });
         }
     }
-    if let Some(v) = dict.get("options") {
-        if let Some(Value::Str(s)) = &v.value {
-            for (name, value) in parse_options(&s.text) {
-                if name.contains(super::value::HOLE) {
-                    continue;
-                }
-                settings.startup_parameters.push(StartupParameter {
-                    name,
-                    value: value.filter(|v| !v.contains(super::value::HOLE)),
-                    via: StartupVia::Options,
-                    location: v.location.clone(),
-                });
+    if let Some(v) = dict.get("options")
+        && let Some(Value::Str(s)) = &v.value
+    {
+        for (name, value) in parse_options(&s.text) {
+            if name.contains(super::value::HOLE) {
+                continue;
             }
+            settings.startup_parameters.push(StartupParameter {
+                name,
+                value: value.filter(|v| !v.contains(super::value::HOLE)),
+                via: StartupVia::Options,
+                location: v.location.clone(),
+            });
         }
     }
     if let Some(v) = dict.get("application_name") {
@@ -678,15 +679,11 @@ pub fn apply_driver_kwargs(settings: &mut PoolSettings, dict: &PyDict, driver: &
 /// Driver defaults the rules compare against, when nothing set them.
 pub fn apply_driver_defaults(settings: &mut PoolSettings, driver: &Sourced<Driver>) {
     match driver.value {
-        Some(Driver::Asyncpg) => {
-            if settings.statement_cache_size.is_none() {
-                settings.statement_cache_size = Some(Sourced::tool_default(100, "asyncpg"));
-            }
+        Some(Driver::Asyncpg) if settings.statement_cache_size.is_none() => {
+            settings.statement_cache_size = Some(Sourced::tool_default(100, "asyncpg"));
         }
-        Some(Driver::Psycopg3) => {
-            if settings.prepare_threshold.is_none() {
-                settings.prepare_threshold = Some(Sourced::tool_default(Some(5), "psycopg"));
-            }
+        Some(Driver::Psycopg3) if settings.prepare_threshold.is_none() => {
+            settings.prepare_threshold = Some(Sourced::tool_default(Some(5), "psycopg"));
         }
         _ => {}
     }

@@ -1,5 +1,6 @@
 //! Behaviour of the Python front-end on the shapes real projects use.
 
+use std::fmt::Write as _;
 use std::path::Path;
 
 use poolcheck_core::facts::pool::{
@@ -418,7 +419,7 @@ settings = Settings()
         ),
         (
             "app/db.py",
-            r#"from sqlalchemy import create_engine
+            r"from sqlalchemy import create_engine
 from app.config import settings
 
 engine = create_engine(
@@ -427,7 +428,7 @@ engine = create_engine(
     max_overflow=settings.max_overflow,
     pool_timeout=settings.pool_timeout,
 )
-"#,
+",
         ),
     ]);
     let analysis = repo.analyze(&Environment::new());
@@ -533,7 +534,7 @@ SQLALCHEMY_DATABASE_URI = f"postgresql+psycopg2://dispatch:{config('DATABASE_PAS
         ),
         (
             "src/dispatch/database/core.py",
-            r#"from sqlalchemy import create_engine
+            r"from sqlalchemy import create_engine
 from dispatch import config
 
 def create_db_engine(connection_string):
@@ -544,7 +545,7 @@ def create_db_engine(connection_string):
     )
 
 engine = create_db_engine(config.SQLALCHEMY_DATABASE_URI)
-"#,
+",
         ),
     ]);
     let analysis = repo.analyze(&Environment::new());
@@ -1240,12 +1241,12 @@ URL = db.url
 fn evaluator_cpu_count_forms_are_symbolic() {
     let repo = Repo::new(&[(
         "g.py",
-        r#"import os
+        r"import os
 import multiprocessing as mp
 A = mp.cpu_count() * 2 + 1
 B = len(os.sched_getaffinity(0))
 C = max(2, os.cpu_count() // 2)
-"#,
+",
     )]);
     let e = Environment::new();
     let a = repo.value("g.py", "A", &e);
@@ -1353,12 +1354,13 @@ fn extraction_speed_on_a_5000_line_file() {
     let mut lines = 2;
     let mut i = 0;
     while lines < 5000 {
-        text.push_str(&format!(
+        let _ = write!(
+            text,
             "SETTING_{i} = int(os.environ.get(\"SETTING_{i}\", \"{i}\")) * 2 + 1\n\
              class Config{i}:\n    POOL = {{\"pool_size\": SETTING_{i}, \"name\": f\"db-{{SETTING_{i}}}\"}}\n\
              def handler_{i}(request, *args, **kwargs):\n    if request.method == \"POST\":\n        return compute(request, {i})\n    return None\n\
              engine_{i} = create_engine(\"postgresql://db/app\", pool_size=SETTING_{i})\n"
-        ));
+        );
         lines += 8;
         i += 1;
     }
@@ -1372,5 +1374,271 @@ fn extraction_speed_on_a_5000_line_file() {
     println!(
         "extraction of {lines} lines ({} bytes): {per_run:?} per file",
         text.len()
+    );
+}
+
+#[test]
+fn evaluator_database_urls_become_django_settings() {
+    let repo = Repo::new(&[(
+        "settings.py",
+        r#"import os
+import dj_database_url
+import environ
+env = environ.Env()
+DB_CONN_MAX_AGE = int(os.environ.get("DB_CONN_MAX_AGE", 0))
+DATABASES = {
+    "default": dj_database_url.config(default="postgres://saleor@db:5432/saleor?sslmode=require", conn_max_age=DB_CONN_MAX_AGE),
+    "replica": env.db("REPLICA_URL", default="postgresql://ro@replica/saleor"),
+}
+"#,
+    )]);
+    let dbs = repo.value("settings.py", "DATABASES", &Environment::new());
+    let Some(Value::Dict(d)) = &dbs.value else {
+        panic!("{dbs:?}")
+    };
+    let Some(Value::Dict(default)) = &d.get("default").unwrap().value else {
+        panic!()
+    };
+    assert_eq!(
+        str_of(default.get("ENGINE").unwrap()).as_deref(),
+        Some("django.db.backends.postgresql")
+    );
+    assert_eq!(str_of(default.get("HOST").unwrap()).as_deref(), Some("db"));
+    assert_eq!(int_of(default.get("PORT").unwrap()), Some(5432));
+    assert_eq!(int_of(default.get("CONN_MAX_AGE").unwrap()), Some(0));
+    assert_eq!(
+        default.get("HOST").unwrap().origin,
+        Origin::EnvDefault {
+            var: "DATABASE_URL".into()
+        }
+    );
+    let Some(Value::Dict(options)) = &default.get("OPTIONS").unwrap().value else {
+        panic!()
+    };
+    assert_eq!(
+        str_of(options.get("sslmode").unwrap()).as_deref(),
+        Some("require")
+    );
+    let Some(Value::Dict(replica)) = &d.get("replica").unwrap().value else {
+        panic!()
+    };
+    assert_eq!(
+        str_of(replica.get("HOST").unwrap()).as_deref(),
+        Some("replica")
+    );
+    assert!(replica.get("CONN_MAX_AGE").is_none());
+}
+
+#[test]
+fn dify_shape_settings_property_feeds_flask_engine_options() {
+    let repo = Repo::new(&[
+        (
+            "api/configs/middleware/__init__.py",
+            r#"from typing import Any
+from pydantic import Field, NonNegativeInt, computed_field
+from pydantic_settings import BaseSettings
+
+class DatabaseConfig(BaseSettings):
+    DB_HOST: str = Field(description="host", default="db")
+    SQLALCHEMY_POOL_SIZE: NonNegativeInt = Field(description="pool size", default=30)
+    SQLALCHEMY_MAX_OVERFLOW: NonNegativeInt = Field(default=10)
+    DB_SESSION_TIMEZONE_OVERRIDE: str = Field(default="UTC")
+
+    @computed_field
+    @property
+    def SQLALCHEMY_DATABASE_URI(self) -> str:
+        return f"postgresql://postgres@{self.DB_HOST}:5432/dify"
+
+    @computed_field
+    @property
+    def SQLALCHEMY_ENGINE_OPTIONS(self) -> dict[str, Any]:
+        connect_args = {}
+        if self.DB_SESSION_TIMEZONE_OVERRIDE:
+            connect_args["options"] = f"-c timezone={self.DB_SESSION_TIMEZONE_OVERRIDE}"
+        result = {
+            "pool_size": self.SQLALCHEMY_POOL_SIZE,
+            "max_overflow": self.SQLALCHEMY_MAX_OVERFLOW,
+            "connect_args": connect_args,
+        }
+        return result
+"#,
+        ),
+        (
+            "api/configs/__init__.py",
+            "from .middleware import DatabaseConfig\n\nclass DifyConfig(DatabaseConfig):\n    pass\n\ndify_config = DifyConfig()\n",
+        ),
+        (
+            "api/app_factory.py",
+            r#"from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
+from configs import dify_config
+
+def create_app():
+    app = Flask(__name__)
+    app.config["SQLALCHEMY_DATABASE_URI"] = dify_config.SQLALCHEMY_DATABASE_URI
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = dify_config.SQLALCHEMY_ENGINE_OPTIONS
+    return app
+"#,
+        ),
+    ]);
+    let analysis = repo.analyze(&Environment::new());
+    let pool = only_pool(&analysis);
+    assert_eq!(bounded(pool), (Some(30), Some(10)));
+    assert_eq!(pool.target.get().unwrap().host.as_deref(), Some("db"));
+    let params = &pool.settings.startup_parameters;
+    assert_eq!(params.len(), 1);
+    assert_eq!(
+        (params[0].name.as_str(), params[0].value.as_deref()),
+        ("timezone", Some("UTC"))
+    );
+    assert_eq!(params[0].via, StartupVia::Options);
+
+    // Setting the override empty (RDS Proxy advice) removes the parameter.
+    let analysis = repo.analyze(&env(&[
+        ("DB_SESSION_TIMEZONE_OVERRIDE", ""),
+        ("SQLALCHEMY_POOL_SIZE", "50"),
+    ]));
+    let pool = only_pool(&analysis);
+    assert!(pool.settings.startup_parameters.is_empty());
+    assert_eq!(bounded(pool), (Some(50), Some(10)));
+}
+
+#[test]
+fn open_webui_shape_nested_branches_follow_the_environment() {
+    let repo = Repo::new(&[(
+        "backend/internal/db.py",
+        r#"import os
+from sqlalchemy import create_engine
+from sqlalchemy.pool import NullPool, QueuePool
+
+DATABASE_URL = os.environ.get("DATABASE_URL", "postgresql://webui@db/webui")
+DATABASE_POOL_SIZE = os.environ.get("DATABASE_POOL_SIZE", None)
+if DATABASE_POOL_SIZE != None:
+    try:
+        DATABASE_POOL_SIZE = int(DATABASE_POOL_SIZE)
+    except Exception:
+        DATABASE_POOL_SIZE = None
+
+if DATABASE_POOL_SIZE is not None:
+    if DATABASE_POOL_SIZE > 0:
+        engine = create_engine(DATABASE_URL, pool_size=DATABASE_POOL_SIZE, max_overflow=0, poolclass=QueuePool)
+    else:
+        engine = create_engine(DATABASE_URL, poolclass=NullPool)
+else:
+    engine = create_engine(DATABASE_URL, pool_pre_ping=True)
+"#,
+    )]);
+    let analysis = repo.analyze(&Environment::new());
+    assert_eq!(bounded(only_pool(&analysis)), (Some(5), Some(10)));
+    assert_eq!(only_pool(&analysis).alternatives, None);
+    let analysis = repo.analyze(&env(&[("DATABASE_POOL_SIZE", "8")]));
+    assert_eq!(bounded(only_pool(&analysis)), (Some(8), Some(0)));
+    let analysis = repo.analyze(&env(&[("DATABASE_POOL_SIZE", "0")]));
+    assert!(matches!(
+        only_pool(&analysis).cap,
+        PoolCap::PerConcurrency { .. }
+    ));
+}
+
+#[test]
+fn engines_in_exclusive_nested_branches_are_one_pool_when_undecidable() {
+    let repo = Repo::new(&[(
+        "db.py",
+        r#"from sqlalchemy import create_engine, NullPool
+from elsewhere import SIZE
+if SIZE is not None:
+    if SIZE > 0:
+        engine = create_engine("postgresql://db/app", pool_size=SIZE)
+    else:
+        engine = create_engine("postgresql://db/app", poolclass=NullPool)
+else:
+    engine = create_engine("postgresql://db/app")
+"#,
+    )]);
+    let analysis = repo.analyze(&Environment::new());
+    let pool = only_pool(&analysis);
+    assert!(matches!(pool.cap, PoolCap::PerConcurrency { .. }));
+    assert!(
+        pool.alternatives
+            .as_deref()
+            .unwrap()
+            .starts_with("`engine` is created in 3 branches"),
+        "{:?}",
+        pool.alternatives
+    );
+}
+
+#[test]
+fn pathological_inputs_end_without_panics() {
+    let deep = format!("X = {}1{}\n", "(".repeat(3000), ")".repeat(3000));
+    let long_sum = format!("Y = {}1\n", "1 + ".repeat(5000));
+    let repo = Repo::new(&[
+        ("deep.py", deep.as_str()),
+        ("sum.py", long_sum.as_str()),
+        (
+            "weird.py",
+            r#"from weird import *
+def f(x):
+    return f(x)
+A = f(1)
+B = B + 1
+C = 99999999999999999999999999
+D = 2 ** 400
+E = 10 // 0
+class K(K):
+    Z = Z
+F = K.Z
+G = "%s %s %(x)s" % (1,)
+H = "{} {0} {x}".format()
+import sqlalchemy
+engine = sqlalchemy.create_engine(A, pool_size=B, max_overflow=E, **A)
+"#,
+        ),
+    ]);
+    let e = Environment::new();
+    assert_eq!(
+        repo.value("deep.py", "X", &e).unknown_reason(),
+        Some("`deeply nested expression` expressions are not evaluated")
+    );
+    assert_eq!(
+        repo.value("sum.py", "Y", &e).unknown_reason(),
+        Some("`deeply nested expression` expressions are not evaluated")
+    );
+    for name in ["A", "B", "C", "D", "E", "F", "G", "H"] {
+        let v = repo.value("weird.py", name, &e);
+        assert!(v.value.is_some() || v.unknown_reason().is_some(), "{name}");
+    }
+    assert_eq!(
+        repo.value("weird.py", "C", &e).unknown_reason(),
+        Some("`integer` expressions are not evaluated")
+    );
+    let analysis = repo.analyze(&e);
+    let pool = only_pool(&analysis);
+    assert!(pool.driver.unknown_reason().is_some());
+    assert!(!analysis.unresolved.is_empty());
+}
+
+#[test]
+fn only_paths_narrow_the_modules_analysed() {
+    let repo = Repo::new(&[
+        (
+            "./api/db.py",
+            "from sqlalchemy import create_engine\nengine = create_engine('postgresql://db/api')\n",
+        ),
+        (
+            "worker/db.py",
+            "from sqlalchemy import create_engine\nengine = create_engine('postgresql://db/worker')\n",
+        ),
+    ]);
+    let project = repo.project();
+    let analysis = project.analyze(&Environment::new(), Some(&[PathBuf::from("api")]));
+    assert_eq!(
+        only_pool(&analysis).target.get().unwrap().dbname.as_deref(),
+        Some("api")
+    );
+    let analysis = project.analyze(&Environment::new(), Some(&[PathBuf::from("./worker")]));
+    assert_eq!(
+        only_pool(&analysis).target.get().unwrap().dbname.as_deref(),
+        Some("worker")
     );
 }

@@ -64,15 +64,15 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' {
-            if let (Some(hi), Some(lo)) = (
+        if bytes[i] == b'%'
+            && let (Some(hi), Some(lo)) = (
                 bytes.get(i + 1).copied().and_then(hex),
                 bytes.get(i + 2).copied().and_then(hex),
-            ) {
-                out.push((hi * 16 + lo) as u8);
-                i += 3;
-                continue;
-            }
+            )
+        {
+            out.push((hi * 16 + lo) as u8);
+            i += 3;
+            continue;
         }
         out.push(bytes[i]);
         i += 1;
@@ -209,10 +209,8 @@ pub fn parse_options(options: &str) -> Vec<(String, Option<String>)> {
             words.next()
         } else if let Some(rest) = word.strip_prefix("-c") {
             Some(rest)
-        } else if let Some(rest) = word.strip_prefix("--") {
-            Some(rest)
         } else {
-            None
+            word.strip_prefix("--")
         };
         if let Some(setting) = setting {
             let (name, value) = match setting.split_once('=') {

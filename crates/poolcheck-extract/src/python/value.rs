@@ -1,6 +1,8 @@
 //! Values the Python evaluator computes. Every value travels as a
 //! `Sourced<Value>`, so its provenance follows it into messages.
 
+use std::fmt::Write as _;
+
 use poolcheck_core::facts::python::{Expr, ExprKind, FStringPart};
 use poolcheck_core::{IntExpr, Location, Origin, Sourced};
 
@@ -220,7 +222,9 @@ fn render_into(expr: &Expr, out: &mut String, depth: u32) {
         ExprKind::Bool(b) => out.push_str(if *b { "True" } else { "False" }),
         ExprKind::Int(i) => out.push_str(&i.to_string()),
         ExprKind::Float(f) => out.push_str(&f.to_string()),
-        ExprKind::Str(s) => out.push_str(&format!("{s:?}")),
+        ExprKind::Str(s) => {
+            let _ = write!(out, "{s:?}");
+        }
         ExprKind::FString(parts) => {
             out.push_str("f\"");
             for part in parts {

@@ -138,17 +138,15 @@ pub fn build(workspace: &Workspace, deployment: &mut Deployment) {
                 })
                 .collect()
         });
-        let analysis = match cache
+        let cached = cache
             .iter()
-            .position(|(e, p, _)| *e == service.env && *p == paths)
-        {
-            Some(i) => &cache[i].2,
-            None => {
-                let analysis = project.analyze(&service.env, paths.as_deref());
-                cache.push((service.env.clone(), paths, analysis));
-                &cache[cache.len() - 1].2
-            }
-        };
+            .position(|(e, p, _)| *e == service.env && *p == paths);
+        let index = cached.unwrap_or_else(|| {
+            let analysis = project.analyze(&service.env, paths.as_deref());
+            cache.push((service.env.clone(), paths, analysis));
+            cache.len() - 1
+        });
+        let analysis = &cache[index].2;
         let mut service = service;
         attach_pools(&mut service, analysis, deployment);
         deployment.services.push(service);
