@@ -66,6 +66,10 @@ impl std::fmt::Display for SkipReason {
 pub struct Discovery {
     /// Files that passed name classification and the prefilter, sorted by path.
     pub files: Vec<FoundFile>,
+    /// Directories of installed third-party packages (a `*.dist-info` or
+    /// `*.egg-info` beside them, or a virtualenv's `pyvenv.cfg`): their code is
+    /// libraries, not this deployment, and is left out.
+    pub installed_dirs: Vec<PathBuf>,
     /// Every Python file seen, prefiltered or not, so that imports of a
     /// module that holds no trigger word can still be resolved on demand.
     pub python_paths: Vec<PathBuf>,
@@ -138,33 +142,37 @@ pub fn classify(path: &Path) -> Option<FileKind> {
     }
 }
 
+/// gunicorn config files are read whatever they contain (`gunicorn.conf.py`,
+/// `gunicorn_config.py`).
+fn is_gunicorn_config(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.to_ascii_lowercase().starts_with("gunicorn"))
+}
+
 fn path_has_dir(path: &Path, dir: &str) -> bool {
     path.parent()
         .and_then(Path::file_name)
         .is_some_and(|d| d.eq_ignore_ascii_case(dir))
 }
 
-/// Words whose absence proves a Python file sets nothing poolcheck reads.
+/// Words whose absence proves a Python file starts nothing poolcheck counts:
+/// no pool, no Django or Flask database settings, no server. Modules that
+/// only hold values those files use (a settings module with `POOL_SIZE = 20`)
+/// are read when an admitted file imports them.
 const PYTHON_TRIGGERS: &[&str] = &[
     "create_engine",
     "create_async_engine",
     "engine_from_config",
-    "DATABASES",
-    "asyncpg",
-    "psycopg",
+    "create_pool",
     "ConnectionPool",
+    "asyncpg.connect",
+    "psycopg.connect",
+    "psycopg2.connect",
+    "DATABASES",
     "SQLALCHEMY_",
-    "pool_size",
-    "workers",
-    "worker_class",
-    "threads",
-    "preload",
-    "CONN_MAX_AGE",
-    "uvicorn",
-    "post_fork",
-    "BaseSettings",
-    "DATABASE_URL",
     "DJANGO_SETTINGS_MODULE",
+    "uvicorn.run",
     "listens_for",
 ];
 
@@ -197,7 +205,9 @@ impl Prefilter {
     /// irrelevant.
     fn admit(&self, kind: FileKind, path: &Path, text: &str) -> Option<FileKind> {
         match kind {
-            FileKind::Python => self.python.is_match(text).then_some(kind),
+            FileKind::Python => {
+                (is_gunicorn_config(path) || self.python.is_match(text)).then_some(kind)
+            }
             FileKind::Shell => self.shell.is_match(text).then_some(kind),
             FileKind::Ini => {
                 let lower = text.to_ascii_lowercase();
@@ -299,10 +309,13 @@ pub fn discover(roots: &[PathBuf], options: &DiscoverOptions) -> Discovery {
                     return WalkState::Continue;
                 }
             };
+            let path = entry.path();
+            if let Some(dir) = installed_packages_dir(path, entry.file_type()) {
+                lock(result).installed_dirs.push(dir);
+            }
             if !entry.file_type().is_some_and(|t| t.is_file()) {
                 return WalkState::Continue;
             }
-            let path = entry.path();
             let outcome = examine(path, prefilter, options.prefilter);
             let mut r = lock(result);
             r.visited += 1;
@@ -332,11 +345,40 @@ pub fn discover(roots: &[PathBuf], options: &DiscoverOptions) -> Discovery {
     let mut discovery = result
         .into_inner()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !discovery.installed_dirs.is_empty() {
+        discovery.installed_dirs.sort();
+        discovery.installed_dirs.dedup();
+        let installed = std::mem::take(&mut discovery.installed_dirs);
+        let inside = |p: &Path| installed.iter().any(|d| p.starts_with(d));
+        let before = discovery.files.len();
+        discovery
+            .files
+            .retain(|f| !inside(&f.path) || is_named_root(&f.path, roots));
+        discovery.candidates -= before - discovery.files.len();
+        discovery.python_paths.retain(|p| !inside(p));
+        discovery.installed_dirs = installed;
+    }
     discovery.files.sort_by(|a, b| a.path.cmp(&b.path));
     discovery.python_paths.sort();
     discovery.skipped.sort_by(|a, b| a.0.cmp(&b.0));
     discovery.errors.sort();
     discovery
+}
+
+/// The directory an entry proves to be an installed-packages directory, if any.
+fn installed_packages_dir(path: &Path, file_type: Option<std::fs::FileType>) -> Option<PathBuf> {
+    let name = path.file_name()?.to_str()?;
+    let is_dir = file_type.is_some_and(|t| t.is_dir());
+    let marks_parent = (is_dir && (name.ends_with(".dist-info") || name.ends_with(".egg-info")))
+        || (!is_dir && name == "pyvenv.cfg");
+    marks_parent
+        .then(|| path.parent().map(Path::to_path_buf))
+        .flatten()
+}
+
+/// Files named on the command line are always checked.
+fn is_named_root(path: &Path, roots: &[PathBuf]) -> bool {
+    roots.iter().any(|r| r == path)
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -555,6 +597,47 @@ mod tests {
         );
         assert_eq!(found.files.len(), 1);
         assert!(found.files[0].path.ends_with("db.py"));
+    }
+
+    #[test]
+    fn installed_packages_and_virtualenvs_are_left_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let pkgs = root.join("vendor/pkgs");
+        std::fs::create_dir_all(pkgs.join("sqlalchemy")).unwrap();
+        std::fs::create_dir_all(pkgs.join("SQLAlchemy-2.0.36.dist-info")).unwrap();
+        std::fs::write(
+            pkgs.join("sqlalchemy/engine.py"),
+            "def create_engine(url): pass\n",
+        )
+        .unwrap();
+        std::fs::create_dir_all(root.join("env/lib")).unwrap();
+        std::fs::write(root.join("env/pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+        std::fs::write(
+            root.join("env/lib/x.py"),
+            "create_engine('postgresql://x')\n",
+        )
+        .unwrap();
+        std::fs::write(
+            root.join("db.py"),
+            "engine = create_engine('postgresql://db/app')\n",
+        )
+        .unwrap();
+        let found = discover(&[root.to_path_buf()], &DiscoverOptions::default());
+        let names: Vec<_> = found
+            .files
+            .iter()
+            .map(|f| {
+                f.path
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        assert_eq!(names, ["db.py"]);
+        assert_eq!(found.installed_dirs.len(), 2);
+        assert!(!found.python_paths.iter().any(|p| p.ends_with("engine.py")));
     }
 
     #[test]
