@@ -8,7 +8,8 @@
 //! settings module (one that binds `DATABASES` by assignment or star import)
 //! that no other settings module imports is a configuration of its own:
 //! `base.py` imported by `prod.py` is a part. Modules whose name says
-//! `example`, `sample` or `template` are never guessed to be configurations.
+//! `example`, `sample` or `template` are guessed to be configurations only
+//! when no other module is.
 //!
 //! Which alias is a PostgreSQL client: an `ENGINE` naming PostgreSQL
 //! (`postgresql`, `postgres`, `postgis`, `psqlextra`, `psycopg`) is one. An
@@ -279,10 +280,16 @@ pub fn configurations(
         .filter(|&m| is_settings_module(eval, m))
         .collect();
     let imported = imported_settings_modules(eval, &settings);
-    settings
+    let (examples, real): (Vec<usize>, Vec<usize>) = settings
         .into_iter()
         .filter(|m| !imported.contains(m))
-        .filter(|&m| !looks_like_example(&project.entry(m).name))
+        .partition(|&m| looks_like_example(&project.entry(m).name));
+    // An example is what gets copied into place at install (netbox's
+    // `configuration_example.py`, Sentry's `sentry.conf.example.py`): it
+    // speaks for the deployment only when nothing else does.
+    let chosen = if real.is_empty() { examples } else { real };
+    chosen
+        .into_iter()
         .map(|module| DjangoConfiguration {
             module,
             name: project.entry(module).name.clone(),
@@ -702,10 +709,23 @@ impl AliasReader<'_, '_, '_, '_> {
             Some(Value::Dict(d)) => Some(d.clone()),
             _ => None,
         };
+        // `None` means unset (`max_size=None` is fixed at `min_size`); with
+        // branches, the ones that set a number decide.
         let int = |key: &str| -> Option<Sourced<IntExpr>> {
-            let d = dict.as_ref()?;
-            let v = d.get(key)?;
-            (!matches!(v.value, Some(Value::None))).then(|| sourced_int(v))
+            let v = dict.as_ref()?.get(key)?;
+            let set: Vec<Sourced<Value>> = branches(v)
+                .into_iter()
+                .filter(|b| !matches!(b.value, Some(Value::None)))
+                .collect();
+            match set.len() {
+                0 => None,
+                1 => Some(sourced_int(&set[0])),
+                _ if set.len() == branches(v).len() => Some(sourced_int(v)),
+                _ => Some(sourced_int(&Sourced {
+                    value: Some(Value::OneOf(set)),
+                    ..v.clone()
+                })),
+            }
         };
         let min_size = int("min_size").unwrap_or_else(|| {
             Sourced::tool_default(IntExpr::Const(4), format!("{POOL_TOOL} min_size"))

@@ -447,7 +447,7 @@ DATABASES = getattr(configuration, "DATABASES", {"default": DATABASE})
     );
     assert_eq!(
         u.reason,
-        "`importlib.import_module()` is outside the repository and not evaluated"
+        "`importlib.import_module(\"netbox.configuration\")` imports a module that is not in the repository"
     );
     assert_eq!(
         repo.slice(&u.location),
@@ -792,4 +792,123 @@ DATABASES = parse_db_settings()
     assert_eq!(size(default), Some(6));
     assert_eq!(django(default).conn_max_age.value, Some(Some(0)));
     assert_eq!(django(default).conn_health_checks.value, Some(true));
+}
+
+const NETBOX_SETTINGS: &str = r#"import importlib
+import os
+
+CONFIG_PATH = os.getenv("NETBOX_CONFIGURATION", "netbox.configuration")
+configuration = importlib.import_module(CONFIG_PATH)
+DATABASE = getattr(configuration, "DATABASE", None)
+DATABASES = getattr(configuration, "DATABASES", {"default": DATABASE})
+"#;
+
+const NETBOX_CONFIGURATION: &str = r#"DATABASE = {
+    "ENGINE": "django.db.backends.postgresql",
+    "NAME": "netbox",
+    "USER": "netbox",
+    "HOST": "localhost",
+    "PORT": "",
+    "CONN_MAX_AGE": 300,
+}
+"#;
+
+#[test]
+fn getattr_on_an_imported_configuration_module_follows_it() {
+    let repo = Repo::new(&[
+        ("netbox/netbox/settings.py", NETBOX_SETTINGS),
+        ("netbox/netbox/configuration.py", NETBOX_CONFIGURATION),
+        (
+            "netbox/netbox/wsgi.py",
+            "import os\nos.environ.setdefault(\"DJANGO_SETTINGS_MODULE\", \"netbox.settings\")\n",
+        ),
+    ]);
+    let analysis = repo.analyze(&Environment::new());
+    assert_eq!(names(&analysis), ["default"]);
+    let default = pool(&analysis, "default");
+    let s = django(default);
+    assert_eq!(s.settings_module, "netbox.settings");
+    assert_eq!(s.conn_max_age.value, Some(Some(300)));
+    assert_eq!(
+        s.conn_max_age.location.as_ref().unwrap().file,
+        FilePath::new("netbox/netbox/configuration.py")
+    );
+    assert_eq!(default.target.get().unwrap().port, None);
+    assert!(analysis.unresolved.is_empty(), "{:?}", analysis.unresolved);
+}
+
+#[test]
+fn an_example_configuration_counts_only_when_nothing_else_does() {
+    let alone = Repo::new(&[(
+        "sentry/sentry.conf.example.py",
+        r#"DATABASES = {
+    "default": {
+        "ENGINE": "sentry.db.postgres",
+        "NAME": "postgres",
+        "USER": "postgres",
+        "HOST": "pgbouncer",
+        "PORT": "",
+    }
+}
+"#,
+    )]);
+    let analysis = alone.analyze(&Environment::new());
+    assert_eq!(names(&analysis), ["default"]);
+    assert_eq!(
+        django(&analysis.pools[0]).settings_module,
+        "sentry.sentry.conf.example"
+    );
+    // Next to a real settings module, the example is a template only.
+    let both = Repo::new(&[
+        ("netbox/netbox/settings.py", NETBOX_SETTINGS),
+        (
+            "netbox/netbox/configuration_example.py",
+            NETBOX_CONFIGURATION,
+        ),
+    ]);
+    let analysis = both.analyze(&Environment::new());
+    assert!(analysis.pools.is_empty());
+    assert_eq!(
+        analysis.unresolved[0].what,
+        "`DATABASES` of Django settings `netbox.netbox.settings`"
+    );
+}
+
+#[test]
+fn an_undecidable_choice_between_alias_configurations_keeps_the_larger_cap() {
+    let repo = Repo::new(&[(
+        "app/settings.py",
+        r#"import os
+
+POOLED = {
+    "default": {
+        "ENGINE": "django.db.backends.postgresql",
+        "HOST": "db",
+        "OPTIONS": {"pool": {"max_size": 10}},
+    }
+}
+PERSISTENT = {
+    "default": {
+        "ENGINE": "django.db.backends.postgresql",
+        "HOST": "db",
+        "CONN_MAX_AGE": None,
+    }
+}
+DATABASES = POOLED if os.environ["USE_POOL"] == "1" else PERSISTENT
+"#,
+    )]);
+    let analysis = repo.analyze(&Environment::new());
+    assert_eq!(names(&analysis), ["default"]);
+    let default = pool(&analysis, "default");
+    assert_eq!(default.kind, PoolKind::DjangoAlias);
+    assert_eq!(
+        default.alternatives.as_deref(),
+        Some(
+            "alias `default` depends on a condition (10; one per request): the largest cap is used"
+        )
+    );
+    assert_eq!(django(default).conn_max_age.value, Some(None));
+    let pooled = repo.analyze(&env(&[("USE_POOL", "1")]));
+    assert_eq!(size(pool(&pooled, "default")), Some(10));
+    assert!(pool(&pooled, "default").alternatives.is_none());
 }
