@@ -121,3 +121,45 @@ fn persistent_connections_per_thread_exceed_the_server() {
     );
     assert_eq!(codes(&dir), ["PC101"]);
 }
+
+/// paperless-ngx's shape: ASGI (uvicorn, 2 workers) with Django 5.1's pool
+/// sized from the environment (`PAPERLESS_DB_POOLSIZE=8` in the Dockerfile):
+/// the pool, not the unbounded concurrency, caps each process.
+#[test]
+fn an_asgi_pool_caps_each_process_at_max_size() {
+    let dir = project("django-asgi-pool");
+    let budget = json_of(&poolcheck(&dir, &["budget", "--format", "json"]));
+    assert_eq!(
+        budget,
+        json!({
+            "version": 1,
+            "databases": [{
+                "name": "broker-db",
+                "max_connections": 100,
+                "reserved": 3,
+                "usable": 97,
+                "demand": 16,
+                "contributors": [{
+                    "kind": "service",
+                    "name": "web",
+                    "connections": 16,
+                    "formula": "2 workers × max_size 8"
+                }]
+            }],
+            "pgbouncers": [],
+            "services": [{
+                "name": "web",
+                "replicas": 1,
+                "processes": 2,
+                "concurrency": null,
+                "pools": [{
+                    "kind": "django-pool",
+                    "target": "broker-db",
+                    "per_process": 8,
+                    "location": "src/paperless/settings.py:21"
+                }]
+            }]
+        })
+    );
+    assert!(codes(&dir).is_empty(), "{:?}", codes(&dir));
+}
