@@ -138,8 +138,15 @@ pub fn named_settings_modules(module: &PythonModule) -> Vec<String> {
 }
 
 /// How strongly a module's `setdefault` speaks for the deployed processes:
-/// servers load `wsgi.py`/`asgi.py`, `manage.py` is for commands.
+/// servers load `wsgi.py`/`asgi.py`, `manage.py` is for commands, and test
+/// code (`conftest.py`, `tests/…`) selects test settings.
 fn hint_tier(module_name: &str) -> u8 {
+    let is_test = module_name
+        .split('.')
+        .any(|part| matches!(part, "test" | "tests" | "conftest") || part.starts_with("test_"));
+    if is_test {
+        return 3;
+    }
     match module_name.rsplit('.').next().unwrap_or(module_name) {
         "wsgi" | "asgi" => 0,
         "manage" => 2,

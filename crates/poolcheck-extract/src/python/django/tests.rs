@@ -221,6 +221,34 @@ fn manage_py_is_used_when_no_server_module_names_the_settings() {
 }
 
 #[test]
+fn celery_outranks_manage_py_and_test_code_ranks_last() {
+    let mut repo = shop(None);
+    let extra = [
+        (
+            "shop/celery.py",
+            "import os\nos.environ.setdefault(\"DJANGO_SETTINGS_MODULE\", \"shop.settings.staging\")\n",
+        ),
+        (
+            "tests/conftest.py",
+            "import os\nos.environ.setdefault(\"DJANGO_SETTINGS_MODULE\", \"shop.settings.test\")\n",
+        ),
+    ];
+    for (path, text) in extra {
+        repo.files.push((
+            FilePath::new(path),
+            text.to_owned(),
+            parse::parse_module(text),
+        ));
+    }
+    let analysis = repo.analyze(&Environment::new());
+    assert_eq!(names(&analysis), ["default"]);
+    assert_eq!(
+        django(&analysis.pools[0]).settings_module,
+        "shop.settings.staging"
+    );
+}
+
+#[test]
 fn without_a_settings_name_every_unimported_settings_module_is_a_configuration() {
     let repo = Repo::new(&[
         ("shop/__init__.py", ""),
@@ -911,4 +939,53 @@ DATABASES = POOLED if os.environ["USE_POOL"] == "1" else PERSISTENT
     let pooled = repo.analyze(&env(&[("USE_POOL", "1")]));
     assert_eq!(size(pool(&pooled, "default")), Some(10));
     assert!(pool(&pooled, "default").alternatives.is_none());
+}
+
+#[test]
+fn malformed_settings_are_reported_not_guessed() {
+    let repo = Repo::new(&[(
+        "settings.py",
+        r#"DATABASES = {
+    "default": "postgres://db/app",
+    "odd": {
+        "ENGINE": "django.db.backends.postgresql",
+        "PORT": "99999",
+        "CONN_MAX_AGE": "forever",
+        "OPTIONS": "sslmode=require",
+    },
+    "truthy": {"ENGINE": "django.db.backends.postgresql", "OPTIONS": {"pool": "yes"}},
+}
+"#,
+    )]);
+    let analysis = repo.analyze(&Environment::new());
+    assert_eq!(names(&analysis), ["odd", "truthy"]);
+    let reasons: Vec<(&str, &str)> = analysis
+        .unresolved
+        .iter()
+        .map(|u| (u.what.as_str(), u.reason.as_str()))
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            (
+                "the settings of Django alias `default`",
+                "the alias is \"postgres://db/app\", not a dict"
+            ),
+            ("OPTIONS of Django alias `odd`", "OPTIONS is not a dict"),
+            (
+                "CONN_MAX_AGE of Django alias `odd`",
+                "\"forever\" is not an integer"
+            ),
+        ]
+    );
+    let odd = pool(&analysis, "odd");
+    assert_eq!(odd.target.get().unwrap().port, None);
+    assert!(django(odd).conn_max_age.value.is_none());
+    // A truthy non-dict pool is a pool of psycopg_pool's defaults (PC303 flags the value).
+    let truthy = pool(&analysis, "truthy");
+    assert_eq!(truthy.kind, PoolKind::DjangoPool);
+    let option = django(truthy).pool.as_ref().unwrap();
+    assert_eq!(option.value.value.as_deref(), Some("\"yes\""));
+    assert!(!option.is_dict);
+    assert_eq!(size(truthy), Some(4));
 }
