@@ -895,8 +895,10 @@ impl<'p, 'a> Evaluator<'p, 'a> {
         let mut left = self.eval(first, ctx);
         for (op, right_expr) in rest {
             let right = self.eval(right_expr, ctx);
-            let Some(result) = compare_values(left.value.as_ref(), *op, right.value.as_ref())
-            else {
+            let result = self
+                .environ_membership(&left, *op, &right)
+                .or_else(|| compare_values(left.value.as_ref(), *op, right.value.as_ref()));
+            let Some(result) = result else {
                 return unknown("the comparison depends on an unknown value", Some(loc));
             };
             if !result {
@@ -905,6 +907,26 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             left = right;
         }
         Sourced::computed(Value::Bool(true), "comparison", Some(loc))
+    }
+
+    /// `"X" in os.environ`: set exactly when the environment model gives it a
+    /// value, as `os.environ.get("X")` is `None` otherwise.
+    fn environ_membership(
+        &self,
+        key: &Sourced<Value>,
+        op: CmpOp,
+        container: &Sourced<Value>,
+    ) -> Option<bool> {
+        let (Some(Value::Str(name)), Some(Value::External(path))) =
+            (key.value.as_ref(), container.value.as_ref())
+        else {
+            return None;
+        };
+        if path != "os.environ" || !matches!(op, CmpOp::In | CmpOp::NotIn) {
+            return None;
+        }
+        let set = self.env.get(name.complete()?).is_some();
+        Some(set == (op == CmpOp::In))
     }
 
     pub fn binop(
@@ -1656,6 +1678,34 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                     v
                 }
                 _ => unknown(format!("`{}` is not evaluated", render(expr)), Some(loc)),
+            },
+            "importlib.import_module" => match var_name(arg(0, "name")) {
+                Some(name) if !name.starts_with('.') => {
+                    match self
+                        .project
+                        .index_of_name(&name)
+                        .or_else(|| self.project.resolve_absolute(ctx.module, &name))
+                    {
+                        Some(m) => Sourced::computed(
+                            Value::Module(self.project.entry(m).name.clone()),
+                            render(expr),
+                            Some(loc),
+                        ),
+                        None => unknown(
+                            format!(
+                                "`importlib.import_module(\"{name}\")` imports a module that is not in the repository"
+                            ),
+                            Some(loc),
+                        ),
+                    }
+                }
+                _ => unknown(
+                    format!(
+                        "`{}` imports a module whose name is not known",
+                        render(expr)
+                    ),
+                    Some(loc),
+                ),
             },
             "environ.Env" | "environs.Env" | "starlette.config.Config" => Sourced::computed(
                 Value::External(format!("{path}()")),

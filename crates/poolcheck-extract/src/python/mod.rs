@@ -4,9 +4,10 @@
 //! module into the [`PythonModule`] IR (bindings, imports, calls of interest,
 //! all unevaluated). Analysis ([`PythonProject::analyze`]) runs at assembly
 //! time with one service's [`Environment`]: the [`Evaluator`] folds values
-//! across modules, and SQLAlchemy, Flask-SQLAlchemy and raw-driver calls
-//! become [`ClientPool`]s.
+//! across modules, and SQLAlchemy, Flask-SQLAlchemy and raw-driver calls and
+//! Django `DATABASES` aliases become [`ClientPool`]s.
 
+pub mod django;
 pub mod drivers;
 pub mod eval;
 pub mod flask;
@@ -289,6 +290,8 @@ impl PythonProject<'_> {
             );
             analysis.pools.extend(pools);
         }
+        let django = django::django_pools(&eval, &modules, &mut analysis.unresolved);
+        analysis.pools.extend(django);
         attach_event_handlers(&eval, &modules, &mut analysis);
         for &m in &modules {
             for activity in &self.module(m).import_time {

@@ -665,28 +665,45 @@ impl<'s> Builder<'s> {
         let Some(body) = node.child_by_field_name("body") else {
             return;
         };
-        // `for alias in DATABASES: DATABASES[alias][K] = v` sets K on every entry.
-        let loop_var = node
-            .child_by_field_name("left")
-            .filter(|l| l.kind() == "identifier")
-            .map(|l| self.text(l).to_owned());
-        let iterated = node.child_by_field_name("right").and_then(|r| {
+        // `for alias in DATABASES: DATABASES[alias][K] = v`,
+        // `for db in DATABASES.values(): db[K] = v` and
+        // `for alias, db in DATABASES.items(): db[K] = v` set K on every entry.
+        let iteration = node.child_by_field_name("right").and_then(|r| {
             let e = self.expr(r);
             match e.kind {
-                ExprKind::Name(n) => Some(n),
+                ExprKind::Name(n) => Some((n, "keys".to_owned())),
                 ExprKind::Call { func, args, .. } if args.is_empty() => match func.kind {
-                    ExprKind::Attribute(base, method) if method == "keys" => match base.kind {
-                        ExprKind::Name(n) => Some(n),
-                        _ => None,
-                    },
+                    ExprKind::Attribute(base, method)
+                        if matches!(method.as_str(), "keys" | "values" | "items") =>
+                    {
+                        match base.kind {
+                            ExprKind::Name(n) => Some((n, method)),
+                            _ => None,
+                        }
+                    }
                     _ => None,
                 },
                 _ => None,
             }
         });
+        let left = node.child_by_field_name("left");
+        let identifier = |n: Node<'_>| (n.kind() == "identifier").then(|| self.text(n).to_owned());
+        // The loop variable that holds the key, and the one that holds the value.
+        let (key_var, value_var) = match (left, iteration.as_ref().map(|(_, m)| m.as_str())) {
+            (Some(l), Some("keys")) => (identifier(l), None),
+            (Some(l), Some("values")) => (None, identifier(l)),
+            (Some(l), Some("items")) if matches!(l.kind(), "pattern_list" | "tuple_pattern") => {
+                let parts = named_children(l);
+                match parts.as_slice() {
+                    [k, v] => (identifier(*k), identifier(*v)),
+                    _ => (None, None),
+                }
+            }
+            _ => (None, None),
+        };
         let before = scope_len(&self.module, scope);
         self.block(body, scope);
-        let (Some(loop_var), Some(iterated)) = (loop_var, iterated) else {
+        let Some((iterated, _)) = iteration else {
             return;
         };
         let stmts: &mut Vec<Stmt> = match scope {
@@ -695,11 +712,23 @@ impl<'s> Builder<'s> {
             Scope::Function(i) => &mut self.module.functions[i].body,
         };
         for stmt in stmts.iter_mut().skip(before) {
-            if let StmtKind::Assign { target, .. } | StmtKind::Update { target, .. } =
-                &mut stmt.kind
-                && target.name == iterated
+            let is_update = matches!(stmt.kind, StmtKind::Update { .. });
+            let (StmtKind::Assign { target, .. }
+            | StmtKind::Update { target, .. }
+            | StmtKind::AugAssign { target, .. }) = &mut stmt.kind
+            else {
+                continue;
+            };
+            // Rebinding the loop variable itself changes nothing in the dict.
+            if target.path.is_empty() && !is_update {
+                continue;
+            }
+            if value_var.as_deref() == Some(target.name.as_str()) {
+                target.name.clone_from(&iterated);
+                target.path.insert(0, Accessor::EachKey);
+            } else if target.name == iterated
                 && let Some(Accessor::Key(key)) = target.path.first()
-                && matches!(&key.kind, ExprKind::Name(n) if *n == loop_var)
+                && matches!(&key.kind, ExprKind::Name(n) if Some(n) == key_var.as_ref())
             {
                 target.path[0] = Accessor::EachKey;
             }

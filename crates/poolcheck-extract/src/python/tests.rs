@@ -1642,3 +1642,38 @@ fn only_paths_narrow_the_modules_analysed() {
         Some("worker")
     );
 }
+
+#[test]
+fn evaluator_membership_in_os_environ_follows_the_environment() {
+    let repo = Repo::new(&[(
+        "settings.py",
+        r#"import os
+
+def get_int_from_env(key, default=None):
+    if key not in os.environ:
+        return default
+    return int(os.environ[key])
+
+POOL_SIZE = get_int_from_env("POOL_SIZE")
+HAS_URL = "DATABASE_URL" in os.environ
+"#,
+    )]);
+    let unset = Environment::new();
+    assert_eq!(
+        repo.value("settings.py", "POOL_SIZE", &unset).value,
+        Some(Value::None)
+    );
+    assert_eq!(
+        repo.value("settings.py", "HAS_URL", &unset).value,
+        Some(Value::Bool(false))
+    );
+    let set = env(&[("POOL_SIZE", "8"), ("DATABASE_URL", "postgres://db/app")]);
+    assert_eq!(
+        int_of(&repo.value("settings.py", "POOL_SIZE", &set)),
+        Some(8)
+    );
+    assert_eq!(
+        repo.value("settings.py", "HAS_URL", &set).value,
+        Some(Value::Bool(true))
+    );
+}

@@ -204,6 +204,56 @@ fn load_imported_modules(workspace: &Workspace) -> Vec<(FilePath, PythonModule)>
         .filter_map(|f| f.python.as_ref())
         .flat_map(|m| m.imported_modules().map(str::to_owned).collect::<Vec<_>>())
         .collect();
+    // Django loads the module `DJANGO_SETTINGS_MODULE` names, which may hold no
+    // trigger word (`prod.py` = `from .base import *` and `DEBUG = False`).
+    let mut settings_names: Vec<String> = workspace
+        .facts
+        .iter()
+        .filter_map(|f| f.python.as_ref())
+        .flat_map(python::django::named_settings_modules)
+        .collect();
+    settings_names.extend(
+        workspace
+            .config
+            .env
+            .iter()
+            .chain(workspace.config.services.iter().flat_map(|s| s.env.iter()))
+            .filter(|(name, _)| name == python::django::SETTINGS_VAR)
+            .filter_map(|(_, value)| value.value.clone()),
+    );
+    for deploy in workspace.facts.iter().filter_map(|f| f.deploy.as_ref()) {
+        for layer in &deploy.env_layers {
+            settings_names.extend(
+                layer
+                    .entries
+                    .iter()
+                    .filter(|e| e.name == python::django::SETTINGS_VAR)
+                    .map(|e| e.value.clone()),
+            );
+        }
+        for service in &deploy.compose_services {
+            settings_names.extend(
+                service
+                    .environment
+                    .iter()
+                    .filter(|e| e.name == python::django::SETTINGS_VAR)
+                    .filter_map(|e| {
+                        e.value
+                            .as_ref()
+                            .and_then(poolcheck_core::facts::deploy::ShellWord::literal_text)
+                    }),
+            );
+        }
+    }
+    for name in settings_names {
+        // Named from the import root, which may sit below the repository root.
+        let suffix = format!(".{name}");
+        let full = by_name
+            .keys()
+            .find(|k| **k == name || k.ends_with(&suffix))
+            .cloned();
+        pending.extend(full);
+    }
     while let Some(name) = pending.pop() {
         // `from a.b import c` may name a module `a.b.c` or a value in `a.b`.
         let Some(path) = by_name.remove(&name) else {

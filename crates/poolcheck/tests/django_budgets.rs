@@ -1,0 +1,165 @@
+//! Django projects end to end: settings selection, aliases as client pools,
+//! and the budget the CLI reports for them.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::json;
+
+fn project(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/projects")
+        .join(name)
+}
+
+fn poolcheck(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_poolcheck"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("poolcheck runs")
+}
+
+fn json_of(output: &Output) -> serde_json::Value {
+    assert!(
+        output.stderr.is_empty(),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("JSON output")
+}
+
+fn codes(dir: &Path) -> Vec<String> {
+    let check = json_of(&poolcheck(dir, &["check", "--format", "json"]));
+    check["diagnostics"]
+        .as_array()
+        .expect("diagnostics")
+        .iter()
+        .map(|d| d["code"].as_str().expect("code").to_owned())
+        .collect()
+}
+
+/// Four sync workers, one thread each, `CONN_MAX_AGE = 60`: four connections.
+/// `wsgi.py` selects `shop.settings.prod` (which holds no trigger word of its
+/// own) over `manage.py`'s SQLite `dev` settings.
+#[test]
+fn wsgi_sync_workers_open_one_connection_each() {
+    let dir = project("django-wsgi-sync");
+    let budget = json_of(&poolcheck(&dir, &["budget", "--format", "json"]));
+    assert_eq!(
+        budget,
+        json!({
+            "version": 1,
+            "databases": [{
+                "name": "db",
+                "max_connections": 100,
+                "reserved": 3,
+                "usable": 97,
+                "demand": 4,
+                "contributors": [{
+                    "kind": "service",
+                    "name": "web",
+                    "connections": 4,
+                    "formula": "4 workers × 1 thread"
+                }]
+            }],
+            "pgbouncers": [],
+            "services": [{
+                "name": "web",
+                "replicas": 1,
+                "processes": 4,
+                "concurrency": 1,
+                "pools": [{
+                    "kind": "django",
+                    "target": "db",
+                    "per_process": 1,
+                    "location": "shop/settings/base.py:16"
+                }]
+            }]
+        })
+    );
+    assert!(codes(&dir).is_empty(), "{:?}", codes(&dir));
+}
+
+/// 3 replicas × 12 gthread workers × 4 threads, persistent connections:
+/// 144 connections against 97 usable slots.
+#[test]
+fn persistent_connections_per_thread_exceed_the_server() {
+    let dir = project("django-gthread-replicas");
+    let budget = json_of(&poolcheck(&dir, &["budget", "--format", "json"]));
+    assert_eq!(
+        budget,
+        json!({
+            "version": 1,
+            "databases": [{
+                "name": "db",
+                "max_connections": 100,
+                "reserved": 3,
+                "usable": 97,
+                "demand": 144,
+                "contributors": [{
+                    "kind": "service",
+                    "name": "web",
+                    "connections": 144,
+                    "formula": "3 replicas × 12 workers × 4 threads"
+                }]
+            }],
+            "pgbouncers": [],
+            "services": [{
+                "name": "web",
+                "replicas": 3,
+                "processes": 12,
+                "concurrency": 4,
+                "pools": [{
+                    "kind": "django",
+                    "target": "db",
+                    "per_process": 4,
+                    "location": "shop/settings/base.py:7"
+                }]
+            }]
+        })
+    );
+    assert_eq!(codes(&dir), ["PC101"]);
+}
+
+/// paperless-ngx's shape: ASGI (uvicorn, 2 workers) with Django 5.1's pool
+/// sized from the environment (`PAPERLESS_DB_POOLSIZE=8` in the Dockerfile):
+/// the pool, not the unbounded concurrency, caps each process.
+#[test]
+fn an_asgi_pool_caps_each_process_at_max_size() {
+    let dir = project("django-asgi-pool");
+    let budget = json_of(&poolcheck(&dir, &["budget", "--format", "json"]));
+    assert_eq!(
+        budget,
+        json!({
+            "version": 1,
+            "databases": [{
+                "name": "broker-db",
+                "max_connections": 100,
+                "reserved": 3,
+                "usable": 97,
+                "demand": 16,
+                "contributors": [{
+                    "kind": "service",
+                    "name": "web",
+                    "connections": 16,
+                    "formula": "2 workers × max_size 8"
+                }]
+            }],
+            "pgbouncers": [],
+            "services": [{
+                "name": "web",
+                "replicas": 1,
+                "processes": 2,
+                "concurrency": null,
+                "pools": [{
+                    "kind": "django-pool",
+                    "target": "broker-db",
+                    "per_process": 8,
+                    "location": "src/paperless/settings.py:21"
+                }]
+            }]
+        })
+    );
+    assert!(codes(&dir).is_empty(), "{:?}", codes(&dir));
+}
