@@ -47,7 +47,7 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     for index in 0..ctx.deployment.pgbouncers.len() {
         for pool in pgbouncer_budget::pools(ctx.deployment, index) {
             if pool.cap.value == Some(Bound::Unbounded) {
-                out.push(unbounded_pgbouncer_pool(ctx, index, &pool));
+                out.extend(unbounded_pgbouncer_pool(ctx, index, &pool));
             }
         }
     }
@@ -107,10 +107,11 @@ fn per_request(
     reason: &str,
     (server_index, server): (usize, &DatabaseServer),
 ) -> Option<Diagnostic> {
-    let why = match &service.concurrency {
-        Concurrency::Unbounded { reason } => {
-            format!("`{}` adds no bound: {reason}", service.name)
-        }
+    let (why, outcome) = match &service.concurrency {
+        Concurrency::Unbounded { reason } => (
+            format!("`{}` adds no bound: {reason}", service.name),
+            "a burst of requests runs into `FATAL: sorry, too many clients already`".to_owned(),
+        ),
         Concurrency::Bounded(c) => {
             let class = service
                 .worker_class
@@ -125,16 +126,31 @@ fn per_request(
                 return None;
             }
             let (one, many) = concurrency_noun(service);
-            format!(
-                "`{}` runs {class} with {} per process, which is unbounded for a database",
-                service.name,
-                factor_label(ctx.sources, c, &Count::Known(n), one, many)
+            let total = eval_int(&service.processes, service, Cpus::Declared)
+                .0
+                .known()
+                .and_then(|p| p.checked_mul(service.replicas.value?.max(0) as u64))
+                .and_then(|p| p.checked_mul(n));
+            (
+                format!(
+                    "`{}` runs {class} with {} per process ({GREEN_UNBOUNDED_FROM} or more counts as unbounded)",
+                    service.name,
+                    factor_label(ctx.sources, c, &Count::Known(n), one, many)
+                ),
+                match total {
+                    Some(total) => format!(
+                        "up to {total} connections, set by the {many} rather than by what the database can serve"
+                    ),
+                    None => format!(
+                        "as many connections as {many}, set by them rather than by what the database can serve"
+                    ),
+                },
             )
         }
     };
     let at = pool.cap_location.clone();
     let message = format!(
-        "{} `{}` ({}) has no connection limit: {reason}, and {why}; {} so {} can open a connection for every request in flight to {} ({}): a burst of requests runs into `FATAL: sorry, too many clients already`",
+        "{} `{}` ({}) has no connection limit: {reason}, and {why}; {} so {} can open a connection for every request in flight to {} ({}): {outcome}",
         pool_noun(pool),
         pool.name,
         ctx.sources.describe(&pool.location),
@@ -184,7 +200,7 @@ fn per_request(
 
 /// PgBouncer ≥ 1.24 (or of unknown version) with `pool_size = 0` and no
 /// `max_db_connections`/`max_user_connections`.
-fn unbounded_pgbouncer_pool(ctx: &Context<'_>, index: usize, pool: &Pool) -> Diagnostic {
+fn unbounded_pgbouncer_pool(ctx: &Context<'_>, index: usize, pool: &Pool) -> Option<Diagnostic> {
     let bouncer = &ctx.deployment.pgbouncers[index];
     let view = PgBouncerView::new(&bouncer.config);
     let setting = size_setting_name(view, pool);
@@ -202,7 +218,7 @@ fn unbounded_pgbouncer_pool(ctx: &Context<'_>, index: usize, pool: &Pool) -> Dia
         Some(user) => format!("`{}` (user {user})", pool.database),
         None => format!("`{}`", pool.database),
     };
-    let server = &ctx.deployment.servers[pool.server];
+    let server = ctx.deployment.servers.get(pool.server)?;
     let instances = match bouncer.instances.value {
         Some(n) if n > 1 => format!(
             " in each of {}",
@@ -225,7 +241,7 @@ fn unbounded_pgbouncer_pool(ctx: &Context<'_>, index: usize, pool: &Pool) -> Dia
         .with_help(format!(
             "set `max_db_connections` (at most {usable} across every pool and instance) under `[pgbouncer]` or on the database entry, or give `{setting}` a positive size"
         ));
-    with_server_related(diagnostic, server)
+    Some(with_server_related(diagnostic, server))
 }
 
 /// Whether the pool's size comes from a `pool_size` override or `default_pool_size`.
