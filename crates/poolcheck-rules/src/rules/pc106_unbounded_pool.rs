@@ -1,7 +1,7 @@
 use poolcheck_core::facts::pool::{ClientPool, PoolCap, PoolKind};
 use poolcheck_core::facts::process::ServerKind;
 use poolcheck_core::{Bound, Diagnostic, IntExpr, Location, Severity};
-use poolcheck_extract::pgbouncer::view::{PgBouncerView, V1_24};
+use poolcheck_extract::pgbouncer::view::PgBouncerView;
 
 use super::budget_text::{server_name, usable_explanation};
 use crate::context::Context;
@@ -210,8 +210,8 @@ fn unbounded_pgbouncer_pool(ctx: &Context<'_>, index: usize, pool: &Pool) -> Opt
         .clone()
         .unwrap_or_else(|| bouncer.config.location.clone());
     let version = match view.version() {
-        Some(v) if v >= V1_24 => format!("PgBouncer {v} reads it as unlimited"),
-        Some(v) => format!("PgBouncer {v} reads it as unlimited"),
+        // Before 1.24 the view reads 0 as an empty pool, never as unbounded.
+        Some(v) => format!("PgBouncer {v} reads it as unlimited (from 1.24)"),
         None => "the PgBouncer version is unknown, so 1.24 or later is assumed, where it means unlimited (before 1.24 a pool of size 0 opens no server connection at all)".to_owned(),
     };
     let pool_name = match &pool.user {
