@@ -10,6 +10,10 @@ mod pc101_db_connections_exceeded;
 mod pc102_db_headroom_low;
 mod pc103_pgbouncer_client_limit_exceeded;
 mod pc104_pgbouncer_pool_exceeds_db;
+mod pc105_pool_smaller_than_concurrency;
+mod pc106_unbounded_pool;
+mod pc107_cpu_dependent_budget;
+mod pc108_active_connections_above_db_cores;
 
 use crate::registry::Rule;
 
@@ -22,4 +26,8 @@ pub static ALL: &[&Rule] = &[
     &pc102_db_headroom_low::RULE,
     &pc103_pgbouncer_client_limit_exceeded::RULE,
     &pc104_pgbouncer_pool_exceeds_db::RULE,
+    &pc105_pool_smaller_than_concurrency::RULE,
+    &pc106_unbounded_pool::RULE,
+    &pc107_cpu_dependent_budget::RULE,
+    &pc108_active_connections_above_db_cores::RULE,
 ];

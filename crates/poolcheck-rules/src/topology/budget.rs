@@ -160,13 +160,22 @@ pub fn eval_int(value: &Sourced<IntExpr>, service: &Service, cpus: Cpus) -> (Cou
             None => (Count::Unknown(format!("cannot evaluate {expr}")), false),
         };
     }
-    let n = match (cpus, &service.cpu_count) {
-        (Cpus::Assume(n), _) => Some(n),
-        (Cpus::Declared, Some(declared)) => declared.value.map(|v| v.max(1) as u32),
+    // A declared CPU count wins over an assumed one: PC107 varies only the
+    // hosts nobody described.
+    let declared = service
+        .cpu_count
+        .as_ref()
+        .and_then(|d| d.value.map(|v| v.clamp(1, i64::from(u32::MAX)) as u32));
+    let n = match (cpus, declared) {
+        (_, Some(declared)) => Some(declared),
+        (Cpus::Assume(n), None) => Some(n),
         (Cpus::Declared, None) => None,
     };
     match n.and_then(|n| expr.eval(n)) {
-        Some(v) if v >= 0 => (Count::Known(v as u64), matches!(cpus, Cpus::Assume(_))),
+        Some(v) if v >= 0 => (
+            Count::Known(v as u64),
+            declared.is_none() && matches!(cpus, Cpus::Assume(_)),
+        ),
         Some(v) => (Count::Unknown(format!("negative value {v}")), false),
         None => (
             Count::Unknown(format!(
@@ -178,7 +187,7 @@ pub fn eval_int(value: &Sourced<IntExpr>, service: &Service, cpus: Cpus) -> (Cou
     }
 }
 
-fn plural(n: &Count, one: &str, many: &str) -> String {
+pub fn plural(n: &Count, one: &str, many: &str) -> String {
     match n {
         Count::Known(1) => one.to_owned(),
         _ => many.to_owned(),
@@ -186,7 +195,7 @@ fn plural(n: &Count, one: &str, many: &str) -> String {
 }
 
 /// Label for an integer factor: `8 workers (gunicorn.conf.py:2)`.
-fn factor_label(
+pub fn factor_label(
     sources: &Sources,
     value: &Sourced<IntExpr>,
     count: &Count,
@@ -390,7 +399,7 @@ fn bounded_size_name(pool: &ClientPool) -> &'static str {
     }
 }
 
-fn concurrency_noun(service: &Service) -> (&'static str, &'static str) {
+pub fn concurrency_noun(service: &Service) -> (&'static str, &'static str) {
     let class = service
         .worker_class
         .as_ref()
@@ -504,7 +513,7 @@ pub fn service_term(
     ))
 }
 
-fn process_noun(service: &Service) -> (&'static str, &'static str) {
+pub fn process_noun(service: &Service) -> (&'static str, &'static str) {
     use poolcheck_core::facts::process::ServerKind;
     match service.server {
         Some(ServerKind::Celery) => ("worker process", "worker processes"),

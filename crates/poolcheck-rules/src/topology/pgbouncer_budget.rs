@@ -40,15 +40,19 @@ pub fn max_client_conn(bouncer: &PgBouncer) -> Sourced<i64> {
 }
 
 /// One (database, user) pool and what it may open.
-struct Pool {
-    database: String,
-    user: Option<String>,
-    cap: Sourced<Bound>,
-    size: Sourced<i64>,
-    server: usize,
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pool {
+    pub database: String,
+    /// The login user of the pool; `None` when no client names one.
+    pub user: Option<String>,
+    pub cap: Sourced<Bound>,
+    pub size: Sourced<i64>,
+    /// The server the pool connects to (index into `Deployment::servers`).
+    pub server: usize,
 }
 
-pub fn server_side(deployment: &Deployment, index: usize, sources: &Sources) -> ServerSide {
+/// Every (database, user) pool of PgBouncer `index` that reaches a server.
+pub fn pools(deployment: &Deployment, index: usize) -> Vec<Pool> {
     let bouncer = &deployment.pgbouncers[index];
     let view = PgBouncerView::new(&bouncer.config);
 
@@ -111,6 +115,13 @@ pub fn server_side(deployment: &Deployment, index: usize, sources: &Sources) -> 
             });
         }
     }
+    pools
+}
+
+pub fn server_side(deployment: &Deployment, index: usize, sources: &Sources) -> ServerSide {
+    let bouncer = &deployment.pgbouncers[index];
+    let view = PgBouncerView::new(&bouncer.config);
+    let pools = pools(deployment, index);
 
     let (instances, instances_label) = match bouncer.instances.value {
         Some(n) if n > 1 => (
