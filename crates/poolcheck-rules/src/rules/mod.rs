@@ -1,6 +1,7 @@
 //! One file per rule: its metadata, its documentation and its check.
 
 pub mod budget_text;
+pub mod pgbouncer_text;
 
 mod pc001_unused_suppression;
 mod pc002_invalid_setting;
@@ -14,6 +15,15 @@ mod pc105_pool_smaller_than_concurrency;
 mod pc106_unbounded_pool;
 mod pc107_cpu_dependent_budget;
 mod pc108_active_connections_above_db_cores;
+mod pc201_asyncpg_prepared_statements;
+mod pc202_psycopg_prepared_statements;
+mod pc203_django_server_side_cursors;
+mod pc204_unsupported_startup_parameter;
+mod pc205_ignored_startup_parameter;
+mod pc206_statement_pooling_transactions;
+mod pc207_session_pooling_pinned;
+mod pc208_app_pool_behind_transaction_pooler;
+mod pc209_session_state_through_transaction_pooler;
 
 use crate::registry::Rule;
 
@@ -30,4 +40,13 @@ pub static ALL: &[&Rule] = &[
     &pc106_unbounded_pool::RULE,
     &pc107_cpu_dependent_budget::RULE,
     &pc108_active_connections_above_db_cores::RULE,
+    &pc201_asyncpg_prepared_statements::RULE,
+    &pc202_psycopg_prepared_statements::RULE,
+    &pc203_django_server_side_cursors::RULE,
+    &pc204_unsupported_startup_parameter::RULE,
+    &pc205_ignored_startup_parameter::RULE,
+    &pc206_statement_pooling_transactions::RULE,
+    &pc207_session_pooling_pinned::RULE,
+    &pc208_app_pool_behind_transaction_pooler::RULE,
+    &pc209_session_state_through_transaction_pooler::RULE,
 ];
