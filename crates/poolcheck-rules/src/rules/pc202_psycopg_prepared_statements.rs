@@ -52,8 +52,11 @@ fn prepares_server_side(pool: &ClientPool) -> bool {
 /// record it yet (it needs a `PoolSettings` field); until then Django aliases
 /// are taken to use Django's default client-side binding, which does not
 /// prepare.
-fn django_server_side_binding(_pool: &ClientPool) -> Option<Sourced<bool>> {
-    None
+fn django_server_side_binding(pool: &ClientPool) -> Option<Sourced<bool>> {
+    pool.settings
+        .django
+        .as_ref()
+        .map(|d| d.server_side_binding.clone())
 }
 
 fn diagnostic(

@@ -72,15 +72,21 @@ PgBouncer database",
 /// `PoolSettings` field `disable_server_side_cursors: Option<Sourced<bool>>`
 /// (the value as written, with the key's location; `None` when absent). Until
 /// it exists every Django alias reads as the default.
-fn disable_server_side_cursors(_pool: &ClientPool) -> Sourced<bool> {
-    Sourced::tool_default(false, "Django")
+fn disable_server_side_cursors(pool: &ClientPool) -> Sourced<bool> {
+    pool.settings.django.as_ref().map_or_else(
+        || Sourced::tool_default(false, "Django"),
+        |d| d.disable_server_side_cursors.clone(),
+    )
 }
 
-/// The alias's dict literal, where the fix inserts the key. Until the Django
-/// front-end records it (`alias_dict: Option<Location>`), the pool's own
-/// location is used when it is a dict literal (`insert_into_dict` checks).
+/// The alias's dict literal, where the fix inserts the key (`insert_into_dict`
+/// checks it is one); the pool's own location when the front-end has none.
 fn alias_dict(pool: &ClientPool) -> &poolcheck_core::Location {
-    &pool.location
+    pool.settings
+        .django
+        .as_ref()
+        .and_then(|d| d.alias_dict.as_ref())
+        .unwrap_or(&pool.location)
 }
 
 pub static RULE: Rule = Rule {

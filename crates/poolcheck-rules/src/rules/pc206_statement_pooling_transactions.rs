@@ -91,8 +91,11 @@ transaction on every connection it uses)"
 /// record it yet: it needs a `PoolSettings` field
 /// `atomic_requests: Option<Sourced<bool>>`. Until then Django aliases are
 /// not reported.
-fn django_atomic_requests(_pool: &ClientPool) -> Option<Sourced<bool>> {
-    None
+fn django_atomic_requests(pool: &ClientPool) -> Option<Sourced<bool>> {
+    pool.settings
+        .django
+        .as_ref()
+        .map(|d| d.atomic_requests.clone())
 }
 
 pub static RULE: Rule = Rule {

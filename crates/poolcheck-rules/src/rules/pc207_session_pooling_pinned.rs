@@ -241,8 +241,8 @@ fn holds_connections(pool: &ClientPool) -> Option<String> {
 /// front-end does not record it yet: it needs a `PoolSettings` field
 /// `conn_max_age: Option<Sourced<Option<i64>>>`. Until then Django aliases
 /// without a pool are not counted as holding connections.
-fn django_conn_max_age(_pool: &ClientPool) -> Option<Sourced<Option<i64>>> {
-    None
+fn django_conn_max_age(pool: &ClientPool) -> Option<Sourced<Option<i64>>> {
+    pool.settings.django.as_ref().map(|d| d.conn_max_age.clone())
 }
 
 pub static RULE: Rule = Rule {
