@@ -189,6 +189,77 @@ pub struct PoolSettings {
     /// The constructor's argument list `(...)`, where a fix inserts a keyword
     /// argument when no dict exists.
     pub arguments_location: Option<Location>,
+    /// What a Django `DATABASES` alias says (kinds `DjangoAlias` and `DjangoPool`).
+    pub django: Option<DjangoAliasSettings>,
+}
+
+/// The settings of one Django `DATABASES` alias that the Django rules read
+/// (PC301–PC304, PC203, PC202, PC206). Connection settings that other
+/// clients share live in [`PoolSettings`]: `OPTIONS["connect_timeout"]` in
+/// `connect_timeout`, `OPTIONS["options"]` (`-c k=v`) and
+/// `OPTIONS["application_name"]` in `startup_parameters`,
+/// `OPTIONS["prepare_threshold"]` in `prepare_threshold`, and the pool dict's
+/// `min_size`/`max_size`/`timeout`/`max_idle`/`max_lifetime`/`check` in the
+/// fields of those names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DjangoAliasSettings {
+    /// The alias (`default`, `replica`).
+    pub alias: String,
+    /// The settings module it was read from, by dotted name (`shop.settings.prod`).
+    pub settings_module: String,
+    /// How that module was chosen: the `DJANGO_SETTINGS_MODULE` value with its
+    /// provenance, or `None` when nothing names it and it is checked because no
+    /// other settings module imports it.
+    pub selected_by: Option<Sourced<String>>,
+    /// How many settings modules are checked as configurations (more than one
+    /// only when `DJANGO_SETTINGS_MODULE` is not known).
+    pub configurations: usize,
+    /// `ENGINE` as written (`django.db.backends.postgresql`, `sentry.db.postgres`).
+    pub engine: Sourced<String>,
+    /// `CONN_MAX_AGE` in seconds: `Some(None)` is `None` (unlimited); default 0.
+    pub conn_max_age: Sourced<Option<i64>>,
+    /// `CONN_HEALTH_CHECKS` (Django 4.1+, default False).
+    pub conn_health_checks: Sourced<bool>,
+    /// `DISABLE_SERVER_SIDE_CURSORS` (default False).
+    pub disable_server_side_cursors: Sourced<bool>,
+    /// `ATOMIC_REQUESTS` (default False).
+    pub atomic_requests: Sourced<bool>,
+    /// `OPTIONS["pool"]` when it is truthy (Django 5.1+).
+    pub pool: Option<DjangoPoolOption>,
+    /// `OPTIONS["server_side_binding"]` (default False: client-side binding
+    /// cursors, which never prepare statements).
+    pub server_side_binding: Sourced<bool>,
+    /// `OPTIONS["sslmode"]` when written.
+    pub sslmode: Option<Sourced<String>>,
+    /// `ASGI_APPLICATION` of the settings module, when it defines one (the
+    /// project is meant to be served over ASGI).
+    pub asgi_application: Option<Sourced<String>>,
+    /// The alias's dict literal, where a fix inserts a key
+    /// (`"DISABLE_SERVER_SIDE_CURSORS": True`); `None` when the alias is built
+    /// by a call (`dj_database_url.config(...)`).
+    pub alias_dict: Option<Location>,
+    /// The `OPTIONS` dict literal, where a fix inserts an option
+    /// (`"prepare_threshold": None`).
+    pub options_dict: Option<Location>,
+}
+
+/// `OPTIONS["pool"]` of a Django alias.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DjangoPoolOption {
+    /// The value as written: `True`, a dict, or another truthy value (PC303
+    /// flags anything that is neither `True` nor a dict).
+    pub value: Sourced<String>,
+    /// True when the value is a dict (passed to `psycopg_pool.ConnectionPool`).
+    pub is_dict: bool,
+    /// The dict's keys with where each is written (PC303: `kwargs`, `open`,
+    /// `configure`, `check` collide with Django's own arguments).
+    pub keys: Vec<(String, Option<Location>)>,
+    /// `min_size` (psycopg_pool default 4).
+    pub min_size: Sourced<IntExpr>,
+    /// `max_size` when written and not `None` (unset means fixed at `min_size`).
+    pub max_size: Option<Sourced<IntExpr>>,
+    /// Where the value (the dict literal, or `True`) is written.
+    pub location: Option<Location>,
 }
 
 /// Where a setting was written.
