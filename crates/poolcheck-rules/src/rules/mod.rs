@@ -2,6 +2,7 @@
 
 pub mod budget_text;
 pub mod pgbouncer_text;
+pub mod process_support;
 
 mod pc001_unused_suppression;
 mod pc002_invalid_setting;
@@ -24,6 +25,14 @@ mod pc206_statement_pooling_transactions;
 mod pc207_session_pooling_pinned;
 mod pc208_app_pool_behind_transaction_pooler;
 mod pc209_session_state_through_transaction_pooler;
+mod pc401_preload_shares_connections;
+mod pc402_removed_worker_class;
+mod pc403_deprecated_uvicorn_worker;
+mod pc404_worker_timeout_before_pool_timeout;
+mod pc405_threads_switch_to_gthread;
+mod pc501_stale_pooled_connections;
+mod pc502_pre_ping_asyncpg_old_sqlalchemy;
+mod pc503_no_connect_timeout;
 
 use crate::registry::Rule;
 
@@ -49,4 +58,12 @@ pub static ALL: &[&Rule] = &[
     &pc207_session_pooling_pinned::RULE,
     &pc208_app_pool_behind_transaction_pooler::RULE,
     &pc209_session_state_through_transaction_pooler::RULE,
+    &pc401_preload_shares_connections::RULE,
+    &pc402_removed_worker_class::RULE,
+    &pc403_deprecated_uvicorn_worker::RULE,
+    &pc404_worker_timeout_before_pool_timeout::RULE,
+    &pc405_threads_switch_to_gthread::RULE,
+    &pc501_stale_pooled_connections::RULE,
+    &pc502_pre_ping_asyncpg_old_sqlalchemy::RULE,
+    &pc503_no_connect_timeout::RULE,
 ];

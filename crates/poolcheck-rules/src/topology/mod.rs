@@ -11,6 +11,7 @@ use poolcheck_core::facts::pgbouncer::PgBouncerConfig;
 use poolcheck_core::facts::pool::ClientPool;
 use poolcheck_core::facts::process::{ServerKind, ServerSettings};
 use poolcheck_core::{Diagnostic, Environment, IntExpr, Location, Sourced, Version};
+use poolcheck_extract::python::{GunicornConfig, ImportTimeConnection};
 
 /// A PostgreSQL server and the slots it offers.
 #[derive(Debug, Clone)]
@@ -107,6 +108,10 @@ pub struct Service {
     pub cpu_count: Option<Sourced<i64>>,
     pub env: Environment,
     pub pools: Vec<LinkedPool>,
+    /// Connections the service's code opens when it is imported (PC401).
+    pub import_time_connections: Vec<ImportTimeConnection>,
+    /// The gunicorn config file the service reads, with its server hooks (PC401).
+    pub gunicorn_config: Option<GunicornConfig>,
 }
 
 /// Where a pool's connections go.

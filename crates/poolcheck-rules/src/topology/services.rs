@@ -125,8 +125,10 @@ pub fn build(workspace: &Workspace, deployment: &mut Deployment) {
         if let Some(decl) = decl {
             layer_declared(&mut f.env, &decl.env, "poolcheck config [services]");
         }
-        let settings = effective_settings(&f, &project, &gunicorn_configs, deployment);
-        let service = make_service(name, &f, settings, decl, deployment);
+        let (settings, gunicorn_config) =
+            effective_settings(&f, &project, &gunicorn_configs, deployment);
+        let mut service = make_service(name, &f, settings, decl, deployment);
+        service.gunicorn_config = gunicorn_config;
         let paths: Option<Vec<PathBuf>> = decl.filter(|d| !d.paths.is_empty()).map(|d| {
             d.paths
                 .iter()
@@ -147,7 +149,6 @@ pub fn build(workspace: &Workspace, deployment: &mut Deployment) {
             cache.len() - 1
         });
         let analysis = &cache[index].2;
-        let mut service = service;
         attach_pools(&mut service, analysis, deployment);
         deployment.services.push(service);
     }
@@ -432,16 +433,17 @@ fn unique_name(names: &mut BTreeMap<String, usize>, base: String) -> String {
 }
 
 /// gunicorn: defaults < environment < config file < `GUNICORN_CMD_ARGS` <
-/// command line. Other servers: what their command line says.
+/// command line, with the config file read (for its server hooks). Other
+/// servers: what their command line says.
 fn effective_settings(
     found: &Found,
     project: &PythonProject<'_>,
     gunicorn_configs: &[&FileFacts],
     deployment: &mut Deployment,
-) -> ServerSettings {
+) -> (ServerSettings, Option<GunicornConfig>) {
     let cli = &found.invocation.settings;
     if found.invocation.kind != ServerKind::Gunicorn {
-        return cli.clone();
+        return (cli.clone(), None);
     }
     let mut settings = ServerSettings::default();
     let config_path = match &cli.config_file {
@@ -455,11 +457,12 @@ fn effective_settings(
             .find(|f| f.path.file_name() == "gunicorn.conf.py")
             .map(|f| f.path.clone()),
     };
-    if let Some(path) = &config_path
-        && let Some(config) = project.gunicorn_settings(path, &found.env)
-    {
+    let config = config_path
+        .as_ref()
+        .and_then(|path| project.gunicorn_settings(path, &found.env));
+    if let Some(config) = &config {
         settings.overlay(&config.settings);
-        report_unresolved_gunicorn(&config, deployment);
+        report_unresolved_gunicorn(config, deployment);
     }
     if let Some(from_env) = commands::gunicorn_cmd_args(&found.env) {
         settings.overlay(&from_env);
@@ -467,7 +470,7 @@ fn effective_settings(
     let mut cli = cli.clone();
     cli.config_file = None;
     settings.overlay(&cli);
-    settings
+    (settings, config)
 }
 
 fn report_unresolved_gunicorn(config: &GunicornConfig, deployment: &mut Deployment) {
@@ -737,6 +740,8 @@ fn make_service(
         cpu_count: decl.and_then(|d| d.cpu_count.clone()),
         env: found.env.clone(),
         pools: Vec::new(),
+        import_time_connections: Vec::new(),
+        gunicorn_config: None,
     }
 }
 
@@ -749,8 +754,12 @@ fn unresolved_diagnostic(location: &Location, what: &str, reason: &str) -> Diagn
     )
 }
 
-/// Adds the PostgreSQL pools of an analysis; targets are linked later.
+/// Adds the PostgreSQL pools of an analysis (targets are linked later) and
+/// the connections its modules open at import time.
 fn attach_pools(service: &mut Service, analysis: &PythonAnalysis, deployment: &mut Deployment) {
+    service
+        .import_time_connections
+        .clone_from(&analysis.import_time_connections);
     for pool in &analysis.pools {
         if matches!(pool.driver.value, Some(Driver::NotPostgres(_))) {
             continue;
@@ -789,5 +798,7 @@ fn implicit_service(env: Environment) -> Service {
         cpu_count: None,
         env,
         pools: Vec::new(),
+        import_time_connections: Vec::new(),
+        gunicorn_config: None,
     }
 }
