@@ -269,7 +269,15 @@ pub fn discover(roots: &[PathBuf], options: &DiscoverOptions) -> Discovery {
         builder.add(root);
     }
     builder
-        .hidden(true)
+        // Hidden directories (.git, .venv, .tox) are skipped, but `.env` files
+        // are the assumed environment and must be read.
+        .hidden(false)
+        .filter_entry(|entry| {
+            let name = entry.file_name().to_string_lossy();
+            entry.depth() == 0
+                || !name.starts_with('.')
+                || (entry.file_type().is_some_and(|t| t.is_file()) && name.starts_with(".env"))
+        })
         .git_ignore(options.respect_gitignore)
         .git_global(options.respect_gitignore)
         .git_exclude(options.respect_gitignore)
@@ -522,6 +530,8 @@ mod tests {
         )
         .unwrap();
         std::fs::write(root.join("util.py"), "def f():\n    pass\n").unwrap();
+        std::fs::write(root.join(".env"), "WEB_CONCURRENCY=4\n").unwrap();
+        std::fs::write(root.join(".hidden.py"), "create_engine()\n").unwrap();
         std::fs::write(root.join("blob.py"), b"create_engine\0\x01").unwrap();
         std::fs::create_dir(root.join(".venv")).unwrap();
         std::fs::write(root.join(".venv/x.py"), "create_engine()\n").unwrap();
@@ -537,7 +547,7 @@ mod tests {
             .iter()
             .map(|f| f.path.file_name().unwrap().to_string_lossy().into_owned())
             .collect();
-        assert_eq!(names, ["db.py"]);
+        assert_eq!(names, [".env", "db.py"]);
         let skipped: Vec<_> = found
             .skipped
             .iter()

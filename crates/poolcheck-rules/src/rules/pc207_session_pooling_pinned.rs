@@ -242,7 +242,10 @@ fn holds_connections(pool: &ClientPool) -> Option<String> {
 /// `conn_max_age: Option<Sourced<Option<i64>>>`. Until then Django aliases
 /// without a pool are not counted as holding connections.
 fn django_conn_max_age(pool: &ClientPool) -> Option<Sourced<Option<i64>>> {
-    pool.settings.django.as_ref().map(|d| d.conn_max_age.clone())
+    pool.settings
+        .django
+        .as_ref()
+        .map(|d| d.conn_max_age.clone())
 }
 
 pub static RULE: Rule = Rule {

@@ -5,6 +5,27 @@ use super::process_support::{describe_pool, gunicorn_worker_class, seconds};
 use crate::context::Context;
 use crate::registry::{FixAvailability, Rule, RuleMeta};
 
+/// A request waits for the pool only when the process serves more requests
+/// at once than the pool holds connections; a sync worker with a pool of one
+/// or more never waits, so its timeouts cannot race.
+fn can_wait(service: &crate::topology::Service, pool: &ClientPool, ctx: &Context<'_>) -> bool {
+    use crate::topology::Concurrency;
+    use crate::topology::budget::{Count, Cpus, eval_int, per_process};
+    let cap = per_process(pool, service, Cpus::Declared, ctx.sources).count;
+    let concurrency = match &service.concurrency {
+        Concurrency::Bounded(c) => eval_int(c, service, Cpus::Declared).0,
+        Concurrency::Unbounded { reason } => Count::Unbounded(reason.clone()),
+    };
+    match (concurrency, cap) {
+        (Count::Known(c), Count::Known(cap)) => c > cap,
+        // Unknown either way: the waiting cannot be ruled out.
+        (Count::Unknown(_), _)
+        | (_, Count::Unknown(_))
+        | (Count::Unbounded(_), Count::Known(_)) => true,
+        (_, Count::Unbounded(_)) => false,
+    }
+}
+
 /// gunicorn's `timeout` when nothing sets it.
 const GUNICORN_DEFAULT_TIMEOUT: i64 = 30;
 
@@ -35,6 +56,9 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         };
         for linked in &service.pools {
             let pool = &linked.pool;
+            if !can_wait(service, pool, ctx) {
+                continue;
+            }
             let Some((setting, wait)) = wait_timeout(pool) else {
                 continue;
             };
@@ -170,7 +194,10 @@ mod tests {
     #[test]
     fn pool_timeout_longer_than_the_worker_timeout_fires_at_pool_timeout() {
         let project = Project::new(&[
-            ("gunicorn.conf.py", "workers = 2\ntimeout = 40\n"),
+            (
+                "gunicorn.conf.py",
+                "workers = 2\nworker_class = \"gthread\"\nthreads = 32\ntimeout = 40\n",
+            ),
             ("app/__init__.py", ""),
             ("app/db.py", ENGINE),
         ]);
@@ -182,6 +209,16 @@ mod tests {
             "{}",
             found[0].message
         );
+    }
+
+    #[test]
+    fn a_sync_worker_never_waits_for_its_pool() {
+        let project = Project::new(&[
+            ("gunicorn.conf.py", "workers = 2\ntimeout = 40\n"),
+            ("app/__init__.py", ""),
+            ("app/db.py", ENGINE),
+        ]);
+        assert!(project.findings("PC404").is_empty());
     }
 
     #[test]
