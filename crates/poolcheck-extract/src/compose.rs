@@ -175,10 +175,50 @@ fn get<'n, 'i>(node: &'n MarkedYaml<'i>, key: &str) -> Option<&'n MarkedYaml<'i>
         .map(|(_, _, v)| v)
 }
 
+/// A copy of `text`, with every byte offset unchanged, that saphyr accepts
+/// where it is stricter than Docker Compose's YAML reader: comment lines
+/// inside a multi-line flow sequence are blanked, and a closing `]`/`}` alone
+/// on a line indented no deeper than its key (`test: [` … `]`) is moved onto
+/// the previous line's trailing comma. `None` when nothing needed relaxing.
+fn relaxed_yaml(text: &str) -> Option<String> {
+    let mut lines: Vec<String> = text.split_inclusive('\n').map(str::to_owned).collect();
+    let blank = |line: &str| -> String {
+        line.chars()
+            .map(|c| if c == '\n' || c == '\r' { c } else { ' ' })
+            .collect()
+    };
+    let mut changed = false;
+    for i in 0..lines.len() {
+        let trimmed = lines[i].trim();
+        if trimmed.starts_with('#') {
+            lines[i] = blank(&lines[i]);
+            changed = true;
+        } else if trimmed == "]" || trimmed == "}" {
+            let closer = trimmed.to_owned();
+            let previous = (0..i).rev().find(|&j| !lines[j].trim().is_empty());
+            if let Some(j) = previous {
+                let content_end = lines[j].trim_end().len();
+                if lines[j].trim_end().ends_with(',') {
+                    lines[j].replace_range(content_end - 1..content_end, &closer);
+                    lines[i] = blank(&lines[i]);
+                    changed = true;
+                }
+            }
+        }
+    }
+    changed.then(|| lines.concat())
+}
+
 pub fn extract(file: &SourceFile, facts: &mut FileFacts) {
     let mut deploy = DeployFacts::default();
     let positions = Positions::new(file.text());
-    let docs = match MarkedYaml::load_from_str(file.text()) {
+    let blanked = relaxed_yaml(file.text());
+    let docs = match MarkedYaml::load_from_str(file.text()).or_else(|error| {
+        blanked
+            .as_deref()
+            .and_then(|text| MarkedYaml::load_from_str(text).ok())
+            .ok_or(error)
+    }) {
         Ok(docs) => docs,
         Err(error) => {
             let offset = positions.byte(error.marker().index());
@@ -1224,6 +1264,26 @@ mod tests {
       - DATABASE_URL=postgres://app:secret@db:5432/app
       - DJANGO_SETTINGS_MODULE
 "#;
+
+    #[test]
+    fn comment_lines_inside_a_flow_sequence_are_valid_yaml() {
+        let text = r#"services:
+  pgbouncer:
+    image: edoburu/pgbouncer:v1.25.2-p0
+    healthcheck:
+      test: [
+          "CMD-SHELL",
+          # a comment between flow items, which saphyr alone rejects
+          "pg_isready -h localhost",
+      ]
+    environment:
+      POOL_MODE: transaction
+"#;
+        let d = deploy(text);
+        assert_eq!(d.compose_services.len(), 1);
+        let env = &d.compose_services[0].environment[0];
+        assert_eq!(slice(text, &env.value_location), "transaction");
+    }
 
     #[test]
     fn services_commands_and_environment() {

@@ -142,6 +142,12 @@ pub fn classify(path: &Path) -> Option<FileKind> {
     }
 }
 
+/// Alembic's `env.py` builds an engine to run migrations once, not a pool a
+/// service keeps: it is not part of any budget.
+fn is_alembic_env(text: &str) -> bool {
+    text.contains("from alembic import context")
+}
+
 /// gunicorn config files are read whatever they contain (`gunicorn.conf.py`,
 /// `gunicorn_config.py`).
 fn is_gunicorn_config(path: &Path) -> bool {
@@ -206,7 +212,8 @@ impl Prefilter {
     fn admit(&self, kind: FileKind, path: &Path, text: &str) -> Option<FileKind> {
         match kind {
             FileKind::Python => {
-                (is_gunicorn_config(path) || self.python.is_match(text)).then_some(kind)
+                let wanted = is_gunicorn_config(path) || self.python.is_match(text);
+                (wanted && !is_alembic_env(text)).then_some(kind)
             }
             FileKind::Shell => self.shell.is_match(text).then_some(kind),
             FileKind::Ini => {
@@ -487,6 +494,11 @@ mod tests {
         assert_eq!(
             p.admit(FileKind::Python, py, "engine = create_engine(URL)\n"),
             Some(FileKind::Python)
+        );
+        let alembic = "from alembic import context\nengine = engine_from_config(cfg)\n";
+        assert_eq!(
+            p.admit(FileKind::Python, Path::new("migrations/env.py"), alembic),
+            None
         );
     }
 

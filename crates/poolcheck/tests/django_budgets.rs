@@ -64,7 +64,7 @@ fn wsgi_sync_workers_open_one_connection_each() {
                     "kind": "service",
                     "name": "web",
                     "connections": 4,
-                    "formula": "4 workers × 1 thread"
+                    "formula": "4 workers × 1 request at a time"
                 }]
             }],
             "pgbouncers": [],

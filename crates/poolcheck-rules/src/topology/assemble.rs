@@ -121,9 +121,17 @@ impl Assembler<'_> {
             };
             let mut load = |f: &ComposeEnvFile| services::load_env_file(ws, f);
             for server in compose::postgres_servers(deploy, &project_env, &mut load) {
-                self.deployment
+                let server = database_server(&server, false);
+                // Several compose files often describe the same deployment
+                // (plain, with nginx, for development): one server, not five.
+                let duplicate = self
+                    .deployment
                     .servers
-                    .push(database_server(&server, false));
+                    .iter()
+                    .any(|s| same_server(s, &server));
+                if !duplicate {
+                    self.deployment.servers.push(server);
+                }
             }
         }
         self.declared_servers();
@@ -329,6 +337,14 @@ impl Assembler<'_> {
             }
         }
     }
+}
+
+/// The same host names and the same slots: one server described twice.
+fn same_server(a: &DatabaseServer, b: &DatabaseServer) -> bool {
+    a.hosts == b.hosts
+        && a.max_connections.value == b.max_connections.value
+        && a.superuser_reserved_connections.value == b.superuser_reserved_connections.value
+        && a.reserved_connections.value == b.reserved_connections.value
 }
 
 fn database_server(server: &PostgresServer, assumed: bool) -> DatabaseServer {

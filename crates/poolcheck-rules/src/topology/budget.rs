@@ -409,8 +409,13 @@ pub fn concurrency_noun(service: &Service) -> (&'static str, &'static str) {
         ("greenlet", "greenlets")
     } else if service.server == Some(poolcheck_core::facts::process::ServerKind::Celery) {
         ("task slot", "task slots")
-    } else {
+    } else if class == "gthread"
+        || service.server == Some(poolcheck_core::facts::process::ServerKind::Uwsgi)
+    {
         ("thread", "threads")
+    } else {
+        // A sync worker, or a process with no server command: one request at a time.
+        ("request at a time", "requests at a time")
     }
 }
 

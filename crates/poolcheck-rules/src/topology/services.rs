@@ -764,6 +764,13 @@ fn attach_pools(service: &mut Service, analysis: &PythonAnalysis, deployment: &m
         if matches!(pool.driver.value, Some(Driver::NotPostgres(_))) {
             continue;
         }
+        // A one-off `connect(**params)` to a host nothing names is a
+        // connection to a database the user configures at run time (query
+        // runners, admin tools), not the deployment's own database.
+        let host_known = pool.target.value.as_ref().is_some_and(|t| t.host.is_some());
+        if pool.single_connection && !host_known {
+            continue;
+        }
         service.pools.push(LinkedPool {
             pool: pool.clone(),
             target: TargetRef::Server(0),
