@@ -226,12 +226,21 @@ pub fn extract(file: &SourceFile, facts: &mut FileFacts) {
                 .chars()
                 .next()
                 .map_or(offset, |c| offset + c.len_utf8());
-            facts.diagnostics.push(Diagnostic::new(
-                "PC002",
-                Severity::Error,
-                file.location(Span::new(offset, end)),
-                format!("compose file is not valid YAML: {}", error.info()),
-            ));
+            // saphyr is stricter than Docker Compose's YAML reader (indentation
+            // inside quoted scalars, flow collections): a failure here may be
+            // poolcheck's, so it is reported as what poolcheck could not read.
+            facts.diagnostics.push(
+                Diagnostic::new(
+                    "PC004",
+                    Severity::Info,
+                    file.location(Span::new(offset, end)),
+                    format!(
+                        "cannot read this compose file ({}), so its services, commands and environment are left out of the budget",
+                        error.info()
+                    ),
+                )
+                .with_help("if `docker compose config` accepts the file, please report it to poolcheck"),
+            );
             facts.deploy = Some(deploy);
             return;
         }
@@ -961,6 +970,34 @@ enum PgBouncerImage {
     Bitnami,
 }
 
+/// The images whose entrypoints write `pgbouncer.ini` from environment
+/// variables. Other PgBouncer images (a project's own build) are configured by
+/// a file, which the repository may hold.
+fn env_configured_flavor(image: &ComposeImage) -> Option<PgBouncerImage> {
+    if image.name.contains("bitnami") {
+        Some(PgBouncerImage::Bitnami)
+    } else if image.name.contains("edoburu") {
+        Some(PgBouncerImage::Edoburu)
+    } else {
+        None
+    }
+}
+
+/// Compose services that run a PgBouncer configured by a file rather than by
+/// environment variables: their keys are host names of that PgBouncer.
+pub fn file_configured_pgbouncer_services(facts: &DeployFacts) -> Vec<String> {
+    facts
+        .compose_services
+        .iter()
+        .filter(|s| {
+            s.image
+                .as_ref()
+                .is_some_and(|i| is_pgbouncer_image(i) && env_configured_flavor(i).is_none())
+        })
+        .map(|s| s.name.clone())
+        .collect()
+}
+
 /// PgBouncers run by compose services, configured by environment variables
 /// as their images do.
 pub fn pgbouncers(
@@ -973,10 +1010,8 @@ pub fn pgbouncers(
         let Some(image) = service.image.as_ref().filter(|i| is_pgbouncer_image(i)) else {
             continue;
         };
-        let family = if image.name.contains("bitnami") {
-            PgBouncerImage::Bitnami
-        } else {
-            PgBouncerImage::Edoburu
+        let Some(family) = env_configured_flavor(image) else {
+            continue;
         };
         let vars = service_vars(service, project_env, load_env_file);
         out.push(pgbouncer_from_env(
@@ -1640,14 +1675,14 @@ services:
     }
 
     #[test]
-    fn invalid_yaml_is_pc002() {
+    fn unreadable_yaml_is_reported_not_fatal() {
         let facts = run("services:\n  web:\n    image: [unclosed\n");
         assert_eq!(facts.diagnostics.len(), 1);
-        assert_eq!(facts.diagnostics[0].code, "PC002");
+        assert_eq!(facts.diagnostics[0].code, "PC004");
         assert!(
             facts.diagnostics[0]
                 .message
-                .starts_with("compose file is not valid YAML")
+                .starts_with("cannot read this compose file")
         );
         let facts = run("services:\n  web:\n    image: a\n    image: b\n");
         assert_eq!(facts.diagnostics.len(), 1);

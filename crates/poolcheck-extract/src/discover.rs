@@ -218,7 +218,7 @@ impl Prefilter {
             FileKind::Shell => self.shell.is_match(text).then_some(kind),
             FileKind::Ini => {
                 let lower = text.to_ascii_lowercase();
-                ["[pgbouncer]", "[databases]", "[users]", "[uwsgi]"]
+                ["[pgbouncer]", "[uwsgi]"]
                     .iter()
                     .any(|s| lower.contains(s))
                     .then_some(kind)

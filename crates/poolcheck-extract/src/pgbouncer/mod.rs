@@ -41,7 +41,10 @@ const INVALID_SETTING: &str = "PC002";
 /// PgBouncer config.
 pub fn extract(file: &SourceFile, facts: &mut FileFacts) {
     let (parsed, syntax) = parse(file);
-    if !parsed.has_pgbouncer_sections() {
+    // Only a `[pgbouncer]` section makes a file PgBouncer's: other INI files
+    // have `[users]` or `[databases]` too (grafana.ini). A fragment with only
+    // those sections is read and checked when a config `%include`s it.
+    if parsed.pgbouncer_section.is_none() {
         return;
     }
     facts.diagnostics.extend(syntax);
@@ -725,8 +728,17 @@ server_login_retry = 1
     }
 
     #[test]
+    fn an_ini_without_a_pgbouncer_section_is_not_pgbouncer() {
+        // grafana.ini has [users]; a [databases]-only fragment is read when included.
+        let (_, facts) =
+            extract_text("[users]\ndefault_theme = light\n[databases]\napp = host=db\n");
+        assert!(facts.pgbouncer.is_none());
+        assert!(facts.diagnostics.is_empty());
+    }
+
+    #[test]
     fn quoted_connection_string_values_and_wildcard() {
-        let text = "[databases]\napp = host=db port=5432 dbname=app user=app password='a b' pool_size=20 pool_mode=transaction\n* = host=fallback\n";
+        let text = "[databases]\napp = host=db port=5432 dbname=app user=app password='a b' pool_size=20 pool_mode=transaction\n* = host=fallback\n[pgbouncer]\nlisten_port = 6432\n";
         let (file, facts) = extract_text(text);
         assert_eq!(messages(&facts), Vec::<&str>::new());
         let parsed = facts.pgbouncer.as_ref().unwrap();
@@ -749,7 +761,7 @@ server_login_retry = 1
 
     #[test]
     fn quoted_database_names() {
-        let text = "[databases]\n\"my db\" = host=db\n";
+        let text = "[databases]\n\"my db\" = host=db\n[pgbouncer]\nlisten_port = 6432\n";
         let (file, facts) = extract_text(text);
         assert!(facts.diagnostics.is_empty(), "{:#?}", facts.diagnostics);
         let entry = &facts.pgbouncer.as_ref().unwrap().entries[0].1;
@@ -759,7 +771,7 @@ server_login_retry = 1
 
     #[test]
     fn connection_string_problems() {
-        let text = "[databases]\napp = host=db pool_sizes=20\n";
+        let text = "[databases]\napp = host=db pool_sizes=20\n[pgbouncer]\nlisten_port = 6432\n";
         let (file, facts) = extract_text(text);
         let (d, covered) = only_diagnostic(&file, &facts);
         assert_eq!(covered, "pool_sizes");
@@ -769,13 +781,13 @@ server_login_retry = 1
         );
         assert_eq!(d.help.as_deref(), Some("did you mean `pool_size`?"));
 
-        let text = "[databases]\napp = host=db password='a b\n";
+        let text = "[databases]\napp = host=db password='a b\n[pgbouncer]\n";
         let (file, facts) = extract_text(text);
         let (d, covered) = only_diagnostic(&file, &facts);
         assert_eq!(covered, "'a b");
         assert_eq!(d.message, "unterminated quote in the value of `password`");
 
-        let text = "[databases]\napp = host=db min_pool_size= pool_size=5\n";
+        let text = "[databases]\napp = host=db min_pool_size= pool_size=5\n[pgbouncer]\n";
         let (file, facts) = extract_text(text);
         let (d, covered) = only_diagnostic(&file, &facts);
         assert_eq!(covered, "min_pool_size=");
@@ -784,7 +796,8 @@ server_login_retry = 1
             "syntax error in connection string: `min_pool_size=` has no value"
         );
 
-        let text = "[databases]\napp = host=db pool_size=lots pool_mode=transactions\n";
+        let text =
+            "[databases]\napp = host=db pool_size=lots pool_mode=transactions\n[pgbouncer]\n";
         let (file, facts) = extract_text(text);
         let got: Vec<_> = facts
             .diagnostics
@@ -808,7 +821,7 @@ server_login_retry = 1
 
     #[test]
     fn users_and_legacy_reserve_pool() {
-        let text = "[databases]\napp = host=db reserve_pool=5\n[users]\nworker = pool_mode=session max_user_connections=10 max_db_connections=3\n";
+        let text = "[databases]\napp = host=db reserve_pool=5\n[users]\nworker = pool_mode=session max_user_connections=10 max_db_connections=3\n[pgbouncer]\nlisten_port = 6432\n";
         let (file, facts) = extract_text(text);
         let (d, covered) = only_diagnostic(&file, &facts);
         assert_eq!(covered, "max_db_connections");

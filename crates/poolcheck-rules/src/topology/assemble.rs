@@ -211,6 +211,7 @@ impl Assembler<'_> {
             self.deployment.diagnostics.extend(diagnostics);
             self.deployment.pgbouncers.push(PgBouncer {
                 config,
+                from_file: true,
                 instances: Sourced::tool_default(1, "poolcheck (one instance unless declared)"),
                 version: None,
             });
@@ -227,12 +228,36 @@ impl Assembler<'_> {
             let mut load = |f: &ComposeEnvFile| services::load_env_file(ws, f);
             for config in compose::pgbouncers(deploy, &project_env, &mut load) {
                 self.deployment.pgbouncers.push(PgBouncer {
+                    from_file: false,
                     instances: config.instances.clone().unwrap_or_else(|| {
                         Sourced::tool_default(1, "poolcheck (one instance unless declared)")
                     }),
                     version: config.version.clone(),
                     config,
                 });
+            }
+        }
+        // A compose service running a PgBouncer image configured by a file
+        // is that file's PgBouncer when the repository holds exactly one.
+        let file_configured = self
+            .deployment
+            .pgbouncers
+            .iter()
+            .filter(|b| b.from_file)
+            .count();
+        if file_configured == 1 {
+            for facts in ws.facts.iter().filter(|f| f.kind == FileKind::Compose) {
+                let Some(deploy) = &facts.deploy else {
+                    continue;
+                };
+                for name in compose::file_configured_pgbouncer_services(deploy) {
+                    if let Some(bouncer) =
+                        self.deployment.pgbouncers.iter_mut().find(|b| b.from_file)
+                        && !bouncer.config.host_aliases.contains(&name)
+                    {
+                        bouncer.config.host_aliases.push(name);
+                    }
+                }
             }
         }
         if let Some(decl) = &ws.config.pgbouncer {

@@ -74,6 +74,9 @@ impl DatabaseServer {
 #[derive(Debug, Clone)]
 pub struct PgBouncer {
     pub config: PgBouncerConfig,
+    /// Configured by a `pgbouncer.ini` in the repository (rather than by a
+    /// compose service's environment variables).
+    pub from_file: bool,
     pub instances: Sourced<i64>,
     pub version: Option<Sourced<Version>>,
 }
