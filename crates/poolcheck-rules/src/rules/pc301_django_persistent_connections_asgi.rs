@@ -289,4 +289,37 @@ mod tests {
         ]);
         assert!(wsgi.findings("PC301").is_empty());
     }
+
+    #[test]
+    fn through_pgbouncer_the_client_limit_is_what_runs_out() {
+        let project = Project::new(&[
+            (
+                "docker-compose.yml",
+                "services:\n  postgres:\n    image: \"postgres:16\"\n  pgbouncer:\n    image: \"edoburu/pgbouncer:v1.25.2-p0\"\n    environment:\n      DB_HOST: postgres\n      POOL_MODE: transaction\n  web:\n    build: .\n    command: uvicorn shop.asgi:application --workers 2\n",
+            ),
+            ("shop/__init__.py", ""),
+            ("shop/asgi.py", ASGI),
+            (
+                "shop/settings.py",
+                "DATABASES = {\"default\": {\"ENGINE\": \"django.db.backends.postgresql\", \"HOST\": \"pgbouncer\", \"NAME\": \"shop\", \"CONN_MAX_AGE\": None}}\n",
+            ),
+        ]);
+        let found = project.findings("PC301");
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert!(
+            found[0].message.ends_with(
+                "until PgBouncer `pgbouncer` (database `shop`) refuses new clients (`no more connections allowed (max_client_conn)`)"
+            ),
+            "{}",
+            found[0].message
+        );
+        assert!(
+            found[0]
+                .help
+                .as_deref()
+                .is_some_and(|h| h.ends_with("PgBouncer already pools the server connections, and a client connection to it is cheap to open per request")),
+            "{:?}",
+            found[0].help
+        );
+    }
 }
