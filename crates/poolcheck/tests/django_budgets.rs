@@ -167,3 +167,33 @@ fn an_asgi_pool_caps_each_process_at_max_size() {
     );
     assert!(budget_codes(&dir).is_empty(), "{:?}", budget_codes(&dir));
 }
+
+/// Nothing sets `DJANGO_SETTINGS_MODULE`, so `prod` (a pool of 10) and
+/// `staging` (one connection per thread, 4 threads) are both checked; only
+/// one of them is deployed, so the budget counts the larger of the two
+/// `default` aliases, not their sum (3 × (10 + 4) = 42).
+#[test]
+fn alternative_settings_modules_count_their_largest_alias_once() {
+    let dir = project("django-unselected-settings");
+    let budget = json_of(&poolcheck(&dir, &["budget", "--format", "json"]));
+    assert_eq!(
+        budget["databases"][0]["contributors"],
+        json!([{
+            "kind": "service",
+            "name": "web",
+            "connections": 30,
+            "formula": "3 workers × max(max_size 10, 4 threads)"
+        }])
+    );
+    assert_eq!(budget["databases"][0]["demand"], json!(30));
+    assert_eq!(
+        budget["services"][0]["pools"]
+            .as_array()
+            .expect("pools")
+            .iter()
+            .map(|p| p["per_process"].clone())
+            .collect::<Vec<_>>(),
+        [json!(10), json!(4)]
+    );
+    assert!(budget_codes(&dir).is_empty(), "{:?}", budget_codes(&dir));
+}

@@ -327,7 +327,7 @@ pub fn django_pools(
             if several {
                 pool.name = format!("{} ({})", pool.name, config.name);
                 let note = format!(
-                    "`{}` is one of {} Django settings modules that nothing selects ({}), and each is counted: set `{SETTINGS_VAR}` to count only the one deployed",
+                    "`{}` is one of {} Django settings modules that nothing selects ({}), and the budget counts the largest pool of each alias among them: set `{SETTINGS_VAR}` to count only the one deployed",
                     config.name,
                     configs.len(),
                     names.join(", ")
@@ -345,7 +345,7 @@ pub fn django_pools(
             location: first.location.clone(),
             what: format!("the Django settings module (`{SETTINGS_VAR}`)"),
             reason: format!(
-                "nothing sets `{SETTINGS_VAR}` and {} settings modules could be deployed ({}): each one's pools are counted; declare it in [tool.poolcheck.env]",
+                "nothing sets `{SETTINGS_VAR}` and {} settings modules could be deployed ({}): the budget counts the largest pool of each alias among them; declare it in [tool.poolcheck.env]",
                 configs.len(),
                 names.join(", ")
             ),

@@ -1,6 +1,7 @@
 //! One file per rule: its metadata, its documentation and its check.
 
 pub mod budget_text;
+pub mod django_support;
 pub mod pgbouncer_text;
 pub mod process_support;
 
@@ -25,6 +26,10 @@ mod pc206_statement_pooling_transactions;
 mod pc207_session_pooling_pinned;
 mod pc208_app_pool_behind_transaction_pooler;
 mod pc209_session_state_through_transaction_pooler;
+mod pc301_django_persistent_connections_asgi;
+mod pc302_django_pool_with_persistent_connections;
+mod pc303_django_pool_invalid;
+mod pc304_django_persistent_without_health_checks;
 mod pc401_preload_shares_connections;
 mod pc402_removed_worker_class;
 mod pc403_deprecated_uvicorn_worker;
@@ -58,6 +63,10 @@ pub static ALL: &[&Rule] = &[
     &pc207_session_pooling_pinned::RULE,
     &pc208_app_pool_behind_transaction_pooler::RULE,
     &pc209_session_state_through_transaction_pooler::RULE,
+    &pc301_django_persistent_connections_asgi::RULE,
+    &pc302_django_pool_with_persistent_connections::RULE,
+    &pc303_django_pool_invalid::RULE,
+    &pc304_django_persistent_without_health_checks::RULE,
     &pc401_preload_shares_connections::RULE,
     &pc402_removed_worker_class::RULE,
     &pc403_deprecated_uvicorn_worker::RULE,

@@ -7,7 +7,7 @@ use poolcheck_core::facts::pool::{ClientPool, PoolCap};
 use poolcheck_core::{Bound, IntExpr, Location, Sourced};
 
 use super::pgbouncer_budget::{self, ServerSide};
-use super::{Concurrency, Deployment, Service, TargetRef};
+use super::{Concurrency, Deployment, LinkedPool, Service, TargetRef};
 use crate::sources::Sources;
 
 /// One factor of a formula, shown as a related location.
@@ -466,15 +466,15 @@ pub fn service_term(
     let mut quoteds = Vec::new();
     let mut cpu_dependent = proc_cpu;
     let mut largest: Option<(u64, Location)> = None;
-    for linked in &pools {
-        let term = per_process(&linked.pool, service, cpus, sources);
+    for group in alternative_groups(&pools) {
+        let (term, cap_location) = group_term(&group, service, cpus, sources);
         cpu_dependent |= term.cpu_dependent;
         let size = match &term.count {
             Count::Known(v) => *v,
             _ => u64::MAX,
         };
         if largest.as_ref().is_none_or(|(s, _)| size > *s) {
-            largest = Some((size, linked.pool.cap_location.clone()));
+            largest = Some((size, cap_location));
         }
         per_process_total = per_process_total.plus(term.count.clone());
         formulas.push(term.formula);
@@ -516,6 +516,99 @@ pub fn service_term(
         },
         largest.map(|(_, l)| l),
     ))
+}
+
+/// The pools of a service, grouped so that alternatives count once: when
+/// `DJANGO_SETTINGS_MODULE` is unknown, every unselected settings module is
+/// checked, but only one of them is deployed, so the same alias from several
+/// of them is one group. Every other pool is a group of its own.
+fn alternative_groups<'a>(pools: &[&'a LinkedPool]) -> Vec<Vec<&'a LinkedPool>> {
+    let alternative_alias = |linked: &LinkedPool| {
+        linked
+            .pool
+            .settings
+            .django
+            .as_ref()
+            .filter(|d| d.configurations > 1 && d.selected_by.is_none())
+            .map(|d| d.alias.clone())
+    };
+    let mut groups: Vec<(Option<String>, Vec<&LinkedPool>)> = Vec::new();
+    for &linked in pools {
+        let alias = alternative_alias(linked);
+        match groups
+            .iter_mut()
+            .find(|(a, _)| alias.is_some() && *a == alias)
+        {
+            Some((_, members)) => members.push(linked),
+            None => groups.push((alias, vec![linked])),
+        }
+    }
+    groups.into_iter().map(|(_, members)| members).collect()
+}
+
+/// The per-process term of one group: the pool itself, or the largest of
+/// alternative settings modules' pools, shown as `max(…)`.
+fn group_term(
+    group: &[&LinkedPool],
+    service: &Service,
+    cpus: Cpus,
+    sources: &Sources,
+) -> (Term, Location) {
+    let terms: Vec<(Term, &LinkedPool)> = group
+        .iter()
+        .map(|linked| (per_process(&linked.pool, service, cpus, sources), *linked))
+        .collect();
+    let rank = |count: &Count| match count {
+        Count::Known(v) => (0, *v),
+        Count::Unknown(_) => (1, 0),
+        Count::Unbounded(_) => (2, 0),
+    };
+    let chosen = terms
+        .iter()
+        .enumerate()
+        .max_by_key(|(i, (term, _))| (rank(&term.count), std::cmp::Reverse(*i)))
+        .map_or(0, |(i, _)| i);
+    if terms.len() == 1 {
+        let (term, linked) = terms.into_iter().next().expect("a group has a pool");
+        return (term, linked.pool.cap_location.clone());
+    }
+    let modules: Vec<String> = terms
+        .iter()
+        .filter_map(|(_, l)| l.pool.settings.django.as_ref())
+        .map(|d| format!("`{}`", d.settings_module))
+        .collect();
+    let formula = format!(
+        "max({})",
+        terms
+            .iter()
+            .map(|(t, _)| t.formula.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let quoted = format!(
+        "max({}) (only one of the settings modules {} is deployed: the largest is counted)",
+        terms
+            .iter()
+            .map(|(t, _)| t.quoted.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        modules.join(", ")
+    );
+    let cpu_dependent = terms.iter().any(|(t, _)| t.cpu_dependent);
+    let (term, linked) = terms
+        .into_iter()
+        .nth(chosen)
+        .expect("chosen is an index of terms");
+    (
+        Term {
+            count: term.count,
+            formula,
+            quoted,
+            factors: term.factors,
+            cpu_dependent,
+        },
+        linked.pool.cap_location.clone(),
+    )
 }
 
 pub fn process_noun(service: &Service) -> (&'static str, &'static str) {

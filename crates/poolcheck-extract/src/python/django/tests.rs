@@ -286,7 +286,7 @@ fn without_a_settings_name_every_unimported_settings_module_is_a_configuration()
     assert_eq!(
         prod.alternatives.as_deref(),
         Some(
-            "`shop.settings.prod` is one of 2 Django settings modules that nothing selects (shop.settings.prod, shop.settings.staging), and each is counted: set `DJANGO_SETTINGS_MODULE` to count only the one deployed"
+            "`shop.settings.prod` is one of 2 Django settings modules that nothing selects (shop.settings.prod, shop.settings.staging), and the budget counts the largest pool of each alias among them: set `DJANGO_SETTINGS_MODULE` to count only the one deployed"
         )
     );
     let staging = pool(&analysis, "default (shop.settings.staging)");
@@ -297,7 +297,7 @@ fn without_a_settings_name_every_unimported_settings_module_is_a_configuration()
     assert_eq!(analysis.unresolved.len(), 1, "{:?}", analysis.unresolved);
     assert_eq!(
         analysis.unresolved[0].reason,
-        "nothing sets `DJANGO_SETTINGS_MODULE` and 2 settings modules could be deployed (shop.settings.prod, shop.settings.staging): each one's pools are counted; declare it in [tool.poolcheck.env]"
+        "nothing sets `DJANGO_SETTINGS_MODULE` and 2 settings modules could be deployed (shop.settings.prod, shop.settings.staging): the budget counts the largest pool of each alias among them; declare it in [tool.poolcheck.env]"
     );
 }
 
