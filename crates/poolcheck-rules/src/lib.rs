@@ -4,6 +4,7 @@
 
 pub mod analysis;
 pub mod context;
+pub mod imports;
 pub mod registry;
 pub mod rules;
 pub mod selection;

@@ -115,7 +115,7 @@ impl Workspace {
         for (file, facts) in extracted.into_iter().chain(config_facts) {
             workspace.insert(file, facts);
         }
-        workspace.facts.sort_by(|a, b| a.path.cmp(&b.path));
+        workspace.load_imported_modules();
         Ok(workspace)
     }
 
@@ -145,6 +145,16 @@ impl Workspace {
             }
         }
         self.insert(Arc::new(file), facts);
+        if kind == FileKind::Python {
+            self.load_imported_modules();
+        }
+    }
+
+    /// Adds the modules admitted files import that discovery did not admit.
+    fn load_imported_modules(&mut self) {
+        for (file, facts) in crate::imports::imported_modules(self) {
+            self.insert(file, facts);
+        }
     }
 
     pub fn remove(&mut self, path: &FilePath) {

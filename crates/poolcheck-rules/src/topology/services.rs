@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use poolcheck_core::facts::deploy::{ComposeEnvFile, ComposeService, DeployFacts};
 use poolcheck_core::facts::pool::Driver;
 use poolcheck_core::facts::process::{ServerInvocation, ServerKind, ServerSettings};
-use poolcheck_core::facts::python::PythonModule;
 use poolcheck_core::{
     Diagnostic, EnvVar, Environment, FileFacts, FileKind, FilePath, IntExpr, Location, Origin,
     Severity, SourceFile, Sourced, Span,
@@ -16,7 +15,7 @@ use poolcheck_core::{
 use poolcheck_extract::python::{
     GunicornConfig, PythonAnalysis, PythonProject, is_gunicorn_config_name,
 };
-use poolcheck_extract::{commands, compose, dotenv, python, uwsgi};
+use poolcheck_extract::{commands, compose, dotenv, uwsgi};
 
 use super::{Concurrency, Deployment, LinkedPool, Service, TargetRef};
 use crate::workspace::{Workspace, display_path};
@@ -44,12 +43,10 @@ struct Found {
 }
 
 pub fn build(workspace: &Workspace, deployment: &mut Deployment) {
-    let extra_modules = load_imported_modules(workspace);
     let modules = workspace
         .facts
         .iter()
-        .filter_map(|f| f.python.as_ref().map(|m| (&f.path, m)))
-        .chain(extra_modules.iter().map(|(p, m)| (p, m)));
+        .filter_map(|f| f.python.as_ref().map(|m| (&f.path, m)));
     let project = PythonProject::new(&workspace.root, modules);
     let project_env = project_environment(workspace);
 
@@ -183,94 +180,6 @@ pub fn build(workspace: &Workspace, deployment: &mut Deployment) {
             );
         }
     }
-}
-
-/// Python modules imported by the parsed ones but skipped by the prefilter
-/// (a settings module with no trigger word), read now so that imports resolve.
-fn load_imported_modules(workspace: &Workspace) -> Vec<(FilePath, PythonModule)> {
-    let mut by_name: BTreeMap<String, &PathBuf> = BTreeMap::new();
-    for path in &workspace.python_paths {
-        let display = display_path(path);
-        if workspace.facts_of(&display).is_some() {
-            continue;
-        }
-        if let Some((name, _)) = python::project::module_name(&workspace.root, display.as_path()) {
-            by_name.insert(name, path);
-        }
-    }
-    let mut loaded: Vec<(FilePath, PythonModule)> = Vec::new();
-    let mut pending: Vec<String> = workspace
-        .facts
-        .iter()
-        .filter_map(|f| f.python.as_ref())
-        .flat_map(|m| m.imported_modules().map(str::to_owned).collect::<Vec<_>>())
-        .collect();
-    // Django loads the module `DJANGO_SETTINGS_MODULE` names, which may hold no
-    // trigger word (`prod.py` = `from .base import *` and `DEBUG = False`).
-    let mut settings_names: Vec<String> = workspace
-        .facts
-        .iter()
-        .filter_map(|f| f.python.as_ref())
-        .flat_map(python::django::named_settings_modules)
-        .collect();
-    settings_names.extend(
-        workspace
-            .config
-            .env
-            .iter()
-            .chain(workspace.config.services.iter().flat_map(|s| s.env.iter()))
-            .filter(|(name, _)| name == python::django::SETTINGS_VAR)
-            .filter_map(|(_, value)| value.value.clone()),
-    );
-    for deploy in workspace.facts.iter().filter_map(|f| f.deploy.as_ref()) {
-        for layer in &deploy.env_layers {
-            settings_names.extend(
-                layer
-                    .entries
-                    .iter()
-                    .filter(|e| e.name == python::django::SETTINGS_VAR)
-                    .map(|e| e.value.clone()),
-            );
-        }
-        for service in &deploy.compose_services {
-            settings_names.extend(
-                service
-                    .environment
-                    .iter()
-                    .filter(|e| e.name == python::django::SETTINGS_VAR)
-                    .filter_map(|e| {
-                        e.value
-                            .as_ref()
-                            .and_then(poolcheck_core::facts::deploy::ShellWord::literal_text)
-                    }),
-            );
-        }
-    }
-    for name in settings_names {
-        // Named from the import root, which may sit below the repository root.
-        let suffix = format!(".{name}");
-        let full = by_name
-            .keys()
-            .find(|k| **k == name || k.ends_with(&suffix))
-            .cloned();
-        pending.extend(full);
-    }
-    while let Some(name) = pending.pop() {
-        // `from a.b import c` may name a module `a.b.c` or a value in `a.b`.
-        let Some(path) = by_name.remove(&name) else {
-            continue;
-        };
-        let Ok(Ok(text)) = poolcheck_extract::discover::read_candidate(path) else {
-            continue;
-        };
-        let file = SourceFile::new(display_path(path), text);
-        let facts = poolcheck_extract::extract(&file, FileKind::Python);
-        if let Some(module) = facts.python {
-            pending.extend(module.imported_modules().map(str::to_owned));
-            loaded.push((file.path().clone(), module));
-        }
-    }
-    loaded
 }
 
 /// What every process sees unless its service says otherwise: `.env` files
