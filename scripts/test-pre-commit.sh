@@ -25,6 +25,13 @@ venv="${POOLCHECK_PRE_COMMIT_VENV:-$repo/target/pre-commit-venv}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
+for tool in python3 git cargo; do
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    echo "test-pre-commit: $tool is required" >&2
+    exit 2
+  fi
+done
+
 if [ ! -x "$venv/bin/pre-commit" ]; then
   echo "== installing pre-commit from PyPI into $venv"
   python3 -m venv "$venv"
