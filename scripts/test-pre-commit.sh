@@ -39,6 +39,9 @@ if [ ! -x "$venv/bin/pre-commit" ]; then
 fi
 echo "== $("$venv/bin/pre-commit" --version)"
 
+echo "== the hook manifest"
+"$venv/bin/pre-commit" validate-manifest "$repo/.pre-commit-hooks.yaml"
+
 echo "== the hook's files pattern"
 "$venv/bin/python" - "$repo/.pre-commit-hooks.yaml" <<'PY'
 import re
