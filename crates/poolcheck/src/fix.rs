@@ -24,12 +24,21 @@ pub struct FileChange {
     pub after: String,
 }
 
+/// A finding whose fix a plan applies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// Position of the finding among the planned diagnostics.
+    pub index: usize,
+    /// The files its edits change.
+    pub files: BTreeSet<FilePath>,
+}
+
 /// The fixes one round applies.
 #[derive(Debug, Default)]
 pub struct Plan {
-    /// The files each applied fix edits, one entry per fixed finding (two
-    /// findings offering the same edit are both fixed by it).
-    pub fixes: Vec<BTreeSet<FilePath>>,
+    /// One entry per fixed finding (two findings offering the same edit are
+    /// both fixed by it).
+    pub fixes: Vec<Applied>,
     pub changes: BTreeMap<FilePath, FileChange>,
 }
 
@@ -61,14 +70,14 @@ impl Replacement {
 
 /// Chooses the fixes to apply now. `text_of` gives a file's current text
 /// (`None` when it cannot be read: fixes touching it are skipped).
-pub fn plan(
-    diagnostics: &[Diagnostic],
+pub fn plan<'a>(
+    diagnostics: impl IntoIterator<Item = &'a Diagnostic>,
     mut text_of: impl FnMut(&FilePath) -> Option<String>,
 ) -> Plan {
     let mut texts: BTreeMap<FilePath, Option<String>> = BTreeMap::new();
     let mut taken: BTreeMap<FilePath, Vec<Replacement>> = BTreeMap::new();
     let mut fixes = Vec::new();
-    for diagnostic in diagnostics {
+    for (index, diagnostic) in diagnostics.into_iter().enumerate() {
         let Some(fix) = &diagnostic.fix else {
             continue;
         };
@@ -114,7 +123,7 @@ pub fn plan(
         for (file, r) in fresh {
             taken.entry(file).or_default().push(r);
         }
-        fixes.push(files);
+        fixes.push(Applied { index, files });
     }
 
     let mut changes = BTreeMap::new();
@@ -128,7 +137,7 @@ pub fn plan(
         }
     }
     // A fix whose edits leave the text as it was fixes nothing.
-    fixes.retain(|files: &BTreeSet<FilePath>| files.iter().any(|f| changes.contains_key(f)));
+    fixes.retain(|fix: &Applied| fix.files.iter().any(|f| changes.contains_key(f)));
     Plan { fixes, changes }
 }
 
@@ -237,6 +246,53 @@ fn text_in(workspace: &Workspace, file: &FilePath) -> Option<String> {
     }
 }
 
+/// The findings whose fix an earlier round applied, identified by what
+/// survives the edits (offsets move; the code, file, message and fix title
+/// do not). A finding that comes back after its fix is a rule whose fix does
+/// not silence it: applying it again would repeat the edit every round.
+#[derive(Debug, Default)]
+struct AppliedBefore(BTreeSet<(&'static str, FilePath, String, String)>);
+
+impl AppliedBefore {
+    fn key(d: &Diagnostic) -> Option<(&'static str, FilePath, String, String)> {
+        let fix = d.fix.as_ref()?;
+        Some((
+            d.code,
+            d.primary.file.clone(),
+            d.message.clone(),
+            fix.title.clone(),
+        ))
+    }
+
+    /// The findings whose fixes may still be applied; a warning for each
+    /// one that came back.
+    fn fresh<'a>(
+        &self,
+        diagnostics: &'a [Diagnostic],
+        warn: &mut impl FnMut(String),
+    ) -> Vec<&'a Diagnostic> {
+        diagnostics
+            .iter()
+            .filter(|d| {
+                let again = Self::key(d).is_some_and(|k| self.0.contains(&k));
+                if again {
+                    warn(format!(
+                        "{}: {}: the fix \"{}\" did not remove the finding; not applied again",
+                        d.primary.file,
+                        d.code,
+                        d.fix.as_ref().map_or("", |f| f.title.as_str())
+                    ));
+                }
+                !again
+            })
+            .collect()
+    }
+
+    fn record(&mut self, diagnostic: &Diagnostic) {
+        self.0.extend(Self::key(diagnostic));
+    }
+}
+
 /// `--fix`: rounds of analyse, plan, write, reload. `load` reads the project
 /// afresh from disk. Returns the last workspace and analysis, which describe
 /// the files as they are now.
@@ -246,16 +302,18 @@ pub fn fix(
     mut warn: impl FnMut(String),
 ) -> Result<(Workspace, Analysis, Outcome), String> {
     let mut outcome = Outcome::default();
+    let mut applied_before = AppliedBefore::default();
     let mut round = 0;
     loop {
         let workspace = load()?;
         let analysis = analysis::analyze(&workspace, options);
+        let candidates = applied_before.fresh(&analysis.diagnostics, &mut warn);
         if round == MAX_ROUNDS {
-            outcome.gave_up = analysis.diagnostics.iter().any(|d| d.fix.is_some());
+            outcome.gave_up = candidates.iter().any(|d| d.fix.is_some());
             return Ok((workspace, analysis, outcome));
         }
         round += 1;
-        let plan = plan(&analysis.diagnostics, |f| text_in(&workspace, f));
+        let plan = plan(candidates.iter().copied(), |f| text_in(&workspace, f));
         let mut written = BTreeSet::new();
         for (file, change) in &plan.changes {
             match write_if_unchanged(file.as_path(), &change.before, &change.after) {
@@ -268,11 +326,12 @@ pub fn fix(
         if written.is_empty() {
             return Ok((workspace, analysis, outcome));
         }
-        outcome.fixed += plan
-            .fixes
-            .iter()
-            .filter(|files| files.is_subset(&written))
-            .count();
+        for fix in &plan.fixes {
+            if fix.files.is_subset(&written) {
+                outcome.fixed += 1;
+                applied_before.record(candidates[fix.index]);
+            }
+        }
         outcome.files.extend(written);
     }
 }
@@ -287,18 +346,27 @@ pub struct Preview {
 /// `--diff`: the rounds of `--fix`, applied to the loaded workspace in memory.
 /// A round that edits a file the workspace does not hold (one the analysis
 /// read by itself) is the last, since the next analysis would not see it.
-pub fn preview(mut workspace: Workspace, options: &Options) -> Preview {
+pub fn preview(
+    mut workspace: Workspace,
+    options: &Options,
+    mut warn: impl FnMut(String),
+) -> Preview {
     let mut preview = Preview::default();
+    let mut applied_before = AppliedBefore::default();
     let mut current: BTreeMap<FilePath, String> = BTreeMap::new();
     for _ in 0..MAX_ROUNDS {
         let analysis = analysis::analyze(&workspace, options);
-        let plan = plan(&analysis.diagnostics, |f| {
+        let candidates = applied_before.fresh(&analysis.diagnostics, &mut warn);
+        let plan = plan(candidates.iter().copied(), |f| {
             current.get(f).cloned().or_else(|| text_in(&workspace, f))
         });
         if plan.is_empty() {
             break;
         }
         preview.fixed += plan.fixed();
+        for fix in &plan.fixes {
+            applied_before.record(candidates[fix.index]);
+        }
         let mut outside = false;
         for (file, change) in plan.changes {
             match workspace.facts_of(&file).map(|f| f.kind) {
@@ -461,6 +529,24 @@ mod tests {
         assert_eq!(p.fixed(), 1);
         assert_eq!(p.changes.len(), 1);
         assert_eq!(after(&p), "xbc");
+    }
+
+    #[test]
+    fn a_finding_that_survives_its_fix_is_not_fixed_again() {
+        // The same finding in the next round, its insertion point moved by the first edit.
+        let before = finding("a.ini", &[(3, 3, ", b=1")]);
+        let after = finding("a.ini", &[(8, 8, ", b=1")]);
+        let other = finding("b.ini", &[(0, 0, "x")]);
+        let mut applied = AppliedBefore::default();
+        applied.record(&before);
+        let mut warnings = Vec::new();
+        let round = [after, other.clone()];
+        let fresh = applied.fresh(&round, &mut |w| warnings.push(w));
+        assert_eq!(fresh, vec![&other]);
+        assert_eq!(
+            warnings,
+            vec!["a.ini: PC002: the fix \"t\" did not remove the finding; not applied again"]
+        );
     }
 
     #[test]

@@ -105,7 +105,9 @@ pub fn run(args: &CheckArgs) -> Result<u8, String> {
 /// `--diff`: the unified diffs of what `--fix` would write, on stdout, and
 /// how many findings that fixes, on stderr. Exits 1 when there is a change.
 fn diff(args: &CheckArgs, options: &Options, workspace: Workspace) -> u8 {
-    let preview = fix::preview(workspace, options);
+    let preview = fix::preview(workspace, options, |warning| {
+        eprintln!("poolcheck: warning: {warning}");
+    });
     for (file, change) in &preview.changes {
         print!("{}", fix::unified_diff(file, change));
     }
