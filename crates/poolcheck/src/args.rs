@@ -118,7 +118,8 @@ pub struct CheckArgs {
     #[arg(long)]
     pub fix: bool,
     /// Print the changes `--fix` would make as unified diffs instead of the
-    /// findings, without writing; exit with 1 when there is something to fix.
+    /// findings, writing nothing (even with `--fix`); exit with 1 when there
+    /// is something to fix.
     #[arg(long, conflicts_with = "format")]
     pub diff: bool,
 }
