@@ -312,3 +312,17 @@ fn colliding_fixes_apply_over_two_rounds() {
         "{diff}"
     );
 }
+
+#[test]
+fn diff_wins_over_fix_and_writes_nothing() {
+    let dir = copy_of("PC201-asyncpg-pool-old-pgbouncer");
+    let before = snapshot(dir.path());
+    let output = poolcheck(dir.path(), &["check", "--fix", "--diff"]);
+    assert!(
+        stdout(&output).contains("+        max_size=10, statement_cache_size=0,\n"),
+        "{}",
+        stdout(&output)
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(snapshot(dir.path()), before);
+}
