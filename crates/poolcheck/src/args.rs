@@ -114,6 +114,14 @@ pub struct CheckArgs {
     /// Print only the findings, without the summary line.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Apply the fixes findings offer, then report what remains.
+    #[arg(long)]
+    pub fix: bool,
+    /// Print the changes `--fix` would make as unified diffs instead of the
+    /// findings, writing nothing (even with `--fix`); exit with 1 when there
+    /// is something to fix.
+    #[arg(long, conflicts_with = "format")]
+    pub diff: bool,
 }
 
 #[derive(Debug, Args)]

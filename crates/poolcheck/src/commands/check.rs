@@ -4,32 +4,72 @@ use poolcheck_core::Severity;
 use poolcheck_rules::analysis::{self, Options};
 use poolcheck_rules::selection::Overrides;
 
-use super::{load_workspace, use_color};
+use poolcheck_rules::workspace::Workspace;
+
+use super::{load_workspace, load_workspace_quietly, report_load, use_color};
 use crate::args::{CheckArgs, CheckFormat, FailOn};
-use crate::render;
 use crate::{EXIT_CLEAN, EXIT_FINDINGS};
+use crate::{fix, render};
 
 pub fn run(args: &CheckArgs) -> Result<u8, String> {
     validate_selectors(args.select.iter().flatten().chain(&args.ignore))?;
-    let workspace = load_workspace(&args.project)?;
-    let analysis = analysis::analyze(
-        &workspace,
-        &Options {
-            overrides: Overrides {
-                select: args.select.clone(),
-                ignore: args.ignore.clone(),
-                severity: Vec::new(),
-            },
-            no_ignores: args.no_ignores,
+    let options = Options {
+        overrides: Overrides {
+            select: args.select.clone(),
+            ignore: args.ignore.clone(),
+            severity: Vec::new(),
         },
-    );
+        no_ignores: args.no_ignores,
+    };
+    if args.diff {
+        return Ok(diff(args, &options, load_workspace(&args.project)?));
+    }
+    let (workspace, analysis, fixed) = if args.fix {
+        let (workspace, analysis, outcome) = fix::fix(
+            || load_workspace_quietly(&args.project),
+            &options,
+            |warning| eprintln!("poolcheck: warning: {warning}"),
+        )?;
+        report_load(&args.project, &workspace);
+        if outcome.gave_up {
+            eprintln!(
+                "poolcheck: warning: fixes were still being found after {} rounds; run `poolcheck check --fix` again or report the rule that keeps firing",
+                fix::MAX_ROUNDS
+            );
+        }
+        (workspace, analysis, Some(outcome))
+    } else {
+        let workspace = load_workspace(&args.project)?;
+        let analysis = analysis::analyze(&workspace, &options);
+        (workspace, analysis, None)
+    };
+    // Machine-readable formats keep stdout to the document; the fix count
+    // goes to stderr there.
+    let fixed_line = fixed
+        .filter(|o| o.fixed > 0 && !args.quiet)
+        .map(|o| o.summary());
+    if args.format != CheckFormat::Human {
+        if let Some(line) = &fixed_line {
+            eprintln!("{line}");
+        }
+    }
     let output = match args.format {
-        CheckFormat::Human => render::human::render(
-            &analysis.diagnostics,
-            &workspace.sources,
-            use_color(args.color),
-            !args.quiet,
-        ),
+        CheckFormat::Human => {
+            let mut closing = Vec::new();
+            if !args.quiet {
+                closing.extend(fixed_line);
+                closing.push(render::human::summary_line(&analysis.diagnostics));
+                if !args.fix {
+                    closing.extend(render::human::fixable_line(&analysis.diagnostics));
+                }
+            }
+            render::human::render(
+                &analysis.diagnostics,
+                &workspace.sources,
+                use_color(args.color),
+                &closing,
+            )
+        }
         CheckFormat::Json => render::json::render(&analysis.diagnostics, &workspace.sources),
         CheckFormat::Concise => render::concise::render(&analysis.diagnostics, &workspace.sources),
         CheckFormat::Sarif => render::sarif::render(
@@ -60,6 +100,32 @@ pub fn run(args: &CheckArgs) -> Result<u8, String> {
     } else {
         EXIT_CLEAN
     })
+}
+
+/// `--diff`: the unified diffs of what `--fix` would write, on stdout, and
+/// how many findings that fixes, on stderr. Exits 1 when there is a change.
+fn diff(args: &CheckArgs, options: &Options, workspace: Workspace) -> u8 {
+    let preview = fix::preview(workspace, options, |warning| {
+        eprintln!("poolcheck: warning: {warning}");
+    });
+    for (file, change) in &preview.changes {
+        print!("{}", fix::unified_diff(file, change));
+    }
+    if !args.quiet {
+        if preview.changes.is_empty() {
+            eprintln!("No fixes to apply.");
+        } else {
+            eprintln!(
+                "Would fix {}.",
+                fix::problems_in_files(preview.fixed, preview.changes.len())
+            );
+        }
+    }
+    if preview.changes.is_empty() || args.exit_zero {
+        EXIT_CLEAN
+    } else {
+        EXIT_FINDINGS
+    }
 }
 
 /// A selector that names no rule is a usage error, said before any work.

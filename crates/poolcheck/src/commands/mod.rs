@@ -15,18 +15,30 @@ use crate::args::{ColorChoice, ProjectArgs};
 /// Discovers and extracts the project named on the command line, printing
 /// unreadable files (and, with `--verbose`, skipped ones) on stderr.
 pub fn load_workspace(project: &ProjectArgs) -> Result<Workspace, String> {
+    let workspace = load_workspace_quietly(project)?;
+    report_load(project, &workspace);
+    Ok(workspace)
+}
+
+/// [`load_workspace`] without the messages, for `--fix`, which loads the
+/// project once per round but reports on the last load only.
+pub fn load_workspace_quietly(project: &ProjectArgs) -> Result<Workspace, String> {
     let paths = if project.paths.is_empty() {
         vec![PathBuf::from(".")]
     } else {
         project.paths.clone()
     };
-    let workspace = Workspace::load(
+    Workspace::load(
         &paths,
         &LoadOptions {
             respect_gitignore: !project.no_respect_gitignore,
             config_file: project.config.clone(),
         },
-    )?;
+    )
+}
+
+/// Unreadable files, and with `--verbose` skipped ones, on stderr.
+pub fn report_load(project: &ProjectArgs, workspace: &Workspace) {
     for error in &workspace.errors {
         eprintln!("poolcheck: warning: {error}");
     }
@@ -43,7 +55,6 @@ pub fn load_workspace(project: &ProjectArgs) -> Result<Workspace, String> {
             workspace.facts.len()
         );
     }
-    Ok(workspace)
 }
 
 pub fn use_color(choice: ColorChoice) -> bool {

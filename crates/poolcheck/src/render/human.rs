@@ -44,7 +44,13 @@ fn snippet<'a>(
     )
 }
 
-pub fn render(diagnostics: &[Diagnostic], sources: &Sources, color: bool, summary: bool) -> String {
+/// The findings, then `closing` (the summary lines), one per line.
+pub fn render(
+    diagnostics: &[Diagnostic],
+    sources: &Sources,
+    color: bool,
+    closing: &[String],
+) -> String {
     let renderer = if color {
         Renderer::styled()
     } else {
@@ -87,11 +93,17 @@ pub fn render(diagnostics: &[Diagnostic], sources: &Sources, color: bool, summar
         out.push_str(&renderer.render(&report));
         out.push_str("\n\n");
     }
-    if summary {
-        out.push_str(&summary_line(diagnostics));
+    for line in closing {
+        out.push_str(line);
         out.push('\n');
     }
     out
+}
+
+/// `2 fixable with `poolcheck check --fix`.`, when any finding offers a fix.
+pub fn fixable_line(diagnostics: &[Diagnostic]) -> Option<String> {
+    let fixable = diagnostics.iter().filter(|d| d.fix.is_some()).count();
+    (fixable > 0).then(|| format!("{fixable} fixable with `poolcheck check --fix`."))
 }
 
 pub fn summary_line(diagnostics: &[Diagnostic]) -> String {

@@ -1,0 +1,628 @@
+//! `check --fix` and `check --diff`: apply the fixes findings carry.
+//!
+//! Each round analyses the project, takes every fix whose edits overlap no
+//! edit already taken, and applies them file by file. Fixes that collided
+//! wait for the next round, when the analysis has seen the first ones. Rounds
+//! repeat until nothing is left to apply, at most [`MAX_ROUNDS`] times, so a
+//! fix that does not silence its own finding cannot loop forever.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::Path;
+
+use poolcheck_core::{Diagnostic, Edit, FilePath, Span};
+use poolcheck_rules::analysis::{self, Analysis, Options};
+use poolcheck_rules::workspace::Workspace;
+
+/// Enough for fixes that unblock each other; a fix that keeps re-firing stops here.
+pub const MAX_ROUNDS: usize = 5;
+
+/// One file's text before and after a round's edits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileChange {
+    pub before: String,
+    pub after: String,
+}
+
+/// A finding whose fix a plan applies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// Position of the finding among the planned diagnostics.
+    pub index: usize,
+    /// The files its edits change.
+    pub files: BTreeSet<FilePath>,
+}
+
+/// The fixes one round applies.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// One entry per fixed finding (two findings offering the same edit are
+    /// both fixed by it).
+    pub fixes: Vec<Applied>,
+    pub changes: BTreeMap<FilePath, FileChange>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    pub fn fixed(&self) -> usize {
+        self.fixes.len()
+    }
+}
+
+/// A replacement of `span` with `new_text`, checked against the file's text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Replacement {
+    span: Span,
+    new_text: String,
+}
+
+impl Replacement {
+    /// Two insertions at one offset have no natural order, so they collide;
+    /// an insertion at either end of a replaced range does not.
+    fn collides_with(&self, other: &Replacement) -> bool {
+        let (a, b) = (self.span, other.span);
+        (a.start < b.end && b.start < a.end) || (a.is_empty() && b.is_empty() && a.start == b.start)
+    }
+}
+
+/// Chooses the fixes to apply now. `text_of` gives a file's current text
+/// (`None` when it cannot be read: fixes touching it are skipped).
+pub fn plan<'a>(
+    diagnostics: impl IntoIterator<Item = &'a Diagnostic>,
+    mut text_of: impl FnMut(&FilePath) -> Option<String>,
+) -> Plan {
+    let mut texts: BTreeMap<FilePath, Option<String>> = BTreeMap::new();
+    let mut taken: BTreeMap<FilePath, Vec<Replacement>> = BTreeMap::new();
+    let mut fixes = Vec::new();
+    for (index, diagnostic) in diagnostics.into_iter().enumerate() {
+        let Some(fix) = &diagnostic.fix else {
+            continue;
+        };
+        if fix.edits.is_empty() {
+            continue;
+        }
+        let mut wanted: Vec<(FilePath, Replacement)> = Vec::new();
+        let mut usable = true;
+        for edit in &fix.edits {
+            let text = texts
+                .entry(edit.location.file.clone())
+                .or_insert_with(|| text_of(&edit.location.file));
+            match checked(edit, text.as_deref()) {
+                Some(r) if !wanted.contains(&(edit.location.file.clone(), r.clone())) => {
+                    wanted.push((edit.location.file.clone(), r));
+                }
+                Some(_) => {}
+                None => usable = false,
+            }
+        }
+        let self_overlapping = wanted.iter().enumerate().any(|(i, (file, r))| {
+            wanted[i + 1..]
+                .iter()
+                .any(|(other_file, other)| other_file == file && r.collides_with(other))
+        });
+        if !usable || self_overlapping {
+            continue;
+        }
+        let files: BTreeSet<FilePath> = wanted.iter().map(|(file, _)| file.clone()).collect();
+        // An edit another fix already makes is shared, not a collision.
+        let fresh: Vec<(FilePath, Replacement)> = wanted
+            .into_iter()
+            .filter(|(file, r)| !taken.get(file).is_some_and(|t| t.contains(r)))
+            .collect();
+        let collides = fresh.iter().any(|(file, r)| {
+            taken
+                .get(file)
+                .is_some_and(|t| t.iter().any(|other| r.collides_with(other)))
+        });
+        if collides {
+            continue;
+        }
+        for (file, r) in fresh {
+            taken.entry(file).or_default().push(r);
+        }
+        fixes.push(Applied { index, files });
+    }
+
+    let mut changes = BTreeMap::new();
+    for (file, replacements) in taken {
+        let Some(Some(before)) = texts.remove(&file) else {
+            continue;
+        };
+        let after = apply(&before, replacements);
+        if after != before {
+            changes.insert(file, FileChange { before, after });
+        }
+    }
+    // A fix whose edits leave the text as it was fixes nothing.
+    fixes.retain(|fix: &Applied| fix.files.iter().any(|f| changes.contains_key(f)));
+    Plan { fixes, changes }
+}
+
+/// The edit as a replacement when its span lies inside the text on character
+/// boundaries (a stale or wrong span is dropped rather than corrupting a file).
+fn checked(edit: &Edit, text: Option<&str>) -> Option<Replacement> {
+    let text = text?;
+    let span = edit.location.span;
+    let valid = span.start <= span.end
+        && text.is_char_boundary(span.start as usize)
+        && text.is_char_boundary(span.end as usize);
+    valid.then(|| Replacement {
+        span,
+        new_text: edit.new_text.clone(),
+    })
+}
+
+fn apply(text: &str, mut replacements: Vec<Replacement>) -> String {
+    replacements.sort_by_key(|r| (r.span.start, r.span.end));
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for r in replacements {
+        out.push_str(&text[at..r.span.start as usize]);
+        out.push_str(&r.new_text);
+        at = r.span.end as usize;
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
+/// What `--fix` did over all rounds.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub fixed: usize,
+    pub files: BTreeSet<FilePath>,
+    /// True when fixes were still being found after the last round.
+    pub gave_up: bool,
+}
+
+impl Outcome {
+    /// `Fixed 3 problems (2 files).`
+    pub fn summary(&self) -> String {
+        format!("Fixed {}.", problems_in_files(self.fixed, self.files.len()))
+    }
+}
+
+/// `3 problems (2 files)`.
+pub fn problems_in_files(problems: usize, files: usize) -> String {
+    format!(
+        "{problems} {} ({files} {})",
+        if problems == 1 { "problem" } else { "problems" },
+        if files == 1 { "file" } else { "files" }
+    )
+}
+
+/// Why a file was left as it was.
+#[derive(Debug)]
+pub enum WriteError {
+    /// Something else changed the file after poolcheck read it.
+    ChangedOnDisk,
+    Io(std::io::Error),
+}
+
+impl std::fmt::Display for WriteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WriteError::ChangedOnDisk => f.write_str("the file changed while poolcheck ran"),
+            WriteError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl From<std::io::Error> for WriteError {
+    fn from(e: std::io::Error) -> Self {
+        WriteError::Io(e)
+    }
+}
+
+/// Replaces `path`'s content with `after` when it still holds `before`.
+/// The new text goes to a temporary file next to the target, which then
+/// replaces it in one rename: a reader never sees half a file, and the
+/// target keeps its permissions. A symbolic link is followed, not replaced.
+pub fn write_if_unchanged(path: &Path, before: &str, after: &str) -> Result<(), WriteError> {
+    let target = std::fs::canonicalize(path)?;
+    if std::fs::read(&target)? != before.as_bytes() {
+        return Err(WriteError::ChangedOnDisk);
+    }
+    let permissions = std::fs::metadata(&target)?.permissions();
+    let dir = target.parent().unwrap_or_else(|| Path::new("."));
+    let mut temp = tempfile::Builder::new()
+        .prefix(".poolcheck-fix-")
+        .tempfile_in(dir)?;
+    temp.write_all(after.as_bytes())?;
+    temp.as_file().set_permissions(permissions)?;
+    temp.as_file().sync_all()?;
+    temp.persist(&target).map_err(|e| WriteError::Io(e.error))?;
+    Ok(())
+}
+
+/// The current text of a file a fix edits: the analysed text, or for a file
+/// the analysis read on its own (an imported module) the file on disk.
+fn text_in(workspace: &Workspace, file: &FilePath) -> Option<String> {
+    match workspace.sources.get(file) {
+        Some(source) => Some(source.text().to_owned()),
+        None => std::fs::read_to_string(file.as_path()).ok(),
+    }
+}
+
+/// The findings whose fix an earlier round applied, identified by what
+/// survives the edits (offsets move; the code, file, message and fix title
+/// do not). A finding that comes back after its fix is a rule whose fix does
+/// not silence it: applying it again would repeat the edit every round.
+#[derive(Debug, Default)]
+struct AppliedBefore(BTreeSet<(&'static str, FilePath, String, String)>);
+
+impl AppliedBefore {
+    fn key(d: &Diagnostic) -> Option<(&'static str, FilePath, String, String)> {
+        let fix = d.fix.as_ref()?;
+        Some((
+            d.code,
+            d.primary.file.clone(),
+            d.message.clone(),
+            fix.title.clone(),
+        ))
+    }
+
+    /// The findings whose fixes may still be applied; a warning for each
+    /// one that came back.
+    fn fresh<'a>(
+        &self,
+        diagnostics: &'a [Diagnostic],
+        warn: &mut impl FnMut(String),
+    ) -> Vec<&'a Diagnostic> {
+        diagnostics
+            .iter()
+            .filter(|d| {
+                let again = Self::key(d).is_some_and(|k| self.0.contains(&k));
+                if again {
+                    warn(format!(
+                        "{}: {}: the fix \"{}\" did not remove the finding; not applied again",
+                        d.primary.file,
+                        d.code,
+                        d.fix.as_ref().map_or("", |f| f.title.as_str())
+                    ));
+                }
+                !again
+            })
+            .collect()
+    }
+
+    fn record(&mut self, diagnostic: &Diagnostic) {
+        self.0.extend(Self::key(diagnostic));
+    }
+}
+
+/// `--fix`: rounds of analyse, plan, write, reload. `load` reads the project
+/// afresh from disk. Returns the last workspace and analysis, which describe
+/// the files as they are now.
+pub fn fix(
+    mut load: impl FnMut() -> Result<Workspace, String>,
+    options: &Options,
+    mut warn: impl FnMut(String),
+) -> Result<(Workspace, Analysis, Outcome), String> {
+    let mut outcome = Outcome::default();
+    let mut applied_before = AppliedBefore::default();
+    let mut round = 0;
+    loop {
+        let workspace = load()?;
+        let analysis = analysis::analyze(&workspace, options);
+        let candidates = applied_before.fresh(&analysis.diagnostics, &mut warn);
+        if round == MAX_ROUNDS {
+            outcome.gave_up = candidates.iter().any(|d| d.fix.is_some());
+            return Ok((workspace, analysis, outcome));
+        }
+        round += 1;
+        let plan = plan(candidates.iter().copied(), |f| text_in(&workspace, f));
+        let mut written = BTreeSet::new();
+        for (file, change) in &plan.changes {
+            match write_if_unchanged(file.as_path(), &change.before, &change.after) {
+                Ok(()) => {
+                    written.insert(file.clone());
+                }
+                Err(e) => warn(format!("{file}: not fixed: {e}")),
+            }
+        }
+        if written.is_empty() {
+            return Ok((workspace, analysis, outcome));
+        }
+        for fix in &plan.fixes {
+            if fix.files.is_subset(&written) {
+                outcome.fixed += 1;
+                applied_before.record(candidates[fix.index]);
+            }
+        }
+        outcome.files.extend(written);
+    }
+}
+
+/// What `--diff` would change: every touched file's first and last text.
+#[derive(Debug, Default)]
+pub struct Preview {
+    pub fixed: usize,
+    pub changes: BTreeMap<FilePath, FileChange>,
+}
+
+/// `--diff`: the rounds of `--fix`, applied to the loaded workspace in memory.
+/// A round that edits a file the workspace does not hold (one the analysis
+/// read by itself) is the last, since the next analysis would not see it.
+pub fn preview(
+    mut workspace: Workspace,
+    options: &Options,
+    mut warn: impl FnMut(String),
+) -> Preview {
+    let mut preview = Preview::default();
+    let mut applied_before = AppliedBefore::default();
+    let mut current: BTreeMap<FilePath, String> = BTreeMap::new();
+    for _ in 0..MAX_ROUNDS {
+        let analysis = analysis::analyze(&workspace, options);
+        let candidates = applied_before.fresh(&analysis.diagnostics, &mut warn);
+        let plan = plan(candidates.iter().copied(), |f| {
+            current.get(f).cloned().or_else(|| text_in(&workspace, f))
+        });
+        if plan.is_empty() {
+            break;
+        }
+        preview.fixed += plan.fixed();
+        for fix in &plan.fixes {
+            applied_before.record(candidates[fix.index]);
+        }
+        let mut outside = false;
+        for (file, change) in plan.changes {
+            match workspace.facts_of(&file).map(|f| f.kind) {
+                Some(kind) => workspace.update(&file, kind, change.after.clone()),
+                None => outside = true,
+            }
+            preview
+                .changes
+                .entry(file.clone())
+                .and_modify(|c| c.after.clone_from(&change.after))
+                .or_insert_with(|| change.clone());
+            current.insert(file, change.after);
+        }
+        if outside {
+            break;
+        }
+    }
+    preview
+}
+
+/// A unified diff of one file, headed with its path on both sides.
+pub fn unified_diff(file: &FilePath, change: &FileChange) -> String {
+    let name = file.display_string();
+    similar::TextDiff::from_lines(&change.before, &change.after)
+        .unified_diff()
+        .context_radius(3)
+        .header(&name, &name)
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use poolcheck_core::{Fix, Location, Severity};
+
+    fn finding(file: &str, edits: &[(usize, usize, &str)]) -> Diagnostic {
+        let path = FilePath::from(file);
+        Diagnostic::new(
+            "PC002",
+            Severity::Error,
+            Location::new(path.clone(), Span::new(0, 0)),
+            "m",
+        )
+        .with_fix(Fix {
+            title: "t".to_owned(),
+            edits: edits
+                .iter()
+                .map(|&(start, end, text)| Edit {
+                    location: Location::new(path.clone(), Span::new(start, end)),
+                    new_text: text.to_owned(),
+                })
+                .collect(),
+        })
+    }
+
+    fn plan_on(text: &str, diagnostics: &[Diagnostic]) -> Plan {
+        plan(diagnostics, |_| Some(text.to_owned()))
+    }
+
+    fn after(plan: &Plan) -> &str {
+        &plan.changes[&FilePath::from("a.ini")].after
+    }
+
+    #[test]
+    fn disjoint_fixes_all_apply_in_one_round() {
+        let text = "pool_sise = 5\npool_mode = transactions\n";
+        let p = plan_on(
+            text,
+            &[
+                finding("a.ini", &[(0, 9, "pool_size")]),
+                finding("a.ini", &[(26, 38, "transaction")]),
+            ],
+        );
+        assert_eq!(p.fixed(), 2);
+        assert_eq!(after(&p), "pool_size = 5\npool_mode = transaction\n");
+    }
+
+    #[test]
+    fn an_overlapping_fix_waits_for_the_next_round() {
+        let text = "abcdef";
+        let p = plan_on(
+            text,
+            &[
+                finding("a.ini", &[(0, 4, "X")]),
+                finding("a.ini", &[(2, 6, "Y")]),
+            ],
+        );
+        assert_eq!(p.fixed(), 1);
+        assert_eq!(after(&p), "Xef");
+    }
+
+    #[test]
+    fn a_fix_is_taken_whole_or_not_at_all() {
+        // The second fix's first edit is free but its second collides: none of it applies.
+        let text = "0123456789";
+        let p = plan_on(
+            text,
+            &[
+                finding("a.ini", &[(5, 7, "x")]),
+                finding("a.ini", &[(0, 1, "y"), (6, 8, "z")]),
+            ],
+        );
+        assert_eq!(p.fixed(), 1);
+        assert_eq!(after(&p), "01234x789");
+    }
+
+    #[test]
+    fn two_insertions_at_one_offset_collide_but_the_same_insertion_is_shared() {
+        let text = "f(a)";
+        let p = plan_on(
+            text,
+            &[
+                finding("a.ini", &[(3, 3, ", b=1")]),
+                finding("a.ini", &[(3, 3, ", c=2")]),
+                finding("a.ini", &[(3, 3, ", b=1")]),
+            ],
+        );
+        assert_eq!(p.fixed(), 2, "the duplicate is fixed by the first edit");
+        assert_eq!(after(&p), "f(a, b=1)");
+    }
+
+    #[test]
+    fn insertions_at_the_ends_of_a_replacement_keep_their_place() {
+        let text = "abc";
+        let p = plan_on(
+            text,
+            &[
+                finding("a.ini", &[(1, 2, "B")]),
+                finding("a.ini", &[(1, 1, "<")]),
+                finding("a.ini", &[(2, 2, ">")]),
+            ],
+        );
+        assert_eq!(p.fixed(), 3);
+        assert_eq!(after(&p), "a<B>c");
+    }
+
+    #[test]
+    fn spans_outside_the_text_or_inside_a_character_are_skipped() {
+        let text = "é = 1";
+        let p = plan_on(
+            text,
+            &[
+                finding("a.ini", &[(1, 2, "e")]),
+                finding("a.ini", &[(4, 40, "2")]),
+            ],
+        );
+        assert_eq!(p.fixed(), 0);
+        assert!(p.is_empty());
+    }
+
+    #[test]
+    fn an_unreadable_file_blocks_only_its_fixes() {
+        let p = plan(
+            &[
+                finding("gone.py", &[(0, 1, "x")]),
+                finding("a.ini", &[(0, 1, "x")]),
+            ],
+            |f| (f.as_path() == Path::new("a.ini")).then(|| "abc".to_owned()),
+        );
+        assert_eq!(p.fixed(), 1);
+        assert_eq!(p.changes.len(), 1);
+        assert_eq!(after(&p), "xbc");
+    }
+
+    #[test]
+    fn a_finding_that_survives_its_fix_is_not_fixed_again() {
+        // The same finding in the next round, its insertion point moved by the first edit.
+        let before = finding("a.ini", &[(3, 3, ", b=1")]);
+        let after = finding("a.ini", &[(8, 8, ", b=1")]);
+        let other = finding("b.ini", &[(0, 0, "x")]);
+        let mut applied = AppliedBefore::default();
+        applied.record(&before);
+        let mut warnings = Vec::new();
+        let round = [after, other.clone()];
+        let fresh = applied.fresh(&round, &mut |w| warnings.push(w));
+        assert_eq!(fresh, vec![&other]);
+        assert_eq!(
+            warnings,
+            vec!["a.ini: PC002: the fix \"t\" did not remove the finding; not applied again"]
+        );
+    }
+
+    #[test]
+    fn summary_counts_problems_and_files() {
+        let mut outcome = Outcome {
+            fixed: 1,
+            ..Outcome::default()
+        };
+        outcome.files.insert(FilePath::from("a.ini"));
+        assert_eq!(outcome.summary(), "Fixed 1 problem (1 file).");
+        outcome.fixed = 3;
+        outcome.files.insert(FilePath::from("b.py"));
+        assert_eq!(outcome.summary(), "Fixed 3 problems (2 files).");
+    }
+
+    #[test]
+    fn a_file_changed_since_it_was_read_is_left_alone() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("pgbouncer.ini");
+        std::fs::write(&path, "pool_mode = session\n").expect("write");
+        let result = write_if_unchanged(&path, "pool_mode = transactions\n", "x");
+        assert!(matches!(result, Err(WriteError::ChangedOnDisk)));
+        assert_eq!(
+            std::fs::read_to_string(&path).expect("read"),
+            "pool_mode = session\n"
+        );
+    }
+
+    #[test]
+    fn writing_replaces_the_content_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("pgbouncer.ini");
+        std::fs::write(&path, "a\n").expect("write");
+        write_if_unchanged(&path, "a\n", "b\n").expect("written");
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), "b\n");
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("list")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("pgbouncer.ini")]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn writing_keeps_permissions_and_follows_symlinks() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let real = dir.path().join("entrypoint.sh");
+        std::fs::write(&real, "gunicorn\n").expect("write");
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let link = dir.path().join("link.sh");
+        std::os::unix::fs::symlink(&real, &link).expect("symlink");
+        write_if_unchanged(&link, "gunicorn\n", "exec gunicorn\n").expect("written");
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .expect("link")
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(
+            std::fs::read_to_string(&real).expect("read"),
+            "exec gunicorn\n"
+        );
+        let mode = std::fs::metadata(&real).expect("meta").permissions().mode();
+        assert_eq!(mode & 0o777, 0o755);
+    }
+
+    #[test]
+    fn unified_diff_shows_the_changed_lines_with_context() {
+        let change = FileChange {
+            before: "[pgbouncer]\npool_mode = transactions\n".to_owned(),
+            after: "[pgbouncer]\npool_mode = transaction\n".to_owned(),
+        };
+        assert_eq!(
+            unified_diff(&FilePath::from("pgbouncer.ini"), &change),
+            "--- pgbouncer.ini\n+++ pgbouncer.ini\n@@ -1,2 +1,2 @@\n [pgbouncer]\n-pool_mode = transactions\n+pool_mode = transaction\n"
+        );
+    }
+}
