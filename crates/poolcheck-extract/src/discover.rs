@@ -177,6 +177,7 @@ const PYTHON_TRIGGERS: &[&str] = &[
     "psycopg2.connect",
     "DATABASES",
     "SQLALCHEMY_",
+    "flask_sqlalchemy",
     "DJANGO_SETTINGS_MODULE",
     "uvicorn.run",
     "listens_for",

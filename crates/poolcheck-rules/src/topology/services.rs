@@ -259,37 +259,68 @@ pub(super) fn load_env_file(workspace: &Workspace, file: &ComposeEnvFile) -> Opt
 fn find_invocations(workspace: &Workspace, project_env: &Environment) -> Vec<Found> {
     let mut found = Vec::new();
     let mut load_env_file = |file: &ComposeEnvFile| load_env_file(workspace, file);
+    // Dockerfiles whose CMD a compose service runs (`build:` without
+    // `command:`): that service owns the command, with its environment.
+    let mut built: Vec<&FilePath> = Vec::new();
+    for facts in workspace
+        .facts
+        .iter()
+        .filter(|f| f.kind == FileKind::Compose)
+    {
+        let Some(deploy) = &facts.deploy else {
+            continue;
+        };
+        for (service_name, invocation) in
+            compose::compose_invocations(deploy, project_env, &mut load_env_file)
+        {
+            let Some(service) = deploy
+                .compose_services
+                .iter()
+                .find(|s| s.name == service_name)
+            else {
+                continue;
+            };
+            let env = compose_service_env(workspace, service, project_env, &mut load_env_file);
+            found.push(Found {
+                invocation,
+                env,
+                source: Source::Compose,
+                compose: Some((service.clone(), project_env.clone())),
+            });
+        }
+        for service in deploy
+            .compose_services
+            .iter()
+            .filter(|s| s.commands.is_empty())
+        {
+            let Some(dockerfile) = built_dockerfile(workspace, &facts.path, service) else {
+                continue;
+            };
+            let Some(docker) = &dockerfile.deploy else {
+                continue;
+            };
+            let mut env = project_env.clone();
+            add_layers(&mut env, docker);
+            let service_env = compose_service_env(workspace, service, &env, &mut load_env_file);
+            for mut invocation in commands::invocations(docker, &service_env) {
+                invocation.name_hint = Some(service.name.clone());
+                found.push(Found {
+                    invocation,
+                    env: service_env.clone(),
+                    source: Source::Compose,
+                    compose: Some((service.clone(), project_env.clone())),
+                });
+            }
+            built.push(&dockerfile.path);
+        }
+    }
     for facts in &workspace.facts {
         let Some(deploy) = &facts.deploy else {
             continue;
         };
         match facts.kind {
-            FileKind::Compose => {
-                for (service_name, invocation) in
-                    compose::compose_invocations(deploy, project_env, &mut load_env_file)
-                {
-                    let Some(service) = deploy
-                        .compose_services
-                        .iter()
-                        .find(|s| s.name == service_name)
-                    else {
-                        continue;
-                    };
-                    let mut env = project_env.clone();
-                    env.overlay(&compose::service_environment(
-                        service,
-                        project_env,
-                        &mut load_env_file,
-                    ));
-                    layer_declared(&mut env, &workspace.config.env, "poolcheck config [env]");
-                    found.push(Found {
-                        invocation,
-                        env,
-                        source: Source::Compose,
-                        compose: Some((service.clone(), project_env.clone())),
-                    });
-                }
-            }
+            FileKind::Compose => {}
+            FileKind::Dockerfile if built.contains(&&facts.path) => {}
             FileKind::Ini => {
                 if let Some(invocation) = uwsgi::uwsgi_invocation(deploy, project_env) {
                     found.push(Found {
@@ -318,6 +349,54 @@ fn find_invocations(workspace: &Workspace, project_env: &Environment) -> Vec<Fou
         }
     }
     found
+}
+
+/// A compose service's environment over `base`, under the declared `[env]`.
+fn compose_service_env(
+    workspace: &Workspace,
+    service: &ComposeService,
+    base: &Environment,
+    load_env_file: &mut dyn FnMut(&ComposeEnvFile) -> Option<Environment>,
+) -> Environment {
+    let mut env = base.clone();
+    env.overlay(&compose::service_environment(service, base, load_env_file));
+    layer_declared(&mut env, &workspace.config.env, "poolcheck config [env]");
+    env
+}
+
+/// The Dockerfile a compose service builds: `build.context` (relative to the
+/// compose file) joined with `build.dockerfile` (default `Dockerfile`).
+fn built_dockerfile<'w>(
+    workspace: &'w Workspace,
+    compose_file: &FilePath,
+    service: &ComposeService,
+) -> Option<&'w FileFacts> {
+    let build = service.build.as_ref()?;
+    let base = compose_file.as_path().parent().unwrap_or(Path::new(""));
+    let name = build.dockerfile.as_deref().unwrap_or("Dockerfile");
+    let path = display_path(&base.join(&build.context).join(name));
+    let normalized = normalize(path.as_path());
+    workspace
+        .facts
+        .iter()
+        .find(|f| f.kind == FileKind::Dockerfile && normalize(f.path.as_path()) == normalized)
+}
+
+/// `a/./b/../c` → `a/c`, without touching the disk.
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
 }
 
 fn service_name(invocation: &ServerInvocation) -> String {

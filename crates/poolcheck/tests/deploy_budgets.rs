@@ -1,0 +1,85 @@
+//! Deployment files end to end: compose services, entrypoint scripts and the
+//! budget numbers they produce.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn project(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/projects")
+        .join(name)
+}
+
+fn budget(dir: &Path) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_poolcheck"))
+        .args(["budget", "--format", "json"])
+        .current_dir(dir)
+        .output()
+        .expect("poolcheck runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("budget JSON")
+}
+
+fn service<'a>(budget: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    budget["services"]
+        .as_array()
+        .expect("services")
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no service {name}: {budget:#}"))
+}
+
+/// `postgres -c max_connections=50`, `gunicorn -w 6` and `celery --concurrency 4`,
+/// both with `DATABASE_URL` from compose: 47 usable, 60 + 40 = 100 demanded.
+#[test]
+fn compose_services_share_the_compose_postgres() {
+    let b = budget(&project("compose-web-and-worker"));
+    let db = &b["databases"][0];
+    assert_eq!(db["name"], "db");
+    assert_eq!(db["max_connections"], 50);
+    assert_eq!(db["usable"], 47);
+    assert_eq!(db["demand"], 100);
+    let web = service(&b, "web");
+    assert_eq!(web["processes"], 6);
+    assert_eq!(web["pools"][0]["per_process"], 10);
+    assert_eq!(web["pools"][0]["target"], "db");
+    let worker = service(&b, "worker");
+    assert_eq!(worker["processes"], 4);
+    assert_eq!(worker["concurrency"], 1);
+}
+
+/// dify's entrypoint: `--workers ${SERVER_WORKER_AMOUNT:-1} --worker-class
+/// ${SERVER_WORKER_CLASS:-gevent} --worker-connections ${…:-10}` with a
+/// Flask-SQLAlchemy pool of 30 + 10: concurrency 10, demand 40.
+#[test]
+fn entrypoint_script_defaults_drive_the_web_service() {
+    let b = budget(&project("entrypoint-gevent"));
+    let web = service(&b, "web");
+    assert_eq!(web["processes"], 1);
+    assert_eq!(web["concurrency"], 10);
+    assert_eq!(web["pools"][0]["per_process"], 40);
+    let contributors = b["databases"][0]["contributors"].as_array().unwrap();
+    let web_share = contributors
+        .iter()
+        .find(|c| c["name"] == "web")
+        .expect("web contributes");
+    assert_eq!(web_share["connections"], 40);
+}
+
+/// A compose service with `build: .` and no `command:` runs the Dockerfile's
+/// CMD under its own name and with its environment (4 workers from compose,
+/// not the Dockerfile's 3; DATABASE_URL from compose).
+#[test]
+fn a_built_service_runs_the_dockerfile_cmd_with_its_compose_environment() {
+    let b = budget(&project("compose-build-dockerfile"));
+    let api = service(&b, "api");
+    assert_eq!(api["processes"], 4);
+    assert_eq!(api["pools"][0]["target"], "postgres");
+    assert_eq!(b["services"].as_array().unwrap().len(), 1, "{b:#}");
+    assert_eq!(b["databases"][0]["usable"], 37);
+    assert_eq!(b["databases"][0]["demand"], 40);
+}
