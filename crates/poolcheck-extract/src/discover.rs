@@ -208,6 +208,16 @@ impl Prefilter {
         }
     }
 
+    /// True when the raw bytes already prove a file irrelevant, so that most
+    /// library code is dropped before it is even checked to be UTF-8.
+    fn rejects_bytes(&self, kind: FileKind, path: &Path, bytes: &[u8]) -> bool {
+        match kind {
+            FileKind::Python => !is_gunicorn_config(path) && !self.python.is_match(bytes),
+            FileKind::Shell => !self.shell.is_match(bytes),
+            _ => false,
+        }
+    }
+
     /// The kind to extract the file as, or `None` when its content proves it
     /// irrelevant.
     fn admit(&self, kind: FileKind, path: &Path, text: &str) -> Option<FileKind> {
@@ -233,7 +243,7 @@ impl Prefilter {
                     .file_name()
                     .and_then(|n| n.to_str())
                     .is_some_and(|n| n.to_ascii_lowercase().starts_with("postgresql"));
-                (named || looks_like_postgresql_conf(&lower)).then_some(kind)
+                (named || crate::pgconf::looks_like_postgresql_conf(text)).then_some(kind)
             }
             FileKind::PyProject => text.contains("poolcheck").then_some(kind).or_else(|| {
                 // Dependencies in pyproject.toml matter even without a [tool.poolcheck].
@@ -242,25 +252,6 @@ impl Prefilter {
             _ => Some(kind),
         }
     }
-}
-
-/// Content recognition for `.conf` files not named `postgresql*.conf`: the
-/// file sets a connection GUC at the start of a line.
-fn looks_like_postgresql_conf(lower: &str) -> bool {
-    lower.lines().any(|line| {
-        let line = line.trim_start();
-        [
-            "max_connections",
-            "superuser_reserved_connections",
-            "idle_session_timeout",
-        ]
-        .iter()
-        .any(|guc| {
-            line.strip_prefix(guc).is_some_and(|rest| {
-                rest.trim_start().starts_with(['=', ' ', '\t']) || rest.starts_with('=')
-            })
-        })
-    })
 }
 
 /// Walks `roots` in parallel and returns the files worth extracting.
@@ -414,42 +405,59 @@ fn examine(path: &Path, prefilter: &Prefilter, use_prefilter: bool) -> Examined 
     let Some(kind) = classify(path) else {
         return Examined::Irrelevant;
     };
-    match read_candidate(path) {
-        Ok(Ok(text)) => {
-            let admitted = if use_prefilter {
-                prefilter.admit(kind, path, &text)
-            } else {
-                Some(kind)
-            };
-            match admitted {
-                Some(kind) => Examined::Found(FoundFile {
-                    path: path.to_path_buf(),
-                    kind,
-                    text,
-                }),
-                None if kind == FileKind::Python => Examined::PythonOnly,
-                None => Examined::Irrelevant,
-            }
+    let bytes = match read_bytes(path) {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(reason)) => return Examined::Skipped(reason),
+        Err(err) => return Examined::Failed(err),
+    };
+    let irrelevant = || {
+        if kind == FileKind::Python {
+            Examined::PythonOnly
+        } else {
+            Examined::Irrelevant
         }
-        Ok(Err(reason)) => Examined::Skipped(reason),
-        Err(err) => Examined::Failed(err),
+    };
+    if use_prefilter && prefilter.rejects_bytes(kind, path, &bytes) {
+        return irrelevant();
     }
+    let Ok(text) = String::from_utf8(bytes) else {
+        return Examined::Skipped(SkipReason::NotUtf8);
+    };
+    let admitted = if use_prefilter {
+        prefilter.admit(kind, path, &text)
+    } else {
+        Some(kind)
+    };
+    match admitted {
+        Some(kind) => Examined::Found(FoundFile {
+            path: path.to_path_buf(),
+            kind,
+            text,
+        }),
+        None => irrelevant(),
+    }
+}
+
+/// A candidate's bytes, refusing huge and binary files.
+fn read_bytes(path: &Path) -> std::io::Result<Result<Vec<u8>, SkipReason>> {
+    use std::io::Read as _;
+    let mut file = std::fs::File::open(path)?;
+    let size = file.metadata()?.len();
+    if size > MAX_FILE_SIZE {
+        return Ok(Err(SkipReason::TooLarge(size)));
+    }
+    let mut bytes = Vec::with_capacity(size as usize + 1);
+    file.read_to_end(&mut bytes)?;
+    if memchr::memchr(0, &bytes).is_some() {
+        return Ok(Err(SkipReason::Binary));
+    }
+    Ok(Ok(bytes))
 }
 
 /// Reads a file that passed classification, refusing binary and huge files.
 pub fn read_candidate(path: &Path) -> std::io::Result<Result<String, SkipReason>> {
-    let size = std::fs::metadata(path)?.len();
-    if size > MAX_FILE_SIZE {
-        return Ok(Err(SkipReason::TooLarge(size)));
-    }
-    let bytes = std::fs::read(path)?;
-    if memchr::memchr(0, &bytes).is_some() {
-        return Ok(Err(SkipReason::Binary));
-    }
-    match String::from_utf8(bytes) {
-        Ok(text) => Ok(Ok(text)),
-        Err(_) => Ok(Err(SkipReason::NotUtf8)),
-    }
+    Ok(read_bytes(path)?
+        .and_then(|bytes| String::from_utf8(bytes).map_err(|_| SkipReason::NotUtf8)))
 }
 
 #[cfg(test)]
@@ -508,7 +516,11 @@ mod tests {
         let p = Prefilter::new();
         let conf = Path::new("db/main.conf");
         assert_eq!(
-            p.admit(FileKind::PostgresConf, conf, "max_connections = 300\n"),
+            p.admit(
+                FileKind::PostgresConf,
+                conf,
+                "max_connections = 300\nshared_buffers = 1GB\n"
+            ),
             Some(FileKind::PostgresConf)
         );
         assert_eq!(
