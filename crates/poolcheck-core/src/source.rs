@@ -258,6 +258,27 @@ impl From<PathBuf> for FilePath {
     }
 }
 
+/// `a/./b/../c` → `a/c` without touching the disk (symlinks are not
+/// followed): how include paths and build contexts are compared.
+pub fn normalize_lexically(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) {
+                    out.pop();
+                } else if !out.has_root() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
 /// One file's text with its line index.
 #[derive(Debug, PartialEq, Eq)]
 pub struct SourceFile {
@@ -404,6 +425,23 @@ mod tests {
         let file = SourceFile::new("x.conf", text);
         assert_eq!(file.line_span(1), Some(Span::new(0, 1)));
         assert_eq!(file.line_span(2), Some(Span::new(3, 5)));
+    }
+
+    #[test]
+    fn lexical_normalisation_keeps_leading_parent_dirs() {
+        assert_eq!(
+            normalize_lexically(Path::new("/repo/a/./b/../c.ini")),
+            PathBuf::from("/repo/a/c.ini")
+        );
+        assert_eq!(normalize_lexically(Path::new("/../x")), PathBuf::from("/x"));
+        assert_eq!(
+            normalize_lexically(Path::new("../x/./y")),
+            PathBuf::from("../x/y")
+        );
+        assert_eq!(
+            normalize_lexically(Path::new("a/../../b")),
+            PathBuf::from("../b")
+        );
     }
 
     #[test]

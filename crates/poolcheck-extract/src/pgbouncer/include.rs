@@ -2,8 +2,9 @@
 //! the order PgBouncer reads them (a later definition replaces an earlier one,
 //! and the open section carries into and out of an included file).
 
+use poolcheck_core::normalize_lexically;
 use std::collections::BTreeMap;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use poolcheck_core::facts::pgbouncer::{PgBouncerConfig, PgBouncerFile, PoolDefinition, Section};
@@ -41,7 +42,7 @@ pub fn resolve(
         loader,
         checked_root_as_given: checked_root.to_path_buf(),
         section: None,
-        stack: vec![normalize(&absolute(root.path().as_path()))],
+        stack: vec![normalize_lexically(&absolute(root.path().as_path()))],
         settings: BTreeMap::new(),
         databases: Vec::new(),
         users: Vec::new(),
@@ -203,7 +204,7 @@ impl Merger<'_, '_> {
             return;
         }
         for candidate in &inside {
-            let normalized = normalize(&absolute(candidate));
+            let normalized = normalize_lexically(&absolute(candidate));
             if let Some(start) = self.stack.iter().position(|p| *p == normalized) {
                 let chain: Vec<String> = self.stack[start..]
                     .iter()
@@ -243,12 +244,14 @@ impl Merger<'_, '_> {
 pub fn include_candidates(including: &Path, written: &str, checked_root: &Path) -> Vec<PathBuf> {
     let written = Path::new(written);
     let base_dir = including.parent().unwrap_or(Path::new(""));
-    let root = normalize(&absolute(checked_root));
+    let root = normalize_lexically(&absolute(checked_root));
     let mut candidates: Vec<PathBuf> = Vec::new();
     for candidate in [base_dir.join(written), checked_root.join(written)] {
-        let candidate = normalize(&candidate);
-        let full = normalize(&absolute(&candidate));
-        let seen = candidates.iter().any(|c| normalize(&absolute(c)) == full);
+        let candidate = normalize_lexically(&candidate);
+        let full = normalize_lexically(&absolute(&candidate));
+        let seen = candidates
+            .iter()
+            .any(|c| normalize_lexically(&absolute(c)) == full);
         if !seen && full.starts_with(&root) {
             candidates.push(candidate);
         }
@@ -271,25 +274,6 @@ fn absolute(path: &Path) -> PathBuf {
         Ok(cwd) => cwd.join(path),
         Err(_) => path.to_path_buf(),
     }
-}
-
-/// `a/./b/../c` → `a/c`, without touching the file system.
-fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for component in path.components() {
-        match component {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                if matches!(out.components().next_back(), Some(Component::Normal(_))) {
-                    out.pop();
-                } else if !out.has_root() {
-                    out.push("..");
-                }
-            }
-            other => out.push(other.as_os_str()),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -318,7 +302,7 @@ mod tests {
             let root = self.files[&PathBuf::from(format!("/repo/{root}"))].clone();
             let (root_file, _) = parse(&root);
             let mut loader = |path: &Path| {
-                let file = self.files.get(&normalize(path))?.clone();
+                let file = self.files.get(&normalize_lexically(path))?.clone();
                 let (parsed, _) = parse(&file);
                 Some((file, parsed))
             };
@@ -536,10 +520,13 @@ mod tests {
     #[test]
     fn normalize_is_lexical() {
         assert_eq!(
-            normalize(Path::new("/repo/a/./b/../c.ini")),
+            normalize_lexically(Path::new("/repo/a/./b/../c.ini")),
             PathBuf::from("/repo/a/c.ini")
         );
-        assert_eq!(normalize(Path::new("/../x")), PathBuf::from("/x"));
-        assert_eq!(normalize(Path::new("../x")), PathBuf::from("../x"));
+        assert_eq!(normalize_lexically(Path::new("/../x")), PathBuf::from("/x"));
+        assert_eq!(
+            normalize_lexically(Path::new("../x")),
+            PathBuf::from("../x")
+        );
     }
 }

@@ -2,8 +2,9 @@
 //! server reads them: later definitions win, `include_dir` reads its `*.conf`
 //! files in name order, and nothing outside the checked directory is read.
 
+use poolcheck_core::normalize_lexically;
 use std::collections::BTreeMap;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use poolcheck_core::facts::postgres::{PgInclude, PgIncludeKind, PostgresConfFile, PostgresServer};
@@ -37,10 +38,10 @@ pub fn resolve(
     let mut resolver = Resolver {
         loader,
         list_dir,
-        checked_root: normalize(checked_root),
+        checked_root: normalize_lexically(checked_root),
         settings: BTreeMap::new(),
         diagnostics: Vec::new(),
-        reading: vec![normalize(root.path().as_path())],
+        reading: vec![normalize_lexically(root.path().as_path())],
     };
     resolver.apply(root, root_file, 0);
     let server = PostgresServer {
@@ -85,7 +86,7 @@ impl Resolver<'_, '_, '_> {
 
     fn include(&mut self, base_dir: &Path, include: &PgInclude, depth: usize) {
         let written = Path::new(&include.path);
-        let target = normalize(&base_dir.join(written));
+        let target = normalize_lexically(&base_dir.join(written));
         if !self.is_inside_checked_root(&target) {
             self.diagnostics.push(
                 Diagnostic::new(
@@ -135,7 +136,7 @@ impl Resolver<'_, '_, '_> {
                         Some(name) if path.parent() != Some(target.as_path()) => target.join(name),
                         _ => path,
                     };
-                    self.include_file(&normalize(&path), include, depth);
+                    self.include_file(&normalize_lexically(&path), include, depth);
                 }
             }
         }
@@ -187,7 +188,7 @@ impl Resolver<'_, '_, '_> {
         if target.is_absolute() != root.is_absolute() {
             // Mixed styles: compare absolute forms.
             return match (std::path::absolute(target), std::path::absolute(root)) {
-                (Ok(t), Ok(r)) => normalize(&t).starts_with(normalize(&r)),
+                (Ok(t), Ok(r)) => normalize_lexically(&t).starts_with(normalize_lexically(&r)),
                 _ => false,
             };
         }
@@ -202,26 +203,6 @@ fn is_conf_file_name(path: &Path) -> bool {
         .and_then(|n| n.to_str())
         .is_none_or(|name| name.starts_with('.'));
     !hidden && path.extension().is_some_and(|ext| ext == "conf")
-}
-
-/// Removes `.` and resolves `..` lexically (without touching the file system).
-fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for component in path.components() {
-        match component {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                let can_pop = matches!(out.components().next_back(), Some(Component::Normal(_)));
-                if can_pop {
-                    out.pop();
-                } else if !out.has_root() {
-                    out.push("..");
-                }
-            }
-            other => out.push(other.as_os_str()),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -441,8 +422,14 @@ mod tests {
 
     #[test]
     fn lexical_normalization() {
-        assert_eq!(normalize(Path::new("./a/./b/../c")), PathBuf::from("a/c"));
-        assert_eq!(normalize(Path::new("../a")), PathBuf::from("../a"));
-        assert_eq!(normalize(Path::new("/../a")), PathBuf::from("/a"));
+        assert_eq!(
+            normalize_lexically(Path::new("./a/./b/../c")),
+            PathBuf::from("a/c")
+        );
+        assert_eq!(
+            normalize_lexically(Path::new("../a")),
+            PathBuf::from("../a")
+        );
+        assert_eq!(normalize_lexically(Path::new("/../a")), PathBuf::from("/a"));
     }
 }

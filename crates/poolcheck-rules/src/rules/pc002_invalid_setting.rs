@@ -6,14 +6,7 @@ use crate::registry::{FixAvailability, Rule, RuleMeta};
 /// The front-ends find these while reading (an unknown PgBouncer key, a bad
 /// unit); assembly finds broken `%include`s. This check surfaces both.
 fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
-    let from_files = ctx.facts.iter().flat_map(|f| f.diagnostics.iter());
-    let from_assembly = ctx.deployment.diagnostics.iter();
-    out.extend(
-        from_files
-            .chain(from_assembly)
-            .filter(|d| d.code == RULE.meta.code)
-            .cloned(),
-    );
+    super::reported_while_reading(ctx, RULE.meta.code, out);
 }
 
 pub static RULE: Rule = Rule {

@@ -6,14 +6,7 @@ use crate::registry::{FixAvailability, Rule, RuleMeta};
 /// The configuration front-end reports unknown keys and wrong types while
 /// reading; assembly reports `[services.<name>]` tables that name no service.
 fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
-    let from_files = ctx.facts.iter().flat_map(|f| f.diagnostics.iter());
-    let from_assembly = ctx.deployment.diagnostics.iter();
-    out.extend(
-        from_files
-            .chain(from_assembly)
-            .filter(|d| d.code == RULE.meta.code)
-            .cloned(),
-    );
+    super::reported_while_reading(ctx, RULE.meta.code, out);
 }
 
 pub static RULE: Rule = Rule {

@@ -6,13 +6,7 @@ use crate::registry::{FixAvailability, Rule, RuleMeta};
 /// Assembly records every value a budget or pitfall check needed but could
 /// not know, with what to declare; front-ends record files they could not read.
 fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
-    let from_files = ctx.facts.iter().flat_map(|f| f.diagnostics.iter());
-    out.extend(
-        from_files
-            .chain(ctx.deployment.diagnostics.iter())
-            .filter(|d| d.code == RULE.meta.code)
-            .cloned(),
-    );
+    super::reported_while_reading(ctx, RULE.meta.code, out);
 }
 
 pub static RULE: Rule = Rule {

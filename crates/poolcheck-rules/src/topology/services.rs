@@ -375,28 +375,11 @@ fn built_dockerfile<'w>(
     let base = compose_file.as_path().parent().unwrap_or(Path::new(""));
     let name = build.dockerfile.as_deref().unwrap_or("Dockerfile");
     let path = display_path(&base.join(&build.context).join(name));
-    let normalized = normalize(path.as_path());
-    workspace
-        .facts
-        .iter()
-        .find(|f| f.kind == FileKind::Dockerfile && normalize(f.path.as_path()) == normalized)
-}
-
-/// `a/./b/../c` → `a/c`, without touching the disk.
-fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for component in path.components() {
-        match component {
-            std::path::Component::CurDir => {}
-            std::path::Component::ParentDir => {
-                if !out.pop() {
-                    out.push("..");
-                }
-            }
-            other => out.push(other.as_os_str()),
-        }
-    }
-    out
+    let normalized = poolcheck_core::normalize_lexically(path.as_path());
+    workspace.facts.iter().find(|f| {
+        f.kind == FileKind::Dockerfile
+            && poolcheck_core::normalize_lexically(f.path.as_path()) == normalized
+    })
 }
 
 fn service_name(invocation: &ServerInvocation) -> String {
