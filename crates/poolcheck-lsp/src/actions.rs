@@ -30,7 +30,8 @@ pub fn code_actions(
     let wanted = |kind: &CodeActionKind| {
         only.is_none_or(|only| {
             only.iter().any(|o| {
-                kind.as_str() == o.as_str() || kind.as_str().starts_with(&format!("{}.", o.as_str()))
+                kind.as_str() == o.as_str()
+                    || kind.as_str().starts_with(&format!("{}.", o.as_str()))
             })
         })
     };
@@ -46,9 +47,8 @@ pub fn code_actions(
     if wanted(&CodeActionKind::QUICKFIX) {
         for d in &analysis.diagnostics {
             let here = touches(&d.primary);
-            let copy_here = !here
-                && d.primary.file != *path
-                && d.related.iter().any(|r| touches(&r.location));
+            let copy_here =
+                !here && d.primary.file != *path && d.related.iter().any(|r| touches(&r.location));
             if !here && !copy_here {
                 continue;
             }
@@ -183,8 +183,10 @@ pub fn ignore_edit(state: &mut State, d: &Diagnostic) -> Option<Edit> {
     }
     let comment = format!("# poolcheck: ignore[{}]", d.code);
     let line_text = &text[range.clone()];
-    let own_line = matches!(kind, FileKind::Ini | FileKind::Dockerfile | FileKind::DotEnv)
-        || line_text.trim_end().ends_with('\\');
+    let own_line = matches!(
+        kind,
+        FileKind::Ini | FileKind::Dockerfile | FileKind::DotEnv
+    ) || line_text.trim_end().ends_with('\\');
     if own_line {
         let indent: String = line_text
             .chars()
@@ -208,4 +210,67 @@ fn comment_only(text: &str, index: &poolcheck_core::LineIndex, line: usize) -> b
     index
         .line_range(line, text)
         .is_some_and(|r| text[r].trim_start().starts_with(['#', ';']))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use poolcheck_core::{Severity, SourceFile};
+    use poolcheck_rules::Workspace;
+
+    use super::*;
+
+    fn edit_for(path: &str, text: &str, span: Span, code: &'static str) -> Option<Edit> {
+        let file = SourceFile::new(path, text);
+        let d = Diagnostic::new(code, Severity::Warning, file.location(span), "m");
+        let mut workspace = Workspace::default();
+        workspace.sources.insert(Arc::new(file));
+        let mut state = State::default();
+        state.workspace = Some(workspace);
+        ignore_edit(&mut state, &d)
+    }
+
+    fn apply(text: &str, edit: &Edit) -> String {
+        let mut out = text.to_owned();
+        out.replace_range(edit.location.span.range(), &edit.new_text);
+        out
+    }
+
+    #[test]
+    fn python_gets_a_trailing_comment() {
+        let text = "x = 1\nengine = create_engine(url, pool_size=5)   \n";
+        let at = text.find("pool_size").unwrap_or_default();
+        let edit = edit_for("db.py", text, Span::new(at, at + 11), "PC101").expect("an edit");
+        assert_eq!(
+            apply(text, &edit),
+            "x = 1\nengine = create_engine(url, pool_size=5)  # poolcheck: ignore[PC101]\n"
+        );
+    }
+
+    #[test]
+    fn ini_and_continued_lines_get_a_comment_line_above() {
+        // A trailing `#` would become part of a PgBouncer value.
+        let text = "[pgbouncer]\n  pool_mode = transaction\n";
+        let edit = edit_for("pgbouncer.ini", text, Span::new(14, 37), "PC205").expect("an edit");
+        assert_eq!(
+            apply(text, &edit),
+            "[pgbouncer]\n  # poolcheck: ignore[PC205]\n  pool_mode = transaction\n"
+        );
+        let text = "workers = 4 + \\\n  2\n";
+        let edit = edit_for("gunicorn.conf.py", text, Span::new(0, 7), "PC104").expect("an edit");
+        assert!(apply(text, &edit).starts_with("# poolcheck: ignore[PC104]\nworkers"));
+    }
+
+    #[test]
+    fn an_existing_ignore_list_is_extended_once() {
+        let text = "max_connections = 50  # poolcheck: ignore[PC102]\n";
+        let edit = edit_for("postgresql.conf", text, Span::new(18, 20), "PC101").expect("an edit");
+        let once = apply(text, &edit);
+        assert_eq!(
+            once,
+            "max_connections = 50  # poolcheck: ignore[PC102, PC101]\n"
+        );
+        assert!(edit_for("postgresql.conf", &once, Span::new(18, 20), "PC101").is_none());
+    }
 }

@@ -16,11 +16,10 @@ use tower_lsp_server::ls_types::{
     DidChangeWatchedFilesParams, DidChangeWatchedFilesRegistrationOptions,
     DidCloseTextDocumentParams, DidOpenTextDocumentParams, DidSaveTextDocumentParams,
     ExecuteCommandOptions, ExecuteCommandParams, FileChangeType, FileSystemWatcher, GlobPattern,
-    Hover, HoverContents, HoverParams, HoverProviderCapability, InitializeParams,
-    InitializeResult, InitializedParams, LSPAny, MarkupContent, MarkupKind, MessageType,
-    Registration, SaveOptions, ServerCapabilities, ServerInfo, ShowDocumentParams,
-    TextDocumentSyncCapability, TextDocumentSyncKind, TextDocumentSyncOptions,
-    TextDocumentSyncSaveOptions, Uri,
+    Hover, HoverContents, HoverParams, HoverProviderCapability, InitializeParams, InitializeResult,
+    InitializedParams, LSPAny, MarkupContent, MarkupKind, MessageType, Registration, SaveOptions,
+    ServerCapabilities, ServerInfo, ShowDocumentParams, TextDocumentSyncCapability,
+    TextDocumentSyncKind, TextDocumentSyncOptions, TextDocumentSyncSaveOptions, Uri,
 };
 use tower_lsp_server::{Client, LanguageServer};
 
@@ -89,7 +88,10 @@ impl Backend {
                 tokio::task::spawn_blocking(move || state::load(&roots)).await
             else {
                 client
-                    .log_message(MessageType::ERROR, "poolcheck: loading the workspace failed")
+                    .log_message(
+                        MessageType::ERROR,
+                        "poolcheck: loading the workspace failed",
+                    )
                     .await;
                 return;
             };
@@ -336,7 +338,10 @@ impl LanguageServer for Backend {
         };
         let (is_config, watched) = {
             let state = self.state.lock().await;
-            (state.is_config_file(&path), state.caps.watched_files_dynamic)
+            (
+                state.is_config_file(&path),
+                state.caps.watched_files_dynamic,
+            )
         };
         // Clients that watch files report the save there too.
         if is_config && !watched {

@@ -298,7 +298,11 @@ impl State {
                 copied.push(location);
                 let mut back = vec![DiagnosticRelatedInformation {
                     location: primary.clone(),
-                    message: format!("{} {}", d.code, d.label.as_deref().unwrap_or("finding")),
+                    message: format!(
+                        "{} reported here: {}",
+                        d.code,
+                        d.label.as_deref().unwrap_or(&d.message)
+                    ),
                 }];
                 back.extend(
                     related
@@ -352,7 +356,11 @@ impl State {
     fn publish_changes(&mut self) -> Vec<Publish> {
         let mut current = self.diagnostics_by_uri();
         let mut out = Vec::new();
-        let mut uris: Vec<Uri> = current.keys().chain(self.published.keys()).cloned().collect();
+        let mut uris: Vec<Uri> = current
+            .keys()
+            .chain(self.published.keys())
+            .cloned()
+            .collect();
         uris.sort();
         uris.dedup();
         for uri in uris {
@@ -395,10 +403,13 @@ pub struct LoadedWorkspace {
 pub fn load(roots: &[PathBuf]) -> (LoadedWorkspace, Option<String>) {
     let root = roots.first().cloned().unwrap_or_default();
     let config_path = poolcheck_extract::project::find_config(&root);
-    match Workspace::load(roots, &LoadOptions {
-        respect_gitignore: true,
-        config_file: None,
-    }) {
+    match Workspace::load(
+        roots,
+        &LoadOptions {
+            respect_gitignore: true,
+            config_file: None,
+        },
+    ) {
         Ok(workspace) => (
             LoadedWorkspace {
                 workspace,

@@ -32,6 +32,7 @@ fn main() -> ExitCode {
         args::Command::Budget(a) => commands::budget::run(&a),
         args::Command::Rules(a) => commands::rules::run(&a),
         args::Command::Explain { code } => commands::explain::run(&code),
+        args::Command::Lsp(_) => commands::lsp::run(),
     };
     match result {
         Ok(code) => ExitCode::from(code),
