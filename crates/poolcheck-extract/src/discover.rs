@@ -88,7 +88,9 @@ pub struct Discovery {
 pub fn classify_text(path: &Path, text: &str) -> Option<FileKind> {
     static PREFILTER: std::sync::OnceLock<Prefilter> = std::sync::OnceLock::new();
     let kind = classify(path)?;
-    PREFILTER.get_or_init(Prefilter::new).admit(kind, path, text)
+    PREFILTER
+        .get_or_init(Prefilter::new)
+        .admit(kind, path, text)
 }
 
 /// Decides from the file name alone whether poolcheck may read a file.
