@@ -27,7 +27,9 @@ impl Settings {
         let mut settings = Settings::default();
         let mut problems = Vec::new();
         let Some(object) = value.as_object() else {
-            if !value.is_null() {
+            // Lua clients encode an empty table as `[]`.
+            let empty = value.is_null() || value.as_array().is_some_and(Vec::is_empty);
+            if !empty {
                 problems.push("poolcheck settings must be an object".to_owned());
             }
             return (settings, problems);
@@ -121,6 +123,9 @@ mod tests {
 
         let (nested, _) = Settings::from_json(&json!({"poolcheck": {"ignore": ["PC2"]}}));
         assert_eq!(nested.ignore, vec!["PC2".to_owned()]);
+
+        let (empty, problems) = Settings::from_json(&json!({"poolcheck": []}));
+        assert_eq!((empty, problems), (Settings::default(), Vec::new()));
     }
 
     #[test]
