@@ -148,6 +148,12 @@ impl State {
                         None
                     }
                     Some(kind) => Some(kind),
+                    // A module the analysis reads on demand (imported, but
+                    // without a trigger word): the buffer must win over the
+                    // disk there too.
+                    None if existing.is_none() && ws.python_paths.iter().any(|p| p == absolute) => {
+                        Some(FileKind::Python)
+                    }
                     None => existing,
                 };
                 match kind {
