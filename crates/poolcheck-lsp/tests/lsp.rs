@@ -540,3 +540,23 @@ async fn exit_without_shutdown_is_an_abrupt_end() {
     assert_eq!(ending, Ending::Abrupt);
     assert_eq!(ending.exit_status(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_edit_to_a_module_read_on_demand_takes_effect() {
+    // shop/settings.py holds no trigger word: the analysis imports it on demand.
+    let mut c = demo().await;
+    c.diagnostics("shop/db.py", |d| has_code(d, "PC101")).await;
+    let text = c.open("shop/settings.py", "python").await;
+    let edited = text.replace("\"DB_POOL_SIZE\", \"15\"", "\"DB_POOL_SIZE\", \"1\"");
+    c.change("shop/settings.py", 2, json!([{"text": edited}]))
+        .await;
+    let db = c
+        .diagnostics("shop/db.py", |d| {
+            d.iter().any(|x| {
+                x["code"] == "PC101" && x["message"].as_str().unwrap_or("").starts_with("397 ")
+            })
+        })
+        .await;
+    assert!(message_of(&db, "PC101").contains("pool_size 1 (default of $DB_POOL_SIZE"));
+    assert_eq!(c.finish().await, Ending::Clean);
+}
