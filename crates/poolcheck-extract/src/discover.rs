@@ -82,6 +82,17 @@ pub struct Discovery {
     pub candidates: usize,
 }
 
+/// The kind to extract a file's current text as (the language server's open
+/// documents): the name decides, then the same content check as discovery.
+/// `None` when discovery would not read it.
+pub fn classify_text(path: &Path, text: &str) -> Option<FileKind> {
+    static PREFILTER: std::sync::OnceLock<Prefilter> = std::sync::OnceLock::new();
+    let kind = classify(path)?;
+    PREFILTER
+        .get_or_init(Prefilter::new)
+        .admit(kind, path, text)
+}
+
 /// Decides from the file name alone whether poolcheck may read a file.
 pub fn classify(path: &Path) -> Option<FileKind> {
     let name = path.file_name()?.to_str()?;

@@ -31,6 +31,15 @@ pub enum Command {
         /// A rule code, e.g. PC101.
         code: String,
     },
+    /// Run the language server on stdin/stdout (for editors).
+    Lsp(LspArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LspArgs {
+    /// Accepted for editors that pass it; stdin/stdout is the only transport.
+    #[arg(long)]
+    pub stdio: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -36,6 +36,7 @@ pub fn run() -> ExitCode {
         args::Command::Budget(a) => commands::budget::run(&a),
         args::Command::Rules(a) => commands::rules::run(&a),
         args::Command::Explain { code } => commands::explain::run(&code),
+        args::Command::Lsp(_) => commands::lsp::run(),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -3,6 +3,7 @@
 pub mod budget;
 pub mod check;
 pub mod explain;
+pub mod lsp;
 pub mod rules;
 
 use std::io::IsTerminal;

@@ -1,0 +1,481 @@
+//! The protocol layer: tower-lsp-server handlers over [`State`]. Handlers run
+//! one at a time (`concurrency_level(1)`) and the state lock is held while a
+//! change's diagnostics are sent, so edits apply and publish in order.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use poolcheck_core::SourceFile;
+use serde_json::Value;
+use tokio::sync::Mutex;
+use tower_lsp_server::jsonrpc::Result;
+use tower_lsp_server::ls_types::{
+    CodeActionKind, CodeActionOptions, CodeActionParams, CodeActionProviderCapability,
+    CodeActionResponse, DidChangeConfigurationParams, DidChangeTextDocumentParams,
+    DidChangeWatchedFilesParams, DidChangeWatchedFilesRegistrationOptions,
+    DidCloseTextDocumentParams, DidOpenTextDocumentParams, DidSaveTextDocumentParams,
+    ExecuteCommandOptions, ExecuteCommandParams, FileChangeType, FileSystemWatcher, GlobPattern,
+    Hover, HoverContents, HoverParams, HoverProviderCapability, InitializeParams, InitializeResult,
+    InitializedParams, LSPAny, MarkupContent, MarkupKind, MessageType, Registration, SaveOptions,
+    ServerCapabilities, ServerInfo, ShowDocumentParams, TextDocumentSyncCapability,
+    TextDocumentSyncKind, TextDocumentSyncOptions, TextDocumentSyncSaveOptions, Uri,
+};
+use tower_lsp_server::{Client, LanguageServer};
+
+use crate::actions::{self, SHOW_DOCUMENTATION};
+use crate::convert;
+use crate::hover;
+use crate::settings::Settings;
+use crate::state::{self, ClientCaps, Publish, State};
+
+/// How the server is run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ServerOptions {
+    /// Make the first workspace folder the working directory, so that paths
+    /// in messages read as the CLI prints them from the project root. Only
+    /// for a process of its own (the `poolcheck lsp` binary), never in tests
+    /// that share a process.
+    pub change_directory: bool,
+}
+
+pub struct Backend {
+    client: Client,
+    state: Arc<Mutex<State>>,
+    options: ServerOptions,
+    shutdown: Arc<AtomicBool>,
+}
+
+/// The globs of every file kind discovery reads.
+const WATCHED: &[&str] = &[
+    "**/*.py",
+    "**/*.ini",
+    "**/*.conf",
+    "**/*.toml",
+    "**/*.sh",
+    "**/*.env",
+    "**/.env*",
+    "**/Procfile*",
+    "**/Dockerfile*",
+    "**/*.dockerfile",
+    "**/Containerfile",
+    "**/*compose*.yml",
+    "**/*compose*.yaml",
+    "**/requirements*.txt",
+    "**/*.lock",
+    "**/*entrypoint*",
+];
+
+impl Backend {
+    pub fn new(client: Client, options: ServerOptions, shutdown: Arc<AtomicBool>) -> Self {
+        Self {
+            client,
+            state: Arc::new(Mutex::new(State::default())),
+            options,
+            shutdown,
+        }
+    }
+
+    /// Loads (or reloads) the whole workspace off the request path; requests
+    /// keep being answered meanwhile, and edits made meanwhile are laid over
+    /// the result.
+    async fn start_load(&self) {
+        let (generation, roots) = self.state.lock().await.begin_load();
+        let state = Arc::clone(&self.state);
+        let client = self.client.clone();
+        tokio::spawn(async move {
+            let Ok((loaded, error)) =
+                tokio::task::spawn_blocking(move || state::load(&roots)).await
+            else {
+                client
+                    .log_message(
+                        MessageType::ERROR,
+                        "poolcheck: loading the workspace failed",
+                    )
+                    .await;
+                return;
+            };
+            if let Some(error) = error {
+                client
+                    .show_message(MessageType::WARNING, format!("poolcheck: {error}"))
+                    .await;
+            }
+            let mut state = state.lock().await;
+            let publishes = state.finish_load(generation, loaded);
+            send(&client, publishes).await;
+        });
+    }
+
+    async fn report_settings_problems(&self, problems: Vec<String>) {
+        for problem in problems {
+            self.client
+                .show_message(
+                    MessageType::WARNING,
+                    format!("poolcheck settings: {problem}"),
+                )
+                .await;
+        }
+    }
+}
+
+async fn send(client: &Client, publishes: Vec<Publish>) {
+    for p in publishes {
+        client
+            .publish_diagnostics(p.uri, p.diagnostics, p.version)
+            .await;
+    }
+}
+
+fn roots_of(params: &InitializeParams) -> Vec<PathBuf> {
+    let mut roots: Vec<PathBuf> = params
+        .workspace_folders
+        .iter()
+        .flatten()
+        .filter_map(|f| convert::uri_to_path(&f.uri))
+        .collect();
+    #[allow(deprecated)]
+    if roots.is_empty() {
+        if let Some(root) = params.root_uri.as_ref().and_then(convert::uri_to_path) {
+            roots.push(root);
+        } else if let Some(path) = params.root_path.as_ref() {
+            roots.push(PathBuf::from(path));
+        }
+    }
+    if roots.is_empty() {
+        roots.extend(std::env::current_dir().ok());
+    }
+    roots
+}
+
+fn caps_of(params: &InitializeParams) -> ClientCaps {
+    let c = &params.capabilities;
+    let offered = c
+        .general
+        .as_ref()
+        .and_then(|g| g.position_encodings.as_deref());
+    ClientCaps {
+        encoding: convert::negotiate_encoding(offered),
+        related_information: c
+            .text_document
+            .as_ref()
+            .and_then(|t| t.publish_diagnostics.as_ref())
+            .and_then(|p| p.related_information)
+            .unwrap_or(false),
+        show_document: c
+            .window
+            .as_ref()
+            .and_then(|w| w.show_document.as_ref())
+            .is_some_and(|s| s.support),
+        watched_files_dynamic: c
+            .workspace
+            .as_ref()
+            .and_then(|w| w.did_change_watched_files.as_ref())
+            .and_then(|d| d.dynamic_registration)
+            .unwrap_or(false),
+        configuration_dynamic: c
+            .workspace
+            .as_ref()
+            .and_then(|w| w.did_change_configuration.as_ref())
+            .and_then(|d| d.dynamic_registration)
+            .unwrap_or(false),
+    }
+}
+
+/// A document's text as a [`SourceFile`] named as the workspace names it.
+fn current_file(state: &State, uri: &Uri) -> Option<(Arc<SourceFile>, PathBuf)> {
+    let path = convert::uri_to_path(uri)?;
+    let file_path = state.file_path(&path);
+    if let Some(file) = state
+        .workspace
+        .as_ref()
+        .and_then(|ws| ws.sources.get(&file_path))
+    {
+        return Some((Arc::clone(file), path));
+    }
+    let text = match state.open.get(&path) {
+        Some(doc) => doc.text.clone(),
+        None => std::fs::read_to_string(&path).ok()?,
+    };
+    Some((Arc::new(SourceFile::new(file_path, text)), path))
+}
+
+impl LanguageServer for Backend {
+    async fn initialize(&self, params: InitializeParams) -> Result<InitializeResult> {
+        let roots = roots_of(&params);
+        let caps = caps_of(&params);
+        let (settings, problems) = params
+            .initialization_options
+            .as_ref()
+            .map(Settings::from_json)
+            .unwrap_or_default();
+        if self.options.change_directory {
+            if let Some(root) = roots.first() {
+                // Paths then print relative to the project, as the CLI prints them.
+                let _ = std::env::set_current_dir(root);
+            }
+        }
+        *self.state.lock().await = State::new(roots, caps, settings);
+        self.report_settings_problems(problems).await;
+
+        Ok(InitializeResult {
+            capabilities: ServerCapabilities {
+                position_encoding: Some(convert::encoding_kind(caps.encoding)),
+                text_document_sync: Some(TextDocumentSyncCapability::Options(
+                    TextDocumentSyncOptions {
+                        open_close: Some(true),
+                        change: Some(TextDocumentSyncKind::INCREMENTAL),
+                        save: Some(TextDocumentSyncSaveOptions::SaveOptions(SaveOptions {
+                            include_text: Some(false),
+                        })),
+                        ..TextDocumentSyncOptions::default()
+                    },
+                )),
+                hover_provider: Some(HoverProviderCapability::Simple(true)),
+                code_action_provider: Some(CodeActionProviderCapability::Options(
+                    CodeActionOptions {
+                        code_action_kinds: Some(vec![
+                            CodeActionKind::QUICKFIX,
+                            actions::fix_all_kind(),
+                        ]),
+                        ..CodeActionOptions::default()
+                    },
+                )),
+                execute_command_provider: Some(ExecuteCommandOptions {
+                    commands: vec![SHOW_DOCUMENTATION.to_owned()],
+                    ..ExecuteCommandOptions::default()
+                }),
+                ..ServerCapabilities::default()
+            },
+            server_info: Some(ServerInfo {
+                name: "poolcheck".to_owned(),
+                version: Some(env!("CARGO_PKG_VERSION").to_owned()),
+            }),
+            offset_encoding: None,
+        })
+    }
+
+    async fn initialized(&self, _: InitializedParams) {
+        let caps = self.state.lock().await.caps;
+        if caps.watched_files_dynamic {
+            let options = DidChangeWatchedFilesRegistrationOptions {
+                watchers: WATCHED
+                    .iter()
+                    .map(|glob| FileSystemWatcher {
+                        glob_pattern: GlobPattern::String((*glob).to_owned()),
+                        kind: None,
+                    })
+                    .collect(),
+            };
+            let registration = Registration {
+                id: "poolcheck-watched-files".to_owned(),
+                method: "workspace/didChangeWatchedFiles".to_owned(),
+                register_options: serde_json::to_value(options).ok(),
+            };
+            let client = self.client.clone();
+            // Not awaited here: the client answers registrations in its own time.
+            tokio::spawn(async move {
+                if let Err(error) = client.register_capability(vec![registration]).await {
+                    client
+                        .log_message(
+                            MessageType::WARNING,
+                            format!("poolcheck: could not watch files: {error}"),
+                        )
+                        .await;
+                }
+            });
+        }
+        self.start_load().await;
+    }
+
+    async fn shutdown(&self) -> Result<()> {
+        self.shutdown.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+
+    async fn did_open(&self, params: DidOpenTextDocumentParams) {
+        let doc = params.text_document;
+        let Some(path) = convert::uri_to_path(&doc.uri) else {
+            return;
+        };
+        let mut state = self.state.lock().await;
+        state.open.insert(
+            path.clone(),
+            state::OpenDocument {
+                uri: doc.uri,
+                text: doc.text.clone(),
+                version: doc.version,
+            },
+        );
+        if state.sync_file(&path, Some(doc.text)) {
+            let publishes = state.reanalyze();
+            send(&self.client, publishes).await;
+        }
+    }
+
+    async fn did_change(&self, params: DidChangeTextDocumentParams) {
+        let Some(path) = convert::uri_to_path(&params.text_document.uri) else {
+            return;
+        };
+        let mut state = self.state.lock().await;
+        let encoding = state.caps.encoding;
+        let Some(doc) = state.open.get_mut(&path) else {
+            return;
+        };
+        for change in params.content_changes {
+            convert::apply_change(&mut doc.text, change, encoding);
+        }
+        doc.version = params.text_document.version;
+        let text = doc.text.clone();
+        if state.sync_file(&path, Some(text)) {
+            let publishes = state.reanalyze();
+            send(&self.client, publishes).await;
+        }
+    }
+
+    async fn did_save(&self, params: DidSaveTextDocumentParams) {
+        let Some(path) = convert::uri_to_path(&params.text_document.uri) else {
+            return;
+        };
+        let (is_config, watched) = {
+            let state = self.state.lock().await;
+            (
+                state.is_config_file(&path),
+                state.caps.watched_files_dynamic,
+            )
+        };
+        // Clients that watch files report the save there too.
+        if is_config && !watched {
+            self.start_load().await;
+        }
+    }
+
+    async fn did_close(&self, params: DidCloseTextDocumentParams) {
+        let Some(path) = convert::uri_to_path(&params.text_document.uri) else {
+            return;
+        };
+        let mut state = self.state.lock().await;
+        state.open.remove(&path);
+        state.sync_from_disk(&path);
+        let publishes = state.reanalyze();
+        send(&self.client, publishes).await;
+    }
+
+    async fn did_change_watched_files(&self, params: DidChangeWatchedFilesParams) {
+        let mut reload = false;
+        let mut state = self.state.lock().await;
+        for change in params.changes {
+            let Some(path) = convert::uri_to_path(&change.uri) else {
+                continue;
+            };
+            if state.is_config_file(&path) {
+                reload = true;
+            } else if state.open.contains_key(&path) {
+                // The editor's buffer wins over the disk.
+            } else if change.typ == FileChangeType::DELETED {
+                state.sync_file(&path, None);
+            } else {
+                state.sync_from_disk(&path);
+            }
+        }
+        if reload {
+            drop(state);
+            self.start_load().await;
+        } else {
+            let publishes = state.reanalyze();
+            send(&self.client, publishes).await;
+        }
+    }
+
+    async fn did_change_configuration(&self, params: DidChangeConfigurationParams) {
+        if params.settings.is_null() {
+            return;
+        }
+        let (settings, problems) = Settings::from_json(&params.settings);
+        {
+            let mut state = self.state.lock().await;
+            state.settings = settings;
+            let publishes = state.reanalyze();
+            send(&self.client, publishes).await;
+        }
+        self.report_settings_problems(problems).await;
+    }
+
+    async fn hover(&self, params: HoverParams) -> Result<Option<Hover>> {
+        let at = params.text_document_position_params;
+        let state = self.state.lock().await;
+        let Some((file, _)) = current_file(&state, &at.text_document.uri) else {
+            return Ok(None);
+        };
+        let offset = convert::offset(file.index(), file.text(), at.position, state.caps.encoding);
+        let kind = state
+            .workspace
+            .as_ref()
+            .and_then(|ws| ws.facts_of(file.path()))
+            .map(|f| f.kind);
+        let empty = poolcheck_rules::sources::Sources::default();
+        let sources = state.workspace.as_ref().map_or(&empty, |ws| &ws.sources);
+        let text = hover::hover(
+            &file,
+            hover::kind_of(file.path(), kind),
+            offset,
+            state.analysis.as_ref(),
+            sources,
+        );
+        Ok(text.map(|value| Hover {
+            contents: HoverContents::Markup(MarkupContent {
+                kind: MarkupKind::Markdown,
+                value,
+            }),
+            range: None,
+        }))
+    }
+
+    async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
+        let mut state = self.state.lock().await;
+        let Some((file, _)) = current_file(&state, &params.text_document.uri) else {
+            return Ok(None);
+        };
+        let span = convert::span_of(&file, params.range, state.caps.encoding);
+        let actions = actions::code_actions(
+            &mut state,
+            file.path(),
+            span,
+            params.context.only.as_deref(),
+        );
+        Ok(Some(actions))
+    }
+
+    async fn execute_command(&self, params: ExecuteCommandParams) -> Result<Option<LSPAny>> {
+        if params.command != SHOW_DOCUMENTATION {
+            return Err(tower_lsp_server::jsonrpc::Error::invalid_params(format!(
+                "unknown command `{}`",
+                params.command
+            )));
+        }
+        let Some(url) = params.arguments.first().and_then(Value::as_str) else {
+            return Err(tower_lsp_server::jsonrpc::Error::invalid_params(
+                "expected the documentation URL as the first argument",
+            ));
+        };
+        let show_document = self.state.lock().await.caps.show_document;
+        let shown = match convert::web_uri(url) {
+            Some(uri) if show_document => self
+                .client
+                .show_document(ShowDocumentParams {
+                    uri,
+                    external: Some(true),
+                    take_focus: Some(true),
+                    selection: None,
+                })
+                .await
+                .unwrap_or(false),
+            _ => false,
+        };
+        if !shown {
+            self.client
+                .show_message(MessageType::INFO, format!("poolcheck documentation: {url}"))
+                .await;
+        }
+        Ok(None)
+    }
+}

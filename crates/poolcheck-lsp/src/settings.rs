@@ -1,0 +1,151 @@
+//! Editor settings (`initializationOptions`, `workspace/didChangeConfiguration`):
+//! the command line's `--select`, `--ignore`, per-rule severities and
+//! `--fail-on`, layered over the project's configuration.
+
+use poolcheck_core::Severity;
+use poolcheck_rules::registry;
+use poolcheck_rules::selection::Overrides;
+use serde_json::Value;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Settings {
+    pub select: Option<Vec<String>>,
+    pub ignore: Vec<String>,
+    pub severity: Vec<(String, Severity)>,
+    /// The severity at which the CLI would fail. In the editor, findings below
+    /// it are shown as hints so that what would fail CI stands out.
+    pub fail_on: Option<Severity>,
+}
+
+impl Settings {
+    /// Reads settings from the object a client sends, either bare
+    /// (`{"select": [...]}`) or under a `poolcheck` key (VS Code's
+    /// `settings` shape). Returns the problems found, one sentence each;
+    /// invalid entries are left out, the rest applies.
+    pub fn from_json(value: &Value) -> (Settings, Vec<String>) {
+        let value = value.get("poolcheck").unwrap_or(value);
+        let mut settings = Settings::default();
+        let mut problems = Vec::new();
+        let Some(object) = value.as_object() else {
+            // Lua clients encode an empty table as `[]`.
+            let empty = value.is_null() || value.as_array().is_some_and(Vec::is_empty);
+            if !empty {
+                problems.push("poolcheck settings must be an object".to_owned());
+            }
+            return (settings, problems);
+        };
+        if let Some(select) = object.get("select").filter(|v| !v.is_null()) {
+            settings.select = Some(selectors(select, "select", &mut problems));
+        }
+        if let Some(ignore) = object.get("ignore") {
+            settings.ignore = selectors(ignore, "ignore", &mut problems);
+        }
+        match object.get("severity") {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(map)) => {
+                for (code, level) in map {
+                    let level_name = level.as_str().unwrap_or_default();
+                    match Severity::parse(level_name) {
+                        Some(s) if registry::selector_is_known(code) => {
+                            settings.severity.push((code.to_ascii_uppercase(), s));
+                        }
+                        Some(_) => problems.push(format!("severity: `{code}` matches no rule")),
+                        None => problems.push(format!(
+                            "severity of `{code}`: expected \"error\", \"warning\" or \"info\", got {level}"
+                        )),
+                    }
+                }
+            }
+            Some(other) => problems.push(format!(
+                "severity: expected a table such as {{\"PC105\": \"error\"}}, got {other}"
+            )),
+        }
+        let fail_on = object.get("fail-on").or_else(|| object.get("failOn"));
+        if let Some(level) = fail_on.filter(|v| !v.is_null()) {
+            match level.as_str().and_then(Severity::parse) {
+                Some(s) => settings.fail_on = Some(s),
+                None => problems.push(format!(
+                    "fail-on: expected \"error\", \"warning\" or \"info\", got {level}"
+                )),
+            }
+        }
+        (settings, problems)
+    }
+
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            select: self.select.clone(),
+            ignore: self.ignore.clone(),
+            severity: self.severity.clone(),
+        }
+    }
+}
+
+fn selectors(value: &Value, key: &str, problems: &mut Vec<String>) -> Vec<String> {
+    let items: Vec<&str> = match value {
+        Value::Array(items) => items.iter().filter_map(Value::as_str).collect(),
+        // `"PC1,PC2"`, as on the command line.
+        Value::String(s) => s.split(',').map(str::trim).collect(),
+        _ => {
+            problems.push(format!("{key}: expected a list of rule codes, got {value}"));
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::new();
+    for item in items.into_iter().filter(|s| !s.is_empty()) {
+        if registry::selector_is_known(item) {
+            out.push(item.to_ascii_uppercase());
+        } else {
+            problems.push(format!("{key}: `{item}` matches no rule code"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reads_bare_and_nested_shapes() {
+        let (s, problems) = Settings::from_json(&json!({
+            "select": ["PC1", "pc2"],
+            "ignore": "PC105",
+            "severity": {"PC103": "warning"},
+            "fail-on": "error",
+        }));
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(s.select, Some(vec!["PC1".to_owned(), "PC2".to_owned()]));
+        assert_eq!(s.ignore, vec!["PC105".to_owned()]);
+        assert_eq!(s.severity, vec![("PC103".to_owned(), Severity::Warning)]);
+        assert_eq!(s.fail_on, Some(Severity::Error));
+
+        let (nested, _) = Settings::from_json(&json!({"poolcheck": {"ignore": ["PC2"]}}));
+        assert_eq!(nested.ignore, vec!["PC2".to_owned()]);
+
+        let (empty, problems) = Settings::from_json(&json!({"poolcheck": []}));
+        assert_eq!((empty, problems), (Settings::default(), Vec::new()));
+    }
+
+    #[test]
+    fn bad_entries_are_reported_and_left_out() {
+        let (s, problems) = Settings::from_json(&json!({
+            "select": ["PC9", "PC101"],
+            "severity": {"PC101": "fatal"},
+            "fail-on": 3,
+        }));
+        assert_eq!(s.select, Some(vec!["PC101".to_owned()]));
+        assert!(s.severity.is_empty());
+        assert_eq!(s.fail_on, None);
+        assert_eq!(
+            problems,
+            vec![
+                "select: `PC9` matches no rule code".to_owned(),
+                "severity of `PC101`: expected \"error\", \"warning\" or \"info\", got \"fatal\""
+                    .to_owned(),
+                "fail-on: expected \"error\", \"warning\" or \"info\", got 3".to_owned(),
+            ]
+        );
+    }
+}

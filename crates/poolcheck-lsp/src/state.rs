@@ -1,0 +1,437 @@
+//! The server's state: the workspace the CLI would load, the editor's open
+//! documents over it, the latest analysis and what was last published. Every
+//! method is synchronous and cheap enough to run inside a notification
+//! handler; the handlers apply them in the order the client sent them.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use poolcheck_core::{FileKind, FilePath, Location, PositionEncoding, Severity, SourceFile};
+use poolcheck_extract::discover;
+use poolcheck_rules::analysis::{self, Analysis, Options};
+use poolcheck_rules::registry;
+use poolcheck_rules::workspace::{self, LoadOptions, Workspace};
+use serde_json::json;
+use tower_lsp_server::ls_types::{
+    self as lsp, CodeDescription, DiagnosticRelatedInformation, NumberOrString, Uri,
+};
+
+use crate::convert;
+use crate::settings::Settings;
+
+/// What the client said it supports.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ClientCaps {
+    pub encoding: PositionEncoding,
+    pub related_information: bool,
+    pub show_document: bool,
+    pub watched_files_dynamic: bool,
+    pub configuration_dynamic: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct OpenDocument {
+    pub uri: Uri,
+    pub text: String,
+    pub version: i32,
+}
+
+/// Diagnostics for one URI, ready to send.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Publish {
+    pub uri: Uri,
+    pub diagnostics: Vec<lsp::Diagnostic>,
+    pub version: Option<i32>,
+}
+
+#[derive(Default)]
+pub struct State {
+    /// Absolute workspace folders; the first is the analysis root.
+    pub roots: Vec<PathBuf>,
+    pub caps: ClientCaps,
+    pub settings: Settings,
+    pub workspace: Option<Workspace>,
+    /// The configuration file in effect, absolute.
+    pub config_path: Option<PathBuf>,
+    /// Open documents by absolute path: their text wins over the disk's.
+    pub open: BTreeMap<PathBuf, OpenDocument>,
+    pub analysis: Option<Analysis>,
+    /// Texts of files that findings point into but the workspace did not
+    /// extract (modules read on demand), loaded from disk once.
+    extra_sources: HashMap<FilePath, Arc<SourceFile>>,
+    published: HashMap<Uri, Vec<lsp::Diagnostic>>,
+    /// Bumped by every (re)load, so a slower, older load is discarded.
+    pub generation: u64,
+    /// The working directory relative file paths are resolved against.
+    cwd: PathBuf,
+}
+
+impl State {
+    pub fn new(roots: Vec<PathBuf>, caps: ClientCaps, settings: Settings) -> Self {
+        Self {
+            roots,
+            caps,
+            settings,
+            cwd: std::env::current_dir().unwrap_or_default(),
+            ..Self::default()
+        }
+    }
+
+    /// What a background load needs, with the generation it will carry.
+    pub fn begin_load(&mut self) -> (u64, Vec<PathBuf>) {
+        self.generation += 1;
+        (self.generation, self.roots.clone())
+    }
+
+    /// Installs a freshly loaded workspace (unless a newer load started),
+    /// lays the open documents over it, analyses and returns what to publish.
+    pub fn finish_load(&mut self, generation: u64, loaded: LoadedWorkspace) -> Vec<Publish> {
+        if generation != self.generation {
+            return Vec::new();
+        }
+        self.cwd = std::env::current_dir().unwrap_or_default();
+        self.workspace = Some(loaded.workspace);
+        self.config_path = loaded.config_path;
+        self.extra_sources.clear();
+        let open: Vec<(PathBuf, String)> = self
+            .open
+            .iter()
+            .map(|(p, d)| (p.clone(), d.text.clone()))
+            .collect();
+        for (path, text) in open {
+            self.sync_file(&path, Some(text));
+        }
+        self.reanalyze()
+    }
+
+    pub fn is_loaded(&self) -> bool {
+        self.workspace.is_some()
+    }
+
+    /// The path as the workspace names it.
+    pub fn file_path(&self, absolute: &Path) -> FilePath {
+        workspace::display_path(absolute)
+    }
+
+    pub fn absolute(&self, path: &FilePath) -> PathBuf {
+        let p = path.as_path();
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.cwd.join(p)
+        }
+    }
+
+    pub fn uri_of(&self, path: &FilePath) -> Option<Uri> {
+        convert::path_to_uri(&self.absolute(path))
+    }
+
+    /// Replaces (or, with `None`, drops) one file's text in the workspace and
+    /// re-extracts only that file. Returns whether the workspace changed.
+    pub fn sync_file(&mut self, absolute: &Path, text: Option<String>) -> bool {
+        let file_path = self.file_path(absolute);
+        self.extra_sources.remove(&file_path);
+        let config_path = self.config_path.clone();
+        let Some(ws) = self.workspace.as_mut() else {
+            return false;
+        };
+        let existing = ws.facts_of(&file_path).map(|f| f.kind);
+        match text {
+            Some(text) => {
+                let kind = match discover::classify_text(absolute, &text) {
+                    Some(FileKind::PoolcheckToml | FileKind::PyProject)
+                        if config_path.as_deref() != Some(absolute) =>
+                    {
+                        // Another project's configuration, or a pyproject
+                        // without [tool.poolcheck]: not this analysis's.
+                        None
+                    }
+                    Some(kind) => Some(kind),
+                    // A module the analysis reads on demand (imported, but
+                    // without a trigger word): the buffer must win over the
+                    // disk there too.
+                    None if existing.is_none() && ws.python_paths.iter().any(|p| p == absolute) => {
+                        Some(FileKind::Python)
+                    }
+                    None => existing,
+                };
+                match kind {
+                    Some(kind) => {
+                        ws.update(&file_path, kind, text);
+                        true
+                    }
+                    None => false,
+                }
+            }
+            None if existing.is_some() => {
+                ws.remove(&file_path);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Re-reads a closed file from disk (or drops it when it is gone).
+    pub fn sync_from_disk(&mut self, absolute: &Path) -> bool {
+        let text = match discover::read_candidate(absolute) {
+            Ok(Ok(text)) => Some(text),
+            _ => None,
+        };
+        self.sync_file(absolute, text)
+    }
+
+    pub fn is_config_file(&self, absolute: &Path) -> bool {
+        if self.config_path.as_deref() == Some(absolute) {
+            return true;
+        }
+        // A new or changed configuration nearer than the one in effect.
+        let name = absolute.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let is_config_name = name.eq_ignore_ascii_case("poolcheck.toml")
+            || name.eq_ignore_ascii_case("pyproject.toml");
+        is_config_name
+            && self
+                .roots
+                .first()
+                .is_some_and(|root| root.starts_with(absolute.parent().unwrap_or(absolute)))
+    }
+
+    /// Runs the analysis the CLI runs and returns the URIs whose diagnostics changed.
+    pub fn reanalyze(&mut self) -> Vec<Publish> {
+        let Some(ws) = &self.workspace else {
+            return Vec::new();
+        };
+        let analysis = analysis::analyze(
+            ws,
+            &Options {
+                overrides: self.settings.overrides(),
+                no_ignores: false,
+            },
+        );
+        self.analysis = Some(analysis);
+        self.publish_changes()
+    }
+
+    /// The text of a file a finding points into: the workspace's, an open
+    /// document's, or the disk's.
+    pub fn source(&mut self, path: &FilePath) -> Option<Arc<SourceFile>> {
+        if let Some(file) = self.workspace.as_ref().and_then(|ws| ws.sources.get(path)) {
+            return Some(Arc::clone(file));
+        }
+        if let Some(file) = self.extra_sources.get(path) {
+            return Some(Arc::clone(file));
+        }
+        let absolute = self.absolute(path);
+        let text = match self.open.get(&absolute) {
+            Some(doc) => doc.text.clone(),
+            None => std::fs::read_to_string(&absolute).ok()?,
+        };
+        let file = Arc::new(SourceFile::new(path.clone(), text));
+        self.extra_sources.insert(path.clone(), Arc::clone(&file));
+        Some(file)
+    }
+
+    pub fn lsp_location(&mut self, location: &Location) -> Option<lsp::Location> {
+        let file = self.source(&location.file)?;
+        Some(lsp::Location::new(
+            self.uri_of(&location.file)?,
+            convert::range(&file, location.span, self.caps.encoding),
+        ))
+    }
+
+    /// Every finding as the editor shows it, by URI: each at its primary
+    /// range, and a copy in every other file that holds one of its factors.
+    pub fn diagnostics_by_uri(&mut self) -> HashMap<Uri, Vec<lsp::Diagnostic>> {
+        let mut out: HashMap<Uri, Vec<lsp::Diagnostic>> = HashMap::new();
+        let Some(analysis) = self.analysis.take() else {
+            return out;
+        };
+        for d in &analysis.diagnostics {
+            let Some(primary) = self.lsp_location(&d.primary) else {
+                continue;
+            };
+            let related: Vec<(Location, DiagnosticRelatedInformation)> = d
+                .related
+                .iter()
+                .filter_map(|r| {
+                    Some((
+                        r.location.clone(),
+                        DiagnosticRelatedInformation {
+                            location: self.lsp_location(&r.location)?,
+                            message: r.message.clone(),
+                        },
+                    ))
+                })
+                .collect();
+            let mut message = d.message.clone();
+            if let Some(help) = &d.help {
+                message.push_str("\nhelp: ");
+                message.push_str(help);
+            }
+            let primary_where = self.describe(&d.primary);
+            let base = lsp::Diagnostic {
+                range: primary.range,
+                severity: Some(self.shown_severity(d.severity)),
+                code: Some(NumberOrString::String(d.code.to_owned())),
+                code_description: convert::web_uri(&registry::docs_url(d.code))
+                    .map(|href| CodeDescription { href }),
+                source: Some("poolcheck".to_owned()),
+                message: message.clone(),
+                related_information: None,
+                tags: None,
+                data: Some(json!({ "primary": true })),
+            };
+            let mut shown = base.clone();
+            shown.related_information =
+                self.related(related.iter().map(|(_, r)| r.clone()).collect());
+            if !self.caps.related_information && !related.is_empty() {
+                for (_, r) in &related {
+                    shown.message.push_str("\nnote: ");
+                    shown.message.push_str(&r.message);
+                }
+            }
+            out.entry(primary.uri.clone()).or_default().push(shown);
+
+            let mut copied: Vec<&Location> = Vec::new();
+            for (location, info) in &related {
+                if location.file == d.primary.file
+                    || copied
+                        .iter()
+                        .any(|c| c.file == location.file && c.span == location.span)
+                {
+                    continue;
+                }
+                copied.push(location);
+                let mut back = vec![DiagnosticRelatedInformation {
+                    location: primary.clone(),
+                    message: format!(
+                        "{} reported here: {}",
+                        d.code,
+                        d.label.as_deref().unwrap_or(&d.message)
+                    ),
+                }];
+                back.extend(
+                    related
+                        .iter()
+                        .filter(|(l, _)| l != location)
+                        .map(|(_, r)| r.clone()),
+                );
+                let mut copy = base.clone();
+                copy.range = info.location.range;
+                copy.message = format!(
+                    "{} (a factor of {} at {primary_where}): {message}",
+                    info.message, d.code
+                );
+                copy.data = Some(json!({ "primary": false }));
+                copy.related_information = self.related(back);
+                out.entry(info.location.uri.clone()).or_default().push(copy);
+            }
+        }
+        self.analysis = Some(analysis);
+        out
+    }
+
+    fn related(
+        &self,
+        related: Vec<DiagnosticRelatedInformation>,
+    ) -> Option<Vec<DiagnosticRelatedInformation>> {
+        (self.caps.related_information && !related.is_empty()).then_some(related)
+    }
+
+    /// With an editor `fail-on`, what would not fail the check is a hint.
+    fn shown_severity(&self, severity: Severity) -> lsp::DiagnosticSeverity {
+        match self.settings.fail_on {
+            Some(fail_on) if severity < fail_on => lsp::DiagnosticSeverity::HINT,
+            _ => convert::severity(severity),
+        }
+    }
+
+    /// `path:line` for messages.
+    pub fn describe(&mut self, location: &Location) -> String {
+        match self.source(&location.file) {
+            Some(file) => format!(
+                "{}:{}",
+                location.file,
+                file.line_col(location.span.start as usize).line
+            ),
+            None => location.file.to_string(),
+        }
+    }
+
+    /// Diffs the diagnostics against what was last sent.
+    fn publish_changes(&mut self) -> Vec<Publish> {
+        let mut current = self.diagnostics_by_uri();
+        let mut out = Vec::new();
+        let mut uris: Vec<Uri> = current
+            .keys()
+            .chain(self.published.keys())
+            .cloned()
+            .collect();
+        uris.sort();
+        uris.dedup();
+        for uri in uris {
+            let new = current.remove(&uri).unwrap_or_default();
+            let old = self.published.get(&uri);
+            if old.is_some_and(|old| *old == new) || (old.is_none() && new.is_empty()) {
+                continue;
+            }
+            let version = convert::uri_to_path(&uri)
+                .and_then(|p| self.open.get(&p))
+                .map(|d| d.version);
+            if new.is_empty() {
+                self.published.remove(&uri);
+            } else {
+                self.published.insert(uri.clone(), new.clone());
+            }
+            out.push(Publish {
+                uri,
+                diagnostics: new,
+                version,
+            });
+        }
+        out
+    }
+
+    /// Everything the server published and still stands, for tests and hover.
+    pub fn published(&self, uri: &Uri) -> &[lsp::Diagnostic] {
+        self.published.get(uri).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// A workspace read in the background, with the configuration file it used.
+pub struct LoadedWorkspace {
+    pub workspace: Workspace,
+    pub config_path: Option<PathBuf>,
+}
+
+/// Loads the workspace exactly as `poolcheck check` does. Never fails: an
+/// unreadable root gives an empty workspace and the reason.
+pub fn load(roots: &[PathBuf]) -> (LoadedWorkspace, Option<String>) {
+    let root = roots.first().cloned().unwrap_or_default();
+    let config_path = poolcheck_extract::project::find_config(&root);
+    match Workspace::load(
+        roots,
+        &LoadOptions {
+            respect_gitignore: true,
+            config_file: None,
+        },
+    ) {
+        Ok(workspace) => (
+            LoadedWorkspace {
+                workspace,
+                config_path,
+            },
+            None,
+        ),
+        Err(error) => (
+            LoadedWorkspace {
+                workspace: Workspace {
+                    root,
+                    ..Workspace::default()
+                },
+                config_path: None,
+            },
+            Some(error),
+        ),
+    }
+}
