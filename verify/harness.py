@@ -23,7 +23,7 @@ from pathlib import Path
 import psycopg
 
 PG_HOST = "127.0.0.1"
-PG_PORT = 55432
+PG_PORT = 25432
 PG_MAX_CONNECTIONS = 20
 PG_SUPERUSER_RESERVED = 3
 APP_ROLE = "app"
@@ -70,6 +70,8 @@ class Harness:
         self.python = args.python
         self.filters = args.only
         self.verbose = bool(os.environ.get("VERIFY_VERBOSE"))
+        # CI must stay under 15 minutes: whatever would start after this is reported as not run.
+        self.budget_seconds = float(os.environ.get("VERIFY_BUDGET_SECONDS", "720"))
         self.pids = self.work / "pids"
         self.pids.mkdir(parents=True, exist_ok=True)
         self.postgres: subprocess.Popen[bytes] | None = None
@@ -185,7 +187,7 @@ class Harness:
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         self.children.append(proc)
-        (self.pids / f"pgbouncer-{name}.pid").write_text(str(proc.pid))
+        (self.pids / f"group-pgbouncer-{name}.pid").write_text(str(proc.pid))
         deadline = time.monotonic() + 10
         while not port_open(port):
             if proc.poll() is not None or time.monotonic() > deadline:
@@ -344,7 +346,7 @@ class Harness:
             )
         finally:
             for proc, name, _ in bouncers:
-                self.stop(proc, f"pgbouncer-{name}")
+                self.stop(proc, f"group-pgbouncer-{name}")
         if bouncers:
             result["_pgbouncer_log"] = bouncers[0][2].read_text(errors="replace")
         result["_problems"] = problems
@@ -430,7 +432,7 @@ class Harness:
             for sampler in samplers:
                 sampler.join(timeout=5)
             for proc, name, _ in bouncers:
-                self.stop(proc, f"pgbouncer-{name}")
+                self.stop(proc, f"group-pgbouncer-{name}")
 
         errors = result.get("errors", [])
         if errors or result.get("exit_code", 1) != 0:
@@ -486,6 +488,14 @@ class Harness:
         jobs += [(p, self.budget) for p in budgets if self.selected(p.name)]
         for path, job in jobs:
             step = time.monotonic()
+            if step - started > self.budget_seconds:
+                outcome = Outcome(
+                    path.name, False, "not run",
+                    [f"the run exceeded its time budget of {self.budget_seconds:.0f} s"],
+                )
+                outcomes.append(outcome)
+                print(outcome.line(), flush=True)
+                continue
             try:
                 outcome = job(path)
             except Exception as error:  # one broken scenario must not stop the others
@@ -499,15 +509,34 @@ class Harness:
         return 0 if passed == len(outcomes) and outcomes else 1
 
     def shutdown(self) -> None:
-        for proc in list(self.children):
-            stop_process_group(proc)
-        if self.postgres and self.postgres.poll() is None:
-            # SIGINT: PostgreSQL's "fast" shutdown.
-            self.postgres.send_signal(signal.SIGINT)
+        """Stops everything at once: runuser gives its child about two seconds after SIGTERM."""
+        groups = [int(p.read_text()) for p in self.pids.glob("group-*.pid") if p.read_text().strip()]
+        groups += [proc.pid for proc in self.children]
+        for group in groups:
             try:
-                self.postgres.wait(timeout=15)
+                os.killpg(group, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        if self.postgres and self.postgres.poll() is None:
+            self.postgres.send_signal(signal.SIGINT)  # PostgreSQL's "fast" shutdown
+        deadline = time.monotonic() + 1.5
+        for group in groups:
+            while time.monotonic() < deadline:
+                try:
+                    os.killpg(group, 0)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.05)
+            else:
+                try:
+                    os.killpg(group, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        if self.postgres:
+            try:
+                self.postgres.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                self.postgres.kill()
+                self.postgres.send_signal(signal.SIGQUIT)  # "immediate" shutdown
 
 
 def parse_postgresql_conf(text: str) -> dict[str, str]:
@@ -609,6 +638,7 @@ def main() -> int:
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     try:
         return harness.main()
     finally:

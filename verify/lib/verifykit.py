@@ -76,6 +76,11 @@ def serve(command: list[str], directory: Path, name: str, boot_seconds: float = 
     process = subprocess.Popen(
         command, cwd=directory, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
     )
+    # The server runs in a process group of its own: the harness and verify/run stop that group
+    # by this file even if this workload is killed first.
+    pidfile = WORK / "pids" / f"group-{name}-{process.pid}.pid"
+    pidfile.parent.mkdir(parents=True, exist_ok=True)
+    pidfile.write_text(str(process.pid))
     try:
         deadline = time.monotonic() + boot_seconds
         url = None
@@ -92,6 +97,7 @@ def serve(command: list[str], directory: Path, name: str, boot_seconds: float = 
         yield Server(url, process, log)
     finally:
         stop_group(process)
+        pidfile.unlink(missing_ok=True)
         handle.close()
 
 

@@ -13,7 +13,7 @@ directory = verifykit.variant()
 
 def open_connections() -> int:
     time.sleep(0.5)
-    with psycopg.connect("host=127.0.0.1 port=55432 dbname=postgres user=app") as conn:
+    with psycopg.connect("host=127.0.0.1 port=25432 dbname=postgres user=app") as conn:
         return conn.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = 'pc301'"
         ).fetchone()[0]

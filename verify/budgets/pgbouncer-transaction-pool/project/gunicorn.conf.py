@@ -1,4 +1,4 @@
-bind = "127.0.0.1:59003"
+bind = "127.0.0.1:29003"
 workers = 2
 worker_class = "gthread"
 threads = 4

@@ -1,4 +1,4 @@
-bind = "127.0.0.1:58101"
+bind = "127.0.0.1:28101"
 workers = 3
 worker_class = "gthread"
 threads = 8

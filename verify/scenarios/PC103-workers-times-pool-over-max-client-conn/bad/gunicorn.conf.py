@@ -1,4 +1,4 @@
-bind = "127.0.0.1:58103"
+bind = "127.0.0.1:28103"
 workers = 2
 worker_class = "gthread"
 threads = 6

@@ -1,4 +1,4 @@
-bind = "127.0.0.1:58207"
+bind = "127.0.0.1:28207"
 workers = 2
 worker_class = "gthread"
 threads = 4

@@ -12,7 +12,7 @@ DATABASES = {
         "NAME": "budget_django_pool",
         "USER": "app",
         "HOST": "127.0.0.1",
-        "PORT": "55432",
+        "PORT": "25432",
         "OPTIONS": {
             "connect_timeout": 5,
             "pool": {"min_size": 1, "max_size": 4, "timeout": 10},

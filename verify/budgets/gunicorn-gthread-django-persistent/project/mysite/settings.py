@@ -12,7 +12,7 @@ DATABASES = {
         "NAME": "budget_django",
         "USER": "app",
         "HOST": "127.0.0.1",
-        "PORT": "55432",
+        "PORT": "25432",
         "CONN_MAX_AGE": 60,
         "CONN_HEALTH_CHECKS": True,
         "OPTIONS": {"connect_timeout": 5},

@@ -11,7 +11,7 @@ DATABASES = {
         "NAME": "pc203",
         "USER": "app",
         "HOST": "127.0.0.1",
-        "PORT": "56203",  # PgBouncer, transaction pooling
+        "PORT": "26203",  # PgBouncer, transaction pooling
         "OPTIONS": {"connect_timeout": 5},
     }
 }

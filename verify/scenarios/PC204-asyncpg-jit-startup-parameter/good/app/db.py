@@ -3,7 +3,7 @@ from sqlalchemy.pool import NullPool
 
 # jit = off is set on the server (postgresql.conf); PgBouncer tracks application_name.
 engine = create_async_engine(
-    "postgresql+asyncpg://app@127.0.0.1:56204/pc204",
+    "postgresql+asyncpg://app@127.0.0.1:26204/pc204",
     poolclass=NullPool,
     connect_args={"server_settings": {"application_name": "pc204-api"}},
 )

@@ -3,6 +3,6 @@ from sqlalchemy.pool import NullPool
 
 # PgBouncer pools; the app closes its connection after every request.
 engine = create_engine(
-    "postgresql+psycopg2://app@127.0.0.1:56207/pc207?connect_timeout=5",
+    "postgresql+psycopg2://app@127.0.0.1:26207/pc207?connect_timeout=5",
     poolclass=NullPool,
 )

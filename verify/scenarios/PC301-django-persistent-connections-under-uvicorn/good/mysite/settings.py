@@ -12,7 +12,7 @@ DATABASES = {
         "NAME": "pc301",
         "USER": "app",
         "HOST": "127.0.0.1",
-        "PORT": "55432",
+        "PORT": "25432",
         "CONN_MAX_AGE": 0,  # ASGI: no persistent connections
         "OPTIONS": {"connect_timeout": 5},
     }

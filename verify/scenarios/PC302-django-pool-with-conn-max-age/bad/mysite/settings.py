@@ -11,7 +11,7 @@ import dj_database_url
 DATABASES = {
     "default": {
         **dj_database_url.config(
-            default="postgres://app@127.0.0.1:55432/pc302", conn_max_age=600
+            default="postgres://app@127.0.0.1:25432/pc302", conn_max_age=600
         ),
         "OPTIONS": {"pool": {"min_size": 1, "max_size": 4}, "connect_timeout": 5},
     }

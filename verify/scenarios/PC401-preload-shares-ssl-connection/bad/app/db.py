@@ -4,7 +4,7 @@ from sqlalchemy import MetaData, create_engine
 
 DATABASE_URL = os.environ.get(
     "DATABASE_URL",
-    "postgresql+psycopg2://app@127.0.0.1:55432/pc401?sslmode=require&connect_timeout=5",
+    "postgresql+psycopg2://app@127.0.0.1:25432/pc401?sslmode=require&connect_timeout=5",
 )
 
 engine = create_engine(DATABASE_URL, pool_size=2, max_overflow=0)
