@@ -41,7 +41,7 @@ PER_DATABASE_SETTINGS = {
     "timezone",
 }
 # Keys that must equal the running server's, since poolcheck's arithmetic reads them.
-SERVER_SETTINGS = {"max_connections", "superuser_reserved_connections"}
+SERVER_SETTINGS = {"max_connections", "superuser_reserved_connections", "port"}
 
 
 @dataclass
