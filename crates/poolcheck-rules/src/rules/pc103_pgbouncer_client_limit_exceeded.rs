@@ -89,6 +89,7 @@ behind a transaction pooler a small application pool, or `NullPool`, is enough."
         references: &[
             "pitfalls P10; PgBouncer `max_client_conn`: <https://www.pgbouncer.org/config.html#max_client_conn>",
             "pgbouncer/pgbouncer#293: <https://github.com/pgbouncer/pgbouncer/issues/293>",
+            "Reproduced against PostgreSQL 15 and PgBouncer 1.18 by `verify/scenarios/PC103-workers-times-pool-over-max-client-conn` (`verify/run PC103`)",
         ],
     },
     check: Some(check),

@@ -265,6 +265,7 @@ overflow so that they add up to 500\". Check the PostgreSQL budget (PC101) after
             "sqlalchemy/sqlalchemy#5308 (pool size vs greenlets): <https://github.com/sqlalchemy/sqlalchemy/issues/5308>",
             "psycopg_pool `ConnectionPool` (`max_size`, `timeout`, `PoolTimeout`): <https://www.psycopg.org/psycopg3/docs/api/pool.html>",
             "gunicorn settings (`threads`, `worker_connections`): <https://docs.gunicorn.org/en/stable/settings.html>",
+            "Reproduced against PostgreSQL 15 by `verify/scenarios/PC105-gthread-threads-over-queuepool` (`verify/run PC105`)",
         ],
     },
     check: Some(check),

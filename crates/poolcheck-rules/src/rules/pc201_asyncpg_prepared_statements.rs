@@ -221,6 +221,7 @@ from 1.24). The quick fix inserts `\"statement_cache_size\": 0` into `connect_ar
             "sqlalchemy/sqlalchemy#6467: <https://github.com/sqlalchemy/sqlalchemy/issues/6467>",
             "MagicStack/asyncpg#1058: <https://github.com/MagicStack/asyncpg/issues/1058>",
             "sqlalchemy/sqlalchemy#12836: <https://github.com/sqlalchemy/sqlalchemy/issues/12836>",
+            "Reproduced against PostgreSQL 15 and PgBouncer 1.18 by `verify/scenarios/PC201-asyncpg-through-transaction-pooling` (`verify/run PC201`)",
         ],
     },
     check: Some(check),

@@ -137,6 +137,7 @@ postgresql.conf. If PostgreSQL reports the parameter to clients, add it to \
             "PgBouncer changelog 1.20.0/1.20.1 (`options` and `track_extra_parameters`): <https://www.pgbouncer.org/changelog.html>",
             "SQLAlchemy asyncpg dialect, *Disabling the PostgreSQL JIT*: <https://docs.sqlalchemy.org/en/20/dialects/postgresql.html#module-sqlalchemy.dialects.postgresql.asyncpg>",
             "PrefectHQ/prefect#14602: <https://github.com/PrefectHQ/prefect/issues/14602>",
+            "Reproduced against PostgreSQL 15 and PgBouncer 1.18 by `verify/scenarios/PC204-asyncpg-jit-startup-parameter` (`verify/run PC204`)",
         ],
     },
     check: Some(check),

@@ -81,6 +81,7 @@ transaction. Parameters PostgreSQL reports to clients can instead be tracked wit
 `track_extra_parameters`.",
         references: &[
             "pitfalls P8; PgBouncer `ignore_startup_parameters`: <https://www.pgbouncer.org/config.html#ignore_startup_parameters>",
+            "Reproduced against PostgreSQL 15 and PgBouncer 1.18 by `verify/scenarios/PC205-options-dropped-by-ignore-startup-parameters` (`verify/run PC205`)",
         ],
     },
     check: Some(check),

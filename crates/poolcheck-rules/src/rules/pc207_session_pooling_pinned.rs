@@ -276,6 +276,7 @@ point of PgBouncer for this database.",
         references: &[
             "pitfalls P12; PgBouncer `pool_mode` and `query_wait_timeout`: <https://www.pgbouncer.org/config.html#pool_mode>",
             "autobase-tech/autobase#89 (both causes explained): <https://github.com/autobase-tech/autobase/issues/89>",
+            "Reproduced against PostgreSQL 15 and PgBouncer 1.18 by `verify/scenarios/PC207-session-pooling-pinned-by-queuepool` (`verify/run PC207`)",
         ],
     },
     check: Some(check),

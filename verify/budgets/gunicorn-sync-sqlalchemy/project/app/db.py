@@ -1,0 +1,7 @@
+from sqlalchemy import create_engine
+
+engine = create_engine(
+    "postgresql+psycopg2://app@127.0.0.1:25432/budget_sync?connect_timeout=5",
+    pool_size=2,
+    max_overflow=0,
+)

@@ -1,0 +1,7 @@
+from sqlalchemy import create_engine
+
+engine = create_engine(
+    "postgresql+psycopg://app@127.0.0.1:26202/pc202?connect_timeout=5",
+    pool_size=6,
+    max_overflow=0,
+)
