@@ -136,6 +136,7 @@ connection. To reuse connections, use Django's connection pool, `OPTIONS[\"pool\
 with psycopg 3; its `max_size` then bounds each process), or put PgBouncer in front of the \
 database.",
         references: &[
+            "Reproduced against PostgreSQL 15 with Django under uvicorn by `verify/scenarios/PC301-django-persistent-connections-under-uvicorn` (`verify/run PC301`)",
             "pitfalls P6 and P24; Django databases documentation, persistent connections (\"When using ASGI, persistent connections should be disabled\"): <https://docs.djangoproject.com/en/stable/ref/databases/#persistent-connections>",
             "Django documentation commit 8713e4ae (backported to 5.1.x): <https://github.com/django/django/pull/19266>",
             "Django ticket #33497, \"Database persistent connections do not work with ASGI in 4.0\": <https://code.djangoproject.com/ticket/33497>",
