@@ -216,3 +216,11 @@ fn a_binary_or_unreadable_file_does_not_stop_the_run() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("skipped pgbouncer.ini: binary"), "{err}");
 }
+
+#[test]
+fn json_outputs_are_stable() {
+    let check = poolcheck(&fixture("rules/PC104-wildcard-pool"), &["check", "--format", "json"]);
+    insta::assert_snapshot!("check_json_pc104", stdout(&check));
+    let budget = poolcheck(&fixture("projects/demo"), &["budget", "--format", "json"]);
+    insta::assert_snapshot!("budget_json_demo", stdout(&budget));
+}
