@@ -106,3 +106,15 @@ fn compose_commands_that_run_a_script_run_its_server_as_that_service() {
     assert_eq!(names, ["worker", "api"]);
     assert_eq!(b["databases"][0]["demand"], 96);
 }
+
+/// treeherder's shape: one entrypoint whose branches start different celery
+/// workers of the same app (`-Q ingest --concurrency=3`, `-Q reports
+/// --concurrency=5`): two services, not one counted once.
+#[test]
+fn an_entrypoint_with_several_worker_types_has_a_service_for_each() {
+    let b = budget(&project("entrypoint-process-types"));
+    assert_eq!(service(&b, "web")["processes"], 2);
+    assert_eq!(service(&b, "worker")["processes"], 3);
+    assert_eq!(service(&b, "worker-2")["processes"], 5);
+    assert_eq!(b["databases"][0]["demand"], 20);
+}

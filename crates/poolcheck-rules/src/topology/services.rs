@@ -96,19 +96,49 @@ pub fn build(workspace: &Workspace, deployment: &mut Deployment) {
     }
 
     let mut cache: Vec<(Environment, Option<Vec<PathBuf>>, PythonAnalysis)> = Vec::new();
-    let mut seen_keys: Vec<(ServerKind, Option<String>)> = Vec::new();
+    let app_of = |f: &Found| {
+        f.invocation
+            .settings
+            .app
+            .as_ref()
+            .and_then(|a| a.value.clone())
+    };
+    // A file that starts the same app from several commands (an entrypoint
+    // with one branch per process type: `worker_log_parser` and
+    // `worker_misc` both run `celery -A app worker`) describes distinct
+    // services; the same command reached twice is one.
+    let mut commands_per_file: BTreeMap<(ServerKind, String, FilePath), Vec<Span>> =
+        BTreeMap::new();
+    for f in &found {
+        if let Some(app) = app_of(f) {
+            let spans = commands_per_file
+                .entry((f.invocation.kind, app, f.invocation.location.file.clone()))
+                .or_default();
+            if !spans.contains(&f.invocation.location.span) {
+                spans.push(f.invocation.location.span);
+            }
+        }
+    }
+    let mut seen_keys: Vec<(ServerKind, Option<String>, Option<Location>)> = Vec::new();
     let mut names: BTreeMap<String, usize> = BTreeMap::new();
     for mut f in found {
         if f.invocation.development || f.invocation.kind == ServerKind::DevServer {
             continue;
         }
+        let app = app_of(&f);
+        let distinct_in_file = app.as_ref().is_some_and(|app| {
+            commands_per_file
+                .get(&(
+                    f.invocation.kind,
+                    app.clone(),
+                    f.invocation.location.file.clone(),
+                ))
+                .is_some_and(|spans| spans.len() > 1)
+        });
         let key = (
             f.invocation.kind,
-            f.invocation
-                .settings
-                .app
-                .as_ref()
-                .and_then(|a| a.value.clone()),
+            app,
+            distinct_in_file.then(|| f.invocation.location.clone()),
         );
         if key.1.is_some() && seen_keys.contains(&key) {
             // The same server started from a second file (a Procfile and a
