@@ -4,7 +4,7 @@
 //! and kept in the workspace so their locations print and fixes apply.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use poolcheck_core::{FileFacts, FileKind, SourceFile};
@@ -84,7 +84,7 @@ pub fn imported_modules(workspace: &Workspace) -> Vec<(Arc<SourceFile>, FileFact
     }
     while let Some(name) = pending.pop() {
         // `from a.b import c` may name a module `a.b.c` or a value in `a.b`.
-        let Some(path) = by_name.remove(&name) else {
+        let Some(path) = take_module(&mut by_name, &workspace.root, &name) else {
             continue;
         };
         let Ok(Ok(text)) = poolcheck_extract::discover::read_candidate(path) else {
@@ -98,4 +98,31 @@ pub fn imported_modules(workspace: &Workspace) -> Vec<(Arc<SourceFile>, FileFact
         }
     }
     loaded
+}
+
+/// The module an absolute import `name` names: the one with that full name,
+/// else the shortest whose name ends with it below an import root (a
+/// directory that is no package, such as `src/`), as Python finds
+/// `paperless.settings.parsers` in `src/paperless/settings/parsers.py`.
+fn take_module<'p>(
+    by_name: &mut BTreeMap<String, &'p PathBuf>,
+    root: &Path,
+    name: &str,
+) -> Option<&'p PathBuf> {
+    if let Some(path) = by_name.remove(name) {
+        return Some(path);
+    }
+    let suffix = format!(".{name}");
+    let key = by_name
+        .keys()
+        .filter(|key| {
+            key.strip_suffix(&suffix).is_some_and(|prefix| {
+                let mut dir = root.to_path_buf();
+                dir.extend(prefix.split('.'));
+                !dir.join("__init__.py").is_file()
+            })
+        })
+        .min_by_key(|key| key.len())
+        .cloned()?;
+    by_name.remove(&key)
 }

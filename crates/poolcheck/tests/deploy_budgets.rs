@@ -83,3 +83,38 @@ fn a_built_service_runs_the_dockerfile_cmd_with_its_compose_environment() {
     assert_eq!(b["databases"][0]["usable"], 37);
     assert_eq!(b["databases"][0]["demand"], 40);
 }
+
+/// plane's shape: `command: ./bin/start-api.sh` runs a script of the build
+/// context, whose `gunicorn -w "$API_WORKERS"` takes the service's
+/// environment; an image-only service in another compose file runs
+/// `/srv/backend/bin/start-worker.sh`, the one script with that tail.
+#[test]
+fn compose_commands_that_run_a_script_run_its_server_as_that_service() {
+    let b = budget(&project("compose-command-script"));
+    let api = service(&b, "api");
+    assert_eq!(api["processes"], 3);
+    assert_eq!(api["pools"][0]["per_process"], 12);
+    let worker = service(&b, "worker");
+    assert_eq!(worker["processes"], 5);
+    // The scripts are not services of their own as well.
+    let names: Vec<&str> = b["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["worker", "api"]);
+    assert_eq!(b["databases"][0]["demand"], 96);
+}
+
+/// treeherder's shape: one entrypoint whose branches start different celery
+/// workers of the same app (`-Q ingest --concurrency=3`, `-Q reports
+/// --concurrency=5`): two services, not one counted once.
+#[test]
+fn an_entrypoint_with_several_worker_types_has_a_service_for_each() {
+    let b = budget(&project("entrypoint-process-types"));
+    assert_eq!(service(&b, "web")["processes"], 2);
+    assert_eq!(service(&b, "worker")["processes"], 3);
+    assert_eq!(service(&b, "worker-2")["processes"], 5);
+    assert_eq!(b["databases"][0]["demand"], 20);
+}

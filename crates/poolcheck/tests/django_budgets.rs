@@ -197,3 +197,19 @@ fn alternative_settings_modules_count_their_largest_alias_once() {
     );
     assert!(budget_codes(&dir).is_empty(), "{:?}", budget_codes(&dir));
 }
+
+/// A `src/` layout: `ledger.config.env` lives in `src/ledger/config/env.py`,
+/// holds no trigger word (so discovery skips it) and is still read, so
+/// `CONN_MAX_AGE` from its helper is known and nothing is reported unknown.
+#[test]
+fn src_layout_helper_module_is_read_through_its_import() {
+    let dir = project("django-src-layout");
+    let check = json_of(&poolcheck(&dir, &["check", "--format", "json"]));
+    assert_eq!(check["diagnostics"], json!([]));
+    let budget = json_of(&poolcheck(&dir, &["budget", "--format", "json"]));
+    assert_eq!(budget["databases"][0]["demand"], json!(12));
+    assert_eq!(
+        budget["databases"][0]["contributors"][0]["formula"],
+        json!("3 workers × 4 threads")
+    );
+}

@@ -1641,6 +1641,11 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                 Some(loc),
             ),
             "max" | "min" => Self::min_max(path, &positional, expr, loc),
+            // Values are never mutated in place here, so a copy is the value.
+            "copy.copy" | "copy.deepcopy" => positional
+                .first()
+                .cloned()
+                .unwrap_or_else(|| unknown("no argument", Some(loc))),
             "abs" => match positional.first().and_then(|v| v.value.as_ref()) {
                 Some(Value::Int(IntExpr::Const(i))) => {
                     Sourced::computed(Value::int(i.saturating_abs()), render(expr), Some(loc))

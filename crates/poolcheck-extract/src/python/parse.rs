@@ -244,6 +244,7 @@ impl<'s> Builder<'s> {
             "import_statement" => self.import_statement(node, scope),
             "import_from_statement" => self.import_from(node, scope),
             "if_statement" => self.if_statement(node, scope),
+            "match_statement" => self.match_statement(node, scope),
             "try_statement" => self.try_statement(node, scope),
             "with_statement" => {
                 if scope == Scope::Module {
@@ -590,6 +591,9 @@ impl<'s> Builder<'s> {
     }
 
     fn if_statement(&mut self, node: Node<'_>, scope: Scope) {
+        if let Some(condition) = node.child_by_field_name("condition") {
+            self.walrus_bindings(condition, scope);
+        }
         let branch = self.new_branch(BranchKind::If, node);
         let condition = node.child_by_field_name("condition").map(|c| self.expr(c));
         self.module.branches[branch].conditions.push(condition);
@@ -604,6 +608,9 @@ impl<'s> Builder<'s> {
             let arm = self.module.branches[branch].conditions.len();
             match alternative.kind() {
                 "elif_clause" => {
+                    if let Some(condition) = alternative.child_by_field_name("condition") {
+                        self.walrus_bindings(condition, scope);
+                    }
                     let condition = alternative
                         .child_by_field_name("condition")
                         .map(|c| self.expr(c));
@@ -621,6 +628,148 @@ impl<'s> Builder<'s> {
                 }
                 _ => {}
             }
+        }
+    }
+
+    /// `if (size := getenv("POOL")) is not None:` binds `size` whichever arm
+    /// runs: an assignment just before the branch.
+    fn walrus_bindings(&mut self, condition: Node<'_>, scope: Scope) {
+        if condition.kind() == "named_expression" {
+            if let (Some(name), Some(value)) = (
+                condition.child_by_field_name("name"),
+                condition.child_by_field_name("value"),
+            ) && let Some(target) = self.assign_target(name)
+            {
+                let value = self.expr(value);
+                self.push_stmt(
+                    scope,
+                    StmtKind::Assign {
+                        target,
+                        value,
+                        annotation: None,
+                    },
+                    span_of(condition),
+                );
+            }
+            return;
+        }
+        for child in named_children(condition) {
+            // A comprehension's or lambda's names are its own.
+            if !matches!(
+                child.kind(),
+                "lambda"
+                    | "list_comprehension"
+                    | "dictionary_comprehension"
+                    | "set_comprehension"
+                    | "generator_expression"
+            ) {
+                self.walrus_bindings(child, scope);
+            }
+        }
+    }
+
+    /// `match subject: case …:` is an `if`/`elif` chain on `subject == literal`
+    /// (settings that pick a database engine by name); a wildcard or capture
+    /// arm is the `else`, and any other pattern is a condition not evaluated.
+    fn match_statement(&mut self, node: Node<'_>, scope: Scope) {
+        let branch = self.new_branch(BranchKind::If, node);
+        let subject = node.child_by_field_name("subject").map(|s| self.expr(s));
+        let Some(body) = node.child_by_field_name("body") else {
+            return;
+        };
+        let mut cursor = body.walk();
+        let clauses: Vec<Node<'_>> = body
+            .children_by_field_name("alternative", &mut cursor)
+            .collect();
+        for clause in clauses {
+            let arm = self.module.branches[branch].conditions.len();
+            let patterns: Vec<Node<'_>> = named_children(clause)
+                .into_iter()
+                .filter(|c| c.kind() == "case_pattern")
+                .collect();
+            let pattern = match (patterns.as_slice(), subject.as_ref()) {
+                ([single], Some(subject)) => self.case_condition(subject, *single),
+                _ => Some(Expr::new(
+                    ExprKind::Other("case_pattern".into()),
+                    span_of(clause),
+                )),
+            };
+            let guard = clause
+                .child_by_field_name("guard")
+                .and_then(|g| named_children(g).first().map(|e| self.expr(*e)));
+            let condition = match (pattern, guard) {
+                (Some(pattern), Some(guard)) => {
+                    let span = pattern.span;
+                    Some(Expr::new(
+                        ExprKind::BoolOp(BoolOp::And, Box::new(pattern), Box::new(guard)),
+                        span,
+                    ))
+                }
+                (pattern, guard) => pattern.or(guard),
+            };
+            if condition.is_none() {
+                self.module.branches[branch].exhaustive = true;
+            }
+            self.module.branches[branch].conditions.push(condition);
+            if let Some(consequence) = clause.child_by_field_name("consequence") {
+                self.guarded_block(consequence, scope, Guard { branch, arm });
+            }
+        }
+    }
+
+    /// The condition under which `case pattern` matches `subject`; `None` for
+    /// an irrefutable pattern (`_` or a bare capture name).
+    fn case_condition(&self, subject: &Expr, pattern: Node<'_>) -> Option<Expr> {
+        let span = span_of(pattern);
+        let children = named_children(pattern);
+        // `case _:` has no named child: irrefutable.
+        let inner = children.first()?;
+        let literal = |node: Node<'_>| -> Expr {
+            let value = match node.kind() {
+                "string"
+                | "concatenated_string"
+                | "integer"
+                | "float"
+                | "true"
+                | "false"
+                | "none" => self.expr(node),
+                // `case Engine.POSTGRES:` compares with that value.
+                "dotted_name" if named_children(node).len() > 1 => {
+                    let mut parts = named_children(node).into_iter();
+                    let first = parts.next().map_or_else(
+                        || Expr::new(ExprKind::Other("dotted_name".into()), span_of(node)),
+                        |n| self.expr(n),
+                    );
+                    parts.fold(first, |object, attr| {
+                        let span =
+                            Span::new(object.span.start as usize, span_of(attr).end as usize);
+                        Expr::new(
+                            ExprKind::Attribute(Box::new(object), self.text(attr).to_owned()),
+                            span,
+                        )
+                    })
+                }
+                _ => return Expr::new(ExprKind::Other("case_pattern".into()), span_of(node)),
+            };
+            Expr::new(
+                ExprKind::Compare(Box::new(subject.clone()), vec![(CmpOp::Eq, value)]),
+                span_of(node),
+            )
+        };
+        match inner.kind() {
+            "dotted_name" if named_children(*inner).len() == 1 && children.len() == 1 => None,
+            "union_pattern" => {
+                let mut alternatives = named_children(*inner).into_iter().map(literal);
+                let first = alternatives.next()?;
+                Some(alternatives.fold(first, |left, right| {
+                    Expr::new(
+                        ExprKind::BoolOp(BoolOp::Or, Box::new(left), Box::new(right)),
+                        span,
+                    )
+                }))
+            }
+            _ if children.len() == 1 => Some(literal(*inner)),
+            _ => Some(Expr::new(ExprKind::Other("case_pattern".into()), span)),
         }
     }
 

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use poolcheck_core::facts::deploy::{ComposeEnvFile, ComposeService, DeployFacts};
+use poolcheck_core::facts::deploy::{ComposeEnvFile, ComposeService, DeployFacts, ShellWord};
 use poolcheck_core::facts::pool::Driver;
 use poolcheck_core::facts::process::{ServerInvocation, ServerKind, ServerSettings};
 use poolcheck_core::{
@@ -96,19 +96,49 @@ pub fn build(workspace: &Workspace, deployment: &mut Deployment) {
     }
 
     let mut cache: Vec<(Environment, Option<Vec<PathBuf>>, PythonAnalysis)> = Vec::new();
-    let mut seen_keys: Vec<(ServerKind, Option<String>)> = Vec::new();
+    let app_of = |f: &Found| {
+        f.invocation
+            .settings
+            .app
+            .as_ref()
+            .and_then(|a| a.value.clone())
+    };
+    // A file that starts the same app from several commands (an entrypoint
+    // with one branch per process type: `worker_log_parser` and
+    // `worker_misc` both run `celery -A app worker`) describes distinct
+    // services; the same command reached twice is one.
+    let mut commands_per_file: BTreeMap<(ServerKind, String, FilePath), Vec<Span>> =
+        BTreeMap::new();
+    for f in &found {
+        if let Some(app) = app_of(f) {
+            let spans = commands_per_file
+                .entry((f.invocation.kind, app, f.invocation.location.file.clone()))
+                .or_default();
+            if !spans.contains(&f.invocation.location.span) {
+                spans.push(f.invocation.location.span);
+            }
+        }
+    }
+    let mut seen_keys: Vec<(ServerKind, Option<String>, Option<Location>)> = Vec::new();
     let mut names: BTreeMap<String, usize> = BTreeMap::new();
     for mut f in found {
         if f.invocation.development || f.invocation.kind == ServerKind::DevServer {
             continue;
         }
+        let app = app_of(&f);
+        let distinct_in_file = app.as_ref().is_some_and(|app| {
+            commands_per_file
+                .get(&(
+                    f.invocation.kind,
+                    app.clone(),
+                    f.invocation.location.file.clone(),
+                ))
+                .is_some_and(|spans| spans.len() > 1)
+        });
         let key = (
             f.invocation.kind,
-            f.invocation
-                .settings
-                .app
-                .as_ref()
-                .and_then(|a| a.value.clone()),
+            app,
+            distinct_in_file.then(|| f.invocation.location.clone()),
         );
         if key.1.is_some() && seen_keys.contains(&key) {
             // The same server started from a second file (a Procfile and a
@@ -288,6 +318,32 @@ fn find_invocations(workspace: &Workspace, project_env: &Environment) -> Vec<Fou
                 compose: Some((service.clone(), project_env.clone())),
             });
         }
+        // `command: ./bin/entrypoint.sh`: the script's server runs as this
+        // service, with its environment.
+        for service in &deploy.compose_services {
+            for script in service
+                .commands
+                .iter()
+                .filter_map(|index| deploy.commands.get(*index))
+                .filter_map(|site| run_script(workspace, &facts.path, service, site))
+            {
+                let Some(script_deploy) = &script.deploy else {
+                    continue;
+                };
+                let service_env =
+                    compose_service_env(workspace, service, project_env, &mut load_env_file);
+                for mut invocation in commands::invocations(script_deploy, &service_env) {
+                    invocation.name_hint = Some(service.name.clone());
+                    found.push(Found {
+                        invocation,
+                        env: service_env.clone(),
+                        source: Source::Compose,
+                        compose: Some((service.clone(), project_env.clone())),
+                    });
+                }
+                built.push(&script.path);
+            }
+        }
         for service in deploy
             .compose_services
             .iter()
@@ -320,7 +376,7 @@ fn find_invocations(workspace: &Workspace, project_env: &Environment) -> Vec<Fou
         };
         match facts.kind {
             FileKind::Compose => {}
-            FileKind::Dockerfile if built.contains(&&facts.path) => {}
+            FileKind::Dockerfile | FileKind::Shell if built.contains(&&facts.path) => {}
             FileKind::Ini => {
                 if let Some(invocation) = uwsgi::uwsgi_invocation(deploy, project_env) {
                     found.push(Found {
@@ -362,6 +418,65 @@ fn compose_service_env(
     env.overlay(&compose::service_environment(service, base, load_env_file));
     layer_declared(&mut env, &workspace.config.env, "poolcheck config [env]");
     env
+}
+
+/// The shell script a compose command runs (`./bin/start.sh`, `sh
+/// bin/start.sh`, `/app/bin/start.sh`): relative to the build context, else
+/// to the compose file, else the one script in the repository whose path ends
+/// with the one written (an image-only service runs a path inside the image).
+fn run_script<'w>(
+    workspace: &'w Workspace,
+    compose_file: &FilePath,
+    service: &ComposeService,
+    site: &poolcheck_core::facts::deploy::CommandSite,
+) -> Option<&'w FileFacts> {
+    let mut words = site.words.iter().filter_map(ShellWord::literal_text);
+    let first = words.next()?;
+    let written = if matches!(first.as_str(), "sh" | "bash" | "/bin/sh" | "/bin/bash") {
+        words.next()?
+    } else {
+        first
+    };
+    if !Path::new(&written)
+        .extension()
+        .is_some_and(|ext| ext.eq_ignore_ascii_case("sh"))
+    {
+        return None;
+    }
+    let relative = Path::new(written.trim_start_matches("./").trim_start_matches('/'));
+    let scripts = || workspace.facts.iter().filter(|f| f.kind == FileKind::Shell);
+    let base = compose_file.as_path().parent().unwrap_or(Path::new(""));
+    let mut candidates = Vec::new();
+    if let Some(build) = &service.build
+        && !written.starts_with('/')
+    {
+        candidates.push(base.join(&build.context).join(relative));
+    }
+    if !written.starts_with('/') {
+        candidates.push(base.join(relative));
+    }
+    for candidate in candidates {
+        let normalized = poolcheck_core::normalize_lexically(display_path(&candidate).as_path());
+        if let Some(found) =
+            scripts().find(|f| poolcheck_core::normalize_lexically(f.path.as_path()) == normalized)
+        {
+            return Some(found);
+        }
+    }
+    // Inside the image: match the longest tail of the path that names
+    // exactly one script (`/code/bin/start.sh` → `apps/api/bin/start.sh`).
+    let components: Vec<_> = relative.components().collect();
+    (0..components.len()).find_map(|skip| {
+        let tail: PathBuf = components[skip..].iter().collect();
+        if tail.components().count() < 2 {
+            return None;
+        }
+        let mut matching = scripts().filter(|f| f.path.as_path().ends_with(&tail));
+        match (matching.next(), matching.next()) {
+            (Some(only), None) => Some(only),
+            _ => None,
+        }
+    })
 }
 
 /// The Dockerfile a compose service builds: `build.context` (relative to the

@@ -989,3 +989,77 @@ fn malformed_settings_are_reported_not_guessed() {
     assert!(!option.is_dict);
     assert_eq!(size(truthy), Some(4));
 }
+
+/// Settings that pick the engine with `match` (Python 3.10), building the
+/// alias dict in a helper function: the arm the environment selects decides.
+const MATCH_ENGINE: &str = r#"import copy
+import os
+
+
+def database_settings():
+    engine = os.environ.get("APP_DB_ENGINE", "sqlite")
+    config: dict
+    match engine:
+        case "sqlite":
+            config = {"ENGINE": "django.db.backends.sqlite3", "NAME": "app.db"}
+        case "postgres" | "postgresql":
+            config = {
+                "ENGINE": "django.db.backends.postgresql",
+                "HOST": os.getenv("APP_DB_HOST", "db"),
+                "NAME": "app",
+            }
+            options = {"application_name": "app"}
+            if (size := os.getenv("APP_DB_POOL")) is not None:
+                options["pool"] = {"min_size": 1, "max_size": int(size)}
+            config["OPTIONS"] = copy.deepcopy(options)
+        case _:
+            raise ValueError(engine)
+    config["CONN_HEALTH_CHECKS"] = True
+    return {"default": config}
+
+
+DATABASES = database_settings()
+"#;
+
+fn match_repo() -> Repo {
+    Repo::new(&[
+        ("app/__init__.py", ""),
+        ("app/settings.py", MATCH_ENGINE),
+        (
+            "app/wsgi.py",
+            "import os\nfrom django.core.wsgi import get_wsgi_application\n\nos.environ.setdefault(\"DJANGO_SETTINGS_MODULE\", \"app.settings\")\napplication = get_wsgi_application()\n",
+        ),
+    ])
+}
+
+#[test]
+fn match_statement_selects_the_arm_of_the_environment() {
+    let repo = match_repo();
+    let analysis = repo.analyze(&env(&[("APP_DB_ENGINE", "postgresql")]));
+    assert!(analysis.unresolved.is_empty(), "{:?}", analysis.unresolved);
+    assert_eq!(names(&analysis), ["default"]);
+    let default = pool(&analysis, "default");
+    assert_eq!(default.target.get().unwrap().host.as_deref(), Some("db"));
+    assert_eq!(django(default).conn_health_checks.value, Some(true));
+    assert!(django(default).pool.is_none());
+
+    // The walrus in the `if` binds the size the pool then uses; the deep copy
+    // keeps the dict.
+    let analysis = repo.analyze(&env(&[("APP_DB_ENGINE", "postgres"), ("APP_DB_POOL", "6")]));
+    assert!(analysis.unresolved.is_empty(), "{:?}", analysis.unresolved);
+    let pool_option = django(pool(&analysis, "default"))
+        .pool
+        .as_ref()
+        .expect("OPTIONS[\"pool\"]");
+    let max_size = pool_option.max_size.as_ref().expect("max_size");
+    assert_eq!(max_size.get().and_then(IntExpr::constant), Some(6));
+    assert_eq!(
+        repo.slice(max_size.location.as_ref().unwrap()),
+        "os.getenv(\"APP_DB_POOL\")"
+    );
+
+    // The default arm is SQLite: no PostgreSQL pool, and nothing unknown.
+    let analysis = repo.analyze(&Environment::new());
+    assert!(analysis.unresolved.is_empty(), "{:?}", analysis.unresolved);
+    assert!(analysis.pools.is_empty(), "{:#?}", analysis.pools);
+}
