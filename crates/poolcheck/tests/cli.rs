@@ -219,7 +219,10 @@ fn a_binary_or_unreadable_file_does_not_stop_the_run() {
 
 #[test]
 fn json_outputs_are_stable() {
-    let check = poolcheck(&fixture("rules/PC104-wildcard-pool"), &["check", "--format", "json"]);
+    let check = poolcheck(
+        &fixture("rules/PC104-wildcard-pool"),
+        &["check", "--format", "json"],
+    );
     insta::assert_snapshot!("check_json_pc104", stdout(&check));
     let budget = poolcheck(&fixture("projects/demo"), &["budget", "--format", "json"]);
     insta::assert_snapshot!("budget_json_demo", stdout(&budget));
