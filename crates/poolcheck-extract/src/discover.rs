@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use aho_corasick::AhoCorasick;
+use aho_corasick::packed;
 use ignore::overrides::OverrideBuilder;
 use ignore::{WalkBuilder, WalkState};
 use poolcheck_core::FileKind;
@@ -205,17 +205,41 @@ const SHELL_TRIGGERS: &[&str] = &[
     "manage.py",
 ];
 
+/// A set of literal words searched for at once. The SIMD "Teddy" searcher
+/// is several times faster than a general automaton on these few short
+/// words; where the CPU lacks it, a memmem finder per word is used.
+enum TriggerWords {
+    Packed(packed::Searcher),
+    Each(Vec<memchr::memmem::Finder<'static>>),
+}
+
+impl TriggerWords {
+    fn new(words: &'static [&'static str]) -> Self {
+        match packed::Config::new().builder().extend(words).build() {
+            Some(searcher) => TriggerWords::Packed(searcher),
+            None => TriggerWords::Each(words.iter().map(memchr::memmem::Finder::new).collect()),
+        }
+    }
+
+    fn is_match(&self, haystack: &[u8]) -> bool {
+        match self {
+            TriggerWords::Packed(searcher) => searcher.find(haystack).is_some(),
+            TriggerWords::Each(finders) => finders.iter().any(|f| f.find(haystack).is_some()),
+        }
+    }
+}
+
 struct Prefilter {
-    python: AhoCorasick,
-    shell: AhoCorasick,
+    python: TriggerWords,
+    shell: TriggerWords,
 }
 
 impl Prefilter {
     fn new() -> Self {
         // The patterns are fixed ASCII words: building the automata cannot fail.
         Self {
-            python: AhoCorasick::new(PYTHON_TRIGGERS).expect("static patterns"),
-            shell: AhoCorasick::new(SHELL_TRIGGERS).expect("static patterns"),
+            python: TriggerWords::new(PYTHON_TRIGGERS),
+            shell: TriggerWords::new(SHELL_TRIGGERS),
         }
     }
 
@@ -234,10 +258,10 @@ impl Prefilter {
     fn admit(&self, kind: FileKind, path: &Path, text: &str) -> Option<FileKind> {
         match kind {
             FileKind::Python => {
-                let wanted = is_gunicorn_config(path) || self.python.is_match(text);
+                let wanted = is_gunicorn_config(path) || self.python.is_match(text.as_bytes());
                 (wanted && !is_alembic_env(text)).then_some(kind)
             }
-            FileKind::Shell => self.shell.is_match(text).then_some(kind),
+            FileKind::Shell => self.shell.is_match(text.as_bytes()).then_some(kind),
             FileKind::Ini => {
                 let lower = text.to_ascii_lowercase();
                 ["[pgbouncer]", "[uwsgi]"]
