@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use poolcheck_core::{FileFacts, FileKind, SourceFile};
 use poolcheck_extract::python;
+use rayon::prelude::*;
 
 use crate::workspace::{Workspace, display_path};
 
@@ -73,56 +74,96 @@ pub fn imported_modules(workspace: &Workspace) -> Vec<(Arc<SourceFile>, FileFact
             );
         }
     }
+    let mut modules = ModuleIndex::new(by_name);
     for name in settings_names {
         // Named from the import root, which may sit below the repository root.
-        let suffix = format!(".{name}");
-        let full = by_name
-            .keys()
-            .find(|k| **k == name || k.ends_with(&suffix))
-            .cloned();
+        let full = modules.full_name(&name);
         pending.extend(full);
     }
-    while let Some(name) = pending.pop() {
-        // `from a.b import c` may name a module `a.b.c` or a value in `a.b`.
-        let Some(path) = take_module(&mut by_name, &workspace.root, &name) else {
-            continue;
-        };
-        let Ok(Ok(text)) = poolcheck_extract::discover::read_candidate(path) else {
-            continue;
-        };
-        let file = SourceFile::new(display_path(path), text);
-        let facts = poolcheck_extract::extract(&file, FileKind::Python);
-        if let Some(module) = &facts.python {
-            pending.extend(module.imported_modules().map(str::to_owned));
-            loaded.push((Arc::new(file), facts));
+    // Breadth first, one wave at a time, each wave read and parsed in parallel.
+    while !pending.is_empty() {
+        let wave: Vec<&PathBuf> = std::mem::take(&mut pending)
+            .iter()
+            // `from a.b import c` may name a module `a.b.c` or a value in `a.b`.
+            .filter_map(|name| modules.take(&workspace.root, name))
+            .collect();
+        let parsed: Vec<(Arc<SourceFile>, FileFacts)> = wave
+            .into_par_iter()
+            .filter_map(|path| {
+                let Ok(Ok(text)) = poolcheck_extract::discover::read_candidate(path) else {
+                    return None;
+                };
+                let file = SourceFile::new(display_path(path), text);
+                let facts = poolcheck_extract::extract(&file, FileKind::Python);
+                facts.python.is_some().then(|| (Arc::new(file), facts))
+            })
+            .collect();
+        for (_, facts) in &parsed {
+            if let Some(module) = &facts.python {
+                pending.extend(module.imported_modules().map(str::to_owned));
+            }
         }
+        loaded.extend(parsed);
     }
+    loaded.sort_by(|a, b| a.0.path().cmp(b.0.path()));
     loaded
 }
 
-/// The module an absolute import `name` names: the one with that full name,
-/// else the shortest whose name ends with it below an import root (a
-/// directory that is no package, such as `src/`), as Python finds
-/// `paperless.settings.parsers` in `src/paperless/settings/parsers.py`.
-fn take_module<'p>(
-    by_name: &mut BTreeMap<String, &'p PathBuf>,
-    root: &Path,
-    name: &str,
-) -> Option<&'p PathBuf> {
-    if let Some(path) = by_name.remove(name) {
-        return Some(path);
+/// The repository's unread modules by dotted name, with every proper suffix
+/// of a name (`settings.prod` of `src.shop.settings.prod`) indexed too, so
+/// that imports below an import root resolve without scanning every name.
+struct ModuleIndex<'p> {
+    by_name: BTreeMap<String, &'p PathBuf>,
+    by_suffix: std::collections::HashMap<String, Vec<String>>,
+}
+
+impl<'p> ModuleIndex<'p> {
+    fn new(by_name: BTreeMap<String, &'p PathBuf>) -> Self {
+        let mut by_suffix: std::collections::HashMap<String, Vec<String>> =
+            std::collections::HashMap::new();
+        for name in by_name.keys() {
+            let mut rest = name.as_str();
+            while let Some((_, tail)) = rest.split_once('.') {
+                by_suffix
+                    .entry(tail.to_owned())
+                    .or_default()
+                    .push(name.clone());
+                rest = tail;
+            }
+        }
+        Self { by_name, by_suffix }
     }
-    let suffix = format!(".{name}");
-    let key = by_name
-        .keys()
-        .filter(|key| {
-            key.strip_suffix(&suffix).is_some_and(|prefix| {
+
+    /// The full name a settings module name refers to, if any.
+    fn full_name(&self, name: &str) -> Option<String> {
+        if self.by_name.contains_key(name) {
+            return Some(name.to_owned());
+        }
+        self.by_suffix.get(name)?.first().cloned()
+    }
+
+    /// Removes and returns the module an absolute import `name` names: the
+    /// one with that full name, else the shortest whose name ends with it
+    /// below an import root (a directory that is no package, such as `src/`),
+    /// as Python finds `paperless.settings.parsers` in
+    /// `src/paperless/settings/parsers.py`.
+    fn take(&mut self, root: &Path, name: &str) -> Option<&'p PathBuf> {
+        if let Some(path) = self.by_name.remove(name) {
+            return Some(path);
+        }
+        let key = self
+            .by_suffix
+            .get(name)?
+            .iter()
+            .filter(|key| self.by_name.contains_key(key.as_str()))
+            .filter(|key| {
+                let prefix = &key[..key.len() - name.len() - 1];
                 let mut dir = root.to_path_buf();
                 dir.extend(prefix.split('.'));
                 !dir.join("__init__.py").is_file()
             })
-        })
-        .min_by_key(|key| key.len())
-        .cloned()?;
-    by_name.remove(&key)
+            .min_by_key(|key| key.len())
+            .cloned()?;
+        self.by_name.remove(&key)
+    }
 }

@@ -121,16 +121,11 @@ impl Workspace {
 
     /// Adds or replaces one file's text and facts (the config file included).
     pub fn insert(&mut self, file: Arc<SourceFile>, facts: FileFacts) {
-        if let Some(existing) = self.facts.iter_mut().find(|f| f.path == facts.path) {
-            // The configuration may be both discovered and loaded explicitly:
-            // keep one copy, the newest.
-            *existing = facts;
-        } else {
-            let at = self
-                .facts
-                .binary_search_by(|f| f.path.cmp(&facts.path))
-                .unwrap_or_else(|i| i);
-            self.facts.insert(at, facts);
+        // Facts stay sorted by path; the configuration may be both discovered
+        // and loaded explicitly: one copy, the newest.
+        match self.facts.binary_search_by(|f| f.path.cmp(&facts.path)) {
+            Ok(at) => self.facts[at] = facts,
+            Err(at) => self.facts.insert(at, facts),
         }
         self.sources.insert(file);
     }
@@ -163,7 +158,10 @@ impl Workspace {
     }
 
     pub fn facts_of(&self, path: &FilePath) -> Option<&FileFacts> {
-        self.facts.iter().find(|f| &f.path == path)
+        self.facts
+            .binary_search_by(|f| f.path.cmp(path))
+            .ok()
+            .map(|at| &self.facts[at])
     }
 }
 

@@ -485,43 +485,28 @@ fn caller_locals(
     if !needs {
         return None;
     }
-    for m in 0..project.len() {
-        let module = project.module(m);
-        let scopes = std::iter::once((ScopeKind::Module, &module.body)).chain(
-            module
-                .functions
-                .iter()
-                .enumerate()
-                .map(|(i, f)| (ScopeKind::Function(i), &f.body)),
-        );
-        for (scope, body) in scopes {
-            for stmt in body {
-                let (StmtKind::Assign { value, .. } | StmtKind::Return { value: Some(value) }) =
-                    &stmt.kind
-                else {
-                    continue;
-                };
-                let ExprKind::Call {
-                    func: callee,
-                    args,
-                    keywords,
-                } = &value.kind
-                else {
-                    continue;
-                };
-                if callee.last_name() != Some(def.name.as_str()) {
-                    continue;
-                }
-                if scope == ScopeKind::Function(func.index) && m == func.module {
-                    continue;
-                }
-                let ctx = EvalCtx::at(m, scope, stmt.span.start, stmt.guards.clone());
-                let resolved = eval.eval(callee, &ctx);
-                if resolved.value == Some(Value::Function(func)) {
-                    let loc = eval.location(m, value.span);
-                    return Some(eval.bind_arguments(func, args, keywords, &ctx, &loc));
-                }
-            }
+    for caller in project.callers_of(&def.name) {
+        let (m, scope, stmt) = (caller.module, caller.scope, caller.stmt);
+        let (StmtKind::Assign { value, .. } | StmtKind::Return { value: Some(value) }) = &stmt.kind
+        else {
+            continue;
+        };
+        let ExprKind::Call {
+            func: callee,
+            args,
+            keywords,
+        } = &value.kind
+        else {
+            continue;
+        };
+        if scope == ScopeKind::Function(func.index) && m == func.module {
+            continue;
+        }
+        let ctx = EvalCtx::at(m, scope, stmt.span.start, stmt.guards.clone());
+        let resolved = eval.eval(callee, &ctx);
+        if resolved.value == Some(Value::Function(func)) {
+            let loc = eval.location(m, value.span);
+            return Some(eval.bind_arguments(func, args, keywords, &ctx, &loc));
         }
     }
     None

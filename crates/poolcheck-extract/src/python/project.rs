@@ -1,11 +1,14 @@
 //! The repository's Python modules by dotted name, and import resolution.
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 
 use poolcheck_core::FilePath;
 use poolcheck_core::facts::PythonModule;
+use poolcheck_core::facts::python::{ExprKind, Stmt, StmtKind};
+
+use super::eval::ScopeKind;
 
 /// One module of the project.
 #[derive(Debug)]
@@ -26,6 +29,17 @@ pub struct PythonProject<'a> {
     /// Dotted names of every package directory (prefixes of module names).
     packages_on_disk: RefCell<HashMap<String, bool>>,
     resolved: RefCell<HashMap<(usize, String), Option<usize>>>,
+    /// Statements `x = f(...)` / `return f(...)`, by the callee's last name:
+    /// where a function's arguments may come from. Built on first use.
+    callers: OnceCell<HashMap<&'a str, Vec<Caller<'a>>>>,
+}
+
+/// A statement that calls a function by name, and where it stands.
+#[derive(Debug, Clone, Copy)]
+pub struct Caller<'a> {
+    pub module: usize,
+    pub scope: ScopeKind,
+    pub stmt: &'a Stmt,
 }
 
 impl std::fmt::Debug for PythonProject<'_> {
@@ -87,7 +101,47 @@ impl<'a> PythonProject<'a> {
             by_name,
             packages_on_disk: RefCell::new(HashMap::new()),
             resolved: RefCell::new(HashMap::new()),
+            callers: OnceCell::new(),
         }
+    }
+
+    /// The statements that call a function named `name` (assignment or
+    /// return of the call), in module order.
+    pub fn callers_of(&self, name: &str) -> &[Caller<'a>] {
+        let index = self.callers.get_or_init(|| {
+            let mut index: HashMap<&'a str, Vec<Caller<'a>>> = HashMap::new();
+            for (m, entry) in self.modules.iter().enumerate() {
+                let module: &'a PythonModule = entry.module;
+                let scopes = std::iter::once((ScopeKind::Module, &module.body)).chain(
+                    module
+                        .functions
+                        .iter()
+                        .enumerate()
+                        .map(|(i, f)| (ScopeKind::Function(i), &f.body)),
+                );
+                for (scope, body) in scopes {
+                    for stmt in body {
+                        let (StmtKind::Assign { value, .. }
+                        | StmtKind::Return { value: Some(value) }) = &stmt.kind
+                        else {
+                            continue;
+                        };
+                        let ExprKind::Call { func: callee, .. } = &value.kind else {
+                            continue;
+                        };
+                        if let Some(last) = callee.last_name() {
+                            index.entry(last).or_default().push(Caller {
+                                module: m,
+                                scope,
+                                stmt,
+                            });
+                        }
+                    }
+                }
+            }
+            index
+        });
+        index.get(name).map_or(&[], Vec::as_slice)
     }
 
     pub fn root(&self) -> &Path {
