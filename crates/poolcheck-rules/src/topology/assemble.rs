@@ -71,19 +71,31 @@ impl Assembler<'_> {
             .collect()
     }
 
+    /// Every file some file includes (as `includes_of` reads its includes),
+    /// resolved against the including file.
+    fn all_included<'w>(
+        ws: &'w Workspace,
+        includes_of: impl Fn(&'w poolcheck_core::FileFacts) -> Option<Vec<&'w str>>,
+    ) -> Vec<PathBuf> {
+        ws.facts
+            .iter()
+            .filter_map(|f| {
+                let includes = includes_of(f)?;
+                Some(Self::included_paths(includes.into_iter(), f.path.as_path()))
+            })
+            .flatten()
+            .collect()
+    }
+
     fn servers(&mut self) {
         let ws = self.workspace;
         let checked_root = self.checked_root();
         // Files another postgresql.conf includes are parts, not servers.
-        let mut included = Vec::new();
-        for facts in &ws.facts {
-            if let Some(conf) = &facts.postgres {
-                included.extend(Self::included_paths(
-                    conf.includes.iter().map(|i| i.path.as_str()),
-                    facts.path.as_path(),
-                ));
-            }
-        }
+        let included = Self::all_included(ws, |f| {
+            f.postgres
+                .as_ref()
+                .map(|c| c.includes.iter().map(|i| i.path.as_str()).collect())
+        });
         for facts in &ws.facts {
             let Some(conf) = &facts.postgres else {
                 continue;
@@ -181,15 +193,11 @@ impl Assembler<'_> {
     fn pgbouncers(&mut self) {
         let ws = self.workspace;
         let checked_root = std::path::absolute(&ws.root).unwrap_or_else(|_| ws.root.clone());
-        let mut included = Vec::new();
-        for facts in &ws.facts {
-            if let Some(file) = &facts.pgbouncer {
-                included.extend(Self::included_paths(
-                    file.includes.iter().map(|i| i.path.as_str()),
-                    facts.path.as_path(),
-                ));
-            }
-        }
+        let included = Self::all_included(ws, |f| {
+            f.pgbouncer
+                .as_ref()
+                .map(|p| p.includes.iter().map(|i| i.path.as_str()).collect())
+        });
         for facts in &ws.facts {
             let Some(file) = &facts.pgbouncer else {
                 continue;
