@@ -225,6 +225,19 @@ impl FilePath {
         s.replace('\\', "/")
     }
 
+    /// A Python test module (`tests/…`, `test_*.py`, `*_test.py`,
+    /// `conftest.py`): code that runs under a test runner, never in a service.
+    pub fn is_python_test(&self) -> bool {
+        let name = self.file_name();
+        name.starts_with("test_")
+            || name.ends_with("_test.py")
+            || name == "conftest.py"
+            || self
+                .display_string()
+                .split('/')
+                .any(|part| matches!(part, "tests" | "test"))
+    }
+
     /// The file name, for messages that must stay short.
     pub fn file_name(&self) -> String {
         self.0.file_name().map_or_else(
@@ -425,6 +438,21 @@ mod tests {
         let file = SourceFile::new("x.conf", text);
         assert_eq!(file.line_span(1), Some(Span::new(0, 1)));
         assert_eq!(file.line_span(2), Some(Span::new(3, 5)));
+    }
+
+    #[test]
+    fn python_test_modules_are_recognised_by_path() {
+        for test in [
+            "tests/test_db.py",
+            "app/tests/factories.py",
+            "conftest.py",
+            "db_test.py",
+        ] {
+            assert!(FilePath::new(test).is_python_test(), "{test}");
+        }
+        for app in ["app/db.py", "contest.py", "latest/db.py", "testing.py"] {
+            assert!(!FilePath::new(app).is_python_test(), "{app}");
+        }
     }
 
     #[test]

@@ -227,3 +227,27 @@ fn json_outputs_are_stable() {
     let budget = poolcheck(&fixture("projects/demo"), &["budget", "--format", "json"]);
     insta::assert_snapshot!("budget_json_demo", stdout(&budget));
 }
+
+#[test]
+fn engines_in_test_suites_are_not_service_pools() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("app")).unwrap();
+    std::fs::create_dir_all(root.join("tests")).unwrap();
+    std::fs::write(root.join("gunicorn.conf.py"), "workers = 4\n").unwrap();
+    std::fs::write(
+        root.join("app/db.py"),
+        "from sqlalchemy import create_engine\nengine = create_engine(\"postgresql://app@db/app?connect_timeout=5\", pool_size=5, max_overflow=0)\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("tests/conftest.py"),
+        "import os\nfrom sqlalchemy import create_engine\nengine = create_engine(os.environ[\"TEST_DATABASE_URL\"], pool_size=50)\n",
+    )
+    .unwrap();
+    let budget: serde_json::Value =
+        serde_json::from_str(&stdout(&poolcheck(root, &["budget", "--format", "json"]))).unwrap();
+    assert_eq!(budget["databases"][0]["demand"], 20, "{budget:#}");
+    let check = stdout(&poolcheck(root, &["check", "--format", "concise"]));
+    assert!(!check.contains("TEST_DATABASE_URL"), "{check}");
+}

@@ -152,13 +152,7 @@ fn hook_text(service: &Service) -> String {
 /// Module-level code that runs when the app imports the module: not tests,
 /// and not the body of `if __name__ == "__main__":`.
 fn runs_at_import(ctx: &Context<'_>, connection: &ImportTimeConnection) -> bool {
-    let path = connection.location.file.display_string();
-    let file_name = connection.location.file.file_name();
-    let is_test = file_name.starts_with("test_")
-        || file_name.ends_with("_test.py")
-        || file_name == "conftest.py"
-        || path.split('/').any(|part| matches!(part, "tests" | "test"));
-    if is_test {
+    if connection.location.file.is_python_test() {
         return false;
     }
     let module = ctx

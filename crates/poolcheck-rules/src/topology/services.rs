@@ -847,7 +847,10 @@ fn attach_pools(service: &mut Service, analysis: &PythonAnalysis, deployment: &m
         .import_time_connections
         .clone_from(&analysis.import_time_connections);
     for pool in &analysis.pools {
-        if matches!(pool.driver.value, Some(Driver::NotPostgres(_))) {
+        // Test suites open their own engines; no service runs them.
+        if matches!(pool.driver.value, Some(Driver::NotPostgres(_)))
+            || pool.location.file.is_python_test()
+        {
             continue;
         }
         // A one-off `connect(**params)` to a host nothing names is a
@@ -863,7 +866,11 @@ fn attach_pools(service: &mut Service, analysis: &PythonAnalysis, deployment: &m
             link_note: None,
         });
     }
-    for u in &analysis.unresolved {
+    for u in analysis
+        .unresolved
+        .iter()
+        .filter(|u| !u.location.file.is_python_test())
+    {
         deployment
             .diagnostics
             .push(unresolved_diagnostic(&u.location, &u.what, &u.reason));
