@@ -10,7 +10,7 @@ use poolcheck_core::facts::config::DatabaseDecl;
 use poolcheck_core::facts::deploy::ComposeEnvFile;
 use poolcheck_core::facts::pgbouncer::PgBouncerFile;
 use poolcheck_core::facts::postgres::{PostgresConfFile, PostgresServer};
-use poolcheck_core::{Diagnostic, Origin, Severity, SourceFile, Sourced};
+use poolcheck_core::{Diagnostic, Environment, Origin, Severity, SourceFile, Sourced};
 use poolcheck_extract::pgconf::PgSettings;
 use poolcheck_extract::{compose, pgbouncer, pgconf};
 
@@ -21,13 +21,15 @@ use crate::workspace::{Workspace, display_path};
 
 pub fn assemble(workspace: &Workspace) -> Deployment {
     let mut deployment = Deployment::default();
+    let project_env = services::project_environment(workspace);
     let mut assembler = Assembler {
         workspace,
         deployment: &mut deployment,
+        project_env: &project_env,
     };
     assembler.servers();
     assembler.pgbouncers();
-    services::build(workspace, assembler.deployment);
+    services::build(workspace, &project_env, assembler.deployment);
     assembler.link_pgbouncers();
     assembler.link_pools();
     deployment.diagnostics.sort();
@@ -38,6 +40,9 @@ pub fn assemble(workspace: &Workspace) -> Deployment {
 struct Assembler<'a> {
     workspace: &'a Workspace,
     deployment: &'a mut Deployment,
+    /// `.env`, Dockerfile `ENV` and `[env]`: what compose interpolation and
+    /// every service start from.
+    project_env: &'a Environment,
 }
 
 impl Assembler<'_> {
@@ -122,7 +127,7 @@ impl Assembler<'_> {
             let described = database_server(&server, false);
             self.deployment.servers.push(described);
         }
-        let project_env = services::project_environment(ws);
+        let project_env = self.project_env;
         for facts in &ws.facts {
             let Some(deploy) = facts
                 .deploy
@@ -132,7 +137,7 @@ impl Assembler<'_> {
                 continue;
             };
             let mut load = |f: &ComposeEnvFile| services::load_env_file(ws, f);
-            for server in compose::postgres_servers(deploy, &project_env, &mut load) {
+            for server in compose::postgres_servers(deploy, project_env, &mut load) {
                 let server = database_server(&server, false);
                 // Several compose files often describe the same deployment
                 // (plain, with nginx, for development): one server, not five.
@@ -224,7 +229,7 @@ impl Assembler<'_> {
                 version: None,
             });
         }
-        let project_env = services::project_environment(ws);
+        let project_env = self.project_env;
         for facts in &ws.facts {
             let Some(deploy) = facts
                 .deploy
@@ -234,7 +239,7 @@ impl Assembler<'_> {
                 continue;
             };
             let mut load = |f: &ComposeEnvFile| services::load_env_file(ws, f);
-            for config in compose::pgbouncers(deploy, &project_env, &mut load) {
+            for config in compose::pgbouncers(deploy, project_env, &mut load) {
                 self.deployment.pgbouncers.push(PgBouncer {
                     from_file: false,
                     instances: config.instances.clone().unwrap_or_else(|| {

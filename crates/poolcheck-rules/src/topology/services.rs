@@ -42,16 +42,15 @@ struct Found {
     compose: Option<(ComposeService, Environment)>,
 }
 
-pub fn build(workspace: &Workspace, deployment: &mut Deployment) {
+pub fn build(workspace: &Workspace, project_env: &Environment, deployment: &mut Deployment) {
     let modules = workspace
         .facts
         .iter()
         .filter_map(|f| f.python.as_ref().map(|m| (&f.path, m)));
     let project = PythonProject::new(&workspace.root, modules);
-    let project_env = project_environment(workspace);
 
-    let mut found = find_invocations(workspace, &project_env);
-    let base_analysis = project.analyze(&project_env, None);
+    let mut found = find_invocations(workspace, project_env);
+    let base_analysis = project.analyze(project_env, None);
     for server in &base_analysis.servers {
         found.push(Found {
             invocation: server.clone(),
@@ -95,7 +94,10 @@ pub fn build(workspace: &Workspace, deployment: &mut Deployment) {
         }
     }
 
-    let mut cache: Vec<(Environment, Option<Vec<PathBuf>>, PythonAnalysis)> = Vec::new();
+    // Analyses by (environment, paths); services that see the project's own
+    // environment reuse the one made above to find `uvicorn.run` servers.
+    let mut cache: Vec<(Environment, Option<Vec<PathBuf>>, PythonAnalysis)> =
+        vec![(project_env.clone(), None, base_analysis)];
     let app_of = |f: &Found| {
         f.invocation
             .settings
@@ -183,7 +185,7 @@ pub fn build(workspace: &Workspace, deployment: &mut Deployment) {
     if deployment.services.is_empty() {
         deployment.implicit_service = true;
         let mut service = implicit_service(project_env.clone());
-        attach_pools(&mut service, &base_analysis, deployment);
+        attach_pools(&mut service, &cache[0].2, deployment);
         deployment.services.push(service);
     }
 
