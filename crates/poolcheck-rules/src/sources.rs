@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt::Display;
 use std::sync::Arc;
 
-use poolcheck_core::{FilePath, Location, Origin, SourceFile, Sourced};
+use poolcheck_core::{FilePath, Location, SourceFile, Sourced};
 
 #[derive(Debug, Clone, Default)]
 pub struct Sources {
@@ -49,24 +49,41 @@ impl Sources {
             let reason = value.unknown_reason().unwrap_or("unknown");
             return format!("unknown ({reason})");
         };
-        let text = render(v);
-        let mut notes = Vec::new();
-        match &value.origin {
-            Origin::Literal | Origin::Declared => {}
-            Origin::ToolDefault { tool } => notes.push(format!("{tool} default")),
-            Origin::EnvDefault { var } => notes.push(format!("default of ${var}")),
-            Origin::EnvValue { var, source } => notes.push(format!("${var} from {source}")),
-            Origin::Computed { expr } => notes.push(format!("= {expr}")),
-            Origin::Unknown { reason } => notes.push(reason.clone()),
-        }
-        if let Some(loc) = &value.location {
-            notes.push(self.describe(loc));
-        }
+        self.annotate(render(v), value, None)
+    }
+
+    /// `text (provenance, file:line)`: `text` followed by how `value` was
+    /// decided and where it is written (`fallback` when it is written nowhere).
+    pub fn annotate<T>(
+        &self,
+        text: String,
+        value: &Sourced<T>,
+        fallback: Option<&Location>,
+    ) -> String {
+        let notes = self.provenance_at(value, fallback);
         if notes.is_empty() {
             text
         } else {
-            format!("{text} ({})", notes.join(", "))
+            format!("{text} ({notes})")
         }
+    }
+
+    /// How a value was decided and where it is written, for a parenthesis
+    /// after it: `gunicorn.conf.py:5`, `default of $X, entrypoint.sh:10`,
+    /// `gunicorn default`; empty for a literal written nowhere.
+    pub fn provenance<T>(&self, value: &Sourced<T>) -> String {
+        self.provenance_at(value, None)
+    }
+
+    fn provenance_at<T>(&self, value: &Sourced<T>, fallback: Option<&Location>) -> String {
+        let mut notes = Vec::new();
+        if let Some(phrase) = value.origin_phrase() {
+            notes.push(phrase);
+        }
+        if let Some(loc) = value.location.as_ref().or(fallback) {
+            notes.push(self.describe(loc));
+        }
+        notes.join(", ")
     }
 
     /// Shorthand for values that print themselves followed by a noun.

@@ -135,14 +135,12 @@ pub fn bouncer_clients<'a>(ctx: &Context<'a>) -> Vec<BouncerClient<'a>> {
 /// `text, PgBouncer default` or `text, app/db.py:4`: a value's provenance
 /// after it, for use inside parentheses.
 pub fn inline_quote<T>(sources: &Sources, value: &Sourced<T>, text: String) -> String {
-    let mut parts = vec![text];
-    if let Some(phrase) = value.origin_phrase() {
-        parts.push(phrase);
+    let provenance = sources.provenance(value);
+    if provenance.is_empty() {
+        text
+    } else {
+        format!("{text}, {provenance}")
     }
-    if let Some(at) = &value.location {
-        parts.push(sources.describe(at));
-    }
-    parts.join(", ")
 }
 
 /// True when `inner` lies within `outer` (same file).

@@ -159,14 +159,7 @@ pub fn describe_pool(ctx: &Context<'_>, pool: &ClientPool) -> String {
 /// Where a value comes from, for a parenthesis after it: `gunicorn.conf.py:5`,
 /// `default of $SERVER_WORKER_CLASS, entrypoint.sh:10`, `gunicorn default`.
 pub fn provenance<T>(ctx: &Context<'_>, value: &Sourced<T>) -> String {
-    let mut notes = Vec::new();
-    if let Some(phrase) = value.origin_phrase() {
-        notes.push(phrase);
-    }
-    if let Some(loc) = &value.location {
-        notes.push(ctx.sources.describe(loc));
-    }
-    notes.join(", ")
+    ctx.sources.provenance(value)
 }
 
 /// Seconds as people write them: `30`, `2.5`.

@@ -209,18 +209,7 @@ pub fn factor_label(
         (_, Some(expr)) => format!("{expr} {noun}"),
         (_, None) => format!("? {noun}"),
     };
-    let mut notes = Vec::new();
-    if let Some(phrase) = value.origin_phrase() {
-        notes.push(phrase);
-    }
-    if let Some(loc) = &value.location {
-        notes.push(sources.describe(loc));
-    }
-    if notes.is_empty() {
-        shown
-    } else {
-        format!("{shown} ({})", notes.join(", "))
-    }
+    sources.annotate(shown, value, None)
 }
 
 /// The per-process cap of one pool in one service.
@@ -376,18 +365,7 @@ fn quote_count(
     count: &Count,
     fallback: Option<&Location>,
 ) -> String {
-    let mut notes = Vec::new();
-    if let Some(phrase) = value.origin_phrase() {
-        notes.push(phrase);
-    }
-    if let Some(loc) = value.location.as_ref().or(fallback) {
-        notes.push(sources.describe(loc));
-    }
-    if notes.is_empty() {
-        count.to_string()
-    } else {
-        format!("{count} ({})", notes.join(", "))
-    }
+    sources.annotate(count.to_string(), value, fallback)
 }
 
 fn bounded_size_name(pool: &ClientPool) -> &'static str {
