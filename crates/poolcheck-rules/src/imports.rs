@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use poolcheck_core::{FileFacts, FileKind, SourceFile};
+use poolcheck_core::{FileFacts, FileKind, FilePath, SourceFile};
 use poolcheck_extract::python;
 use rayon::prelude::*;
 
@@ -15,7 +15,12 @@ use crate::workspace::{Workspace, display_path};
 
 /// Python modules imported by the parsed ones but skipped by the prefilter
 /// (a settings module with no trigger word), read now so that imports resolve.
-pub fn imported_modules(workspace: &Workspace) -> Vec<(Arc<SourceFile>, FileFacts)> {
+/// `from` limits the starting points to one module that just changed (the
+/// language server's edits): the others' imports are loaded already.
+pub fn imported_modules(
+    workspace: &Workspace,
+    from: Option<&FilePath>,
+) -> Vec<(Arc<SourceFile>, FileFacts)> {
     let mut by_name: BTreeMap<String, &PathBuf> = BTreeMap::new();
     for path in &workspace.python_paths {
         let display = display_path(path);
@@ -27,52 +32,24 @@ pub fn imported_modules(workspace: &Workspace) -> Vec<(Arc<SourceFile>, FileFact
         }
     }
     let mut loaded: Vec<(Arc<SourceFile>, FileFacts)> = Vec::new();
-    let mut pending: Vec<String> = workspace
-        .facts
+    let starts: Vec<&FileFacts> = match from {
+        Some(path) => workspace.facts_of(path).into_iter().collect(),
+        None => workspace.facts.iter().collect(),
+    };
+    let mut pending: Vec<String> = starts
         .iter()
         .filter_map(|f| f.python.as_ref())
         .flat_map(|m| m.imported_modules().map(str::to_owned).collect::<Vec<_>>())
         .collect();
     // Django loads the module `DJANGO_SETTINGS_MODULE` names, which may hold no
     // trigger word (`prod.py` = `from .base import *` and `DEBUG = False`).
-    let mut settings_names: Vec<String> = workspace
-        .facts
+    let mut settings_names: Vec<String> = starts
         .iter()
         .filter_map(|f| f.python.as_ref())
         .flat_map(python::django::named_settings_modules)
         .collect();
-    settings_names.extend(
-        workspace
-            .config
-            .env
-            .iter()
-            .chain(workspace.config.services.iter().flat_map(|s| s.env.iter()))
-            .filter(|(name, _)| name == python::django::SETTINGS_VAR)
-            .filter_map(|(_, value)| value.value.clone()),
-    );
-    for deploy in workspace.facts.iter().filter_map(|f| f.deploy.as_ref()) {
-        for layer in &deploy.env_layers {
-            settings_names.extend(
-                layer
-                    .entries
-                    .iter()
-                    .filter(|e| e.name == python::django::SETTINGS_VAR)
-                    .map(|e| e.value.clone()),
-            );
-        }
-        for service in &deploy.compose_services {
-            settings_names.extend(
-                service
-                    .environment
-                    .iter()
-                    .filter(|e| e.name == python::django::SETTINGS_VAR)
-                    .filter_map(|e| {
-                        e.value
-                            .as_ref()
-                            .and_then(poolcheck_core::facts::deploy::ShellWord::literal_text)
-                    }),
-            );
-        }
+    if from.is_none() {
+        settings_names.extend(deployment_settings_names(workspace));
     }
     let mut modules = ModuleIndex::new(by_name);
     for name in settings_names {
@@ -166,4 +143,42 @@ impl<'p> ModuleIndex<'p> {
             .cloned()?;
         self.by_name.remove(&key)
     }
+}
+
+/// The settings modules the deployment names in `DJANGO_SETTINGS_MODULE`
+/// (the poolcheck config, Dockerfile/.env layers, compose environments).
+fn deployment_settings_names(workspace: &Workspace) -> Vec<String> {
+    let mut settings_names: Vec<String> = workspace
+        .config
+        .env
+        .iter()
+        .chain(workspace.config.services.iter().flat_map(|s| s.env.iter()))
+        .filter(|(name, _)| name == python::django::SETTINGS_VAR)
+        .filter_map(|(_, value)| value.value.clone())
+        .collect();
+    for deploy in workspace.facts.iter().filter_map(|f| f.deploy.as_ref()) {
+        for layer in &deploy.env_layers {
+            settings_names.extend(
+                layer
+                    .entries
+                    .iter()
+                    .filter(|e| e.name == python::django::SETTINGS_VAR)
+                    .map(|e| e.value.clone()),
+            );
+        }
+        for service in &deploy.compose_services {
+            settings_names.extend(
+                service
+                    .environment
+                    .iter()
+                    .filter(|e| e.name == python::django::SETTINGS_VAR)
+                    .filter_map(|e| {
+                        e.value
+                            .as_ref()
+                            .and_then(poolcheck_core::facts::deploy::ShellWord::literal_text)
+                    }),
+            );
+        }
+    }
+    settings_names
 }

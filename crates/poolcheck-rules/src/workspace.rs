@@ -115,7 +115,7 @@ impl Workspace {
         for (file, facts) in extracted.into_iter().chain(config_facts) {
             workspace.insert(file, facts);
         }
-        workspace.load_imported_modules();
+        workspace.load_imported_modules(None);
         Ok(workspace)
     }
 
@@ -141,13 +141,15 @@ impl Workspace {
         }
         self.insert(Arc::new(file), facts);
         if kind == FileKind::Python {
-            self.load_imported_modules();
+            // Only the edited module's imports can be new.
+            self.load_imported_modules(Some(path));
         }
     }
 
-    /// Adds the modules admitted files import that discovery did not admit.
-    fn load_imported_modules(&mut self) {
-        for (file, facts) in crate::imports::imported_modules(self) {
+    /// Adds the modules admitted files (or just `from`) import that
+    /// discovery did not admit.
+    fn load_imported_modules(&mut self, from: Option<&FilePath>) {
+        for (file, facts) in crate::imports::imported_modules(self, from) {
             self.insert(file, facts);
         }
     }
