@@ -346,11 +346,7 @@ impl Assembler<'_> {
                     &self.deployment.servers,
                     &self.deployment.pgbouncers,
                 ) {
-                    Link::PgBouncer {
-                        index,
-                        database,
-                        note,
-                    } => {
+                    Link::PgBouncer { index, database } => {
                         // A database PgBouncer serves through `*` needs its own link.
                         let links = &self.deployment.pgbouncer_links;
                         if !links.iter().any(|(i, d, _)| *i == index && *d == database)
@@ -361,17 +357,14 @@ impl Assembler<'_> {
                                 .pgbouncer_links
                                 .push((index, database.clone(), server));
                         }
-                        (TargetRef::PgBouncer { index, database }, note)
+                        TargetRef::PgBouncer { index, database }
                     }
-                    Link::Server(ServerMatch::Existing(index)) => (TargetRef::Server(index), None),
+                    Link::Server(ServerMatch::Existing(index)) => TargetRef::Server(index),
                     Link::Server(ServerMatch::New { host }) => {
-                        let index = self.server_for(Some(&host));
-                        (TargetRef::Server(index), None)
+                        TargetRef::Server(self.server_for(Some(&host)))
                     }
                 };
-                let pool = &mut self.deployment.services[s].pools[p];
-                pool.target = linked.0;
-                pool.link_note = linked.1;
+                self.deployment.services[s].pools[p].target = linked;
             }
         }
     }

@@ -4,7 +4,7 @@
 //! was made of, with their locations, so messages can show the formula.
 
 use poolcheck_core::facts::pool::{ClientPool, PoolCap};
-use poolcheck_core::{Bound, IntExpr, Location, Sourced};
+use poolcheck_core::{IntExpr, Location, Sourced};
 
 use super::pgbouncer_budget::{self, ServerSide};
 use super::{Concurrency, Deployment, LinkedPool, Service, TargetRef};
@@ -49,15 +49,6 @@ impl Count {
             (Count::Unknown(r), _) | (_, Count::Unknown(r)) => Count::Unknown(r),
             (Count::Unbounded(r), _) | (_, Count::Unbounded(r)) => Count::Unbounded(r),
             (Count::Known(a), Count::Known(b)) => Count::Known(a.saturating_add(b)),
-        }
-    }
-
-    /// As a [`Bound`], unknown counts being treated as absent.
-    pub fn bound(&self) -> Option<Bound> {
-        match self {
-            Count::Known(v) => Some(Bound::Finite(*v)),
-            Count::Unbounded(_) => Some(Bound::Unbounded),
-            Count::Unknown(_) => None,
         }
     }
 }

@@ -17,7 +17,6 @@ pub enum Link {
         index: usize,
         /// The `[databases]` entry reached (its name, or `*`), else the dbname asked for.
         database: String,
-        note: Option<String>,
     },
     Server(ServerMatch),
 }
@@ -41,17 +40,14 @@ fn host_matches(host: &str, alias: &str) -> bool {
 }
 
 /// Finds the PgBouncer a client target reaches, if any.
-pub fn find_pgbouncer(
-    target: &Target,
-    pgbouncers: &[PgBouncer],
-) -> Option<(usize, Option<String>)> {
+pub fn find_pgbouncer(target: &Target, pgbouncers: &[PgBouncer]) -> Option<usize> {
     let host = target.host.as_deref().unwrap_or("");
     if !host.is_empty()
         && let Some(i) = pgbouncers
             .iter()
             .position(|p| p.config.host_aliases.iter().any(|a| host_matches(host, a)))
     {
-        return Some((i, None));
+        return Some(i);
     }
     if let Some(port) = target.port.filter(|p| *p != POSTGRES_PORT) {
         let by_port: Vec<usize> = pgbouncers
@@ -60,18 +56,15 @@ pub fn find_pgbouncer(
             .filter(|(_, p)| PgBouncerView::new(&p.config).listen_port().value == Some(port))
             .map(|(i, _)| i)
             .collect();
+        // Several on one port: the first, as a client's connection would
+        // reach whichever listens there.
         if let Some(&i) = by_port.first() {
-            let note = (by_port.len() > 1)
-                .then(|| format!("several PgBouncers listen on port {port}; linked to the first"));
-            return Some((i, note));
+            return Some(i);
         }
     }
     let lower = host.to_ascii_lowercase();
     if pgbouncers.len() == 1 && (lower.contains("pgbouncer") || lower.contains("pooler")) {
-        return Some((
-            0,
-            Some(format!("host `{host}` taken to be the only PgBouncer")),
-        ));
+        return Some(0);
     }
     None
 }
@@ -106,7 +99,7 @@ pub fn find_server(host: Option<&str>, servers: &[DatabaseServer]) -> ServerMatc
 
 /// Links a client target.
 pub fn link(target: &Target, servers: &[DatabaseServer], pgbouncers: &[PgBouncer]) -> Link {
-    if let Some((index, note)) = find_pgbouncer(target, pgbouncers) {
+    if let Some(index) = find_pgbouncer(target, pgbouncers) {
         let view = PgBouncerView::new(&pgbouncers[index].config);
         let asked = target.dbname.clone().unwrap_or_else(|| "*".to_owned());
         let database = view.database(&asked).map_or(asked, |d| {
@@ -116,11 +109,7 @@ pub fn link(target: &Target, servers: &[DatabaseServer], pgbouncers: &[PgBouncer
                 d.name.clone()
             }
         });
-        return Link::PgBouncer {
-            index,
-            database,
-            note,
-        };
+        return Link::PgBouncer { index, database };
     }
     Link::Server(find_server(target.host.as_deref(), servers))
 }

@@ -132,8 +132,6 @@ pub enum TargetRef {
 pub struct LinkedPool {
     pub pool: ClientPool,
     pub target: TargetRef,
-    /// Why the pool was linked where it was, when it was not obvious.
-    pub link_note: Option<String>,
 }
 
 /// Everything the rules read.

@@ -865,7 +865,6 @@ fn attach_pools(service: &mut Service, analysis: &PythonAnalysis, deployment: &m
         service.pools.push(LinkedPool {
             pool: pool.clone(),
             target: TargetRef::Server(0),
-            link_note: None,
         });
     }
     for u in analysis
