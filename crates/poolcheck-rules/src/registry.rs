@@ -144,6 +144,14 @@ mod tests {
     }
 
     #[test]
+    fn the_configuration_front_end_knows_exactly_these_codes() {
+        // poolcheck-extract validates `select`/`ignore` codes without seeing
+        // this registry; its copy must not drift.
+        let codes: Vec<&str> = all().iter().map(|r| r.meta.code).collect();
+        assert_eq!(poolcheck_extract::project::KNOWN_CODES, codes.as_slice());
+    }
+
+    #[test]
     fn prefixes_select_families() {
         assert!(selector_matches("PC1", "PC101"));
         assert!(selector_matches("pc10", "PC104"));
