@@ -64,6 +64,7 @@ const SETTING_WORDS: &[&str] = &[
 /// setting poolcheck reads becomes PC002.
 pub fn extract(file: &SourceFile, facts: &mut FileFacts) {
     let module = parse::parse_module(file.text());
+    facts.diagnostics.extend(broken_query_diagnostics(file));
     let mut reported_lines = Vec::new();
     for error in &module.syntax_errors {
         let line = file.line_col(error.start as usize).line;
@@ -102,6 +103,26 @@ pub fn extract(file: &SourceFile, facts: &mut FileFacts) {
         );
     }
     facts.python = Some(module);
+}
+
+/// A query of this build that does not compile loses detection in every
+/// Python file; it is said on each of them instead of being lost silently.
+fn broken_query_diagnostics(file: &SourceFile) -> Vec<Diagnostic> {
+    parse::broken_queries()
+        .into_iter()
+        .map(|(name, reason)| {
+            Diagnostic::new(
+                "PC002",
+                Severity::Error,
+                file.location(Span::empty(0)),
+                format!(
+                    "internal error: poolcheck's query `{name}` does not compile ({reason}), \
+                     so calls it finds in this file were not read"
+                ),
+            )
+            .with_help("this is a defect of this poolcheck build: please report it")
+        })
+        .collect()
 }
 
 /// A value a check needed but could not resolve (feeds PC004).

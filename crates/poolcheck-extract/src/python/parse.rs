@@ -2,7 +2,8 @@
 //!
 //! Statements are walked by hand because what matters is their scope and the
 //! branch arms around them; calls of interest and event listeners anywhere in
-//! the file are found with the queries in `queries/python/`.
+//! the file are found with the queries in `crates/poolcheck-extract/queries/python/`
+//! (embedded; the test `every_embedded_query_compiles` compiles each).
 
 use std::cell::RefCell;
 use std::sync::LazyLock;
@@ -27,21 +28,69 @@ fn language() -> Language {
     tree_sitter_python::LANGUAGE.into()
 }
 
-static CALLS_QUERY: LazyLock<Option<Query>> = LazyLock::new(|| {
-    Query::new(
-        &language(),
-        include_str!("../../../../queries/python/calls.scm"),
-    )
-    .ok()
-});
+/// A compiled embedded query with the captures the walker needs.
+pub(crate) struct CompiledQuery {
+    query: Query,
+    captures: Vec<u32>,
+}
 
-static EVENTS_QUERY: LazyLock<Option<Query>> = LazyLock::new(|| {
-    Query::new(
-        &language(),
-        include_str!("../../../../queries/python/event_listeners.scm"),
-    )
-    .ok()
-});
+/// An embedded query (`crates/poolcheck-extract/queries/python/`) and the
+/// captures its code reads, in order.
+pub(crate) struct EmbeddedQuery {
+    pub name: &'static str,
+    source: &'static str,
+    captures: &'static [&'static str],
+    compiled: LazyLock<Result<CompiledQuery, String>>,
+}
+
+impl EmbeddedQuery {
+    /// The query, or why this build's copy of it is broken. A broken query is
+    /// a defect of poolcheck, never of the checked file: the test
+    /// `every_embedded_query_compiles` catches it, and at run time
+    /// `broken_queries` turns it into a diagnostic on every Python file so
+    /// that detection is never lost silently.
+    pub(crate) fn get(&self) -> Result<&CompiledQuery, &str> {
+        self.compiled.as_ref().map_err(String::as_str)
+    }
+}
+
+fn compile(source: &str, captures: &[&str]) -> Result<CompiledQuery, String> {
+    let query = Query::new(&language(), source).map_err(|e| e.to_string())?;
+    let captures = captures
+        .iter()
+        .map(|name| {
+            query
+                .capture_index_for_name(name)
+                .ok_or_else(|| format!("it has no capture `@{name}`"))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(CompiledQuery { query, captures })
+}
+
+pub(crate) static CALLS_QUERY: EmbeddedQuery = EmbeddedQuery {
+    name: "calls.scm",
+    source: include_str!("../../queries/python/calls.scm"),
+    captures: &["call", "callee"],
+    compiled: LazyLock::new(|| compile(CALLS_QUERY.source, CALLS_QUERY.captures)),
+};
+
+pub(crate) static EVENTS_QUERY: EmbeddedQuery = EmbeddedQuery {
+    name: "event_listeners.scm",
+    source: include_str!("../../queries/python/event_listeners.scm"),
+    captures: &["arguments", "decorator", "handler", "body"],
+    compiled: LazyLock::new(|| compile(EVENTS_QUERY.source, EVENTS_QUERY.captures)),
+};
+
+/// Every embedded query.
+pub(crate) static QUERIES: [&EmbeddedQuery; 2] = [&CALLS_QUERY, &EVENTS_QUERY];
+
+/// The embedded queries that do not compile, with the reason.
+pub(crate) fn broken_queries() -> Vec<(&'static str, String)> {
+    QUERIES
+        .iter()
+        .filter_map(|q| q.get().err().map(|e| (q.name, e.to_owned())))
+        .collect()
+}
 
 /// gunicorn server hooks: their `FunctionDef::called` lists are filled.
 const GUNICORN_HOOKS: &[&str] = &[
@@ -1153,13 +1202,11 @@ impl<'s> Builder<'s> {
     }
 
     fn collect_calls(&mut self, root: Node<'_>) {
-        let Some(query) = CALLS_QUERY.as_ref() else {
+        // A broken query is reported by `broken_queries`.
+        let Ok(CompiledQuery { query, captures }) = CALLS_QUERY.get() else {
             return;
         };
-        let Some(call_index) = query.capture_index_for_name("call") else {
-            return;
-        };
-        let Some(callee_index) = query.capture_index_for_name("callee") else {
+        let [call_index, callee_index] = captures[..] else {
             return;
         };
         // The query only needs to run where a callee name occurs in the text:
@@ -1287,16 +1334,11 @@ impl<'s> Builder<'s> {
     }
 
     fn collect_event_handlers(&mut self, root: Node<'_>) {
-        let Some(query) = EVENTS_QUERY.as_ref() else {
+        // A broken query is reported by `broken_queries`.
+        let Ok(CompiledQuery { query, captures }) = EVENTS_QUERY.get() else {
             return;
         };
-        let index = |name: &str| query.capture_index_for_name(name);
-        let (Some(arguments_i), Some(decorator_i), Some(handler_i), Some(body_i)) = (
-            index("arguments"),
-            index("decorator"),
-            index("handler"),
-            index("body"),
-        ) else {
+        let [arguments_i, decorator_i, handler_i, body_i] = captures[..] else {
             return;
         };
         let mut found = Vec::new();
@@ -1808,4 +1850,29 @@ fn unescape(text: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod query_tests {
+    use super::*;
+
+    #[test]
+    fn every_embedded_query_compiles() {
+        for query in QUERIES {
+            if let Err(reason) = query.get() {
+                panic!("{} does not compile: {reason}", query.name);
+            }
+        }
+        assert!(broken_queries().is_empty());
+    }
+
+    #[test]
+    fn a_broken_query_is_an_error_not_an_empty_result() {
+        assert!(compile("(call function: (identifier) @callee", &["callee"]).is_err());
+        let missing = compile("(call) @call", &["call", "callee"]);
+        assert_eq!(
+            missing.err().as_deref(),
+            Some("it has no capture `@callee`")
+        );
+    }
 }
