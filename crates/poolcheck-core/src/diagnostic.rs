@@ -73,13 +73,13 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn new(
-        code: &'static str,
+        code: impl Into<&'static str>,
         severity: Severity,
         primary: Location,
         message: impl Into<String>,
     ) -> Self {
         Self {
-            code,
+            code: code.into(),
             severity,
             message: message.into(),
             primary,

@@ -1,7 +1,9 @@
 //! Vocabulary shared by every poolcheck crate: source files and positions,
-//! values with provenance, the facts front-ends extract, and diagnostics.
+//! values with provenance, the facts front-ends extract, rule codes and
+//! diagnostics.
 //! Nothing here parses.
 
+pub mod code;
 pub mod diagnostic;
 pub mod env;
 pub mod facts;
@@ -9,6 +11,7 @@ pub mod source;
 pub mod value;
 pub mod version;
 
+pub use code::{Code, CodeError, Selector};
 pub use diagnostic::{Diagnostic, Edit, Fix, Related, Severity};
 pub use env::{EnvVar, Environment};
 pub use facts::{ConfigEntry, FileFacts, FileKind};

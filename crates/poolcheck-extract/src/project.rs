@@ -9,18 +9,10 @@ use std::path::{Path, PathBuf};
 
 use poolcheck_core::facts::config::{DatabaseDecl, PgBouncerDecl, ProjectConfig, ServiceDecl};
 use poolcheck_core::{
-    Diagnostic, FileFacts, FileKind, Severity, SourceFile, Sourced, Span, Version,
+    Code, CodeError, Diagnostic, FileFacts, FileKind, FilePath, Selector, Severity, SourceFile,
+    Sourced, Span, Version,
 };
 use toml_edit::{Item, TableLike, Value};
-
-/// Every rule code, for validating `select`, `ignore` and `severity`.
-/// Keep in step with the rule registry (poolcheck-rules).
-pub const KNOWN_CODES: &[&str] = &[
-    "PC001", "PC002", "PC003", "PC004", "PC101", "PC102", "PC103", "PC104", "PC105", "PC106",
-    "PC107", "PC108", "PC201", "PC202", "PC203", "PC204", "PC205", "PC206", "PC207", "PC208",
-    "PC209", "PC301", "PC302", "PC303", "PC304", "PC401", "PC402", "PC403", "PC404", "PC405",
-    "PC501", "PC502", "PC503",
-];
 
 const TOP_KEYS: &[&str] = &[
     "exclude",
@@ -124,6 +116,61 @@ pub fn read_config(file: &SourceFile, kind: FileKind) -> (Option<ProjectConfig>,
     (Some(config), reader.diagnostics)
 }
 
+/// Reads the configuration file at `path` as `kind`. A file that cannot be
+/// read, or is not UTF-8 (TOML must be), is PC003 at the file and the
+/// configuration is its defaults, so that the rest of the project is still
+/// checked and the user learns their settings did not apply.
+pub fn load_config(path: &Path, display: FilePath, kind: FileKind) -> (SourceFile, FileFacts) {
+    let (text, problem) = match std::fs::read(path) {
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(text) => (text, None),
+            Err(error) => {
+                let at = error.utf8_error().valid_up_to();
+                let byte = error.as_bytes()[at];
+                let text = String::from_utf8_lossy(error.as_bytes()).into_owned();
+                // The lossy text keeps the valid prefix, so `at` is the
+                // replacement character's offset.
+                let span = Span::new(at, at + char::REPLACEMENT_CHARACTER.len_utf8());
+                let message = format!(
+                    "the configuration is not valid UTF-8 (byte 0x{byte:02X}): TOML files must be \
+                     UTF-8, so none of its settings apply and defaults are used"
+                );
+                (text, Some((span, message)))
+            }
+        },
+        Err(error) => (
+            String::new(),
+            Some((
+                Span::empty(0),
+                format!(
+                    "cannot read the configuration: {error}; none of its settings apply and \
+                     defaults are used"
+                ),
+            )),
+        ),
+    };
+    let file = SourceFile::new(display, text);
+    let mut facts = FileFacts::new(file.path().clone(), kind);
+    match problem {
+        None => facts = crate::extract(&file, kind),
+        Some((span, message)) => {
+            facts.config = Some(ProjectConfig {
+                path: Some(file.path().clone()),
+                ..ProjectConfig::default()
+            });
+            facts.diagnostics.push(
+                Diagnostic::new(Code::PC003, Severity::Error, file.location(span), message)
+                    .with_help(if span.is_empty() {
+                        "make the file readable by the user running poolcheck"
+                    } else {
+                        "save the file as UTF-8"
+                    }),
+            );
+        }
+    }
+    (file, facts)
+}
+
 /// The nearest configuration upward from `start` (a file or a directory):
 /// `poolcheck.toml`, or a `pyproject.toml` with a `[tool.poolcheck]` table;
 /// `poolcheck.toml` wins in the same directory. The result is relative to the
@@ -155,8 +202,10 @@ pub fn find_config(start: &Path) -> Option<PathBuf> {
 /// Whether a pyproject has a `[tool.poolcheck]` table; a broken one counts when
 /// it mentions the table, so that its syntax error is reported.
 fn configures_poolcheck(path: &Path) -> bool {
+    // A pyproject that cannot be read may configure poolcheck: it counts, so
+    // that `load_config` says why its settings do not apply.
     let Ok(text) = std::fs::read_to_string(path) else {
-        return false;
+        return true;
     };
     if !text.contains("poolcheck") {
         return false;
@@ -429,27 +478,32 @@ impl Reader<'_> {
         ))
     }
 
-    /// Checks that `code` names a rule or a prefix of one (`PC`, `PC1`, `PC101`).
+    /// Checks that `code` names a rule or a prefix of one (`PC`, `PC1`,
+    /// `PC101`), spelt as the documentation does.
     fn check_code(&mut self, code: &str, span: Span, key: &str, section: &Section) -> bool {
-        let well_formed = code.len() <= 5
-            && code.starts_with("PC")
-            && code[2..].bytes().all(|b| b.is_ascii_digit());
-        if well_formed && KNOWN_CODES.iter().any(|known| known.starts_with(code)) {
-            return true;
-        }
-        let label = self.label(section);
-        let upper = code.to_ascii_uppercase();
-        let help = if upper != code && KNOWN_CODES.iter().any(|k| k.starts_with(&upper)) {
-            format!("did you mean `{upper}`?")
-        } else {
-            "write a rule code such as `PC101`, or a prefix such as `PC1`".to_owned()
+        let error = match Selector::parse_strict(code) {
+            Ok(Selector::All) => {
+                // `ALL` is for the command line; the configuration lists codes.
+                CodeError::NotACode { uppercase: None }
+            }
+            Ok(_) => return true,
+            Err(error) => error,
         };
-        let message = if well_formed && code.len() == 5 {
-            format!("unknown rule code `{code}` in `{key}` of {label}")
-        } else if well_formed {
-            format!("no rule code starts with `{code}` (in `{key}` of {label})")
-        } else {
-            format!("`{code}` in `{key}` of {label} is not a rule code or prefix")
+        let label = self.label(section);
+        let help = match &error {
+            CodeError::NotACode {
+                uppercase: Some(upper),
+            } => format!("did you mean `{upper}`?"),
+            _ => "write a rule code such as `PC101`, or a prefix such as `PC1`".to_owned(),
+        };
+        let message = match error {
+            CodeError::UnknownCode => format!("unknown rule code `{code}` in `{key}` of {label}"),
+            CodeError::NoCodeStartsWith => {
+                format!("no rule code starts with `{code}` (in `{key}` of {label})")
+            }
+            CodeError::NotACode { .. } => {
+                format!("`{code}` in `{key}` of {label} is not a rule code or prefix")
+            }
         };
         self.error(span, message, Some(help));
         false
@@ -508,7 +562,12 @@ impl Reader<'_> {
         for field in self.entries(table, Span::empty(0)) {
             match field.name {
                 "exclude" => config.exclude = self.string_list(&field, &top),
-                "select" => config.select = Some(self.code_list(&field, &top)),
+                "select" => {
+                    // A `select` of the wrong type, or with no valid entry, is
+                    // reported and treated as absent: it never turns rules off.
+                    let codes = self.code_list(&field, &top);
+                    config.select = (!codes.is_empty()).then_some(codes);
+                }
                 "ignore" => config.ignore = self.code_list(&field, &top),
                 "severity" => config.severity = self.severity_overrides(&field, &top),
                 // Both spellings: the other keys are snake_case, so users write either.
@@ -1352,5 +1411,95 @@ replicas = 0
             find_config(&nested.join("settings.py")),
             Some(root.join("svc/pyproject.toml"))
         );
+    }
+
+    #[test]
+    fn a_select_of_the_wrong_type_or_without_a_valid_code_is_absent() {
+        for (text, message, at) in [
+            (
+                "select = \"PC1\"\n",
+                "`select` in poolcheck.toml must be a list of strings, found a string",
+                "\"PC1\"",
+            ),
+            (
+                "select = [\"PC9\"]\n",
+                "no rule code starts with `PC9` (in `select` of poolcheck.toml)",
+                "\"PC9\"",
+            ),
+        ] {
+            let (file, facts) = poolcheck_toml(text);
+            let found = problems(&file, &facts);
+            assert_eq!(found.len(), 1, "{found:?}");
+            assert_eq!((found[0].0.as_str(), found[0].1.as_str()), (message, at));
+            assert_eq!(facts.config.unwrap().select, None, "{text}");
+        }
+        let (_, facts) = poolcheck_toml("select = [\"PC9\", \"PC2\"]\n");
+        assert_eq!(facts.config.unwrap().select.unwrap().len(), 1);
+    }
+
+    #[test]
+    fn unknown_codes_in_ignore_are_reported() {
+        let (file, facts) = poolcheck_toml("ignore = [\"PC1\", \"PC999\", \"ALL\"]\n");
+        let messages: Vec<String> = problems(&file, &facts).into_iter().map(|p| p.0).collect();
+        assert_eq!(
+            messages,
+            [
+                "unknown rule code `PC999` in `ignore` of poolcheck.toml",
+                "`ALL` in `ignore` of poolcheck.toml is not a rule code or prefix",
+            ]
+        );
+        assert_eq!(facts.config.unwrap().ignore.len(), 1);
+    }
+
+    #[test]
+    fn a_configuration_that_cannot_be_read_is_pc003_at_the_file_with_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        // Reading a directory fails for every user, root included.
+        let (_, facts) = load_config(
+            dir.path(),
+            FilePath::new("poolcheck.toml"),
+            FileKind::PoolcheckToml,
+        );
+        assert_eq!(facts.diagnostics.len(), 1);
+        let d = &facts.diagnostics[0];
+        assert_eq!(d.code, "PC003");
+        assert!(
+            d.message.starts_with("cannot read the configuration: "),
+            "{}",
+            d.message
+        );
+        assert!(d.primary.span.is_empty());
+        let config = facts.config.unwrap();
+        assert_eq!(config.path.unwrap().display_string(), "poolcheck.toml");
+        assert_eq!(config.select, None);
+        // An unreadable pyproject.toml is treated the same way.
+        let (_, facts) = load_config(
+            dir.path(),
+            FilePath::new("pyproject.toml"),
+            FileKind::PyProject,
+        );
+        assert_eq!(facts.diagnostics[0].code, "PC003");
+    }
+
+    #[test]
+    fn a_configuration_that_is_not_utf8_is_pc003_at_the_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("poolcheck.toml");
+        std::fs::write(&path, b"headroom = 0.2\n# caf\xe9\n").unwrap();
+        let (file, facts) = load_config(
+            &path,
+            FilePath::new("poolcheck.toml"),
+            FileKind::PoolcheckToml,
+        );
+        let d = &facts.diagnostics[0];
+        assert_eq!(facts.diagnostics.len(), 1);
+        assert_eq!(
+            d.message,
+            "the configuration is not valid UTF-8 (byte 0xE9): TOML files must be UTF-8, so none \
+             of its settings apply and defaults are used"
+        );
+        assert_eq!(file.line_col(d.primary.span.start as usize).line, 2);
+        assert_eq!(file.slice(d.primary.span), "\u{fffd}");
+        assert_eq!(facts.config.unwrap().headroom, None);
     }
 }

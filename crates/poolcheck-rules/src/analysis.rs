@@ -42,7 +42,7 @@ pub fn analyze(workspace: &Workspace, options: &Options) -> Analysis {
     };
     let mut found = Vec::new();
     for rule in registry::all() {
-        if !selection.is_enabled(rule.meta.code) {
+        if !selection.is_enabled(rule.meta.code.as_str()) {
             continue;
         }
         if let Some(check) = rule.check {

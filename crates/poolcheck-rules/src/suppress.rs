@@ -3,7 +3,9 @@
 //! ignore-file[...]` anywhere in the file, behind the file kind's comment
 //! character. An ignore that suppresses nothing is PC001.
 
-use poolcheck_core::{Diagnostic, Edit, FileKind, Fix, SourceFile, Span};
+use poolcheck_core::{
+    Code, CodeError, Diagnostic, Edit, FileKind, Fix, Selector, SourceFile, Span,
+};
 
 use crate::registry::{self, selector_matches};
 
@@ -131,49 +133,57 @@ impl<'a> FileSuppressions<'a> {
         hit
     }
 
-    /// PC001 findings for codes that suppressed nothing. Codes of rules that
-    /// did not run (`is_enabled` false) are not reported: they may well match
-    /// when those rules run.
+    /// PC001 findings for codes that suppressed nothing, and for codes that
+    /// name no rule (said as such: "unknown rule code `PC999`", since such a
+    /// code can never suppress anything). Known codes of rules that did not
+    /// run (`is_enabled` false) are not reported: they may well match when
+    /// those rules run.
     pub fn unused(&self, is_enabled: impl Fn(&str) -> bool) -> Vec<Diagnostic> {
         let rule = &crate::rules::ALL[0].meta;
-        debug_assert_eq!(rule.code, "PC001");
+        debug_assert_eq!(rule.code, Code::PC001);
         let mut out = Vec::new();
         for (s, used) in self.entries.iter().zip(&self.used) {
-            let unused: Vec<_> = s
-                .codes
-                .iter()
-                .zip(used)
-                .filter(|((code, _), used)| {
-                    !**used
-                        && (!registry::selector_is_known(code) || enabled_any(code, &is_enabled))
-                })
-                .map(|((code, span), _)| (code.as_str(), *span))
-                .collect();
-            if unused.is_empty() && !s.codes.is_empty() {
+            let mut unknown: Vec<String> = Vec::new();
+            let mut unused_known: Vec<String> = Vec::new();
+            let mut bad: Vec<(&str, Span)> = Vec::new();
+            for ((code, span), used) in s.codes.iter().zip(used) {
+                match Selector::parse(code) {
+                    Err(error) => unknown.push(describe_unknown(code, &error)),
+                    Ok(_) if !*used && enabled_any(code, &is_enabled) => {
+                        unused_known.push(format!("`{code}`"));
+                    }
+                    Ok(_) => continue,
+                }
+                bad.push((code.as_str(), *span));
+            }
+            if bad.is_empty() && !s.codes.is_empty() {
                 continue;
             }
-            let all_unused = unused.len() == s.codes.len();
-            let names: Vec<String> = unused.iter().map(|(c, _)| format!("`{c}`")).collect();
+            let all_bad = bad.len() == s.codes.len();
+            let names: Vec<String> = bad.iter().map(|(c, _)| format!("`{c}`")).collect();
             let (primary, message) = if s.codes.is_empty() {
                 (s.comment, "suppression comment lists no codes".to_owned())
-            } else if all_unused {
-                (
-                    s.list,
-                    format!(
-                        "unused suppression: {} suppressed nothing here",
-                        names.join(", ")
-                    ),
-                )
             } else {
-                (
-                    unused[0].1.cover(unused[unused.len() - 1].1),
-                    format!(
-                        "unused suppression code: {} suppressed nothing here",
-                        names.join(", ")
-                    ),
-                )
+                let mut parts = unknown;
+                if !unused_known.is_empty() {
+                    let what = if all_bad {
+                        "unused suppression"
+                    } else {
+                        "unused suppression code"
+                    };
+                    parts.push(format!(
+                        "{what}: {} suppressed nothing here",
+                        unused_known.join(", ")
+                    ));
+                }
+                let primary = if all_bad {
+                    s.list
+                } else {
+                    bad[0].1.cover(bad[bad.len() - 1].1)
+                };
+                (primary, parts.join("; "))
             };
-            let fix = if all_unused {
+            let fix = if all_bad {
                 Fix {
                     title: "Remove the unused suppression comment".to_owned(),
                     edits: vec![remove_comment(self.file, s)],
@@ -182,7 +192,7 @@ impl<'a> FileSuppressions<'a> {
                 let kept: Vec<&str> = s
                     .codes
                     .iter()
-                    .filter(|(c, _)| !unused.iter().any(|(u, _)| u == c))
+                    .filter(|(c, _)| !bad.iter().any(|(b, _)| b == c))
                     .map(|(c, _)| c.as_str())
                     .collect();
                 Fix {
@@ -207,10 +217,19 @@ impl<'a> FileSuppressions<'a> {
     }
 }
 
+/// What is wrong with a code in a suppression comment.
+fn describe_unknown(code: &str, error: &CodeError) -> String {
+    match error {
+        CodeError::UnknownCode => format!("unknown rule code `{code}`"),
+        CodeError::NoCodeStartsWith => format!("no rule code starts with `{code}`"),
+        CodeError::NotACode { .. } => format!("`{code}` is not a rule code or prefix"),
+    }
+}
+
 fn enabled_any(selector: &str, is_enabled: &impl Fn(&str) -> bool) -> bool {
     registry::all()
         .iter()
-        .any(|r| selector_matches(selector, r.meta.code) && is_enabled(r.meta.code))
+        .any(|r| selector_matches(selector, r.meta.code) && is_enabled(r.meta.code.as_str()))
 }
 
 /// An edit that deletes the comment, and the whole line when nothing else is on it.
@@ -339,5 +358,37 @@ mod tests {
         let file = SourceFile::new("x.py", "x = 1  # poolcheck: ignore[PC101]\n");
         let fs = FileSuppressions::new(&file, parse(&file, FileKind::Python));
         assert!(fs.unused(|code| code != "PC101").is_empty());
+    }
+
+    #[test]
+    fn unknown_codes_are_reported_as_unknown_not_as_unused() {
+        let text = "x = 1  # poolcheck: ignore[PC999]
+y = 2  # poolcheck: ignore[PC101, pc9, E501]
+";
+        let file = SourceFile::new("x.py", text);
+        let mut fs = FileSuppressions::new(&file, parse(&file, FileKind::Python));
+        let d = Diagnostic::new(
+            "PC101",
+            poolcheck_core::Severity::Error,
+            file.location(Span::new(
+                text.find("y =").unwrap(),
+                text.find("y =").unwrap() + 1,
+            )),
+            "m",
+        );
+        assert!(fs.suppresses(&d));
+        // Even when no rule that could match runs, an unknown code is said.
+        let found = fs.unused(|_| false);
+        let messages: Vec<&str> = found.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "unknown rule code `PC999`",
+                "no rule code starts with `PC9`; `E501` is not a rule code or prefix",
+            ]
+        );
+        assert!(found.iter().all(|d| d.code == "PC001"));
+        assert_eq!(found[1].fix.as_ref().unwrap().edits[0].new_text, "[PC101]");
+        assert_eq!(&text[found[1].primary.span.range()], "pc9, E501");
     }
 }

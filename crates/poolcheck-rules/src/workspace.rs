@@ -66,8 +66,6 @@ impl Workspace {
         };
         let mut config_facts = None;
         if let Some(path) = &config_path {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("{}: cannot read configuration: {e}", path.display()))?;
             let kind = if path
                 .file_name()
                 .is_some_and(|n| n.eq_ignore_ascii_case("pyproject.toml"))
@@ -76,8 +74,9 @@ impl Workspace {
             } else {
                 FileKind::PoolcheckToml
             };
-            let file = SourceFile::new(display_path(path), text);
-            let facts = poolcheck_extract::extract(&file, kind);
+            // An unreadable or non-UTF-8 configuration is PC003 at the file.
+            let (file, facts) =
+                poolcheck_extract::project::load_config(path, display_path(path), kind);
             if let Some(config) = &facts.config {
                 workspace.config = config.clone();
             }

@@ -20,7 +20,7 @@ fn rule_docs_pages_match_the_metadata() {
             if update {
                 std::fs::write(&path, expected).unwrap();
             } else {
-                stale.push(rule.meta.code);
+                stale.push(rule.meta.code.as_str());
             }
         }
     }

@@ -189,7 +189,7 @@ fn rules_and_explain_come_from_the_registry() {
     let dir = fixture("rules");
     let rules = stdout(&poolcheck(&dir, &["rules"]));
     for rule in poolcheck_rules::registry::all() {
-        assert!(rules.contains(rule.meta.code) && rules.contains(rule.meta.name));
+        assert!(rules.contains(rule.meta.code.as_str()) && rules.contains(rule.meta.name));
     }
     let page = stdout(&poolcheck(&dir, &["explain", "pc101"]));
     assert!(

@@ -73,7 +73,7 @@ fn every_rule_has_a_firing_and_a_silent_fixture() {
         .collect();
     let mut missing = Vec::new();
     for rule in poolcheck_rules::registry::all() {
-        let code = rule.meta.code;
+        let code = rule.meta.code.as_str();
         let fires = names
             .iter()
             .any(|n| n.starts_with(code) && !n[5..].starts_with("-ok-"));

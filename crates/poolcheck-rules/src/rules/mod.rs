@@ -39,7 +39,7 @@ mod pc501_stale_pooled_connections;
 mod pc502_pre_ping_asyncpg_old_sqlalchemy;
 mod pc503_no_connect_timeout;
 
-use poolcheck_core::Diagnostic;
+use poolcheck_core::{Code, Diagnostic};
 
 use crate::context::Context;
 use crate::registry::Rule;
@@ -47,12 +47,12 @@ use crate::registry::Rule;
 /// Findings the front-ends made while reading files, and assembly while
 /// resolving references between them, for the rules whose check is to
 /// surface them (PC002, PC003, PC004).
-fn reported_while_reading(ctx: &Context<'_>, code: &str, out: &mut Vec<Diagnostic>) {
+fn reported_while_reading(ctx: &Context<'_>, code: Code, out: &mut Vec<Diagnostic>) {
     let from_files = ctx.facts.iter().flat_map(|f| f.diagnostics.iter());
     out.extend(
         from_files
             .chain(ctx.deployment.diagnostics.iter())
-            .filter(|d| d.code == code)
+            .filter(|d| d.code == code.as_str())
             .cloned(),
     );
 }

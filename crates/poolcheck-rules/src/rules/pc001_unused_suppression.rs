@@ -6,7 +6,7 @@ use crate::registry::{FixAvailability, Rule, RuleMeta};
 // has run, because only then is it known what each comment suppressed.
 pub static RULE: Rule = Rule {
     meta: RuleMeta {
-        code: "PC001",
+        code: poolcheck_core::Code::PC001,
         name: "unused-suppression",
         severity: Severity::Warning,
         summary: "A `poolcheck: ignore[...]` comment suppressed nothing.",

@@ -11,7 +11,7 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
 
 pub static RULE: Rule = Rule {
     meta: RuleMeta {
-        code: "PC002",
+        code: poolcheck_core::Code::PC002,
         name: "invalid-setting",
         severity: Severity::Error,
         summary: "A config file sets something the tool it configures rejects or ignores.",

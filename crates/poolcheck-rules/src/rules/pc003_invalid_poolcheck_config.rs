@@ -11,7 +11,7 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
 
 pub static RULE: Rule = Rule {
     meta: RuleMeta {
-        code: "PC003",
+        code: poolcheck_core::Code::PC003,
         name: "invalid-poolcheck-config",
         severity: Severity::Error,
         summary: "Unknown key or wrong type in `poolcheck.toml` or `[tool.poolcheck]`.",

@@ -11,7 +11,7 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
 
 pub static RULE: Rule = Rule {
     meta: RuleMeta {
-        code: "PC004",
+        code: poolcheck_core::Code::PC004,
         name: "unresolved-value",
         severity: Severity::Info,
         summary: "A check needed a value that cannot be known statically.",

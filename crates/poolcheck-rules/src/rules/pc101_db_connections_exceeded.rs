@@ -133,7 +133,7 @@ fn fit_help(ctx: &Context<'_>, budget: &ServerBudget, usable: u64, demand: u64) 
 
 pub static RULE: Rule = Rule {
     meta: RuleMeta {
-        code: "PC101",
+        code: poolcheck_core::Code::PC101,
         name: "db-connections-exceeded",
         severity: Severity::Error,
         summary: "The connections the deployment can open exceed the PostgreSQL server's usable slots.",

@@ -44,7 +44,7 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
 
 pub static RULE: Rule = Rule {
     meta: RuleMeta {
-        code: "PC102",
+        code: poolcheck_core::Code::PC102,
         name: "db-headroom-low",
         severity: Severity::Warning,
         summary: "The budget fits, but leaves less than the headroom free.",

@@ -69,7 +69,7 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
 
 pub static RULE: Rule = Rule {
     meta: RuleMeta {
-        code: "PC103",
+        code: poolcheck_core::Code::PC103,
         name: "pgbouncer-client-limit-exceeded",
         severity: Severity::Error,
         summary: "The client connections into a PgBouncer exceed its `max_client_conn`.",

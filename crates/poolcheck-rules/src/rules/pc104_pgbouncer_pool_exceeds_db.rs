@@ -60,7 +60,7 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
 
 pub static RULE: Rule = Rule {
     meta: RuleMeta {
-        code: "PC104",
+        code: poolcheck_core::Code::PC104,
         name: "pgbouncer-pool-exceeds-db",
         severity: Severity::Error,
         summary: "One PgBouncer's server-side pools alone exceed the PostgreSQL server's usable slots.",

@@ -232,7 +232,7 @@ fn target_name(deployment: &Deployment, target: &TargetRef) -> String {
 
 pub static RULE: Rule = Rule {
     meta: RuleMeta {
-        code: "PC105",
+        code: poolcheck_core::Code::PC105,
         name: "pool-smaller-than-concurrency",
         severity: Severity::Warning,
         summary: "A process serves more requests at once than its bounded pool has connections.",

@@ -432,7 +432,7 @@ fn with_server_related(diagnostic: Diagnostic, server: &DatabaseServer) -> Diagn
 
 pub static RULE: Rule = Rule {
     meta: RuleMeta {
-        code: "PC106",
+        code: poolcheck_core::Code::PC106,
         name: "unbounded-pool",
         severity: Severity::Warning,
         summary: "Nothing bounds the connections a process, or a PgBouncer pool, can open to PostgreSQL.",

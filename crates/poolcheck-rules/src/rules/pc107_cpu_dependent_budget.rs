@@ -310,7 +310,7 @@ fn cpu_factors(service: &Service) -> Vec<CpuFactor> {
 
 pub static RULE: Rule = Rule {
     meta: RuleMeta {
-        code: "PC107",
+        code: poolcheck_core::Code::PC107,
         name: "cpu-dependent-budget",
         severity: Severity::Warning,
         summary: "A worker, thread or concurrency count follows the host's CPU count, and the budget breaks on hosts with enough CPUs.",

@@ -170,7 +170,7 @@ fn active_connections(ctx: &Context<'_>, budget: &ServerBudget) -> Option<(u64, 
 
 pub static RULE: Rule = Rule {
     meta: RuleMeta {
-        code: "PC108",
+        code: poolcheck_core::Code::PC108,
         name: "active-connections-above-db-cores",
         severity: Severity::Info,
         summary: "More connections can be active at once than the database server's cores can serve efficiently.",

@@ -183,7 +183,7 @@ fn fix(pool: &ClientPool, sources: &Sources) -> Option<Fix> {
 
 pub static RULE: Rule = Rule {
     meta: RuleMeta {
-        code: "PC201",
+        code: poolcheck_core::Code::PC201,
         name: "asyncpg-prepared-statements",
         severity: Severity::Error,
         summary: "An asyncpg client keeps its statement cache on behind PgBouncer transaction pooling without prepared-statement support.",

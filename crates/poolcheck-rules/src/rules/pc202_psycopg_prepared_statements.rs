@@ -155,7 +155,7 @@ fn fix(pool: &ClientPool, sources: &Sources) -> Option<Fix> {
 
 pub static RULE: Rule = Rule {
     meta: RuleMeta {
-        code: "PC202",
+        code: poolcheck_core::Code::PC202,
         name: "psycopg-prepared-statements",
         severity: Severity::Error,
         summary: "A psycopg 3 client prepares statements behind PgBouncer transaction pooling without prepared-statement support.",

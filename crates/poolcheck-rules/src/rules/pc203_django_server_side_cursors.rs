@@ -91,7 +91,7 @@ fn alias_dict(pool: &ClientPool) -> &poolcheck_core::Location {
 
 pub static RULE: Rule = Rule {
     meta: RuleMeta {
-        code: "PC203",
+        code: poolcheck_core::Code::PC203,
         name: "django-server-side-cursors",
         severity: Severity::Warning,
         summary: "A Django database reaches PgBouncer transaction pooling with server-side cursors enabled.",

@@ -108,7 +108,7 @@ reports it to clients{unknown_version}"
 
 pub static RULE: Rule = Rule {
     meta: RuleMeta {
-        code: "PC204",
+        code: poolcheck_core::Code::PC204,
         name: "unsupported-startup-parameter",
         severity: Severity::Error,
         summary: "A client sends a startup parameter that the PgBouncer it reaches refuses.",

@@ -60,7 +60,7 @@ postgresql.conf — or run `SET LOCAL {name} = {value}` inside the transactions 
 
 pub static RULE: Rule = Rule {
     meta: RuleMeta {
-        code: "PC205",
+        code: poolcheck_core::Code::PC205,
         name: "ignored-startup-parameter",
         severity: Severity::Warning,
         summary: "A client sends a startup parameter that PgBouncer's `ignore_startup_parameters` drops.",

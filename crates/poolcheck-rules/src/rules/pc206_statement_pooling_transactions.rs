@@ -100,7 +100,7 @@ fn django_atomic_requests(pool: &ClientPool) -> Option<Sourced<bool>> {
 
 pub static RULE: Rule = Rule {
     meta: RuleMeta {
-        code: "PC206",
+        code: poolcheck_core::Code::PC206,
         name: "statement-pooling-transactions",
         severity: Severity::Error,
         summary: "A client that uses transactions reaches a PgBouncer database in statement pooling.",

@@ -250,7 +250,7 @@ fn django_conn_max_age(pool: &ClientPool) -> Option<Sourced<Option<i64>>> {
 
 pub static RULE: Rule = Rule {
     meta: RuleMeta {
-        code: "PC207",
+        code: poolcheck_core::Code::PC207,
         name: "session-pooling-pinned",
         severity: Severity::Warning,
         summary: "Clients that hold connections open outnumber a session-mode PgBouncer pool.",

@@ -62,7 +62,7 @@ mode) and size the pool once, in PgBouncer (`default_pool_size`/`pool_size`)",
 
 pub static RULE: Rule = Rule {
     meta: RuleMeta {
-        code: "PC208",
+        code: poolcheck_core::Code::PC208,
         name: "app-pool-behind-transaction-pooler",
         severity: Severity::Info,
         summary: "A SQLAlchemy QueuePool engine reaches PgBouncer transaction pooling: two pools stacked.",

@@ -158,7 +158,7 @@ this one inherits it",
 
 pub static RULE: Rule = Rule {
     meta: RuleMeta {
-        code: "PC209",
+        code: poolcheck_core::Code::PC209,
         name: "session-state-through-transaction-pooler",
         severity: Severity::Warning,
         summary: "Code that relies on session state reaches PgBouncer transaction pooling.",

@@ -106,7 +106,7 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
 
 pub static RULE: Rule = Rule {
     meta: RuleMeta {
-        code: "PC301",
+        code: poolcheck_core::Code::PC301,
         name: "django-persistent-connections-asgi",
         severity: Severity::Error,
         summary: "A Django database keeps persistent connections (`CONN_MAX_AGE` ≠ 0) while Django is served over ASGI or by gevent/eventlet workers.",

@@ -67,7 +67,7 @@ pub fn pool_text(ctx: &Context<'_>, pool: &DjangoPoolOption) -> String {
 
 pub static RULE: Rule = Rule {
     meta: RuleMeta {
-        code: "PC302",
+        code: poolcheck_core::Code::PC302,
         name: "django-pool-with-persistent-connections",
         severity: Severity::Error,
         summary: "A Django database enables `OPTIONS[\"pool\"]` with a non-zero `CONN_MAX_AGE`, which Django refuses.",

@@ -208,7 +208,7 @@ fn sizes_reversed(
 
 pub static RULE: Rule = Rule {
     meta: RuleMeta {
-        code: "PC303",
+        code: poolcheck_core::Code::PC303,
         name: "django-pool-invalid",
         severity: Severity::Error,
         summary: "A Django `OPTIONS[\"pool\"]` that Django or psycopg_pool rejects: psycopg2 as the driver, arguments Django passes itself, or `max_size` below `min_size`.",

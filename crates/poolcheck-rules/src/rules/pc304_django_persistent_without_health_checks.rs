@@ -199,7 +199,7 @@ fn insert_first_entry(sources: &Sources, dict: &Location, entry: &str) -> Option
 
 pub static RULE: Rule = Rule {
     meta: RuleMeta {
-        code: "PC304",
+        code: poolcheck_core::Code::PC304,
         name: "django-persistent-without-health-checks",
         severity: Severity::Info,
         summary: "A Django database keeps persistent connections (`CONN_MAX_AGE` ≠ 0) without `CONN_HEALTH_CHECKS`.",

@@ -188,7 +188,7 @@ fn is_main_test(condition: &Expr) -> bool {
 
 pub static RULE: Rule = Rule {
     meta: RuleMeta {
-        code: "PC401",
+        code: poolcheck_core::Code::PC401,
         name: "preload-shares-connections",
         severity: Severity::Warning,
         summary: "gunicorn preloads the app, the app connects at import time, and no post_fork hook disposes the connections: forked workers share sockets.",

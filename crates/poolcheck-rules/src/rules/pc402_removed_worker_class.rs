@@ -72,7 +72,7 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
 
 pub static RULE: Rule = Rule {
     meta: RuleMeta {
-        code: "PC402",
+        code: poolcheck_core::Code::PC402,
         name: "removed-worker-class",
         severity: Severity::Error,
         summary: "gunicorn runs the eventlet worker, which gunicorn 26 removed.",

@@ -118,7 +118,7 @@ fn replacement_fix(
 
 pub static RULE: Rule = Rule {
     meta: RuleMeta {
-        code: "PC403",
+        code: poolcheck_core::Code::PC403,
         name: "deprecated-uvicorn-worker",
         severity: Severity::Info,
         summary: "gunicorn runs `uvicorn.workers.UvicornWorker`, deprecated since uvicorn 0.30: use `uvicorn_worker.UvicornWorker`.",

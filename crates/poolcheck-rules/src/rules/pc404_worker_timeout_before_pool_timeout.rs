@@ -152,7 +152,7 @@ fn suggested_wait(worker_timeout: i64) -> i64 {
 
 pub static RULE: Rule = Rule {
     meta: RuleMeta {
-        code: "PC404",
+        code: poolcheck_core::Code::PC404,
         name: "worker-timeout-before-pool-timeout",
         severity: Severity::Warning,
         summary: "A sync/gthread gunicorn worker times out no later than its pool's wait for a free connection.",

@@ -80,7 +80,7 @@ fn fewest_threads(expr: &IntExpr) -> Option<i64> {
 
 pub static RULE: Rule = Rule {
     meta: RuleMeta {
-        code: "PC405",
+        code: poolcheck_core::Code::PC405,
         name: "threads-switch-to-gthread",
         severity: Severity::Info,
         summary: "gunicorn `threads` > 1 with the sync worker silently runs the gthread worker.",

@@ -342,7 +342,7 @@ fn pre_ping_fix(ctx: &Context<'_>, pool: &ClientPool, pre_ping: &Sourced<bool>) 
 
 pub static RULE: Rule = Rule {
     meta: RuleMeta {
-        code: "PC501",
+        code: poolcheck_core::Code::PC501,
         name: "stale-pooled-connections",
         severity: Severity::Warning,
         summary: "A pool keeps idle connections longer than a server-side idle timeout, with no liveness check.",

@@ -89,7 +89,7 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
 
 pub static RULE: Rule = Rule {
     meta: RuleMeta {
-        code: "PC502",
+        code: poolcheck_core::Code::PC502,
         name: "pre-ping-asyncpg-old-sqlalchemy",
         severity: Severity::Warning,
         summary: "`pool_pre_ping=True` on an asyncpg engine through transaction pooling breaks with SQLAlchemy < 2.0.21 or in AUTOCOMMIT.",

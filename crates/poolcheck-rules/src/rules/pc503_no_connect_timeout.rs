@@ -76,7 +76,7 @@ fn help(pool: &ClientPool) -> String {
 
 pub static RULE: Rule = Rule {
     meta: RuleMeta {
-        code: "PC503",
+        code: poolcheck_core::Code::PC503,
         name: "no-connect-timeout",
         severity: Severity::Info,
         summary: "A libpq-based client (psycopg2, psycopg 3, Django) sets no `connect_timeout`.",

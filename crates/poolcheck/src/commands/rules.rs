@@ -13,7 +13,7 @@ pub fn run(args: &RulesArgs) -> Result<u8, String> {
             .iter()
             .map(|r| {
                 serde_json::json!({
-                    "code": r.meta.code,
+                    "code": r.meta.code.as_str(),
                     "name": r.meta.name,
                     "severity": r.meta.severity.as_str(),
                     "summary": r.meta.summary,

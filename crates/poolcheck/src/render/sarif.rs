@@ -119,7 +119,7 @@ fn message_text(d: &Diagnostic, sources: &Sources) -> String {
 fn rule_descriptor(rule: &RuleMeta) -> Value {
     let url = rule.url();
     json!({
-        "id": rule.code,
+        "id": rule.code.as_str(),
         "name": rule.name,
         "shortDescription": {"text": rule.summary},
         "fullDescription": {"text": rule.what_it_does.trim()},
@@ -256,17 +256,19 @@ pub fn render(diagnostics: &[Diagnostic], sources: &Sources, working_dir: Option
 
 #[cfg(test)]
 mod tests {
+    use poolcheck_core::Code;
     use poolcheck_rules::registry::FixAvailability;
 
     use super::*;
     use crate::render::fixture;
 
+    /// The published schema, shipped with the tests (origin in `tests/data/README.md`).
     const SCHEMA_PATH: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/schemas/sarif-2.1.0.json"
+        "/tests/data/sarif-schema-2.1.0.json"
     );
 
-    const fn rule(code: &'static str, name: &'static str, severity: Severity) -> RuleMeta {
+    const fn rule(code: Code, name: &'static str, severity: Severity) -> RuleMeta {
         RuleMeta {
             code,
             name,
@@ -284,10 +286,10 @@ mod tests {
     /// Fixed metadata, so that the snapshot does not change whenever a rule's
     /// documentation does.
     const RULES: [RuleMeta; 4] = [
-        rule("PC002", "invalid-setting", Severity::Error),
-        rule("PC004", "unresolved-value", Severity::Info),
-        rule("PC101", "db-connections-exceeded", Severity::Error),
-        rule("PC102", "db-headroom-low", Severity::Warning),
+        rule(Code::PC002, "invalid-setting", Severity::Error),
+        rule(Code::PC004, "unresolved-value", Severity::Info),
+        rule(Code::PC101, "db-connections-exceeded", Severity::Error),
+        rule(Code::PC102, "db-headroom-low", Severity::Warning),
     ];
 
     fn fixture_log() -> Value {
