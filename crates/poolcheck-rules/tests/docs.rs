@@ -41,3 +41,33 @@ fn rule_docs_pages_match_the_metadata() {
         "stale rule docs: {stale:?}; run `POOLCHECK_UPDATE_DOCS=1 cargo test -p poolcheck-rules --test docs`"
     );
 }
+
+/// The docs cite public sources and the project's own pages, never the
+/// engineers' internal notes (`pitfalls P3`, `DESIGN`, `RULES.md`, `§2.4`).
+#[test]
+fn rule_docs_cite_no_internal_reference() {
+    let internal = |text: &str| {
+        let words: Vec<&str> = text
+            .split(|c: char| !c.is_ascii_alphanumeric() && c != '.' && c != '§')
+            .collect();
+        text.contains("pitfalls")
+            || text.contains("DESIGN")
+            || text.contains("RULES.md")
+            || text.contains('§')
+            || words.iter().any(|w| {
+                w.len() >= 2 && w.starts_with('P') && w[1..].bytes().all(|b| b.is_ascii_digit())
+            })
+    };
+    let mut found = Vec::new();
+    for rule in poolcheck_rules::registry::all() {
+        let page = rule.meta.docs_page();
+        for line in page.lines().filter(|l| internal(l)) {
+            found.push(format!("{}: {line}", rule.meta.code));
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "internal references:\n{}",
+        found.join("\n")
+    );
+}

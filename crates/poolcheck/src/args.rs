@@ -48,7 +48,7 @@ pub enum CheckFormat {
     Human,
     /// One `file:line:col: CODE message` line per finding.
     Concise,
-    /// The stable JSON document (see DESIGN, "Contracts").
+    /// The stable JSON document (see the README, "JSON contracts").
     Json,
     /// SARIF 2.1.0, for GitHub code scanning and other SARIF viewers.
     Sarif,

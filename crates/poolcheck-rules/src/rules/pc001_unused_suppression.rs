@@ -12,7 +12,8 @@ pub static RULE: Rule = Rule {
         summary: "A `poolcheck: ignore[...]` comment suppressed nothing.",
         fix: FixAvailability::Always,
         what_it_does: "Reports `poolcheck: ignore[...]` and `poolcheck: ignore-file[...]` comments \
-that did not suppress any finding, naming the codes that matched nothing.",
+that did not suppress any finding, naming the codes that matched nothing, and codes that name no \
+rule at all (`unknown rule code PC999`), which can never suppress anything.",
         why: "A stale suppression hides the next real finding on that line. When a setting is \
 fixed, its suppression should go too, so that a regression is reported again.",
         example: "```python\nengine = create_engine(URL, pool_size=5)  # poolcheck: ignore[PC101] sized for 2 workers\n```\n\

@@ -18,13 +18,22 @@ pub static RULE: Rule = Rule {
         fix: FixAvailability::None,
         what_it_does: "Validates poolcheck's own configuration: every key of `poolcheck.toml` and of \
 `[tool.poolcheck]` in `pyproject.toml`, the type and range of every value, rule codes in `select`, \
-`ignore` and `severity`, and that each `[services.<name>]` names a service poolcheck found.",
+`ignore` and `severity`, and that each `[services.<name>]` names a service poolcheck found. A \
+configuration file that cannot be read, or is not UTF-8, is reported at the file and the project is \
+checked with defaults.\n\n\
+PC003 always runs: `select` and `ignore` (in the configuration, on the command line or in an editor) \
+cannot turn it off, so the configuration is validated whatever they say. A `select` of the wrong \
+type (`select = \"PC1\"`) or without a valid code (`select = [\"PC9\"]`) is reported and treated as \
+absent, so every rule still runs.",
         why: "A misspelt key (`max_conections`) would otherwise be ignored silently and poolcheck \
-would check the budget against a default the user thinks they replaced.",
+would check the budget against a default the user thinks they replaced. A configuration mistake \
+that turned rules off would report nothing at all, which looks exactly like a healthy project.",
         example: "```toml\n[database]\nmax_conections = 200\n\n[services.api]\nreplicas = \"3\"\n```",
         fix_text: "Use the key the message suggests (`max_connections`) and the documented type \
 (`replicas = 3`). The README lists every key.",
-        references: &["poolcheck README, *Configuration*."],
+        references: &[
+            "poolcheck README, *Configuration*: <https://github.com/poolcheck/poolcheck#configuration>",
+        ],
     },
     check: Some(check),
 };

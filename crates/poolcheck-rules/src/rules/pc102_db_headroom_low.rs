@@ -59,7 +59,7 @@ available for direct connections for system maintenance and monitoring\".",
         fix_text: "Lower a pool or the process count, or raise `max_connections`. To accept a \
 smaller margin, set `headroom = 0.05` in `[tool.poolcheck]`.",
         references: &[
-            "pitfalls P23 and §4 (PostgreSQL wiki, *Number Of Database Connections*): <https://wiki.postgresql.org/wiki/Number_Of_Database_Connections>",
+            "PostgreSQL wiki, *Number Of Database Connections*: <https://wiki.postgresql.org/wiki/Number_Of_Database_Connections>",
         ],
     },
     check: Some(check),

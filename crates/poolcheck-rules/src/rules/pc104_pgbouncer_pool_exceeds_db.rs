@@ -80,7 +80,7 @@ server then overloads it.",
         fix_text: "Set `max_db_connections` (and `max_user_connections`) so the server side fits, \
 or lower `default_pool_size`/`pool_size`. Account for every PgBouncer instance.",
         references: &[
-            "pitfalls P11; PgBouncer `default_pool_size`, `max_db_connections`: <https://www.pgbouncer.org/config.html>",
+            "PgBouncer `default_pool_size`, `max_db_connections`: <https://www.pgbouncer.org/config.html>",
             "mediacloud/backend#784: <https://github.com/mediacloud/backend/pull/784>",
             "pgbouncer/pgbouncer#1285: <https://github.com/pgbouncer/pgbouncer/issues/1285>",
             "Reproduced against PostgreSQL 15 and PgBouncer 1.18 by `verify/scenarios/PC104-pgbouncer-pool-over-max-connections` (`verify/run PC104`)",

@@ -260,7 +260,7 @@ threads/`worker_connections` to the pool's cap. zzzeek's advice in sqlalchemy#53
 system allows 500 concurrent greenlets that all do database access, then increase pool size + max \
 overflow so that they add up to 500\". Check the PostgreSQL budget (PC101) after raising it.",
         references: &[
-            "pitfalls P2 and P14; SQLAlchemy error `3o7r`: <https://docs.sqlalchemy.org/en/20/errors.html#error-3o7r>",
+            "SQLAlchemy error `3o7r`: <https://docs.sqlalchemy.org/en/20/errors.html#error-3o7r>",
             "SQLAlchemy pooling (`pool_size`, `max_overflow`, `pool_timeout`): <https://docs.sqlalchemy.org/en/20/core/pooling.html>",
             "sqlalchemy/sqlalchemy#5308 (pool size vs greenlets): <https://github.com/sqlalchemy/sqlalchemy/issues/5308>",
             "psycopg_pool `ConnectionPool` (`max_size`, `timeout`, `PoolTimeout`): <https://www.psycopg.org/psycopg3/docs/api/pool.html>",

@@ -463,10 +463,12 @@ budget (the help line gives the largest that fits), uvicorn `--limit-concurrency
 gevent `worker_connections`, or PgBouncer in transaction mode in front of the server. For \
 PgBouncer, set `max_db_connections` or a positive pool size.",
         references: &[
-            "pitfalls P15 and P24; SQLAlchemy `max_overflow`, `pool_size` (\"0 indicates no limit\"), and error `3o7r`: <https://docs.sqlalchemy.org/en/20/core/engines.html#sqlalchemy.create_engine.params.max_overflow>, <https://docs.sqlalchemy.org/en/20/errors.html#error-3o7r>",
+            "SQLAlchemy `max_overflow`, `pool_size` (\"0 indicates no limit\"), and error `3o7r`: <https://docs.sqlalchemy.org/en/20/core/engines.html#sqlalchemy.create_engine.params.max_overflow>, <https://docs.sqlalchemy.org/en/20/errors.html#error-3o7r>",
             "PgBouncer `default_pool_size` (0 = no limit from 1.24, pgbouncer/pgbouncer#1227) and `max_db_connections`: <https://www.pgbouncer.org/config.html>",
             "uvicorn `--limit-concurrency`: <https://www.uvicorn.org/settings/#resource-limits>",
             "altairbow/django-db-connection-pool#51 (gevent workers and per-request connections): <https://github.com/altairbow/django-db-connection-pool/issues/51>",
+            "cityofaustin/joplin#529 (pull request): <https://github.com/cityofaustin/joplin/pull/529>",
+            "benoitc/gunicorn#996 (issue): <https://github.com/benoitc/gunicorn/issues/996>",
         ],
     },
     check: Some(check),

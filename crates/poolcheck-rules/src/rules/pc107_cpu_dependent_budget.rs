@@ -337,10 +337,11 @@ real budget:\n\n```toml\n[tool.poolcheck.services.web]\ncpu_count = 2\n```\n\nor
 formula with a fixed count (`workers = int(os.environ.get(\"WEB_CONCURRENCY\", 4))`, celery \
 `--concurrency 4`). In containers, size from the CPU limit, not from `os.cpu_count()`.",
         references: &[
-            "pitfalls P16; gunicorn *Design: How Many Workers?* and the `workers` setting: <https://docs.gunicorn.org/en/stable/design.html#how-many-workers>",
+            "gunicorn *Design: How Many Workers?* and the `workers` setting: <https://docs.gunicorn.org/en/stable/design.html#how-many-workers>",
             "Celery worker `--concurrency` (defaults to the number of CPUs): <https://docs.celeryq.dev/en/stable/userguide/workers.html#concurrency>",
             "Python `os.cpu_count()` (the system's CPUs, not the usable ones): <https://docs.python.org/3/library/os.html#os.cpu_count>",
             "fastapi/full-stack-fastapi-template#1 (a worker formula exhausting connections): <https://github.com/fastapi/full-stack-fastapi-template/issues/1>",
+            "OasisLMF/OasisPlatform#1324 (pull request): <https://github.com/OasisLMF/OasisPlatform/pull/1324>",
         ],
     },
     check: Some(check),

@@ -197,7 +197,7 @@ instead of contending inside PostgreSQL; behind PgBouncer, lower `default_pool_s
 `max_db_connections`. Declare `spindles` (0 when the data set is fully cached) for a sharper \
 optimum.",
         references: &[
-            "pitfalls §4; PostgreSQL wiki, *Number Of Database Connections*: <https://wiki.postgresql.org/wiki/Number_Of_Database_Connections>",
+            "PostgreSQL wiki, *Number Of Database Connections*: <https://wiki.postgresql.org/wiki/Number_Of_Database_Connections>",
             "HikariCP, *About Pool Sizing* (linked from the psycopg pool docs): <https://github.com/brettwooldridge/HikariCP/wiki/About-Pool-Sizing>",
             "PgBouncer `default_pool_size`, `max_db_connections`: <https://www.pgbouncer.org/config.html>",
         ],

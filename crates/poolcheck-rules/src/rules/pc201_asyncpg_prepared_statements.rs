@@ -215,13 +215,14 @@ with `poolclass=NullPool` and PgBouncer discarding state on release. Better: let
 track prepared statements — PgBouncer ≥ 1.21 with `max_prepared_statements = 200` (the default \
 from 1.24). The quick fix inserts `\"statement_cache_size\": 0` into `connect_args`.",
         references: &[
-            "pitfalls P3, P20; asyncpg FAQ (*Why am I getting prepared statement errors?*): <https://magicstack.github.io/asyncpg/current/faq.html>",
+            "asyncpg FAQ (*Why am I getting prepared statement errors?*): <https://magicstack.github.io/asyncpg/current/faq.html>",
             "SQLAlchemy asyncpg dialect, *Prepared Statement Cache* and *Prepared Statement Name with PGBouncer*: <https://docs.sqlalchemy.org/en/20/dialects/postgresql.html#module-sqlalchemy.dialects.postgresql.asyncpg>",
             "PgBouncer `max_prepared_statements`: <https://www.pgbouncer.org/config.html#max_prepared_statements>",
             "sqlalchemy/sqlalchemy#6467: <https://github.com/sqlalchemy/sqlalchemy/issues/6467>",
             "MagicStack/asyncpg#1058: <https://github.com/MagicStack/asyncpg/issues/1058>",
             "sqlalchemy/sqlalchemy#12836: <https://github.com/sqlalchemy/sqlalchemy/issues/12836>",
             "Reproduced against PostgreSQL 15 and PgBouncer 1.18 by `verify/scenarios/PC201-asyncpg-through-transaction-pooling` (`verify/run PC201`)",
+            "MagicStack/asyncpg#1195 (discussion): <https://github.com/MagicStack/asyncpg/discussions/1195>",
         ],
     },
     check: Some(check),

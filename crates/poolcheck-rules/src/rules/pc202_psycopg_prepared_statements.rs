@@ -184,7 +184,7 @@ statements: PgBouncer ≥ 1.22 with `max_prepared_statements > 0`, psycopg ≥ 3
 `connect` event). The quick fix inserts `\"prepare_threshold\": None` into the connect \
 arguments.",
         references: &[
-            "pitfalls P9; psycopg, *Prepared statements* (PgBouncer section): <https://www.psycopg.org/psycopg3/docs/advanced/prepare.html>",
+            "psycopg, *Prepared statements* (PgBouncer section): <https://www.psycopg.org/psycopg3/docs/advanced/prepare.html>",
             "psycopg, *Server-side binding* and client-side cursors: <https://www.psycopg.org/psycopg3/docs/advanced/cursors.html>",
             "PgBouncer `max_prepared_statements`: <https://www.pgbouncer.org/config.html#max_prepared_statements>",
             "psycopg/psycopg#935: <https://github.com/psycopg/psycopg/issues/935>",

@@ -112,7 +112,7 @@ second alias that connects directly (or through a session-mode database) for cod
 iterates large querysets, or wrapping the iteration in `transaction.atomic()`. The quick fix \
 inserts the key into the alias's dict.",
         references: &[
-            "pitfalls P7; Django, *Transaction pooling and server-side cursors*: <https://docs.djangoproject.com/en/stable/ref/databases/#transaction-pooling-and-server-side-cursors>",
+            "Django, *Transaction pooling and server-side cursors*: <https://docs.djangoproject.com/en/stable/ref/databases/#transaction-pooling-and-server-side-cursors>",
             "Django `DISABLE_SERVER_SIDE_CURSORS` (1.11.1+, ticket #28062): <https://github.com/django/django/pull/8430>",
             "Reproduced against PostgreSQL 15 and PgBouncer 1.18 by `verify/scenarios/PC203-django-iterator-through-transaction-pooling` (`verify/run PC203`)",
         ],

@@ -133,7 +133,7 @@ postgresql.conf. If PostgreSQL reports the parameter to clients, add it to \
 `track_extra_parameters` so PgBouncer tracks it per client. Listing it in \
 `ignore_startup_parameters` makes the connection succeed but drops the value (see PC205).",
         references: &[
-            "pitfalls P8; PgBouncer `ignore_startup_parameters` and `track_extra_parameters`: <https://www.pgbouncer.org/config.html#ignore_startup_parameters>",
+            "PgBouncer `ignore_startup_parameters` and `track_extra_parameters`: <https://www.pgbouncer.org/config.html#ignore_startup_parameters>",
             "PgBouncer changelog 1.20.0/1.20.1 (`options` and `track_extra_parameters`): <https://www.pgbouncer.org/changelog.html>",
             "SQLAlchemy asyncpg dialect, *Disabling the PostgreSQL JIT*: <https://docs.sqlalchemy.org/en/20/dialects/postgresql.html#module-sqlalchemy.dialects.postgresql.asyncpg>",
             "PrefectHQ/prefect#14602: <https://github.com/PrefectHQ/prefect/issues/14602>",

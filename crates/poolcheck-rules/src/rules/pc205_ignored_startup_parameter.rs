@@ -80,8 +80,9 @@ statement_timeout = '5s'`, `ALTER DATABASE`, postgresql.conf), or with `SET LOCA
 transaction. Parameters PostgreSQL reports to clients can instead be tracked with \
 `track_extra_parameters`.",
         references: &[
-            "pitfalls P8; PgBouncer `ignore_startup_parameters`: <https://www.pgbouncer.org/config.html#ignore_startup_parameters>",
+            "PgBouncer `ignore_startup_parameters`: <https://www.pgbouncer.org/config.html#ignore_startup_parameters>",
             "Reproduced against PostgreSQL 15 and PgBouncer 1.18 by `verify/scenarios/PC205-options-dropped-by-ignore-startup-parameters` (`verify/run PC205`)",
+            "PrefectHQ/prefect#14602 (issue): <https://github.com/PrefectHQ/prefect/issues/14602>",
         ],
     },
     check: Some(check),

@@ -120,7 +120,7 @@ even simple ORM code hits it.",
 Keep statement pooling only for clients that run in autocommit everywhere \
 (`isolation_level=\"AUTOCOMMIT\"`).",
         references: &[
-            "pitfalls P22; PgBouncer `pool_mode`: <https://www.pgbouncer.org/config.html#pool_mode>",
+            "PgBouncer `pool_mode`: <https://www.pgbouncer.org/config.html#pool_mode>",
             "PgBouncer source, `src/server.c` (the error text): <https://github.com/pgbouncer/pgbouncer/blob/master/src/server.c>",
             "Reproduced against PostgreSQL 15 and PgBouncer 1.18 by `verify/scenarios/PC206-transactions-in-statement-pooling` (`verify/run PC206`)",
         ],

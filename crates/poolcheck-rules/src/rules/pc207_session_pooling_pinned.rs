@@ -274,7 +274,7 @@ it (see PC201–PC209), or stop holding connections in the applications (`poolcl
 `CONN_MAX_AGE = 0`), or enlarge the PgBouncer pool to the client demand — which removes the \
 point of PgBouncer for this database.",
         references: &[
-            "pitfalls P12; PgBouncer `pool_mode` and `query_wait_timeout`: <https://www.pgbouncer.org/config.html#pool_mode>",
+            "PgBouncer `pool_mode` and `query_wait_timeout`: <https://www.pgbouncer.org/config.html#pool_mode>",
             "autobase-tech/autobase#89 (both causes explained): <https://github.com/autobase-tech/autobase/issues/89>",
             "Reproduced against PostgreSQL 15 and PgBouncer 1.18 by `verify/scenarios/PC207-session-pooling-pinned-by-queuepool` (`verify/run PC207`)",
         ],

@@ -82,9 +82,10 @@ transaction mode (for asyncpg in particular).",
 (`default_pool_size` or a database's `pool_size`). If connection setup latency matters, keep \
 a small application pool deliberately and accept the finding.",
         references: &[
-            "pitfalls P12, P17; SQLAlchemy, *Switching Pool Implementations* and *Using Connection Pools with Multiprocessing*: <https://docs.sqlalchemy.org/en/20/core/pooling.html>",
+            "SQLAlchemy, *Switching Pool Implementations* and *Using Connection Pools with Multiprocessing*: <https://docs.sqlalchemy.org/en/20/core/pooling.html>",
             "SQLAlchemy asyncpg dialect, *Prepared Statement Name with PGBouncer* (NullPool): <https://docs.sqlalchemy.org/en/20/dialects/postgresql.html#module-sqlalchemy.dialects.postgresql.asyncpg>",
             "PgBouncer `pool_mode`: <https://www.pgbouncer.org/config.html#pool_mode>",
+            "autobase-tech/autobase#89 (issue): <https://github.com/autobase-tech/autobase/issues/89>",
         ],
     },
     check: Some(check),

@@ -182,7 +182,7 @@ either.",
 `track_extra_parameters` for parameters PostgreSQL reports, or a direct / session-mode \
 connection for LISTEN and session locks.",
         references: &[
-            "pitfalls P17, P18; PgBouncer features by pooling mode: <https://www.pgbouncer.org/features.html>",
+            "PgBouncer features by pooling mode: <https://www.pgbouncer.org/features.html>",
             "PgBouncer `server_reset_query` (not used in transaction pooling): <https://www.pgbouncer.org/config.html#server_reset_query>",
             "sqlalchemy/sqlalchemy#6467: <https://github.com/sqlalchemy/sqlalchemy/issues/6467>",
         ],

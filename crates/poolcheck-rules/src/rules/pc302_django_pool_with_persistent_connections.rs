@@ -87,7 +87,7 @@ their age with the pool's own `max_lifetime` (default 3600 s) and `max_idle` (de
 e.g. `\"pool\": {\"min_size\": 1, \"max_size\": 8, \"max_lifetime\": 600}`.",
         references: &[
             "Reproduced against Django 5.1+ against PostgreSQL 15 by `verify/scenarios/PC302-django-pool-with-conn-max-age` (`verify/run PC302`)",
-            "pitfalls P13 and §2.4; Django databases documentation, \"Connection pool\": <https://docs.djangoproject.com/en/stable/ref/databases/#connection-pool>",
+            "Django databases documentation, \"Connection pool\": <https://docs.djangoproject.com/en/stable/ref/databases/#connection-pool>",
             "Django `django/db/backends/postgresql/base.py` (`pool` property): <https://github.com/django/django/blob/main/django/db/backends/postgresql/base.py>",
             "Django's test suite asserts this message (`tests/backends/postgresql/tests.py`): <https://github.com/django/django/blob/main/tests/backends/postgresql/tests.py>",
             "psycopg pool parameters (`max_lifetime`, `max_idle`): <https://www.psycopg.org/psycopg3/docs/api/pool.html>",

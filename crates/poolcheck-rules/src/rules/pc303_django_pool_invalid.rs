@@ -238,7 +238,7 @@ Django calls `ConnectionPool(kwargs=…, open=False, configure=…, check=…, *
 `configure` to Django, and ask for health checks with `\"CONN_HEALTH_CHECKS\": True` instead of \
 `check`. Write `min_size` whenever `max_size` is below 4 (`{\"min_size\": 1, \"max_size\": 2}`).",
         references: &[
-            "pitfalls P13 and P14, §2.4; Django databases documentation, \"Connection pool\": <https://docs.djangoproject.com/en/stable/ref/databases/#connection-pool>",
+            "Django databases documentation, \"Connection pool\": <https://docs.djangoproject.com/en/stable/ref/databases/#connection-pool>",
             "Django `django/db/backends/postgresql/base.py` (`pool` property, `get_connection_params`): <https://github.com/django/django/blob/main/django/db/backends/postgresql/base.py>",
             "Django test `test_connect_pool_setting_ignored_for_psycopg2` (asserts the `ImproperlyConfigured` error): <https://github.com/django/django/blob/main/tests/backends/postgresql/tests.py>",
             "psycopg pool API (`min_size` default 4, `max_size`, `check`, `configure`, `kwargs`, `open`): <https://www.psycopg.org/psycopg3/docs/api/pool.html>",

@@ -224,7 +224,7 @@ only once per request and only if the database is being accessed.\" With dj-data
 `conn_health_checks=True`. On older Django, set `CONN_MAX_AGE` to 0 or accept the failed \
 requests.",
         references: &[
-            "pitfalls P25 and §2.4; Django databases documentation, persistent connections and `CONN_HEALTH_CHECKS`: <https://docs.djangoproject.com/en/stable/ref/databases/#persistent-connections>",
+            "Django databases documentation, persistent connections and `CONN_HEALTH_CHECKS`: <https://docs.djangoproject.com/en/stable/ref/databases/#persistent-connections>",
             "Django settings, `CONN_HEALTH_CHECKS` (new in 4.1): <https://docs.djangoproject.com/en/stable/ref/settings/#conn-health-checks>",
             "bcgov/DriveBC.ca#1163: <https://github.com/bcgov/DriveBC.ca/pull/1163>",
         ],

@@ -216,7 +216,7 @@ Django: call `connections.close_all()` in `post_fork`. For psycopg_pool, create 
 `open=False` and open it after the fork. Or move the import-time work (table creation, warm-up \
 queries) out of the import, or turn preload off.",
         references: &[
-            "pitfalls P5; SQLAlchemy \"Using Connection Pools with Multiprocessing or os.fork()\": <https://docs.sqlalchemy.org/en/20/core/pooling.html#using-connection-pools-with-multiprocessing-or-os-fork>",
+            "SQLAlchemy \"Using Connection Pools with Multiprocessing or os.fork()\": <https://docs.sqlalchemy.org/en/20/core/pooling.html#using-connection-pools-with-multiprocessing-or-os-fork>",
             "psycopg: create connections after the worker process is forked: <https://www.psycopg.org/psycopg3/docs/advanced/async.html>",
             "uvicorn deployment (workers are spawned): <https://www.uvicorn.org/deployment/>",
             "benoitc/gunicorn#1953: <https://github.com/benoitc/gunicorn/issues/1953>",

@@ -92,7 +92,7 @@ share of the database connection budget.",
 database pool for the concurrency it gives (`worker_connections` for gevent, `threads` for \
 gthread). Until then, pin `gunicorn<26`.",
         references: &[
-            "pitfalls P24 and §2.5; gunicorn 2026 news, `docs/content/2026-news.md` (eventlet deprecated in 25.0.0, removed in 26.0.0): <https://github.com/benoitc/gunicorn/blob/master/docs/content/2026-news.md>",
+            "gunicorn 2026 news, `docs/content/2026-news.md` (eventlet deprecated in 25.0.0, removed in 26.0.0): <https://github.com/benoitc/gunicorn/blob/master/docs/content/2026-news.md>",
             "gunicorn settings (`worker_class`): <https://docs.gunicorn.org/en/stable/settings.html#worker-class>",
         ],
     },

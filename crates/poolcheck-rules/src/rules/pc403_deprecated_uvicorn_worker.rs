@@ -136,7 +136,7 @@ bounds its connections.",
         fix_text: "Add `uvicorn-worker` to the dependencies and run \
 `-k uvicorn_worker.UvicornWorker` (or `worker_class = \"uvicorn_worker.UvicornWorker\"`).",
         references: &[
-            "pitfalls §2.6 and P24; uvicorn `uvicorn/workers.py` (deprecated since 0.30.0, commit 772c24bd): <https://github.com/encode/uvicorn/blob/master/uvicorn/workers.py>",
+            "uvicorn `uvicorn/workers.py` (deprecated since 0.30.0, commit 772c24bd): <https://github.com/encode/uvicorn/blob/master/uvicorn/workers.py>",
             "uvicorn deployment docs (gunicorn workers moved to `uvicorn-worker`): <https://www.uvicorn.org/deployment/>",
             "uvicorn-worker package: <https://github.com/Kludex/uvicorn-worker>",
         ],

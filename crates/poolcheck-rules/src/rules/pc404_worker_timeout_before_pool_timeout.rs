@@ -176,7 +176,7 @@ clearly below gunicorn's `timeout`, e.g. `pool_timeout=10` with `timeout = 30`. 
 `timeout` only deliberately (gunicorn: \"Only set this noticeably higher if you're sure of the \
 repercussions for sync workers\"), and bound slow queries with `statement_timeout`.",
         references: &[
-            "pitfalls P27 and §2.5; gunicorn `timeout` setting: <https://docs.gunicorn.org/en/stable/settings.html#timeout>",
+            "gunicorn `timeout` setting: <https://docs.gunicorn.org/en/stable/settings.html#timeout>",
             "gunicorn `arbiter.py` (`WORKER TIMEOUT (pid:%s)`): <https://github.com/benoitc/gunicorn/blob/master/gunicorn/arbiter.py>",
             "benoitc/gunicorn#2055: <https://github.com/benoitc/gunicorn/issues/2055>",
             "SQLAlchemy `create_engine.pool_timeout`: <https://docs.sqlalchemy.org/en/20/core/engines.html#sqlalchemy.create_engine.params.pool_timeout>",

@@ -97,7 +97,7 @@ now shared by every thread, and the service's share of `max_connections` grows b
         fix_text: "Write `worker_class = \"gthread\"` (or `-k gthread`) next to `threads`, and make \
 each process's pool at least as large as its thread count (`pool_size + max_overflow ≥ threads`).",
         references: &[
-            "pitfalls P16 and §2.5; gunicorn `threads` (default 1; with `sync` and threads > 1, gthread is used): <https://docs.gunicorn.org/en/stable/settings.html#threads>",
+            "gunicorn `threads` (default 1; with `sync` and threads > 1, gthread is used): <https://docs.gunicorn.org/en/stable/settings.html#threads>",
             "gunicorn `config.py` (`WorkerThreads`): <https://github.com/benoitc/gunicorn/blob/master/gunicorn/config.py>",
         ],
     },

@@ -378,7 +378,7 @@ lower value\").\n\
 - PgBouncer: its docs say `client_idle_timeout` \"should be larger than the client-side \
 connection lifetime settings\".",
         references: &[
-            "pitfalls P4 and P25; PostgreSQL `idle_session_timeout`: <https://www.postgresql.org/docs/current/runtime-config-client.html#GUC-IDLE-SESSION-TIMEOUT>",
+            "PostgreSQL `idle_session_timeout`: <https://www.postgresql.org/docs/current/runtime-config-client.html#GUC-IDLE-SESSION-TIMEOUT>",
             "SQLAlchemy pooling, \"Dealing with Disconnects\" (pre-ping, recycle, LIFO): <https://docs.sqlalchemy.org/en/20/core/pooling.html#dealing-with-disconnects>",
             "psycopg pool \"Connection quality\": <https://www.psycopg.org/psycopg3/docs/advanced/pool.html#connection-quality>",
             "Django persistent connections and health checks: <https://docs.djangoproject.com/en/6.0/ref/databases/#persistent-connections>",

@@ -111,7 +111,7 @@ is used in AUTOCOMMIT mode, which remains incompatible with pgbouncer transactio
         fix_text: "Upgrade SQLAlchemy to 2.0.21 or later (released 2023-09-18). For an AUTOCOMMIT \
 engine, drop `pool_pre_ping` or reach the database through session pooling.",
         references: &[
-            "pitfalls P19; SQLAlchemy 2.0.21 changelog, ticket 10226: <https://docs.sqlalchemy.org/en/20/changelog/changelog_20.html#change-2.0.21>",
+            "SQLAlchemy 2.0.21 changelog, ticket 10226: <https://docs.sqlalchemy.org/en/20/changelog/changelog_20.html#change-2.0.21>",
             "sqlalchemy/sqlalchemy#10226: <https://github.com/sqlalchemy/sqlalchemy/issues/10226>",
         ],
     },

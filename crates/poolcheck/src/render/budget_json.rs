@@ -1,4 +1,4 @@
-//! `budget --format json`: the model as numbers (DESIGN, Contracts).
+//! `budget --format json`: the model as numbers (README, "JSON contracts").
 
 use poolcheck_rules::sources::Sources;
 use poolcheck_rules::topology::budget::{Budget, Count, Cpus, eval_int, per_process};

@@ -1,4 +1,4 @@
-//! `--format json`: the contract of DESIGN ("Contracts that other tools rely on").
+//! `--format json`: the contract in the README ("JSON contracts").
 
 use poolcheck_core::{Diagnostic, Location};
 use poolcheck_rules::registry;
