@@ -11,7 +11,8 @@ pub enum Origin {
     /// Written out in a file at `Sourced::location`.
     Literal,
     /// The tool's own default because the setting is absent, e.g. `SQLAlchemy 2.0`
-    /// for `pool_size = 5`.
+    /// for `pool_size = 5`. poolcheck's own assumptions are written
+    /// [`ASSUMPTION`]` + why`, and their phrase is the reason alone.
     ToolDefault { tool: String },
     /// The default of an environment lookup (`os.environ.get("X", "4")`,
     /// `${X:-4}`) because the environment model has no value for `var`.
@@ -26,6 +27,11 @@ pub enum Origin {
     /// Not knowable statically; the reason says what is missing.
     Unknown { reason: String },
 }
+
+/// Marks a [`Origin::ToolDefault`] that poolcheck assumed, so that messages
+/// say the reason ("no server command found, so one implicit process")
+/// instead of "<tool> default".
+pub const ASSUMPTION: &str = "poolcheck: ";
 
 /// A value and its provenance. `value` is `None` exactly when the origin is
 /// [`Origin::Unknown`].
@@ -151,7 +157,10 @@ impl<T> Sourced<T> {
     pub fn origin_phrase(&self) -> Option<String> {
         match &self.origin {
             Origin::Literal | Origin::Declared => None,
-            Origin::ToolDefault { tool } => Some(format!("{tool} default")),
+            Origin::ToolDefault { tool } => Some(match tool.strip_prefix(ASSUMPTION) {
+                Some(reason) => reason.to_owned(),
+                None => format!("{tool} default"),
+            }),
             Origin::EnvDefault { var } => Some(format!("default of ${var}")),
             Origin::EnvValue { var, source } => Some(format!("${var} from {source}")),
             Origin::Computed { expr } => Some(format!("= {expr}")),
@@ -316,6 +325,20 @@ impl fmt::Display for Bound {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_assumption_is_said_by_its_reason() {
+        let assumed = Sourced::tool_default(1, format!("{ASSUMPTION}no server command found"));
+        assert_eq!(
+            assumed.origin_phrase().as_deref(),
+            Some("no server command found")
+        );
+        let default = Sourced::tool_default(5, "SQLAlchemy");
+        assert_eq!(
+            default.origin_phrase().as_deref(),
+            Some("SQLAlchemy default")
+        );
+    }
 
     fn workers_formula() -> IntExpr {
         IntExpr::Add(

@@ -118,7 +118,7 @@ fn json_output_follows_the_contract() {
     assert_eq!(d["range"]["start"]["column"], 38);
     assert_eq!(
         d["message"],
-        "8 workers (gunicorn.conf.py:2) × (pool_size 15 + max_overflow 30) (app/db.py:8) = 360 > 197 usable (max_connections 200 − 3 superuser_reserved_connections, postgresql.conf:2)"
+        "8 workers × (pool_size 15 + max_overflow 30) = 360 connections to PostgreSQL server `postgresql.conf` > 197 usable (max_connections 200 − 3 superuser_reserved_connections)"
     );
     let related: Vec<&str> = d["related"]
         .as_array()

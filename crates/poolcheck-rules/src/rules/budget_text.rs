@@ -9,6 +9,21 @@ use crate::topology::{DatabaseServer, Deployment};
 
 /// `max_connections 200 − 3 superuser_reserved_connections, deploy/postgresql.conf:2`
 pub fn usable_explanation(server: &DatabaseServer, sources: &Sources) -> String {
+    let mut text = usable_limit(server);
+    if let Some(loc) = &server.max_connections.location {
+        text.push_str(", ");
+        text.push_str(&sources.describe(loc));
+    } else if let Some(loc) = &server.location {
+        text.push_str(", ");
+        text.push_str(&sources.describe(loc));
+    }
+    text
+}
+
+/// `max_connections 200 − 3 superuser_reserved_connections`, with how
+/// max_connections was decided when it is not written in a file, but without
+/// locations: for one-line messages whose notes show them.
+pub fn usable_limit(server: &DatabaseServer) -> String {
     let mut text = format!(
         "max_connections {}",
         server
@@ -21,22 +36,27 @@ pub fn usable_explanation(server: &DatabaseServer, sources: &Sources) -> String 
             text.push_str(&format!(" − {v} {label}"));
         }
     }
-    let mut notes = Vec::new();
     if server.assumed {
-        notes.push("PostgreSQL defaults assumed: no server configuration found".to_owned());
+        text.push_str(", PostgreSQL defaults assumed: no server configuration found");
     } else if let Some(phrase) = server.max_connections.origin_phrase() {
-        notes.push(format!("max_connections {phrase}"));
-    }
-    if let Some(loc) = &server.max_connections.location {
-        notes.push(sources.describe(loc));
-    } else if let Some(loc) = &server.location {
-        notes.push(sources.describe(loc));
-    }
-    if !notes.is_empty() {
-        text.push_str(", ");
-        text.push_str(&notes.join(", "));
+        text.push_str(&format!(", max_connections {phrase}"));
     }
     text
+}
+
+/// The demand in a few words: the formula of a single contributor
+/// (`8 workers × (pool_size 15 + max_overflow 30) = 360`), or each
+/// contributor's total (`service `web` 360 + service `worker` 180`); the
+/// factors and their locations are the diagnostic's notes.
+pub fn totals_text(contributions: &[Contribution]) -> String {
+    if let [only] = contributions {
+        return format!("{} = {}", only.term.formula, only.term.count);
+    }
+    contributions
+        .iter()
+        .map(|c| format!("{} `{}` {}", c.kind.as_str(), c.name, c.term.count))
+        .collect::<Vec<_>>()
+        .join(" + ")
 }
 
 /// `8 workers (gunicorn.conf.py:2) × (pool_size 15 + max_overflow 30) (app/db.py:7)`

@@ -1,9 +1,7 @@
 use poolcheck_core::facts::pool::PoolCap;
 use poolcheck_core::{Diagnostic, IntExpr, Severity};
 
-use super::budget_text::{
-    add_related, contributions_text, primary_location, server_name, usable_explanation,
-};
+use super::budget_text::{add_related, primary_location, server_name, totals_text, usable_limit};
 use super::pc104_pgbouncer_pool_exceeds_db::single_pgbouncer_explains;
 use crate::context::Context;
 use crate::registry::{FixAvailability, Rule, RuleMeta};
@@ -23,17 +21,19 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         let Some(primary) = primary_location(budget, ctx.deployment) else {
             continue;
         };
-        let explanation = usable_explanation(server, ctx.sources);
+        // Short: the totals and the limit. Every factor, with its location,
+        // is a note.
+        let limit = usable_limit(server);
+        let name = server_name(server);
         let message = if budget.contributors.len() == 1 {
             format!(
-                "{} = {demand} > {usable} usable ({explanation})",
-                contributions_text(&budget.contributors)
+                "{} connections to {name} > {usable} usable ({limit})",
+                totals_text(&budget.contributors)
             )
         } else {
             format!(
-                "{} connections can be opened > {usable} usable ({explanation}): {}",
-                demand,
-                contributions_text(&budget.contributors)
+                "{demand} connections to {name} ({}) > {usable} usable ({limit})",
+                totals_text(&budget.contributors)
             )
         };
         let mut diagnostic = Diagnostic::new(RULE.meta.code, RULE.meta.severity, primary, message)
@@ -94,23 +94,27 @@ fn fit_help(ctx: &Context<'_>, budget: &ServerBudget, usable: u64, demand: u64) 
         .iter()
         .map(|(i, m, ..)| format!("`{}` ({m})", ctx.deployment.services[*i].name))
         .collect();
+    let processes = count_of(multiplier, "process", "processes");
     let mut help = if per_process > overflow {
         format!(
-            "the largest pool_size of `{}` that fits is {} with max_overflow {overflow}: {multiplier} processes ({}) × {per_process} per process ≤ {room} slots left by everything else",
+            "the largest pool_size of `{}` that fits is {} with max_overflow {overflow}: {} ({}) × {per_process} per process ≤ {room} slots left by everything else",
             biggest.name,
             per_process - overflow,
+            processes,
             services.join(" + "),
         )
     } else if per_process >= 1 {
         format!(
-            "`{}` fits only with pool_size {per_process} and max_overflow 0 ({multiplier} processes: {}; {room} slots left by everything else)",
+            "`{}` fits only with pool_size {per_process} and max_overflow 0 ({}: {}; {room} slots left by everything else)",
             biggest.name,
+            processes,
             services.join(" + "),
         )
     } else {
         format!(
-            "no pool size of `{}` fits: {multiplier} processes ({}) share {room} slots left by everything else; reduce workers or replicas, or put PgBouncer in transaction mode in front",
+            "no pool size of `{}` fits: {} ({}) share {room} slots left by everything else; reduce workers or replicas, or put PgBouncer in transaction mode in front",
             biggest.name,
+            processes,
             services.join(" + "),
         )
     };
@@ -123,12 +127,18 @@ fn fit_help(ctx: &Context<'_>, budget: &ServerBudget, usable: u64, demand: u64) 
     {
         let cap = size + overflow;
         help.push_str(&format!(
-            "; a `{}` process serves at most {concurrency} request(s) at a time, so a cap of {concurrency} per process frees {multiplier} × ({cap} − {concurrency}) = {} connections there",
+            "; each `{}` process serves at most {} at a time, so a cap of {concurrency} per process frees {multiplier} × ({cap} − {concurrency}) = {} connections there",
             service.name,
+            count_of(concurrency, "request", "requests"),
             multiplier * (cap - concurrency)
         ));
     }
     Some(help)
+}
+
+/// `1 request`, `8 requests`.
+fn count_of(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 pub static RULE: Rule = Rule {
@@ -160,11 +170,12 @@ request at a time), reduce workers or replicas, or put PgBouncer in transaction 
 size its pool to the server. Raising `max_connections` needs a restart and costs memory per \
 connection. The help line gives the largest pool size that fits.",
         references: &[
-            "pitfalls P1 and P23; PostgreSQL `postinit.c` messages, *Connections and Authentication*: <https://www.postgresql.org/docs/current/runtime-config-connection.html>",
+            "PostgreSQL `postinit.c` messages, *Connections and Authentication*: <https://www.postgresql.org/docs/current/runtime-config-connection.html>",
             "SQLAlchemy pool sizing (`pool_size`, `max_overflow`): <https://docs.sqlalchemy.org/en/20/core/pooling.html>",
             "Django: *Persistent connections* (one connection per thread): <https://docs.djangoproject.com/en/stable/ref/databases/#persistent-connections>",
             "fastapi/full-stack-fastapi-template#1 (asyncpg `TooManyConnectionsError` from a worker formula): <https://github.com/fastapi/full-stack-fastapi-template/issues/1>",
             "Reproduced against PostgreSQL 15 by `verify/scenarios/PC101-gthread-workers-times-pool` (`verify/run PC101`)",
+            "OasisLMF/OasisPlatform#1324 (pull request): <https://github.com/OasisLMF/OasisPlatform/pull/1324>",
         ],
     },
     check: Some(check),

@@ -1,6 +1,6 @@
 use poolcheck_core::{Diagnostic, Severity};
 
-use super::budget_text::{add_related, contributions_text};
+use super::budget_text::{add_related, totals_text};
 use crate::context::Context;
 use crate::registry::{FixAvailability, Rule, RuleMeta};
 use crate::topology::budget::Count;
@@ -37,11 +37,20 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
                 ctx.sources.quote_with(&budget.max_client_conn, "")
             )
         };
-        let message = format!(
-            "{} = {clients} client connections into PgBouncer `{}` > {limit_text}",
-            contributions_text(&budget.clients),
-            bouncer.config.name
-        );
+        // Short: the totals and the limit; each factor is a note.
+        let message = if budget.clients.len() == 1 {
+            format!(
+                "{} client connections into PgBouncer `{}` > {limit_text}",
+                totals_text(&budget.clients),
+                bouncer.config.name
+            )
+        } else {
+            format!(
+                "{clients} client connections into PgBouncer `{}` ({}) > {limit_text}",
+                bouncer.config.name,
+                totals_text(&budget.clients)
+            )
+        };
         let mut diagnostic = Diagnostic::new(RULE.meta.code, RULE.meta.severity, primary, message)
             .with_label(format!("{clients} clients > {limit} allowed"))
             .with_help(format!(
@@ -87,7 +96,7 @@ busy.",
 give `max_client_conn + (max pool_size × databases × users)`), or shrink the application pools; \
 behind a transaction pooler a small application pool, or `NullPool`, is enough.",
         references: &[
-            "pitfalls P10; PgBouncer `max_client_conn`: <https://www.pgbouncer.org/config.html#max_client_conn>",
+            "PgBouncer `max_client_conn`: <https://www.pgbouncer.org/config.html#max_client_conn>",
             "pgbouncer/pgbouncer#293: <https://github.com/pgbouncer/pgbouncer/issues/293>",
             "Reproduced against PostgreSQL 15 and PgBouncer 1.18 by `verify/scenarios/PC103-workers-times-pool-over-max-client-conn` (`verify/run PC103`)",
         ],

@@ -814,7 +814,9 @@ fn make_service(
                 .as_ref()
                 .and_then(|(service, env)| compose::replicas(service, env))
         })
-        .unwrap_or_else(|| Sourced::tool_default(1, "poolcheck (one replica unless declared)"));
+        .unwrap_or_else(|| {
+            Sourced::tool_default(1, "poolcheck: no replica count declared, so one replica")
+        });
     Service {
         name,
         server: Some(kind),
@@ -887,11 +889,11 @@ fn implicit_service(env: Environment) -> Service {
         replicas: Sourced::tool_default(1, "poolcheck"),
         processes: Sourced::tool_default(
             IntExpr::Const(1),
-            "poolcheck (no server command found: one implicit process)",
+            "poolcheck: no server command found, so one implicit process",
         ),
         concurrency: Concurrency::Bounded(Sourced::tool_default(
             IntExpr::Const(1),
-            "poolcheck (no server command found)",
+            "poolcheck: no server command found, so one request at a time",
         )),
         asgi: false,
         worker_class: None,
