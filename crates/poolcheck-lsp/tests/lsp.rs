@@ -561,6 +561,17 @@ async fn an_edit_to_a_module_read_on_demand_takes_effect() {
             })
         })
         .await;
-    assert!(message_of(&db, "PC101").contains("pool_size 1 (default of $DB_POOL_SIZE"));
+    // The edited factor is one of PC101's notes.
+    let notes = find(&db, "PC101")["relatedInformation"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        notes.iter().any(|n| n["message"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("pool_size 1 (default of $DB_POOL_SIZE")),
+        "{notes:?}"
+    );
     assert_eq!(c.finish().await, Ending::Clean);
 }
