@@ -413,7 +413,7 @@ pub fn load(roots: &[PathBuf]) -> (LoadedWorkspace, Option<String>) {
         roots,
         &LoadOptions {
             respect_gitignore: true,
-            config_file: None,
+            ..LoadOptions::default()
         },
     ) {
         Ok(workspace) => (

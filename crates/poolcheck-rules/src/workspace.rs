@@ -17,6 +17,8 @@ pub struct LoadOptions {
     pub respect_gitignore: bool,
     /// `--config FILE`: use this configuration instead of searching upward.
     pub config_file: Option<PathBuf>,
+    /// `--set KEY=VALUE` pairs laid over the configuration for this run.
+    pub overrides: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -81,6 +83,10 @@ impl Workspace {
                 workspace.config = config.clone();
             }
             config_facts = Some((Arc::new(file), facts));
+        }
+        if let Some((file, over)) = poolcheck_extract::overrides::read(&options.overrides)? {
+            workspace.config.overlay(over);
+            workspace.sources.insert(Arc::new(file));
         }
 
         let exclude = workspace

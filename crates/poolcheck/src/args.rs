@@ -58,12 +58,18 @@ pub enum CheckFormat {
     Gitlab,
     /// JUnit XML, one test suite per file.
     Junit,
+    /// GitHub-flavoured Markdown, for a pull-request comment or `$GITHUB_STEP_SUMMARY`.
+    Markdown,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum BudgetFormat {
+    /// A table per database with a bar of how its slots are shared.
     Human,
+    /// The stable JSON document.
     Json,
+    /// GitHub-flavoured Markdown tables, for a pull-request comment or `$GITHUB_STEP_SUMMARY`.
+    Markdown,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -93,6 +99,12 @@ pub struct ProjectArgs {
     /// List skipped files (binary, too large) on stderr.
     #[arg(long, short)]
     pub verbose: bool,
+    /// What if: override a configuration key for this run, e.g.
+    /// `services.web.replicas=6`, `env.WEB_CONCURRENCY=8`,
+    /// `database.max_connections=300`, `services.worker.cpu_count=16`
+    /// (repeatable; the keys of poolcheck.toml, dotted).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -102,6 +114,10 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
     pub format: CheckFormat,
+    /// Write the `--format` output to this file instead, and print the
+    /// findings on the terminal as usual (one run: a log and a report).
+    #[arg(long, value_name = "PATH")]
+    pub output_file: Option<PathBuf>,
     /// Only these rules (codes or prefixes, comma-separated), replacing the configuration's `select`.
     #[arg(long, value_delimiter = ',', value_name = "CODES")]
     pub select: Option<Vec<String>>,
@@ -140,6 +156,10 @@ pub struct BudgetArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = BudgetFormat::Human)]
     pub format: BudgetFormat,
+    /// Write the `--format` output to this file instead, and print the
+    /// human budget on the terminal.
+    #[arg(long, value_name = "PATH")]
+    pub output_file: Option<PathBuf>,
     /// When to use colours in human output.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,

@@ -73,6 +73,7 @@ fn wsgi_sync_workers_open_one_connection_each() {
                 "replicas": 1,
                 "processes": 4,
                 "concurrency": 1,
+                "fits": {"replicas": 24, "processes": 97, "per_process": 24},
                 "pools": [{
                     "kind": "django",
                     "target": "db",
@@ -114,6 +115,7 @@ fn persistent_connections_per_thread_exceed_the_server() {
                 "replicas": 3,
                 "processes": 12,
                 "concurrency": 4,
+                "fits": {"replicas": 2, "processes": 8, "per_process": 2},
                 "pools": [{
                     "kind": "django",
                     "target": "db",
@@ -156,6 +158,7 @@ fn an_asgi_pool_caps_each_process_at_max_size() {
                 "replicas": 1,
                 "processes": 2,
                 "concurrency": null,
+                "fits": {"replicas": 6, "processes": 12, "per_process": 48},
                 "pools": [{
                     "kind": "django-pool",
                     "target": "broker-db",

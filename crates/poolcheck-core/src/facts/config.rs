@@ -63,3 +63,84 @@ pub struct ServiceDecl {
     pub cpu_count: Option<Sourced<i64>>,
     pub env: Vec<(String, Sourced<String>)>,
 }
+
+impl ProjectConfig {
+    /// Lays `over` on top of this configuration, setting by setting: what
+    /// `over` declares wins, everything else stays (what-if `--set` values
+    /// over the project's file).
+    pub fn overlay(&mut self, over: ProjectConfig) {
+        fn keep<T>(base: &mut Option<T>, over: Option<T>) {
+            if over.is_some() {
+                *base = over;
+            }
+        }
+        fn pairs<T>(base: &mut Vec<(String, T)>, over: Vec<(String, T)>) {
+            for (key, value) in over {
+                match base.iter_mut().find(|(k, _)| *k == key) {
+                    Some(slot) => slot.1 = value,
+                    None => base.push((key, value)),
+                }
+            }
+        }
+        fn database(base: &mut DatabaseDecl, over: DatabaseDecl) {
+            keep(&mut base.max_connections, over.max_connections);
+            keep(
+                &mut base.superuser_reserved_connections,
+                over.superuser_reserved_connections,
+            );
+            keep(&mut base.reserved_connections, over.reserved_connections);
+            keep(&mut base.other_clients, over.other_clients);
+            keep(&mut base.provider_reserve, over.provider_reserve);
+            keep(&mut base.cores, over.cores);
+            keep(&mut base.spindles, over.spindles);
+            keep(&mut base.idle_timeout, over.idle_timeout);
+            keep(&mut base.version, over.version);
+            if !over.hosts.is_empty() {
+                base.hosts = over.hosts;
+            }
+        }
+        if !over.exclude.is_empty() {
+            self.exclude.extend(over.exclude);
+        }
+        keep(&mut self.select, over.select);
+        self.ignore.extend(over.ignore);
+        self.severity.extend(over.severity);
+        keep(&mut self.fail_on, over.fail_on);
+        keep(&mut self.headroom, over.headroom);
+        pairs(&mut self.env, over.env);
+        if let Some(over) = over.database {
+            match &mut self.database {
+                Some(base) => database(base, over),
+                None => self.database = Some(over),
+            }
+        }
+        for over in over.databases {
+            match self.databases.iter_mut().find(|d| d.name == over.name) {
+                Some(base) => database(base, over),
+                None => self.databases.push(over),
+            }
+        }
+        if let Some(over) = over.pgbouncer {
+            match &mut self.pgbouncer {
+                Some(base) => {
+                    keep(&mut base.version, over.version);
+                    keep(&mut base.instances, over.instances);
+                }
+                None => self.pgbouncer = Some(over),
+            }
+        }
+        for over in over.services {
+            match self.services.iter_mut().find(|s| s.name == over.name) {
+                Some(base) => {
+                    keep(&mut base.replicas, over.replicas);
+                    keep(&mut base.cpu_count, over.cpu_count);
+                    if !over.paths.is_empty() {
+                        base.paths = over.paths;
+                    }
+                    pairs(&mut base.env, over.env);
+                }
+                None => self.services.push(over),
+            }
+        }
+    }
+}

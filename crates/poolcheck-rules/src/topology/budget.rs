@@ -26,6 +26,11 @@ pub enum Count {
 }
 
 impl Count {
+    #[cfg(test)]
+    fn is_unbounded(&self) -> bool {
+        matches!(self, Count::Unbounded(_))
+    }
+
     pub fn known(&self) -> Option<u64> {
         match self {
             Count::Known(v) => Some(*v),
@@ -38,7 +43,9 @@ impl Count {
         match (self, other) {
             (Count::Known(0), _) | (_, Count::Known(0)) => Count::Known(0),
             (Count::Unknown(r), _) | (_, Count::Unknown(r)) => Count::Unknown(r),
-            (Count::Known(a), Count::Known(b)) => Count::Known(a.saturating_mul(b)),
+            (Count::Known(a), Count::Known(b)) => a
+                .checked_mul(b)
+                .map_or_else(|| Count::Unbounded(overflow(a, '×', b)), Count::Known),
             (Count::Unbounded(r), _) | (_, Count::Unbounded(r)) => Count::Unbounded(r),
         }
     }
@@ -48,9 +55,17 @@ impl Count {
         match (self, other) {
             (Count::Unknown(r), _) | (_, Count::Unknown(r)) => Count::Unknown(r),
             (Count::Unbounded(r), _) | (_, Count::Unbounded(r)) => Count::Unbounded(r),
-            (Count::Known(a), Count::Known(b)) => Count::Known(a.saturating_add(b)),
+            (Count::Known(a), Count::Known(b)) => a
+                .checked_add(b)
+                .map_or_else(|| Count::Unbounded(overflow(a, '+', b)), Count::Known),
         }
     }
+}
+
+/// Why a count that no longer fits in 64 bits is treated as unbounded:
+/// no server has that many slots, and a wrapped number would be a lie.
+fn overflow(a: u64, op: char, b: u64) -> String {
+    format!("{a} {op} {b} is larger than any count poolcheck can represent")
 }
 
 impl std::fmt::Display for Count {
@@ -674,5 +689,20 @@ pub fn compute(deployment: &Deployment, cpus: Cpus, sources: &Sources) -> Budget
     Budget {
         servers,
         pgbouncers,
+    }
+}
+
+#[cfg(test)]
+mod overflow_tests {
+    use super::*;
+
+    #[test]
+    fn products_and_sums_past_u64_are_unbounded_not_wrapped() {
+        let workers = Count::Known(5_000_000_000);
+        let cap = Count::Known(10_000_000_000);
+        let product = workers.clone().times(cap);
+        assert!(product.is_unbounded(), "{product:?}");
+        assert!(Count::Known(u64::MAX).plus(Count::Known(1)).is_unbounded());
+        assert_eq!(workers.times(Count::Known(2)), Count::Known(10_000_000_000));
     }
 }

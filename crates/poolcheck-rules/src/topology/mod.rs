@@ -3,6 +3,7 @@
 
 pub mod assemble;
 pub mod budget;
+pub mod capacity;
 pub mod link;
 pub mod pgbouncer_budget;
 pub mod services;

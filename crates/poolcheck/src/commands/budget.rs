@@ -2,7 +2,7 @@
 
 use poolcheck_rules::analysis::{self, Options};
 
-use super::{load_workspace, use_color};
+use super::{load_workspace, use_color, write_report};
 use crate::EXIT_CLEAN;
 use crate::args::{BudgetArgs, BudgetFormat};
 use crate::render;
@@ -10,17 +10,26 @@ use crate::render;
 pub fn run(args: &BudgetArgs) -> Result<u8, String> {
     let workspace = load_workspace(&args.project)?;
     let analysis = analysis::analyze(&workspace, &Options::default());
-    let output = match args.format {
+    let render_as = |format: BudgetFormat, color: bool| match format {
         BudgetFormat::Human => render::budget_human::render(
             &analysis.deployment,
             &analysis.budget,
             &workspace.sources,
-            use_color(args.color),
+            color,
         ),
         BudgetFormat::Json => {
             render::budget_json::render(&analysis.deployment, &analysis.budget, &workspace.sources)
         }
+        BudgetFormat::Markdown => {
+            render::markdown::budget(&analysis.deployment, &analysis.budget, &workspace.sources)
+        }
     };
-    print!("{output}");
+    match &args.output_file {
+        Some(path) => {
+            write_report(path, &render_as(args.format, false))?;
+            print!("{}", render_as(BudgetFormat::Human, use_color(args.color)));
+        }
+        None => print!("{}", render_as(args.format, use_color(args.color))),
+    }
     Ok(EXIT_CLEAN)
 }

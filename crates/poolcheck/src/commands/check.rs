@@ -6,7 +6,7 @@ use poolcheck_rules::selection::Overrides;
 
 use poolcheck_rules::workspace::Workspace;
 
-use super::{load_workspace, load_workspace_quietly, report_load, use_color};
+use super::{load_workspace, load_workspace_quietly, report_load, use_color, write_report};
 use crate::args::{CheckArgs, CheckFormat, FailOn};
 use crate::{EXIT_CLEAN, EXIT_FINDINGS};
 use crate::{fix, render};
@@ -48,41 +48,11 @@ pub fn run(args: &CheckArgs) -> Result<u8, String> {
     let fixed_line = fixed
         .filter(|o| o.fixed > 0 && !args.quiet)
         .map(|o| o.summary());
-    if args.format != CheckFormat::Human {
+    if args.format != CheckFormat::Human && args.output_file.is_none() {
         if let Some(line) = &fixed_line {
             eprintln!("{line}");
         }
     }
-    let output = match args.format {
-        CheckFormat::Human => {
-            let mut closing = Vec::new();
-            if !args.quiet {
-                closing.extend(fixed_line);
-                closing.push(render::human::summary_line(&analysis.diagnostics));
-                if !args.fix {
-                    closing.extend(render::human::fixable_line(&analysis.diagnostics));
-                }
-            }
-            render::human::render(
-                &analysis.diagnostics,
-                &workspace.sources,
-                use_color(args.color),
-                &closing,
-            )
-        }
-        CheckFormat::Json => render::json::render(&analysis.diagnostics, &workspace.sources),
-        CheckFormat::Concise => render::concise::render(&analysis.diagnostics, &workspace.sources),
-        CheckFormat::Sarif => render::sarif::render(
-            &analysis.diagnostics,
-            &workspace.sources,
-            std::env::current_dir().ok().as_deref(),
-        ),
-        CheckFormat::Github => render::github::render(&analysis.diagnostics, &workspace.sources),
-        CheckFormat::Gitlab => render::gitlab::render(&analysis.diagnostics, &workspace.sources),
-        CheckFormat::Junit => render::junit::render(&analysis.diagnostics, &workspace.sources),
-    };
-    print!("{output}");
-
     let fail_on = match args.fail_on {
         Some(FailOn::Error) => Severity::Error,
         Some(FailOn::Warning) => Severity::Warning,
@@ -94,6 +64,44 @@ pub fn run(args: &CheckArgs) -> Result<u8, String> {
             .and_then(|f| f.value)
             .unwrap_or(Severity::Warning),
     };
+    let render_as = |format: CheckFormat, color: bool| match format {
+        CheckFormat::Human => {
+            let mut closing = Vec::new();
+            if !args.quiet {
+                closing.extend(fixed_line.clone());
+                closing.push(render::human::summary_line(&analysis.diagnostics));
+                if !args.fix {
+                    closing.extend(render::human::fixable_line(&analysis.diagnostics));
+                }
+            }
+            render::human::render(&analysis.diagnostics, &workspace.sources, color, &closing)
+        }
+        CheckFormat::Json => render::json::render(&analysis.diagnostics, &workspace.sources),
+        CheckFormat::Concise => render::concise::render(&analysis.diagnostics, &workspace.sources),
+        CheckFormat::Sarif => render::sarif::render(
+            &analysis.diagnostics,
+            &workspace.sources,
+            std::env::current_dir().ok().as_deref(),
+        ),
+        CheckFormat::Github => render::github::render(&analysis.diagnostics, &workspace.sources),
+        CheckFormat::Gitlab => render::gitlab::render(&analysis.diagnostics, &workspace.sources),
+        CheckFormat::Junit => {
+            render::junit::render(&analysis.diagnostics, &workspace.sources, fail_on)
+        }
+        CheckFormat::Markdown => render::markdown::check(&analysis.diagnostics, &workspace.sources),
+    };
+    match &args.output_file {
+        // The chosen format goes to the file, and the terminal still gets
+        // the findings, so one CI step can both log and upload a report.
+        Some(path) => {
+            write_report(path, &render_as(args.format, false))?;
+            if args.format != CheckFormat::Human || !args.quiet {
+                print!("{}", render_as(CheckFormat::Human, use_color(args.color)));
+            }
+        }
+        None => print!("{}", render_as(args.format, use_color(args.color))),
+    }
+
     let failed = analysis.diagnostics.iter().any(|d| d.severity >= fail_on);
     Ok(if failed && !args.exit_zero {
         EXIT_FINDINGS

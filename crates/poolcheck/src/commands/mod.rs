@@ -34,6 +34,7 @@ pub fn load_workspace_quietly(project: &ProjectArgs) -> Result<Workspace, String
         &LoadOptions {
             respect_gitignore: !project.no_respect_gitignore,
             config_file: project.config.clone(),
+            overrides: project.set.clone(),
         },
     )
 }
@@ -56,6 +57,16 @@ pub fn report_load(project: &ProjectArgs, workspace: &Workspace) {
             workspace.facts.len()
         );
     }
+}
+
+/// Writes a report for `--output-file`, creating its directory; the error
+/// names the path.
+pub fn write_report(path: &std::path::Path, text: &str) -> Result<(), String> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 pub fn use_color(choice: ColorChoice) -> bool {

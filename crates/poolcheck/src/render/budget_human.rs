@@ -125,7 +125,13 @@ pub fn render(deployment: &Deployment, budget: &Budget, sources: &Sources, color
                         format!("{} {}", paint.wrap(COLORS[i % COLORS.len()], &fill), c.name)
                     })
                     .collect();
-                let _ = writeln!(out, "  {}  · free", legend.join("  "));
+                let over = b.demand.known().is_some_and(|d| d > u.max(0) as u64);
+                let _ = writeln!(
+                    out,
+                    "  {}  {}",
+                    legend.join("  "),
+                    if over { "│ usable limit" } else { "· free" }
+                );
             }
         }
         out.push('\n');
@@ -166,41 +172,76 @@ pub fn render(deployment: &Deployment, budget: &Budget, sources: &Sources, color
         }
         out.push('\n');
     }
+    let capacity = super::capacity_lines(deployment, budget);
+    if !capacity.is_empty() {
+        let _ = writeln!(out, "{}", paint.wrap(BOLD, "Capacity"));
+        for line in capacity {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
     out
 }
 
-/// `[████▓▓▓▓····]` over the usable slots; an overrun fills the bar and is
-/// marked at its end.
+/// `[████▓▓▓▓····]`: one segment per contributor, proportional to its
+/// connections. Within the limit the bar spans the usable slots and the rest
+/// is free (`·`); over it the bar spans the demand instead, so every
+/// contributor keeps its true share, and `│` marks where the usable slots end.
 fn bar(b: &poolcheck_rules::topology::budget::ServerBudget, usable: u64, paint: &Paint) -> String {
-    let mut cells = String::new();
+    let counts: Vec<u64> = b
+        .contributors
+        .iter()
+        .map(|c| c.term.count.known().unwrap_or(0))
+        .collect();
+    let total = counts.iter().fold(0u64, |a, &n| a.saturating_add(n));
+    let over = total > usable;
+    let span = if over { total } else { usable };
     let scale = |n: u64| -> usize {
-        if usable == 0 {
-            BAR_WIDTH
+        if span == 0 {
+            0
         } else {
-            ((n as f64 / usable as f64) * BAR_WIDTH as f64).round() as usize
+            ((n as f64 / span as f64) * BAR_WIDTH as f64).round() as usize
         }
     };
+    // Cell boundaries from cumulative sums, so rounding never loses a cell
+    // and the segments always add up to the bar.
+    let mut cells: Vec<(usize, char)> = Vec::with_capacity(BAR_WIDTH);
+    let mut running = 0u64;
     let mut used = 0usize;
-    let mut total = 0u64;
-    for (i, c) in b.contributors.iter().enumerate() {
-        let n = c.term.count.known().unwrap_or(0);
-        total += n;
-        let end = scale(total).min(BAR_WIDTH);
-        let width = end.saturating_sub(used);
-        if width > 0 {
-            let fill: String = std::iter::repeat_n(FILLS[i % FILLS.len()], width).collect();
-            cells.push_str(&paint.wrap(COLORS[i % COLORS.len()], &fill));
+    for (i, &n) in counts.iter().enumerate() {
+        running = running.saturating_add(n);
+        let mut end = scale(running).min(BAR_WIDTH);
+        // A contributor too small to round to a cell still gets one.
+        if n > 0 && end == used && used < BAR_WIDTH {
+            end = used + 1;
+        }
+        for _ in used..end {
+            cells.push((i, FILLS[i % FILLS.len()]));
         }
         used = used.max(end);
     }
-    if used < BAR_WIDTH {
-        cells.push_str(&"·".repeat(BAR_WIDTH - used));
+    let limit_cell = if over {
+        Some(scale(usable).min(BAR_WIDTH))
+    } else {
+        None
+    };
+    let mut text = String::new();
+    for (position, (i, fill)) in cells.iter().enumerate() {
+        if limit_cell == Some(position) {
+            text.push_str(&paint.wrap(RED, "│"));
+        }
+        text.push_str(&paint.wrap(COLORS[i % COLORS.len()], &fill.to_string()));
     }
-    let percent = (total * 100).checked_div(usable).unwrap_or(0);
-    let tail = if total > usable {
+    if used < BAR_WIDTH {
+        text.push_str(&"·".repeat(BAR_WIDTH - used));
+    }
+    if limit_cell.is_some_and(|c| c >= cells.len()) {
+        text.push_str(&paint.wrap(RED, "│"));
+    }
+    let percent = total.saturating_mul(100).checked_div(usable).unwrap_or(0);
+    let tail = if over {
         paint.wrap(RED, &format!("▶ {percent}% of usable"))
     } else {
         format!("{percent}% of usable")
     };
-    format!("[{cells}] {tail}")
+    format!("[{text}] {tail}")
 }

@@ -2,6 +2,7 @@
 
 use poolcheck_rules::sources::Sources;
 use poolcheck_rules::topology::budget::{Budget, Count, Cpus, eval_int, per_process};
+use poolcheck_rules::topology::capacity;
 use poolcheck_rules::topology::{Concurrency, Deployment, TargetRef};
 use serde_json::{Value, json};
 
@@ -67,7 +68,9 @@ pub fn value(deployment: &Deployment, budget: &Budget, sources: &Sources) -> Val
     let services: Vec<Value> = deployment
         .services
         .iter()
-        .map(|s| {
+        .enumerate()
+        .map(|(index, s)| {
+            let fits = capacity::fits(deployment, budget, index);
             let (replicas, _) = eval_int(
                 &s.replicas.clone().map(poolcheck_core::IntExpr::Const),
                 s,
@@ -83,6 +86,11 @@ pub fn value(deployment: &Deployment, budget: &Budget, sources: &Sources) -> Val
                 "replicas": count(&replicas),
                 "processes": count(&processes),
                 "concurrency": concurrency,
+                "fits": json!({
+                    "replicas": fits.replicas,
+                    "processes": fits.processes,
+                    "per_process": fits.per_process,
+                }),
                 "pools": s.pools.iter().map(|p| {
                     let term = per_process(&p.pool, s, Cpus::Declared, sources);
                     json!({

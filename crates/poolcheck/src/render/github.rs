@@ -14,11 +14,13 @@
 
 use std::fmt::Write as _;
 
-use poolcheck_core::{Diagnostic, Severity};
+use std::collections::HashSet;
+
+use poolcheck_core::{Diagnostic, Location, Severity};
 use poolcheck_rules::registry;
 use poolcheck_rules::sources::Sources;
 
-use super::concise::full_text;
+use super::concise::{full_text, position};
 use super::line_cols;
 
 fn command(severity: Severity) -> &'static str {
@@ -59,36 +61,77 @@ fn escape_property(text: &str) -> String {
     out
 }
 
+/// `file=…,line=…[,col=…,endLine=…,endColumn=…]` of a location.
+fn position_properties(location: &Location, sources: &Sources) -> String {
+    let (start, end) = line_cols(location, sources);
+    let mut properties = format!(
+        "file={},line={}",
+        escape_property(&location.file.to_string()),
+        start.line
+    );
+    // The runner rejects columns on an annotation that spans lines.
+    if start.line == end.line {
+        let _ = write!(
+            properties,
+            ",col={},endLine={},endColumn={}",
+            start.column, end.line, end.column
+        );
+    } else {
+        let _ = write!(properties, ",endLine={}", end.line);
+    }
+    properties
+}
+
+/// Budget findings (PC1xx) are decided by settings in several files, and a
+/// pull request may change only one of them (`workers` in gunicorn.conf.py):
+/// GitHub shows annotations only on lines the pull request touches, so each
+/// factor's own line gets one too, pointing back at the finding.
+fn is_budget_finding(d: &Diagnostic) -> bool {
+    d.code.starts_with("PC1")
+}
+
 pub fn render(diagnostics: &[Diagnostic], sources: &Sources) -> String {
     let mut out = String::new();
     for d in diagnostics {
-        let (start, end) = line_cols(&d.primary, sources);
-        let mut properties = format!(
-            "file={},line={}",
-            escape_property(&d.primary.file.to_string()),
-            start.line
-        );
-        // The runner rejects columns on an annotation that spans lines.
-        if start.line == end.line {
-            let _ = write!(
-                properties,
-                ",col={},endLine={},endColumn={}",
-                start.column, end.line, end.column
-            );
-        } else {
-            let _ = write!(properties, ",endLine={}", end.line);
-        }
         let title = match registry::by_code(d.code) {
             Some(rule) => format!("{} ({})", d.code, rule.meta.name),
             None => d.code.to_owned(),
         };
         let _ = writeln!(
             out,
-            "::{} {properties},title={}::{}",
+            "::{} {},title={}::{}",
             command(d.severity),
+            position_properties(&d.primary, sources),
             escape_property(&title),
             escape_data(&full_text(d, sources))
         );
+        if !is_budget_finding(d) {
+            continue;
+        }
+        let primary_line = (&d.primary.file, line_cols(&d.primary, sources).0.line);
+        let mut annotated = HashSet::from([primary_line]);
+        for related in &d.related {
+            let line = line_cols(&related.location, sources).0.line;
+            if sources.get(&related.location.file).is_none()
+                || !annotated.insert((&related.location.file, line))
+            {
+                continue;
+            }
+            let _ = writeln!(
+                out,
+                "::{} {},title={}::{}",
+                command(d.severity),
+                position_properties(&related.location, sources),
+                escape_property(&format!("{title} factor")),
+                escape_data(&format!(
+                    "{} is a factor of {} at {}: {}",
+                    related.message,
+                    d.code,
+                    position(&d.primary, sources),
+                    d.message
+                ))
+            );
+        }
     }
     out
 }
@@ -104,6 +147,37 @@ mod tests {
     fn github_output_snapshot() {
         let sources = fixture::sources();
         insta::assert_snapshot!(render(&fixture::diagnostics(&sources), &sources));
+    }
+
+    #[test]
+    fn every_factor_line_of_a_budget_finding_is_annotated_once() {
+        let sources = fixture::sources();
+        let output = render(&fixture::diagnostics(&sources), &sources);
+        let budget = fixture::diagnostics(&sources)
+            .into_iter()
+            .find(|d| d.code.starts_with("PC1"))
+            .expect("the fixture has a budget finding");
+        let factor_lines: Vec<&str> = output
+            .lines()
+            .filter(|l| l.contains(&format!("title={} (", budget.code)) && l.contains(") factor::"))
+            .collect();
+        // One per related location on a line of its own (the fixture's are
+        // in other files than the primary range).
+        assert_eq!(factor_lines.len(), budget.related.len(), "{output}");
+        assert!(
+            factor_lines
+                .iter()
+                .any(|l| l.contains(&format!("file={}", fixture::GUNICORN))),
+            "{output}"
+        );
+        // The finding itself still appears exactly once.
+        let primary = output
+            .lines()
+            .filter(|l| {
+                l.contains(&format!("title={} (", budget.code)) && !l.contains(") factor::")
+            })
+            .count();
+        assert_eq!(primary, 1);
     }
 
     #[test]

@@ -7,9 +7,11 @@
 //!
 //! GitLab matches issues between the base and the head pipeline by their
 //! fingerprint alone, so it must be unique within a report and stable while
-//! code moves: it hashes the path, the code and the message, never the
-//! line. Findings that hash alike (the same message twice in one file) are
-//! told apart by a counter salted into the hash, in report order.
+//! code moves: it hashes the path, the code and the setting the finding is
+//! about ([`identity::setting_key`]), never the line or the message (which
+//! quotes values and `file:line` provenance). Findings that hash alike (the
+//! same setting twice in one file) are told apart by a counter salted into
+//! the hash, in report order.
 
 use std::collections::HashSet;
 
@@ -17,7 +19,7 @@ use poolcheck_core::{Diagnostic, Severity};
 use poolcheck_rules::sources::Sources;
 use serde_json::{Value, json};
 
-use super::line_cols;
+use super::{identity, line_cols};
 
 /// 64-bit FNV-1a: tiny, and its output depends on nothing but the bytes,
 /// unlike std's randomly seeded hasher.
@@ -49,7 +51,7 @@ impl Fnv1a {
 
 /// One fingerprint per diagnostic, in the same order, unique within the
 /// list: 16 lowercase hex digits.
-pub fn fingerprints(diagnostics: &[Diagnostic]) -> Vec<String> {
+pub fn fingerprints(diagnostics: &[Diagnostic], sources: &Sources) -> Vec<String> {
     let mut seen = HashSet::with_capacity(diagnostics.len());
     diagnostics
         .iter()
@@ -57,7 +59,7 @@ pub fn fingerprints(diagnostics: &[Diagnostic]) -> Vec<String> {
             let mut base = Fnv1a::new();
             base.write_field(&d.primary.file.to_string());
             base.write_field(d.code);
-            base.write_field(&d.message);
+            base.write_field(&identity::setting_key(d, sources));
             let mut hash = base.0;
             let mut salt: u64 = 0;
             while !seen.insert(hash) {
@@ -82,7 +84,7 @@ fn severity(severity: Severity) -> &'static str {
 pub fn render(diagnostics: &[Diagnostic], sources: &Sources) -> String {
     let issues: Vec<Value> = diagnostics
         .iter()
-        .zip(fingerprints(diagnostics))
+        .zip(fingerprints(diagnostics, sources))
         .map(|(d, fingerprint)| {
             let (start, end) = line_cols(&d.primary, sources);
             json!({
@@ -154,40 +156,63 @@ mod tests {
     fn fingerprints_are_the_same_on_every_run() {
         let sources = fixture::sources();
         let diagnostics = fixture::diagnostics(&sources);
-        assert_eq!(fingerprints(&diagnostics), fingerprints(&diagnostics));
+        assert_eq!(
+            fingerprints(&diagnostics, &sources),
+            fingerprints(&diagnostics, &sources)
+        );
         // Pinned, so a change of hash or of hashed fields shows up here: it
         // would make GitLab report every finding as new.
-        assert_eq!(fingerprints(&diagnostics[..1]), ["2e13087161822b3b"]);
+        assert_eq!(
+            fingerprints(&diagnostics[..1], &sources),
+            ["49a587fdbca88013"]
+        );
     }
 
     #[test]
-    fn identical_messages_on_different_lines_get_distinct_fingerprints() {
-        let (_, diagnostics) = repeated(&[2, 5, 9]);
-        let prints = fingerprints(&diagnostics);
+    fn identical_settings_on_different_lines_get_distinct_fingerprints() {
+        let (sources, diagnostics) = repeated(&[2, 5, 9]);
+        let prints = fingerprints(&diagnostics, &sources);
         let unique: HashSet<_> = prints.iter().collect();
         assert_eq!(unique.len(), 3, "{prints:?}");
     }
 
     #[test]
     fn fingerprints_do_not_depend_on_line_numbers() {
-        let (_, before) = repeated(&[2, 5]);
+        let (sources, before) = repeated(&[2, 5]);
         let (_, after) = repeated(&[7, 15]);
-        assert_eq!(fingerprints(&before), fingerprints(&after));
+        assert_eq!(
+            fingerprints(&before, &sources),
+            fingerprints(&after, &sources)
+        );
     }
 
     #[test]
-    fn fingerprints_change_with_path_code_or_message() {
+    fn fingerprints_do_not_depend_on_the_message() {
+        // Messages quote values and `file:line` provenance, which move with
+        // every unrelated edit.
         let sources = fixture::sources();
         let original = fixture::diagnostics(&sources).swap_remove(0);
-        let base = fingerprints(std::slice::from_ref(&original));
-        let mut other_message = original.clone();
-        other_message.message.push('!');
+        let mut reworded = original.clone();
+        reworded.message = format!("{} (app/db.py:99)", original.message);
+        assert_eq!(
+            fingerprints(std::slice::from_ref(&original), &sources),
+            fingerprints(&[reworded], &sources)
+        );
+    }
+
+    #[test]
+    fn fingerprints_change_with_path_code_or_setting() {
+        let sources = fixture::sources();
+        let original = fixture::diagnostics(&sources).swap_remove(0);
+        let base = fingerprints(std::slice::from_ref(&original), &sources);
         let mut other_code = original.clone();
         other_code.code = "PC005";
         let mut other_file = original.clone();
         other_file.primary.file = "app/other.py".into();
-        for changed in [other_message, other_code, other_file] {
-            assert_ne!(fingerprints(&[changed]), base);
+        let mut other_setting = original.clone();
+        other_setting.primary.span = Span::new(0, 4);
+        for changed in [other_code, other_file, other_setting] {
+            assert_ne!(fingerprints(&[changed], &sources), base);
         }
     }
 

@@ -8,12 +8,19 @@ mod fixture;
 pub mod github;
 pub mod gitlab;
 pub mod human;
+pub mod identity;
 pub mod json;
 pub mod junit;
+pub mod markdown;
 pub mod sarif;
+
+use std::fmt::Write as _;
 
 use poolcheck_core::{LineCol, Location};
 use poolcheck_rules::sources::Sources;
+use poolcheck_rules::topology::Deployment;
+use poolcheck_rules::topology::budget::Budget;
+use poolcheck_rules::topology::capacity;
 
 /// 1-based start and end of a location (1:1 when the file is unknown).
 pub fn line_cols(location: &Location, sources: &Sources) -> (LineCol, LineCol) {
@@ -24,4 +31,56 @@ pub fn line_cols(location: &Location, sources: &Sources) -> (LineCol, LineCol) {
         ),
         |file| file.span_line_cols(location.span),
     )
+}
+
+/// One sentence per service that reaches a limit: the largest replicas,
+/// processes per replica and per-process cap that fit, each with what the
+/// configuration has now, the others unchanged.
+pub fn capacity_lines(deployment: &Deployment, budget: &Budget) -> Vec<String> {
+    let answer = |fits: Option<u64>, now: Option<u64>, one: &str, many: &str| {
+        let noun = |n: u64| if n == 1 { one } else { many };
+        match (fits, now) {
+            (Some(n), Some(now)) => Some(format!("{n} {} (now {now})", noun(n))),
+            (Some(n), None) => Some(format!("{n} {}", noun(n))),
+            (None, _) => None,
+        }
+    };
+    deployment
+        .services
+        .iter()
+        .enumerate()
+        .filter_map(|(index, service)| {
+            let fits = capacity::fits(deployment, budget, index);
+            if !fits.constrained {
+                return None;
+            }
+            let parts: Vec<String> = [
+                answer(fits.replicas, fits.now.replicas, "replica", "replicas"),
+                answer(
+                    fits.processes,
+                    fits.now.processes,
+                    "process per replica",
+                    "processes per replica",
+                ),
+                answer(
+                    fits.per_process,
+                    fits.now.per_process,
+                    "connection per process",
+                    "connections per process",
+                ),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            let mut line = format!("`{}` ", service.name);
+            if parts.is_empty() {
+                line.push_str(
+                    "does not fit at any size: the rest of the deployment already takes every usable slot it reaches",
+                );
+            } else {
+                let _ = write!(line, "fits up to {}", parts.join(", or "));
+            }
+            Some(line)
+        })
+        .collect()
 }

@@ -210,7 +210,7 @@ fn log(
 ) -> Value {
     let results: Vec<Value> = diagnostics
         .iter()
-        .zip(fingerprints(diagnostics))
+        .zip(fingerprints(diagnostics, sources))
         .map(|(d, fingerprint)| {
             let index = rules.iter().position(|r| r.code == d.code);
             result(d, sources, index, &fingerprint)
