@@ -2,6 +2,7 @@
 //! values with provenance, the facts front-ends extract, and diagnostics.
 //! Nothing here parses.
 
+pub mod decode;
 pub mod diagnostic;
 pub mod env;
 pub mod facts;

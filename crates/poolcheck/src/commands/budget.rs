@@ -2,13 +2,14 @@
 
 use poolcheck_rules::analysis::{self, Options};
 
-use super::{load_workspace, use_color};
-use crate::EXIT_CLEAN;
+use super::{load_workspace, resolve_target, use_color};
 use crate::args::{BudgetArgs, BudgetFormat};
 use crate::render;
+use crate::{EXIT_CLEAN, EXIT_ERROR};
 
 pub fn run(args: &BudgetArgs) -> Result<u8, String> {
-    let workspace = load_workspace(&args.project)?;
+    let target = resolve_target(&args.project)?;
+    let workspace = load_workspace(&target)?;
     let analysis = analysis::analyze(&workspace, &Options::default());
     let output = match args.format {
         BudgetFormat::Human => render::budget_human::render(
@@ -22,5 +23,9 @@ pub fn run(args: &BudgetArgs) -> Result<u8, String> {
         }
     };
     print!("{output}");
-    Ok(EXIT_CLEAN)
+    Ok(if target.failed {
+        EXIT_ERROR
+    } else {
+        EXIT_CLEAN
+    })
 }

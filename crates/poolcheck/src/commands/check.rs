@@ -6,9 +6,12 @@ use poolcheck_rules::selection::Overrides;
 
 use poolcheck_rules::workspace::Workspace;
 
-use super::{load_workspace, load_workspace_quietly, report_load, use_color};
+use super::{
+    Target, load_workspace, load_workspace_quietly, report_load, resolve_target, show_from_below,
+    use_color,
+};
 use crate::args::{CheckArgs, CheckFormat, FailOn};
-use crate::{EXIT_CLEAN, EXIT_FINDINGS};
+use crate::{EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS};
 use crate::{fix, render};
 
 pub fn run(args: &CheckArgs) -> Result<u8, String> {
@@ -21,16 +24,22 @@ pub fn run(args: &CheckArgs) -> Result<u8, String> {
         },
         no_ignores: args.no_ignores,
     };
+    let target = resolve_target(&args.project)?;
+    let status = check(args, &options, &target)?;
+    Ok(if target.failed { EXIT_ERROR } else { status })
+}
+
+fn check(args: &CheckArgs, options: &Options, target: &Target) -> Result<u8, String> {
     if args.diff {
-        return Ok(diff(args, &options, load_workspace(&args.project)?));
+        return Ok(diff(args, options, load_workspace(target)?));
     }
-    let (workspace, analysis, fixed) = if args.fix {
+    let (mut workspace, mut analysis, fixed) = if args.fix {
         let (workspace, analysis, outcome) = fix::fix(
-            || load_workspace_quietly(&args.project),
-            &options,
+            || load_workspace_quietly(&target.project),
+            options,
             |warning| eprintln!("poolcheck: warning: {warning}"),
         )?;
-        report_load(&args.project, &workspace);
+        report_load(target, &workspace);
         if outcome.gave_up {
             eprintln!(
                 "poolcheck: warning: fixes were still being found after {} rounds; run `poolcheck check --fix` again or report the rule that keeps firing",
@@ -39,10 +48,11 @@ pub fn run(args: &CheckArgs) -> Result<u8, String> {
         }
         (workspace, analysis, Some(outcome))
     } else {
-        let workspace = load_workspace(&args.project)?;
-        let analysis = analysis::analyze(&workspace, &options);
+        let workspace = load_workspace(target)?;
+        let analysis = analysis::analyze(&workspace, options);
         (workspace, analysis, None)
     };
+    show_from_below(target, &mut analysis.diagnostics, &mut workspace.sources);
     // Machine-readable formats keep stdout to the document; the fix count
     // goes to stderr there.
     let fixed_line = fixed
