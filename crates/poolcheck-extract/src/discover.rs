@@ -514,6 +514,13 @@ fn examine(path: &Path, prefilter: &Prefilter, use_prefilter: bool) -> Examined 
 /// A candidate's bytes, refusing huge and binary files.
 fn read_bytes(path: &Path) -> std::io::Result<Result<Vec<u8>, SkipReason>> {
     use std::io::Read as _;
+    // The type is checked before opening: opening a FIFO blocks.
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
     let file = std::fs::File::open(path)?;
     let size = file.metadata()?.len();
     if size > MAX_FILE_SIZE {
@@ -871,6 +878,23 @@ mod tests {
         let (path, reason, _) = &found.skipped[0];
         assert!(path.ends_with("broken.py"));
         assert!(reason.matters());
+    }
+
+    #[test]
+    fn a_fifo_is_refused_without_being_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("web.env");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        // Opening it for reading would wait for a writer forever.
+        assert!(read_candidate(&fifo).is_err());
+        assert_eq!(
+            read_referenced(&fifo, FileKind::DotEnv, dir.path()),
+            Err(ReadProblem::NotRegular)
+        );
     }
 
     #[test]
