@@ -64,7 +64,18 @@ impl Workspace {
                 .map_err(|reason| format!("{}: {reason}", path.display()))?;
         }
         let first = paths.first().cloned().unwrap_or_else(|| PathBuf::from("."));
-        let root = project_root_for_display(&discover::project_root(&first));
+        let mut project_root = discover::project_root(&first);
+        // Display paths are relative to the working directory when below it,
+        // so a root above it could not be named consistently with them: the
+        // CLI moves to the project root first; the language server works
+        // from its workspace folder, which then stays the root.
+        if let Ok(cwd) = std::env::current_dir()
+            && cwd != project_root
+            && cwd.starts_with(&project_root)
+        {
+            project_root = cwd;
+        }
+        let root = project_root_for_display(&project_root);
         // The walk covers the project; named files are walked too, so that
         // one gitignored on purpose is still read.
         let mut roots = vec![root.clone()];
