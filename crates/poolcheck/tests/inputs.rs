@@ -399,3 +399,27 @@ fn findings_inside_included_files_are_placed_at_their_line() {
     assert_eq!(bad["range"]["start"]["line"], 2, "{bad}");
     assert_eq!(bad["range"]["start"]["column"], 19, "{bad}");
 }
+
+#[test]
+fn every_fixture_is_a_project_of_its_own() {
+    // poolcheck reads the whole project that holds a path; a fixture without
+    // a marker would be read together with the repository around it.
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
+    let mut unmarked = Vec::new();
+    for group in ["rules", "projects"] {
+        for entry in std::fs::read_dir(fixtures.join(group)).unwrap() {
+            let dir = entry.unwrap().path();
+            if !dir.is_dir() {
+                continue;
+            }
+            let pyproject = std::fs::read_to_string(dir.join("pyproject.toml")).unwrap_or_default();
+            if !dir.join("poolcheck.toml").is_file() && !pyproject.contains("tool.poolcheck") {
+                unmarked.push(dir.display().to_string());
+            }
+        }
+    }
+    assert!(
+        unmarked.is_empty(),
+        "add a poolcheck.toml (a comment is enough) to: {unmarked:?}"
+    );
+}
