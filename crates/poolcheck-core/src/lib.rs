@@ -4,6 +4,7 @@
 //! Nothing here parses.
 
 pub mod code;
+pub mod decode;
 pub mod diagnostic;
 pub mod env;
 pub mod facts;

@@ -9,6 +9,7 @@ use aho_corasick::packed;
 use ignore::overrides::OverrideBuilder;
 use ignore::{WalkBuilder, WalkState};
 use poolcheck_core::FileKind;
+use poolcheck_core::decode::{self, DecodeError};
 
 /// Files larger than this are skipped: no configuration file is this big, and
 /// generated or vendored blobs would only cost time.
@@ -45,7 +46,17 @@ pub struct FoundFile {
 pub enum SkipReason {
     TooLarge(u64),
     Binary,
-    NotUtf8,
+    Undecodable(DecodeError),
+}
+
+impl SkipReason {
+    /// A file that passed classification and the content prefilter yet
+    /// cannot be decoded holds settings poolcheck would otherwise read: that
+    /// is said without `--verbose`. Size and NUL bytes mark generated blobs,
+    /// said only for files named on the command line.
+    pub fn matters(&self) -> bool {
+        matches!(self, SkipReason::Undecodable(_))
+    }
 }
 
 impl std::fmt::Display for SkipReason {
@@ -57,7 +68,7 @@ impl std::fmt::Display for SkipReason {
                 MAX_FILE_SIZE / 1024 / 1024
             ),
             SkipReason::Binary => f.write_str("binary (contains a NUL byte)"),
-            SkipReason::NotUtf8 => f.write_str("not valid UTF-8"),
+            SkipReason::Undecodable(err) => write!(f, "{err}"),
         }
     }
 }
@@ -73,8 +84,9 @@ pub struct Discovery {
     /// Every Python file seen, prefiltered or not, so that imports of a
     /// module that holds no trigger word can still be resolved on demand.
     pub python_paths: Vec<PathBuf>,
-    /// Candidates skipped for their size or content.
-    pub skipped: Vec<(PathBuf, SkipReason)>,
+    /// Candidates skipped for their size or content, and whether each was
+    /// named on the command line.
+    pub skipped: Vec<(PathBuf, SkipReason, bool)>,
     /// One line per file or directory that could not be read.
     pub errors: Vec<String>,
     /// How many files the walk visited and how many passed classification.
@@ -373,7 +385,8 @@ pub fn discover(roots: &[PathBuf], options: &DiscoverOptions) -> Discovery {
                 }
                 Examined::Skipped(reason) => {
                     r.candidates += 1;
-                    r.skipped.push((path.to_path_buf(), reason));
+                    let named = is_named_root(path, roots);
+                    r.skipped.push((path.to_path_buf(), reason, named));
                 }
                 Examined::Failed(err) => {
                     r.candidates += 1;
@@ -400,10 +413,31 @@ pub fn discover(roots: &[PathBuf], options: &DiscoverOptions) -> Discovery {
         discovery.python_paths.retain(|p| !inside(p));
         discovery.installed_dirs = installed;
     }
+    // A file named on the command line is also reached by the walk of its
+    // project: one copy, by one spelling of its path.
+    let normalize = poolcheck_core::normalize_lexically;
+    for file in &mut discovery.files {
+        file.path = normalize(&file.path);
+    }
+    for path in &mut discovery.python_paths {
+        *path = normalize(path);
+    }
+    for (path, _, _) in &mut discovery.skipped {
+        *path = normalize(path);
+    }
     discovery.files.sort_by(|a, b| a.path.cmp(&b.path));
+    let before = discovery.files.len();
+    discovery.files.dedup_by(|a, b| a.path == b.path);
+    discovery.candidates -= before - discovery.files.len();
     discovery.python_paths.sort();
-    discovery.skipped.sort_by(|a, b| a.0.cmp(&b.0));
+    discovery.python_paths.dedup();
+    // Named first, so that the copy kept knows it was named.
+    discovery
+        .skipped
+        .sort_by(|a, b| a.0.cmp(&b.0).then(b.2.cmp(&a.2)));
+    discovery.skipped.dedup_by(|a, b| a.0 == b.0);
     discovery.errors.sort();
+    discovery.errors.dedup();
     discovery
 }
 
@@ -420,7 +454,10 @@ fn installed_packages_dir(path: &Path, file_type: Option<std::fs::FileType>) -> 
 
 /// Files named on the command line are always checked.
 fn is_named_root(path: &Path, roots: &[PathBuf]) -> bool {
-    roots.iter().any(|r| r == path)
+    let path = poolcheck_core::normalize_lexically(path);
+    roots
+        .iter()
+        .any(|r| poolcheck_core::normalize_lexically(r) == path)
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -455,8 +492,9 @@ fn examine(path: &Path, prefilter: &Prefilter, use_prefilter: bool) -> Examined 
     if use_prefilter && prefilter.rejects_bytes(kind, path, &bytes) {
         return irrelevant();
     }
-    let Ok(text) = String::from_utf8(bytes) else {
-        return Examined::Skipped(SkipReason::NotUtf8);
+    let text = match decode_as(kind, bytes) {
+        Ok(text) => text,
+        Err(err) => return Examined::Skipped(SkipReason::Undecodable(err)),
     };
     let admitted = if use_prefilter {
         prefilter.admit(kind, path, &text)
@@ -476,23 +514,184 @@ fn examine(path: &Path, prefilter: &Prefilter, use_prefilter: bool) -> Examined 
 /// A candidate's bytes, refusing huge and binary files.
 fn read_bytes(path: &Path) -> std::io::Result<Result<Vec<u8>, SkipReason>> {
     use std::io::Read as _;
-    let mut file = std::fs::File::open(path)?;
+    // The type is checked before opening: opening a FIFO blocks.
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    let file = std::fs::File::open(path)?;
     let size = file.metadata()?.len();
     if size > MAX_FILE_SIZE {
         return Ok(Err(SkipReason::TooLarge(size)));
     }
     let mut bytes = Vec::with_capacity(size as usize + 1);
-    file.read_to_end(&mut bytes)?;
+    // A file that grows while it is read stops at the limit.
+    file.take(MAX_FILE_SIZE + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE_SIZE {
+        return Ok(Err(SkipReason::TooLarge(bytes.len() as u64)));
+    }
     if memchr::memchr(0, &bytes).is_some() {
         return Ok(Err(SkipReason::Binary));
     }
     Ok(Ok(bytes))
 }
 
+/// The root of the project that holds `path`, absolute: the nearest directory
+/// at or above it with a `poolcheck.toml`, a `pyproject.toml` that
+/// configures poolcheck, or `.git`; with none, the directory itself (a
+/// file's own directory).
+pub fn project_root(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let absolute = poolcheck_core::normalize_lexically(&absolute);
+    let start = if absolute.is_dir() {
+        absolute
+    } else {
+        absolute
+            .parent()
+            .map_or(absolute.clone(), Path::to_path_buf)
+    };
+    start
+        .ancestors()
+        .find(|dir| is_project_root(dir))
+        .map_or_else(|| start.clone(), Path::to_path_buf)
+}
+
+fn is_project_root(dir: &Path) -> bool {
+    if dir.join("poolcheck.toml").is_file() || dir.join(".git").exists() {
+        return true;
+    }
+    let pyproject = dir.join("pyproject.toml");
+    pyproject.is_file()
+        && std::fs::read(&pyproject)
+            .is_ok_and(|text| memchr::memmem::find(&text, b"tool.poolcheck").is_some())
+}
+
+/// Why a file another file references (an include, an env file) was not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadProblem {
+    /// No such file (a broken symbolic link included).
+    Missing,
+    /// It resolves, after symbolic links, outside the project root.
+    Outside,
+    /// A directory, FIFO, socket or device: only regular files are read.
+    NotRegular,
+    TooLarge(u64),
+    Binary,
+    Undecodable(DecodeError),
+    /// Permission denied, a symlink loop, an I/O error.
+    Unreadable(String),
+}
+
+impl std::fmt::Display for ReadProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadProblem::Missing => f.write_str("it does not exist"),
+            ReadProblem::Outside => f.write_str("it lies outside the project"),
+            ReadProblem::NotRegular => f.write_str("it is not a regular file"),
+            ReadProblem::TooLarge(size) => write!(
+                f,
+                "it is larger than {} MiB ({size} bytes)",
+                MAX_FILE_SIZE / 1024 / 1024
+            ),
+            ReadProblem::Binary => f.write_str("it is binary (contains a NUL byte)"),
+            ReadProblem::Undecodable(err) => write!(f, "it is {err}"),
+            ReadProblem::Unreadable(err) => f.write_str(err),
+        }
+    }
+}
+
+/// An I/O error in words, without the path (which may lie outside the project).
+pub fn describe_io_error(err: &std::io::Error) -> String {
+    // ELOOP (Linux): "too many levels of symbolic links" says less than this.
+    if err.raw_os_error() == Some(40) {
+        return "a symlink loop".to_owned();
+    }
+    match err.kind() {
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+        std::io::ErrorKind::NotFound => "no such file or directory".to_owned(),
+        _ => err.to_string(),
+    }
+}
+
+/// Why a path named on the command line cannot be checked, in words (a
+/// broken link and a link to itself are told apart from a missing file).
+pub fn check_named_path(path: &Path) -> Result<(), String> {
+    match std::fs::metadata(path) {
+        Ok(_) => Ok(()),
+        Err(err)
+            if err.kind() == std::io::ErrorKind::NotFound
+                && std::fs::symlink_metadata(path).is_ok() =>
+        {
+            Err("a broken symbolic link (its target does not exist)".to_owned())
+        }
+        Err(err) => Err(describe_io_error(&err)),
+    }
+}
+
+/// Reads a file another file references, as `kind` is read: only a regular
+/// file, only inside `root` once symbolic links are resolved, and never more
+/// than [`MAX_FILE_SIZE`] (the type is checked before opening, so a FIFO
+/// cannot block and `/dev/zero` is never read).
+pub fn read_referenced(path: &Path, kind: FileKind, root: &Path) -> Result<String, ReadProblem> {
+    use std::io::Read as _;
+    let metadata = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Err(ReadProblem::Missing),
+        Err(err) => return Err(ReadProblem::Unreadable(describe_io_error(&err))),
+    };
+    let real = std::fs::canonicalize(path)
+        .map_err(|err| ReadProblem::Unreadable(describe_io_error(&err)))?;
+    let real_root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    if !real.starts_with(&real_root) {
+        return Err(ReadProblem::Outside);
+    }
+    if !metadata.is_file() {
+        return Err(ReadProblem::NotRegular);
+    }
+    if metadata.len() > MAX_FILE_SIZE {
+        return Err(ReadProblem::TooLarge(metadata.len()));
+    }
+    let file = std::fs::File::open(&real)
+        .map_err(|err| ReadProblem::Unreadable(describe_io_error(&err)))?;
+    let mut bytes = Vec::with_capacity(metadata.len() as usize + 1);
+    // The file may have grown since it was measured.
+    file.take(MAX_FILE_SIZE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|err| ReadProblem::Unreadable(describe_io_error(&err)))?;
+    if bytes.len() as u64 > MAX_FILE_SIZE {
+        return Err(ReadProblem::TooLarge(bytes.len() as u64));
+    }
+    if memchr::memchr(0, &bytes).is_some() {
+        return Err(ReadProblem::Binary);
+    }
+    decode_as(kind, bytes).map_err(ReadProblem::Undecodable)
+}
+
+/// Text as the program that reads a file of this kind sees it: Python by its
+/// coding cookie; PostgreSQL, PgBouncer, uWSGI, shells, env-file readers,
+/// Procfile runners and Docker take bytes as they come (Latin-1 for a byte
+/// that is not UTF-8); TOML, YAML and lock files must be UTF-8.
+pub fn decode_as(kind: FileKind, bytes: Vec<u8>) -> Result<String, DecodeError> {
+    match kind {
+        FileKind::Python => decode::python(bytes),
+        FileKind::PostgresConf
+        | FileKind::Ini
+        | FileKind::DotEnv
+        | FileKind::Shell
+        | FileKind::Procfile
+        | FileKind::Dockerfile => Ok(decode::utf8_or_latin1(bytes)),
+        _ => decode::utf8(bytes),
+    }
+}
+
 /// Reads a file that passed classification, refusing binary and huge files.
+/// A file whose name classifies as nothing is a referenced configuration file
+/// (an env file, an include) and is read as bytes-tolerant readers read it.
 pub fn read_candidate(path: &Path) -> std::io::Result<Result<String, SkipReason>> {
-    Ok(read_bytes(path)?
-        .and_then(|bytes| String::from_utf8(bytes).map_err(|_| SkipReason::NotUtf8)))
+    let kind = classify(path).unwrap_or(FileKind::DotEnv);
+    Ok(read_bytes(path)?.and_then(|bytes| decode_as(kind, bytes).map_err(SkipReason::Undecodable)))
 }
 
 #[cfg(test)]
@@ -611,7 +810,7 @@ mod tests {
         let skipped: Vec<_> = found
             .skipped
             .iter()
-            .map(|(p, r)| {
+            .map(|(p, r, _)| {
                 (
                     p.file_name().unwrap().to_string_lossy().into_owned(),
                     r.clone(),
@@ -644,6 +843,57 @@ mod tests {
                 .files
                 .iter()
                 .any(|f| f.path.ends_with("build/y.py"))
+        );
+    }
+
+    #[test]
+    fn stray_bytes_are_read_as_the_reading_program_reads_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(
+            root.join("postgresql.conf"),
+            b"# r\xe9glages\nmax_connections = 300\n",
+        )
+        .unwrap();
+        std::fs::write(
+            root.join("db.py"),
+            b"# -*- coding: latin-1 -*-\n# caf\xe9\nengine = create_engine('postgresql://db/app')\n",
+        )
+        .unwrap();
+        std::fs::write(root.join("broken.py"), b"# caf\xe9\ncreate_engine('x')\n").unwrap();
+        let found = discover(&[root.to_path_buf()], &DiscoverOptions::default());
+        let conf = found
+            .files
+            .iter()
+            .find(|f| f.path.ends_with("postgresql.conf"))
+            .expect("postgresql.conf is read");
+        assert_eq!(conf.text, "# réglages\nmax_connections = 300\n");
+        let python = found
+            .files
+            .iter()
+            .find(|f| f.path.ends_with("db.py"))
+            .expect("db.py is read");
+        assert!(python.text.contains("# café"));
+        assert_eq!(found.skipped.len(), 1, "{:?}", found.skipped);
+        let (path, reason, _) = &found.skipped[0];
+        assert!(path.ends_with("broken.py"));
+        assert!(reason.matters());
+    }
+
+    #[test]
+    fn a_fifo_is_refused_without_being_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("web.env");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        // Opening it for reading would wait for a writer forever.
+        assert!(read_candidate(&fifo).is_err());
+        assert_eq!(
+            read_referenced(&fifo, FileKind::DotEnv, dir.path()),
+            Err(ReadProblem::NotRegular)
         );
     }
 

@@ -67,6 +67,13 @@ pub fn analyze(workspace: &Workspace, options: &Options) -> Analysis {
         apply_suppressions(workspace, found, &selection)
     };
     let mut diagnostics = diagnostics;
+    // `check app/db.py` analyses the whole project and reports what concerns the path.
+    diagnostics.retain(|d| {
+        workspace.in_scope(&d.primary.file)
+            || d.related
+                .iter()
+                .any(|r| workspace.in_scope(&r.location.file))
+    });
     diagnostics.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     diagnostics.dedup();
     Analysis {

@@ -2,12 +2,14 @@
 //! parallel, with the configuration that applies. The CLI loads it once; the
 //! language server keeps it and replaces single files as they change.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use poolcheck_core::facts::ProjectConfig;
-use poolcheck_core::{FileFacts, FileKind, FilePath, SourceFile};
-use poolcheck_extract::discover::{self, DiscoverOptions, SkipReason};
+use poolcheck_core::facts::postgres::PgIncludeKind;
+use poolcheck_core::{FileFacts, FileKind, FilePath, SourceFile, normalize_lexically};
+use poolcheck_extract::discover::{self, DiscoverOptions, ReadProblem, SkipReason};
 use rayon::prelude::*;
 
 use crate::sources::Sources;
@@ -32,29 +34,66 @@ pub struct Workspace {
     pub config: ProjectConfig,
     /// Every Python file under the roots, for imports of unparsed modules.
     pub python_paths: Vec<PathBuf>,
-    pub skipped: Vec<(PathBuf, SkipReason)>,
+    /// Files not read for their size or content, and whether each was named.
+    pub skipped: Vec<(PathBuf, SkipReason, bool)>,
     /// One line per file that could not be read.
     pub errors: Vec<String>,
     pub visited: usize,
+    /// Files configuration files include that were not read, and why.
+    pub unread: BTreeMap<FilePath, ReadProblem>,
+    /// The entries of each `include_dir` directory, listed at load.
+    pub listings: BTreeMap<FilePath, Vec<PathBuf>>,
+    /// The paths asked about when they are parts of the project: findings
+    /// are reported only when they point (primary or related) under one.
+    /// Empty for the whole project.
+    pub scope: Vec<FilePath>,
+}
+
+/// Which include syntax a file is read with.
+#[derive(Debug, Clone, Copy)]
+enum Includes {
+    Postgres,
+    PgBouncer,
 }
 
 impl Workspace {
-    /// Discovers, reads and extracts everything under `roots`.
-    pub fn load(roots: &[PathBuf], options: &LoadOptions) -> Result<Workspace, String> {
-        for root in roots {
-            if !root.exists() {
-                return Err(format!("{}: no such file or directory", root.display()));
-            }
+    /// Discovers, reads and extracts the project that holds `paths`: the
+    /// whole project, so that a file or directory inside it is checked
+    /// against everything that runs with it. Every path must exist.
+    pub fn load(paths: &[PathBuf], options: &LoadOptions) -> Result<Workspace, String> {
+        for path in paths {
+            discover::check_named_path(path)
+                .map_err(|reason| format!("{}: {reason}", path.display()))?;
         }
-        let first = roots.first().cloned().unwrap_or_else(|| PathBuf::from("."));
-        let root = if first.is_dir() {
-            first.clone()
+        let first = paths.first().cloned().unwrap_or_else(|| PathBuf::from("."));
+        let mut project_root = discover::project_root(&first);
+        // Display paths are relative to the working directory when below it,
+        // so a root above it could not be named consistently with them: the
+        // CLI moves to the project root first; the language server works
+        // from its workspace folder, which then stays the root.
+        if let Ok(cwd) = std::env::current_dir()
+            && cwd != project_root
+            && cwd.starts_with(&project_root)
+        {
+            project_root = cwd;
+        }
+        let root = project_root_for_display(&project_root);
+        // The walk covers the project; named files are walked too, so that
+        // one gitignored on purpose is still read.
+        let mut roots = vec![root.clone()];
+        roots.extend(paths.iter().filter(|p| !p.is_dir()).cloned());
+        let root_abs = normalize_lexically(&absolute(&root));
+        let scope: Vec<FilePath> = if paths
+            .iter()
+            .any(|p| normalize_lexically(&absolute(p)) == root_abs)
+        {
+            Vec::new()
         } else {
-            first
-                .parent()
-                .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+            paths
+                .iter()
+                .map(|p| display_path(&normalize_lexically(&absolute(p))))
+                .collect()
         };
-
         let config_path = match &options.config_file {
             Some(path) if !path.is_file() => {
                 return Err(format!("{}: configuration file not found", path.display()));
@@ -64,6 +103,7 @@ impl Workspace {
         };
         let mut workspace = Workspace {
             root: root.clone(),
+            scope,
             ..Workspace::default()
         };
         let mut config_facts = None;
@@ -96,7 +136,7 @@ impl Workspace {
             .filter_map(|g| g.value.clone())
             .collect();
         let found = discover::discover(
-            roots,
+            &roots,
             &DiscoverOptions {
                 respect_gitignore: options.respect_gitignore,
                 exclude,
@@ -120,8 +160,111 @@ impl Workspace {
         for (file, facts) in extracted.into_iter().chain(config_facts) {
             workspace.insert(file, facts);
         }
+        workspace.load_included_files();
         workspace.load_imported_modules(None);
         Ok(workspace)
+    }
+
+    /// Reads every file a `postgresql.conf` or PgBouncer config includes,
+    /// transitively, once per file: their texts join `sources` (so that
+    /// findings inside them print at their line), and those that cannot be
+    /// read are kept in `unread` with the reason. Only regular files inside
+    /// the project root (after resolving links) are read.
+    fn load_included_files(&mut self) {
+        let project_root = absolute(&self.root);
+        let mut pending: Vec<(FilePath, Includes)> = self
+            .facts
+            .iter()
+            .filter_map(|f| {
+                let syntax = if f.postgres.is_some() {
+                    Includes::Postgres
+                } else if f.pgbouncer.is_some() {
+                    Includes::PgBouncer
+                } else {
+                    return None;
+                };
+                Some((f.path.clone(), syntax))
+            })
+            .collect();
+        let mut seen: std::collections::HashSet<FilePath> =
+            pending.iter().map(|(p, _)| p.clone()).collect();
+        while let Some((path, syntax)) = pending.pop() {
+            let Some(file) = self.sources.get(&path).cloned() else {
+                continue;
+            };
+            let targets = match syntax {
+                Includes::Postgres => self.postgres_include_targets(&file),
+                Includes::PgBouncer => {
+                    let (parsed, _) = poolcheck_extract::pgbouncer::parse(&file);
+                    parsed
+                        .includes
+                        .iter()
+                        .flat_map(|inc| {
+                            poolcheck_extract::pgbouncer::include::include_candidates(
+                                file.path().as_path(),
+                                &inc.path,
+                                &project_root,
+                            )
+                        })
+                        .collect()
+                }
+            };
+            for target in targets {
+                let display = display_path(&target);
+                if !seen.insert(display.clone()) {
+                    continue;
+                }
+                if self.sources.get(&display).is_some() {
+                    pending.push((display, syntax));
+                    continue;
+                }
+                let kind = match syntax {
+                    Includes::Postgres => FileKind::PostgresConf,
+                    Includes::PgBouncer => FileKind::Ini,
+                };
+                match discover::read_referenced(&target, kind, &project_root) {
+                    Ok(text) => {
+                        self.sources
+                            .insert(Arc::new(SourceFile::new(display.clone(), text)));
+                        pending.push((display, syntax));
+                    }
+                    Err(problem) => {
+                        self.unread.insert(display, problem);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The files a `postgresql.conf` names in `include`, `include_if_exists`
+    /// and `include_dir` (whose listing is kept for the resolver).
+    fn postgres_include_targets(&mut self, file: &SourceFile) -> Vec<PathBuf> {
+        let (conf, _) = poolcheck_extract::pgconf::parse(file);
+        let base = file
+            .path()
+            .as_path()
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let mut targets = Vec::new();
+        for include in &conf.includes {
+            let target = normalize_lexically(&base.join(&include.path));
+            if include.kind == PgIncludeKind::IncludeDir {
+                let entries: Vec<PathBuf> = std::fs::read_dir(&target)
+                    .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).collect())
+                    .unwrap_or_default();
+                targets.extend(
+                    entries
+                        .iter()
+                        .filter(|p| p.extension().is_some_and(|e| e == "conf"))
+                        .cloned(),
+                );
+                self.listings.insert(display_path(&target), entries);
+            } else {
+                targets.push(target);
+            }
+        }
+        targets
     }
 
     /// Adds or replaces one file's text and facts (the config file included).
@@ -164,11 +307,31 @@ impl Workspace {
         self.sources.remove(path);
     }
 
+    /// Whether a finding in `file` is reported for the paths asked about.
+    pub fn in_scope(&self, file: &FilePath) -> bool {
+        self.scope.is_empty()
+            || self
+                .scope
+                .iter()
+                .any(|s| file.as_path().starts_with(s.as_path()))
+    }
+
     pub fn facts_of(&self, path: &FilePath) -> Option<&FileFacts> {
         self.facts
             .binary_search_by(|f| f.path.cmp(path))
             .ok()
             .map(|at| &self.facts[at])
+    }
+}
+
+/// The project root in the style of display paths: relative to the working
+/// directory when below it (`.` for the directory itself), else absolute.
+fn project_root_for_display(root: &Path) -> PathBuf {
+    let shown = display_path(root).as_path().to_path_buf();
+    if shown.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        shown
     }
 }
 

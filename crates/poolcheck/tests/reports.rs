@@ -116,11 +116,11 @@ fn set_tries_a_number_without_editing_files() {
     );
     assert_eq!(more.status.code(), Some(1), "{}", stderr(&more));
     assert!(stdout(&more).contains("PC101"), "{}", stdout(&more));
-    assert!(
-        stdout(&more).contains("5 replicas (<--set>:1)"),
-        "{}",
-        stdout(&more)
-    );
+    let human = stdout(&poolcheck(
+        &dir,
+        &["check", "--set", "services.web.replicas=5"],
+    ));
+    assert!(human.contains("note: 5 replicas (<--set>:1)"), "{human}");
     let fewer = poolcheck(
         &dir,
         &[

@@ -3,7 +3,7 @@
 //! and the open section carries into and out of an included file).
 
 use poolcheck_core::normalize_lexically;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -11,14 +11,15 @@ use poolcheck_core::facts::pgbouncer::{PgBouncerConfig, PgBouncerFile, PoolDefin
 use poolcheck_core::{ConfigEntry, Diagnostic, Severity, SourceFile, Span};
 
 use super::{check_entry, check_header, connstr, error, parse};
+use crate::discover::ReadProblem;
 
 /// PgBouncer stops loading when a file at this include depth has another
 /// `%include` (its `MAX_INCLUDE`).
 pub const MAX_INCLUDE_DEPTH: usize = 10;
 
-/// Reads an included file: its text and its parsed form, or `None` when it
-/// cannot be read.
-pub type Loader<'a> = dyn FnMut(&Path) -> Option<(Arc<SourceFile>, PgBouncerFile)> + 'a;
+/// Reads an included file: its text and its parsed form, or why it was not read.
+pub type Loader<'a> =
+    dyn FnMut(&Path) -> Result<(Arc<SourceFile>, PgBouncerFile), ReadProblem> + 'a;
 
 /// Merges `root_file` (the parse of `root`) with everything it includes.
 /// Include paths are taken relative to the including file's directory, then
@@ -47,6 +48,7 @@ pub fn resolve(
         databases: Vec::new(),
         users: Vec::new(),
         diagnostics: Vec::new(),
+        read: HashMap::new(),
     };
     merger.walk(root, root_file, 0);
     let mut diagnostics = merger.diagnostics;
@@ -76,6 +78,19 @@ struct Merger<'l, 'a> {
     databases: Vec<PoolDefinition>,
     users: Vec<PoolDefinition>,
     diagnostics: Vec<Diagnostic>,
+    /// What reading each file did, by the section open when it was entered
+    /// and its depth, so that a file included along many paths is read once.
+    read: HashMap<(PathBuf, Option<Section>, usize), Effect>,
+}
+
+/// What reading one included file changes: the definitions it makes, in
+/// order, and the section it leaves open.
+#[derive(Clone)]
+struct Effect {
+    section: Option<Section>,
+    settings: BTreeMap<String, ConfigEntry>,
+    databases: Vec<PoolDefinition>,
+    users: Vec<PoolDefinition>,
 }
 
 enum Event {
@@ -155,6 +170,52 @@ impl Merger<'_, '_> {
         }
     }
 
+    fn merge(&mut self, effect: &Effect) {
+        self.section = effect.section;
+        for (key, entry) in &effect.settings {
+            self.settings.insert(key.clone(), entry.clone());
+        }
+        for (definitions, own) in [
+            (&mut self.databases, &effect.databases),
+            (&mut self.users, &effect.users),
+        ] {
+            for definition in own {
+                match definitions.iter_mut().find(|d| d.name == definition.name) {
+                    Some(existing) => *existing = definition.clone(),
+                    None => definitions.push(definition.clone()),
+                }
+            }
+        }
+    }
+
+    /// Reads an included file on its own, then merges what it did.
+    fn read_included(
+        &mut self,
+        normalized: PathBuf,
+        included: &SourceFile,
+        parsed: &PgBouncerFile,
+        depth: usize,
+    ) {
+        let key = (normalized.clone(), self.section, depth + 1);
+        let outer = Effect {
+            section: self.section,
+            settings: std::mem::take(&mut self.settings),
+            databases: std::mem::take(&mut self.databases),
+            users: std::mem::take(&mut self.users),
+        };
+        self.stack.push(normalized);
+        self.walk(included, parsed, depth + 1);
+        self.stack.pop();
+        let own = Effect {
+            section: self.section,
+            settings: std::mem::replace(&mut self.settings, outer.settings),
+            databases: std::mem::replace(&mut self.databases, outer.databases),
+            users: std::mem::replace(&mut self.users, outer.users),
+        };
+        self.merge(&own);
+        self.read.insert(key, own);
+    }
+
     fn apply(&mut self, file: &SourceFile, section: Section, entry: &ConfigEntry) {
         let definitions = match section {
             Section::PgBouncer => {
@@ -189,18 +250,7 @@ impl Merger<'_, '_> {
             &self.checked_root_as_given,
         );
         if inside.is_empty() {
-            self.diagnostics.push(
-                Diagnostic::new(
-                    "PC004",
-                    Severity::Info,
-                    file.location(span),
-                    format!(
-                        "`%include {}` is outside the checked directory: poolcheck did not read it, so settings it makes are not known",
-                        include.path
-                    ),
-                )
-                .with_help("check the directory that holds the included file too, or copy its settings into the checked tree"),
-            );
+            self.outside(file, span, &include.path);
             return;
         }
         for candidate in &inside {
@@ -218,13 +268,36 @@ impl Merger<'_, '_> {
                 ));
                 return;
             }
-            let Some((included, included_parsed)) = (self.loader)(candidate) else {
-                continue;
-            };
-            self.stack.push(normalized);
-            self.walk(&included, &included_parsed, depth + 1);
-            self.stack.pop();
-            return;
+            if let Some(effect) = self
+                .read
+                .get(&(normalized.clone(), self.section, depth + 1))
+            {
+                let effect = effect.clone();
+                self.merge(&effect);
+                return;
+            }
+            match (self.loader)(candidate) {
+                Ok((included, included_parsed)) => {
+                    self.read_included(normalized, &included, &included_parsed, depth);
+                    return;
+                }
+                Err(ReadProblem::Missing) => {}
+                Err(ReadProblem::Outside) => {
+                    self.outside(file, span, &include.path);
+                    return;
+                }
+                Err(problem) => {
+                    self.diagnostics.push(error(
+                        file,
+                        span,
+                        format!(
+                            "`%include` file `{}` was not read: {problem}; PgBouncer refuses to start when it cannot read it",
+                            include.path
+                        ),
+                    ));
+                    return;
+                }
+            }
         }
         self.diagnostics.push(error(
             file,
@@ -234,6 +307,20 @@ impl Merger<'_, '_> {
                 include.path
             ),
         ));
+    }
+
+    fn outside(&mut self, file: &SourceFile, span: Span, written: &str) {
+        self.diagnostics.push(
+            Diagnostic::new(
+                "PC004",
+                Severity::Info,
+                file.location(span),
+                format!(
+                    "`%include {written}` is outside the checked directory: poolcheck did not read it, so settings it makes are not known"
+                ),
+            )
+            .with_help("check the directory that holds the included file too, or copy its settings into the checked tree"),
+        );
     }
 }
 
@@ -302,9 +389,16 @@ mod tests {
             let root = self.files[&PathBuf::from(format!("/repo/{root}"))].clone();
             let (root_file, _) = parse(&root);
             let mut loader = |path: &Path| {
-                let file = self.files.get(&normalize_lexically(path))?.clone();
+                let file = self
+                    .files
+                    .get(&normalize_lexically(path))
+                    .ok_or(ReadProblem::Missing)?
+                    .clone();
+                if file.text() == "<unreadable>" {
+                    return Err(ReadProblem::Unreadable("permission denied".to_owned()));
+                }
                 let (parsed, _) = parse(&file);
-                Some((file, parsed))
+                Ok((file, parsed))
             };
             resolve(&root, &root_file, &mut loader, Path::new("/repo"))
         }
@@ -410,6 +504,80 @@ mod tests {
         );
         let file = &tree.files[&PathBuf::from("/repo/b.ini")];
         assert_eq!(file.slice(diagnostics[0].primary.span), "%include a.ini");
+    }
+
+    #[test]
+    fn a_file_that_includes_itself_keeps_its_own_settings() {
+        let tree = Tree::new(&[(
+            "pgbouncer.ini",
+            "[pgbouncer]\nmax_client_conn = 300\n%include pgbouncer.ini\npool_mode = transaction\n",
+        )]);
+        let (config, diagnostics) = tree.resolve("pgbouncer.ini");
+        assert_eq!(
+            messages(&diagnostics),
+            [(
+                "/repo/pgbouncer.ini".to_owned(),
+                "`%include` cycle: `pgbouncer.ini` includes `pgbouncer.ini`"
+            )]
+        );
+        assert_eq!(config.settings["max_client_conn"].value, "300");
+        assert_eq!(config.settings["pool_mode"].value, "transaction");
+    }
+
+    #[test]
+    fn a_fan_out_is_read_once_per_file_not_once_per_path() {
+        // Each level includes the next four times: 4^10 paths through 11 files.
+        let mut files: Vec<(String, String)> = (0..10)
+            .map(|i| {
+                let line = format!("%include f{}.ini\n", i + 1);
+                (
+                    format!("f{i}.ini"),
+                    format!(
+                        "[databases]\ndb{i} = host=db\n[pgbouncer]\n{}",
+                        line.repeat(4)
+                    ),
+                )
+            })
+            .collect();
+        files.push((
+            "f10.ini".to_owned(),
+            "[pgbouncer]\nmax_client_conn = 250\n".to_owned(),
+        ));
+        let borrowed: Vec<(&str, &str)> = files
+            .iter()
+            .map(|(p, t)| (p.as_str(), t.as_str()))
+            .collect();
+        let tree = Tree::new(&borrowed);
+        let root = tree.files[&PathBuf::from("/repo/f0.ini")].clone();
+        let (root_file, _) = parse(&root);
+        let mut loads = 0usize;
+        let mut loader = |path: &Path| {
+            loads += 1;
+            let file = tree.files[&normalize_lexically(path)].clone();
+            let (parsed, _) = parse(&file);
+            Ok((file, parsed))
+        };
+        let (config, diagnostics) = resolve(&root, &root_file, &mut loader, Path::new("/repo"));
+        assert_eq!(messages(&diagnostics), []);
+        assert_eq!(config.settings["max_client_conn"].value, "250");
+        assert_eq!(config.databases.len(), 10);
+        assert_eq!(loads, 10);
+    }
+
+    #[test]
+    fn an_unreadable_include_is_said_to_be_unreadable() {
+        let tree = Tree::new(&[
+            ("pgbouncer.ini", "[pgbouncer]\n%include secret.ini\n"),
+            ("secret.ini", "<unreadable>"),
+        ]);
+        let (_, diagnostics) = tree.resolve("pgbouncer.ini");
+        assert_eq!(
+            messages(&diagnostics),
+            [(
+                "/repo/pgbouncer.ini".to_owned(),
+                "`%include` file `secret.ini` was not read: permission denied; PgBouncer refuses to start when it cannot read it"
+            )]
+        );
     }
 
     #[test]

@@ -490,11 +490,14 @@ pub fn check_version(config: &PgBouncerConfig) -> Vec<Diagnostic> {
 
 /// Reads an included file from disk for [`resolve`] (the CLI's loader; the
 /// language server passes one that prefers open documents).
-pub fn load_from_disk(path: &Path) -> Option<(Arc<SourceFile>, PgBouncerFile)> {
-    let text = std::fs::read_to_string(path).ok()?;
+pub fn load_from_disk(
+    path: &Path,
+) -> Result<(Arc<SourceFile>, PgBouncerFile), crate::discover::ReadProblem> {
+    let root = path.parent().unwrap_or(Path::new("/"));
+    let text = crate::discover::read_referenced(path, poolcheck_core::FileKind::Ini, root)?;
     let file = Arc::new(SourceFile::new(path, text));
     let (parsed, _) = parse(&file);
-    Some((file, parsed))
+    Ok((file, parsed))
 }
 
 fn problem_diagnostic(
@@ -917,7 +920,7 @@ server_login_retry = 1
         let text = "[databases]\napp = host=db reserve_pool_size=3\n[users]\nweb = pool_size=5\n[pgbouncer]\ntransaction_timeout = 30\nmax_client_conn = 100\n";
         let file = SourceFile::new("pgbouncer.ini", text);
         let (parsed, _) = parse(&file);
-        let mut no_includes = |_: &Path| None;
+        let mut no_includes = |_: &Path| Err(crate::discover::ReadProblem::Missing);
         let (mut config, _) = resolve(&file, &parsed, &mut no_includes, Path::new("."));
         assert_eq!(check_version(&config), Vec::new());
         let version_at = SourceFile::new("docker-compose.yml", "image: pgbouncer:1.22.1");
@@ -972,7 +975,7 @@ server_login_retry = 1
         let (config, diagnostics) = resolve(&root.0, &root.1, &mut load_from_disk, dir.path());
         assert_eq!(diagnostics, Vec::new());
         assert_eq!(config.settings["max_client_conn"].value, "900");
-        assert!(load_from_disk(&dir.path().join("missing.ini")).is_none());
+        assert!(load_from_disk(&dir.path().join("missing.ini")).is_err());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! files in name order, and nothing outside the checked directory is read.
 
 use poolcheck_core::normalize_lexically;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -11,12 +11,14 @@ use poolcheck_core::facts::postgres::{PgInclude, PgIncludeKind, PostgresConfFile
 use poolcheck_core::{ConfigEntry, Diagnostic, Severity, SourceFile, Span};
 
 use super::parse;
+use crate::discover::ReadProblem;
 
 /// PostgreSQL's `CONF_FILE_MAX_DEPTH`.
 pub const MAX_INCLUDE_DEPTH: usize = 10;
 
-/// Loads and parses a file, `None` when it does not exist or cannot be read.
-pub type ConfLoader<'a> = dyn FnMut(&Path) -> Option<(Arc<SourceFile>, PostgresConfFile)> + 'a;
+/// Loads and parses a file, or says why it was not read.
+pub type ConfLoader<'a> =
+    dyn FnMut(&Path) -> Result<(Arc<SourceFile>, PostgresConfFile), ReadProblem> + 'a;
 /// Lists a directory's entries (any order), empty when it does not exist.
 pub type DirLister<'a> = dyn FnMut(&Path) -> Vec<PathBuf> + 'a;
 
@@ -42,6 +44,7 @@ pub fn resolve(
         settings: BTreeMap::new(),
         diagnostics: Vec::new(),
         reading: vec![normalize_lexically(root.path().as_path())],
+        read: HashMap::new(),
     };
     resolver.apply(root, root_file, 0);
     let server = PostgresServer {
@@ -62,6 +65,9 @@ struct Resolver<'r, 'l, 'd> {
     diagnostics: Vec<Diagnostic>,
     /// The files being read, outermost first, for cycle detection.
     reading: Vec<PathBuf>,
+    /// What each file read at a depth set, so that a file included along
+    /// many paths is read once: the graph costs its size, not its paths.
+    read: HashMap<(PathBuf, usize), BTreeMap<String, ConfigEntry>>,
 }
 
 impl Resolver<'_, '_, '_> {
@@ -88,20 +94,7 @@ impl Resolver<'_, '_, '_> {
         let written = Path::new(&include.path);
         let target = normalize_lexically(&base_dir.join(written));
         if !self.is_inside_checked_root(&target) {
-            self.diagnostics.push(
-                Diagnostic::new(
-                    "PC004",
-                    Severity::Info,
-                    include.location.clone(),
-                    format!(
-                        "settings in `{}` are not read: it lies outside the checked directory",
-                        include.path
-                    ),
-                )
-                .with_help(
-                    "declare the values poolcheck needs under `[database]` in poolcheck.toml",
-                ),
-            );
+            self.outside(include);
             return;
         }
         if depth + 1 > MAX_INCLUDE_DEPTH {
@@ -160,27 +153,74 @@ impl Resolver<'_, '_, '_> {
             );
             return;
         }
-        let Some((source, conf)) = (self.loader)(target) else {
-            if include.kind == PgIncludeKind::Include {
+        let key = (target.to_path_buf(), depth);
+        if let Some(settings) = self.read.get(&key) {
+            for (name, entry) in settings {
+                self.settings.insert(name.clone(), entry.clone());
+            }
+            return;
+        }
+        let (source, conf) = match (self.loader)(target) {
+            Ok(loaded) => loaded,
+            Err(ReadProblem::Missing) => {
+                if include.kind == PgIncludeKind::Include {
+                    self.diagnostics.push(
+                        Diagnostic::new(
+                            "PC002",
+                            Severity::Error,
+                            include.location.clone(),
+                            format!("included file `{}` does not exist", include.path),
+                        )
+                        .with_help(
+                            "PostgreSQL refuses to start when an `include` is missing; use `include_if_exists` for an optional file",
+                        ),
+                    );
+                }
+                return;
+            }
+            Err(ReadProblem::Outside) => {
+                self.outside(include);
+                return;
+            }
+            Err(problem) => {
                 self.diagnostics.push(
                     Diagnostic::new(
                         "PC002",
                         Severity::Error,
                         include.location.clone(),
-                        format!("included file `{}` does not exist", include.path),
+                        format!("included file `{}` was not read: {problem}", include.path),
                     )
-                    .with_help(
-                        "PostgreSQL refuses to start when an `include` is missing; use `include_if_exists` for an optional file",
-                    ),
+                    .with_help("PostgreSQL refuses to start when an included file cannot be read"),
                 );
+                return;
             }
-            return;
         };
         let (_, own_diagnostics) = parse(&source);
         self.diagnostics.extend(own_diagnostics);
         self.reading.push(target.to_path_buf());
+        let outer = std::mem::take(&mut self.settings);
         self.apply(&source, &conf, depth + 1);
+        let own = std::mem::replace(&mut self.settings, outer);
         self.reading.pop();
+        for (name, entry) in &own {
+            self.settings.insert(name.clone(), entry.clone());
+        }
+        self.read.insert(key, own);
+    }
+
+    fn outside(&mut self, include: &PgInclude) {
+        self.diagnostics.push(
+            Diagnostic::new(
+                "PC004",
+                Severity::Info,
+                include.location.clone(),
+                format!(
+                    "settings in `{}` are not read: it lies outside the checked directory",
+                    include.path
+                ),
+            )
+            .with_help("declare the values poolcheck needs under `[database]` in poolcheck.toml"),
+        );
     }
 
     fn is_inside_checked_root(&self, target: &Path) -> bool {
@@ -212,6 +252,9 @@ mod tests {
     use super::*;
     use crate::pgconf::parse;
 
+    /// The text of a file the tree's loader cannot read.
+    const UNREADABLE: &str = "<unreadable>";
+
     /// An in-memory tree of config files.
     struct Tree {
         files: BTreeMap<PathBuf, String>,
@@ -231,10 +274,13 @@ mod tests {
             let root_file = SourceFile::new(root, self.files[Path::new(root)].clone());
             let (root_conf, _) = parse(&root_file);
             let mut loader = |path: &Path| {
-                let text = self.files.get(path)?;
+                let text = self.files.get(path).ok_or(ReadProblem::Missing)?;
+                if text == UNREADABLE {
+                    return Err(ReadProblem::Unreadable("permission denied".to_owned()));
+                }
                 let file = SourceFile::new(path, text.clone());
                 let (conf, _) = parse(&file);
-                Some((Arc::new(file), conf))
+                Ok((Arc::new(file), conf))
             };
             let mut list_dir = |dir: &Path| {
                 // Reverse order to prove the resolver sorts.
@@ -343,6 +389,80 @@ mod tests {
         );
         assert_eq!(diagnostics[0].primary.file.display_string(), "b.conf");
         assert_eq!(setting(&server, "max_connections").0, "10");
+    }
+
+    #[test]
+    fn a_file_that_includes_itself_keeps_its_own_settings() {
+        let tree = Tree::new(&[(
+            "db/postgresql.conf",
+            "max_connections = 300\ninclude 'postgresql.conf'\nshared_buffers = 1GB\n",
+        )]);
+        let (server, diagnostics) = tree.resolve("db/postgresql.conf", "");
+        assert_eq!(
+            messages(&diagnostics),
+            [(
+                "PC002",
+                "include cycle: db/postgresql.conf → db/postgresql.conf"
+            )]
+        );
+        assert_eq!(setting(&server, "max_connections").0, "300");
+        assert_eq!(setting(&server, "shared_buffers").0, "1GB");
+    }
+
+    #[test]
+    fn a_fan_out_is_read_once_per_file_not_once_per_path() {
+        // Each level includes the next four times: 4^10 paths through 11 files.
+        let mut files: Vec<(String, String)> = (0..10)
+            .map(|i| {
+                let line = format!("include 'f{}.conf'\n", i + 1);
+                (
+                    format!("f{i}.conf"),
+                    format!("work_mem = {i}MB\n{}", line.repeat(4)),
+                )
+            })
+            .collect();
+        files.push(("f10.conf".to_owned(), "max_connections = 250\n".to_owned()));
+        let refs: Vec<(&str, &str)> = files
+            .iter()
+            .map(|(p, t)| (p.as_str(), t.as_str()))
+            .collect();
+        let tree = Tree::new(&refs);
+        let root_file = SourceFile::new("f0.conf", tree.files[Path::new("f0.conf")].clone());
+        let (root_conf, _) = parse(&root_file);
+        let mut loads = 0usize;
+        let mut loader = |path: &Path| {
+            loads += 1;
+            let file = SourceFile::new(path, tree.files[path].clone());
+            let (conf, _) = parse(&file);
+            Ok((Arc::new(file), conf))
+        };
+        let (server, diagnostics) = resolve(
+            &root_file,
+            &root_conf,
+            &mut loader,
+            &mut |_: &Path| Vec::new(),
+            Path::new(""),
+        );
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        assert_eq!(setting(&server, "max_connections").0, "250");
+        assert_eq!(setting(&server, "work_mem").0, "9MB");
+        assert_eq!(loads, 10);
+    }
+
+    #[test]
+    fn an_unreadable_include_is_said_to_be_unreadable() {
+        let tree = Tree::new(&[
+            ("postgresql.conf", "include_if_exists 'secret.conf'\n"),
+            ("secret.conf", UNREADABLE),
+        ]);
+        let (_, diagnostics) = tree.resolve("postgresql.conf", "");
+        assert_eq!(
+            messages(&diagnostics),
+            [(
+                "PC002",
+                "included file `secret.conf` was not read: permission denied"
+            )]
+        );
     }
 
     #[test]

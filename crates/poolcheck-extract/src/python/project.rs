@@ -220,7 +220,9 @@ impl<'a> PythonProject<'a> {
             return *cached;
         }
         let suffix = format!(".{name}");
-        let from_name = &self.modules[from].name;
+        // `from` may be no module at all: a settings module named by `.env`
+        // in a repository without Python files.
+        let from_name = self.modules.get(from).map_or("", |m| m.name.as_str());
         let found = self
             .modules
             .iter()
@@ -262,7 +264,9 @@ impl<'a> PythonProject<'a> {
                     .unwrap_or_else(|| module.to_owned())
             };
         }
-        let entry = &self.modules[from];
+        let Some(entry) = self.modules.get(from) else {
+            return module.to_owned();
+        };
         let mut package: Vec<&str> = if entry.name.is_empty() {
             Vec::new()
         } else {

@@ -2,6 +2,7 @@
 //! the servers, PgBouncers and services, evaluate each service's pools with
 //! its own environment, and link every pool to what it connects to.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -10,7 +11,10 @@ use poolcheck_core::facts::config::DatabaseDecl;
 use poolcheck_core::facts::deploy::ComposeEnvFile;
 use poolcheck_core::facts::pgbouncer::PgBouncerFile;
 use poolcheck_core::facts::postgres::{PostgresConfFile, PostgresServer};
-use poolcheck_core::{Diagnostic, Environment, Origin, Severity, SourceFile, Sourced};
+use poolcheck_core::{
+    Diagnostic, Environment, Origin, Severity, SourceFile, Sourced, normalize_lexically,
+};
+use poolcheck_extract::discover::ReadProblem;
 use poolcheck_extract::pgconf::PgSettings;
 use poolcheck_extract::{compose, pgbouncer, pgconf};
 
@@ -56,39 +60,90 @@ impl Assembler<'_> {
         .to_path_buf()
     }
 
-    /// Text of a file referenced by another: from the workspace when it was
-    /// discovered, else read from disk.
-    fn load(&self, path: &Path) -> Option<Arc<SourceFile>> {
+    /// Text of a file another includes: the workspace read every such file
+    /// up front, or kept why it could not.
+    fn load(&self, path: &Path) -> Result<Arc<SourceFile>, ReadProblem> {
         let display = display_path(path);
         if let Some(file) = self.workspace.sources.get(&display) {
-            return Some(file.clone());
+            return Ok(file.clone());
         }
-        match poolcheck_extract::discover::read_candidate(path) {
-            Ok(Ok(text)) => Some(Arc::new(SourceFile::new(display, text))),
-            _ => None,
-        }
+        Err(self
+            .workspace
+            .unread
+            .get(&display)
+            .cloned()
+            .unwrap_or(ReadProblem::Missing))
     }
 
-    fn included_paths<'f>(includes: impl Iterator<Item = &'f str>, base: &Path) -> Vec<PathBuf> {
-        includes
-            .map(|p| base.parent().unwrap_or(Path::new("")).join(p))
-            .map(|p| display_path(&p).as_path().to_path_buf())
-            .collect()
-    }
-
-    /// Every file some file includes (as `includes_of` reads its includes),
-    /// resolved against the including file.
-    fn all_included<'w>(
+    /// The configuration files that are read on their own (a server, a
+    /// PgBouncer), not only as parts of another: those no file outside
+    /// their include cycle includes, one per cycle. A file that includes
+    /// itself or an includer is still read; the cycle is PC002 at the include.
+    fn top_level<'w>(
         ws: &'w Workspace,
         includes_of: impl Fn(&'w poolcheck_core::FileFacts) -> Option<Vec<&'w str>>,
-    ) -> Vec<PathBuf> {
-        ws.facts
+        stands_alone: impl Fn(&'w poolcheck_core::FileFacts) -> bool,
+    ) -> Vec<&'w poolcheck_core::FileFacts> {
+        let files: Vec<&poolcheck_core::FileFacts> = ws
+            .facts
             .iter()
-            .filter_map(|f| {
-                let includes = includes_of(f)?;
-                Some(Self::included_paths(includes.into_iter(), f.path.as_path()))
+            .filter(|f| includes_of(f).is_some())
+            .collect();
+        let index: HashMap<&Path, usize> = files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.path.as_path(), i))
+            .collect();
+        let edges: Vec<Vec<usize>> = files
+            .iter()
+            .map(|f| {
+                let includes = includes_of(f).unwrap_or_default();
+                let base = f.path.as_path().parent().unwrap_or(Path::new(""));
+                let mut targets: Vec<usize> = includes
+                    .iter()
+                    .map(|p| display_path(&normalize_lexically(&base.join(p))))
+                    .filter_map(|p| index.get(p.as_path()).copied())
+                    .collect();
+                targets.sort_unstable();
+                targets.dedup();
+                targets
             })
-            .flatten()
+            .collect();
+        let reach: Vec<Vec<bool>> = (0..files.len())
+            .map(|start| {
+                let mut seen = vec![false; files.len()];
+                let mut stack = edges[start].clone();
+                while let Some(next) = stack.pop() {
+                    if !std::mem::replace(&mut seen[next], true) {
+                        stack.extend(&edges[next]);
+                    }
+                }
+                seen
+            })
+            .collect();
+        let mut includers: Vec<Vec<usize>> = vec![Vec::new(); files.len()];
+        for (from, targets) in edges.iter().enumerate() {
+            for &to in targets {
+                includers[to].push(from);
+            }
+        }
+        let same_cycle = |a: usize, b: usize| a == b || (reach[a][b] && reach[b][a]);
+        (0..files.len())
+            .filter(|&f| {
+                let members: Vec<usize> = (0..files.len()).filter(|&m| same_cycle(f, m)).collect();
+                let included_from_outside = members
+                    .iter()
+                    .any(|&m| includers[m].iter().any(|&i| !same_cycle(f, i)));
+                // The cycle is read from the file named as the server names
+                // its main config, else from the first that can stand alone.
+                let first = members
+                    .iter()
+                    .copied()
+                    .filter(|&m| stands_alone(files[m]))
+                    .min_by_key(|&m| (!has_main_config_name(files[m]), m));
+                !included_from_outside && first == Some(f)
+            })
+            .map(|f| files[f])
             .collect()
     }
 
@@ -96,29 +151,32 @@ impl Assembler<'_> {
         let ws = self.workspace;
         let checked_root = self.checked_root();
         // Files another postgresql.conf includes are parts, not servers.
-        let included = Self::all_included(ws, |f| {
-            f.postgres
-                .as_ref()
-                .map(|c| c.includes.iter().map(|i| i.path.as_str()).collect())
-        });
-        for facts in &ws.facts {
+        let top_level = Self::top_level(
+            ws,
+            |f| {
+                f.postgres
+                    .as_ref()
+                    .map(|c| c.includes.iter().map(|i| i.path.as_str()).collect())
+            },
+            |_| true,
+        );
+        for facts in top_level {
             let Some(conf) = &facts.postgres else {
                 continue;
             };
-            if included.iter().any(|p| p == facts.path.as_path()) {
-                continue;
-            }
             let Some(root) = ws.sources.get(&facts.path) else {
                 continue;
             };
-            let mut loader = |path: &Path| -> Option<(Arc<SourceFile>, PostgresConfFile)> {
-                let file = self.load(path)?;
-                let (parsed, _) = pgconf::parse(&file);
-                Some((file, parsed))
-            };
+            let mut loader =
+                |path: &Path| -> Result<(Arc<SourceFile>, PostgresConfFile), ReadProblem> {
+                    let file = self.load(path)?;
+                    let (parsed, _) = pgconf::parse(&file);
+                    Ok((file, parsed))
+                };
             let mut list_dir = |dir: &Path| -> Vec<PathBuf> {
-                std::fs::read_dir(dir)
-                    .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).collect())
+                ws.listings
+                    .get(&display_path(dir))
+                    .cloned()
                     .unwrap_or_default()
             };
             let (server, diagnostics) =
@@ -198,28 +256,35 @@ impl Assembler<'_> {
     fn pgbouncers(&mut self) {
         let ws = self.workspace;
         let checked_root = std::path::absolute(&ws.root).unwrap_or_else(|_| ws.root.clone());
-        let included = Self::all_included(ws, |f| {
-            f.pgbouncer
-                .as_ref()
-                .map(|p| p.includes.iter().map(|i| i.path.as_str()).collect())
-        });
-        for facts in &ws.facts {
+        let top_level = Self::top_level(
+            ws,
+            |f| {
+                f.pgbouncer
+                    .as_ref()
+                    .map(|p| p.includes.iter().map(|i| i.path.as_str()).collect())
+            },
+            |f| {
+                f.pgbouncer
+                    .as_ref()
+                    .is_some_and(|p| p.pgbouncer_section.is_some())
+            },
+        );
+        for facts in top_level {
             let Some(file) = &facts.pgbouncer else {
                 continue;
             };
-            if file.pgbouncer_section.is_none()
-                || included.iter().any(|p| p == facts.path.as_path())
-            {
+            if file.pgbouncer_section.is_none() {
                 continue;
             }
             let Some(root) = ws.sources.get(&facts.path) else {
                 continue;
             };
-            let mut loader = |path: &Path| -> Option<(Arc<SourceFile>, PgBouncerFile)> {
-                let file = self.load(path)?;
-                let (parsed, _) = pgbouncer::parse(&file);
-                Some((file, parsed))
-            };
+            let mut loader =
+                |path: &Path| -> Result<(Arc<SourceFile>, PgBouncerFile), ReadProblem> {
+                    let file = self.load(path)?;
+                    let (parsed, _) = pgbouncer::parse(&file);
+                    Ok((file, parsed))
+                };
             let (config, diagnostics) = pgbouncer::resolve(root, file, &mut loader, &checked_root);
             self.deployment.diagnostics.extend(diagnostics);
             self.deployment.pgbouncers.push(PgBouncer {
@@ -368,6 +433,12 @@ impl Assembler<'_> {
             }
         }
     }
+}
+
+/// `postgresql.conf`, `pgbouncer.ini`: the file a server or PgBouncer is started with.
+fn has_main_config_name(facts: &poolcheck_core::FileFacts) -> bool {
+    let name = facts.path.file_name().to_ascii_lowercase();
+    name.starts_with("postgresql") || name.starts_with("pgbouncer")
 }
 
 /// The same host names and the same slots: one server described twice.

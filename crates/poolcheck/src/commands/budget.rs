@@ -2,13 +2,15 @@
 
 use poolcheck_rules::analysis::{self, Options};
 
-use super::{load_workspace, use_color, write_report};
-use crate::EXIT_CLEAN;
+use super::{load_workspace, output_path, resolve_target, use_color, write_report};
 use crate::args::{BudgetArgs, BudgetFormat};
 use crate::render;
+use crate::{EXIT_CLEAN, EXIT_ERROR};
 
 pub fn run(args: &BudgetArgs) -> Result<u8, String> {
-    let workspace = load_workspace(&args.project)?;
+    let output_file = output_path(args.output_file.as_ref());
+    let target = resolve_target(&args.project)?;
+    let workspace = load_workspace(&target)?;
     let analysis = analysis::analyze(&workspace, &Options::default());
     let render_as = |format: BudgetFormat, color: bool| match format {
         BudgetFormat::Human => render::budget_human::render(
@@ -24,12 +26,16 @@ pub fn run(args: &BudgetArgs) -> Result<u8, String> {
             render::markdown::budget(&analysis.deployment, &analysis.budget, &workspace.sources)
         }
     };
-    match &args.output_file {
+    match &output_file {
         Some(path) => {
             write_report(path, &render_as(args.format, false))?;
             print!("{}", render_as(BudgetFormat::Human, use_color(args.color)));
         }
         None => print!("{}", render_as(args.format, use_color(args.color))),
     }
-    Ok(EXIT_CLEAN)
+    Ok(if target.failed {
+        EXIT_ERROR
+    } else {
+        EXIT_CLEAN
+    })
 }

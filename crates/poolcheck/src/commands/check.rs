@@ -6,9 +6,12 @@ use poolcheck_rules::selection::Overrides;
 
 use poolcheck_rules::workspace::Workspace;
 
-use super::{load_workspace, load_workspace_quietly, report_load, use_color, write_report};
+use super::{
+    Target, load_workspace, load_workspace_quietly, output_path, report_load, resolve_target,
+    show_from_below, use_color, write_report,
+};
 use crate::args::{CheckArgs, CheckFormat, FailOn};
-use crate::{EXIT_CLEAN, EXIT_FINDINGS};
+use crate::{EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS};
 use crate::{fix, render};
 
 pub fn run(args: &CheckArgs) -> Result<u8, String> {
@@ -21,16 +24,28 @@ pub fn run(args: &CheckArgs) -> Result<u8, String> {
         },
         no_ignores: args.no_ignores,
     };
+    let output_file = output_path(args.output_file.as_ref());
+    let target = resolve_target(&args.project)?;
+    let status = check(args, &options, &target, output_file.as_deref())?;
+    Ok(if target.failed { EXIT_ERROR } else { status })
+}
+
+fn check(
+    args: &CheckArgs,
+    options: &Options,
+    target: &Target,
+    output_file: Option<&std::path::Path>,
+) -> Result<u8, String> {
     if args.diff {
-        return Ok(diff(args, &options, load_workspace(&args.project)?));
+        return Ok(diff(args, options, load_workspace(target)?));
     }
-    let (workspace, analysis, fixed) = if args.fix {
+    let (mut workspace, mut analysis, fixed) = if args.fix {
         let (workspace, analysis, outcome) = fix::fix(
-            || load_workspace_quietly(&args.project),
-            &options,
+            || load_workspace_quietly(&target.project),
+            options,
             |warning| eprintln!("poolcheck: warning: {warning}"),
         )?;
-        report_load(&args.project, &workspace);
+        report_load(target, &workspace);
         if outcome.gave_up {
             eprintln!(
                 "poolcheck: warning: fixes were still being found after {} rounds; run `poolcheck check --fix` again or report the rule that keeps firing",
@@ -39,16 +54,17 @@ pub fn run(args: &CheckArgs) -> Result<u8, String> {
         }
         (workspace, analysis, Some(outcome))
     } else {
-        let workspace = load_workspace(&args.project)?;
-        let analysis = analysis::analyze(&workspace, &options);
+        let workspace = load_workspace(target)?;
+        let analysis = analysis::analyze(&workspace, options);
         (workspace, analysis, None)
     };
+    show_from_below(target, &mut analysis.diagnostics, &mut workspace.sources);
     // Machine-readable formats keep stdout to the document; the fix count
     // goes to stderr there.
     let fixed_line = fixed
         .filter(|o| o.fixed > 0 && !args.quiet)
         .map(|o| o.summary());
-    if args.format != CheckFormat::Human && args.output_file.is_none() {
+    if args.format != CheckFormat::Human && output_file.is_none() {
         if let Some(line) = &fixed_line {
             eprintln!("{line}");
         }
@@ -90,7 +106,7 @@ pub fn run(args: &CheckArgs) -> Result<u8, String> {
         }
         CheckFormat::Markdown => render::markdown::check(&analysis.diagnostics, &workspace.sources),
     };
-    match &args.output_file {
+    match output_file {
         // The chosen format goes to the file, and the terminal still gets
         // the findings, so one CI step can both log and upload a report.
         Some(path) => {
