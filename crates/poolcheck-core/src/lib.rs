@@ -9,7 +9,7 @@ pub mod source;
 pub mod value;
 pub mod version;
 
-pub use diagnostic::{Diagnostic, Edit, Fix, Related, Severity};
+pub use diagnostic::{Applicability, Diagnostic, Edit, Fix, Related, Severity};
 pub use env::{EnvVar, Environment};
 pub use facts::{ConfigEntry, FileFacts, FileKind};
 pub use source::{

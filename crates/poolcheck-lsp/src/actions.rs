@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use poolcheck_core::{Diagnostic, Edit, FileKind, FilePath, Span};
+use poolcheck_rules::fix_plan::{self, FixMode};
 use poolcheck_rules::{registry, suppress};
 use serde_json::json;
 use tower_lsp_server::ls_types::{
@@ -99,7 +100,7 @@ pub fn code_actions(
     }
     let fix_all = fix_all_kind();
     if wanted(&fix_all) {
-        let edits = fix_all_edits(&analysis.diagnostics, path);
+        let edits = fix_all_edits(state, &analysis.diagnostics, path);
         if !edits.is_empty() {
             if let Some(edit) = workspace_edit(state, &edits) {
                 actions.push(CodeActionOrCommand::CodeAction(CodeAction {
@@ -114,24 +115,16 @@ pub fn code_actions(
     actions
 }
 
-/// Every fix of the findings in `path`, leaving out a fix that would overlap
-/// one already taken (the next run offers it again).
-pub fn fix_all_edits(diagnostics: &[Diagnostic], path: &FilePath) -> Vec<Edit> {
-    let mut taken: Vec<Edit> = Vec::new();
-    for d in diagnostics.iter().filter(|d| &d.primary.file == path) {
-        let Some(fix) = &d.fix else { continue };
-        let clashes = fix.edits.iter().any(|e| {
-            taken.iter().any(|t| {
-                t.location.file == e.location.file
-                    && t.location.span.start < e.location.span.end.max(e.location.span.start + 1)
-                    && e.location.span.start < t.location.span.end.max(t.location.span.start + 1)
-            })
-        });
-        if !clashes {
-            taken.extend(fix.edits.iter().cloned());
-        }
-    }
-    taken
+/// The safe fixes of the findings in `path`, chosen as `check --fix` chooses
+/// them ([`fix_plan::plan`]): a fix that would overlap one already taken is
+/// left out (the next run offers it again).
+pub fn fix_all_edits(state: &mut State, diagnostics: &[Diagnostic], path: &FilePath) -> Vec<Edit> {
+    let plan = fix_plan::plan(
+        diagnostics.iter().filter(|d| &d.primary.file == path),
+        FixMode::SafeOnly,
+        |file| state.source(file).map(|s| s.text().to_owned()),
+    );
+    plan.edits.into_values().flatten().collect()
 }
 
 fn workspace_edit(state: &mut State, edits: &[Edit]) -> Option<WorkspaceEdit> {

@@ -1,172 +1,24 @@
 //! `check --fix` and `check --diff`: apply the fixes findings carry.
 //!
-//! Each round analyses the project, takes every fix whose edits overlap no
-//! edit already taken, and applies them file by file. Fixes that collided
-//! wait for the next round, when the analysis has seen the first ones. Rounds
-//! repeat until nothing is left to apply, at most [`MAX_ROUNDS`] times, so a
-//! fix that does not silence its own finding cannot loop forever.
+//! Each round analyses the project, lets [`fix_plan::plan`] (the choice the
+//! language server's "fix all" makes too) take every allowed fix whose edits
+//! overlap no edit already taken, and applies them file by file. Fixes that
+//! collided wait for the next round, when the analysis has seen the first
+//! ones. Rounds repeat until nothing is left to apply, at most
+//! [`MAX_ROUNDS`] times, so a fix that does not silence its own finding
+//! cannot loop forever.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::Path;
 
-use poolcheck_core::{Diagnostic, Edit, FilePath, Span};
+use poolcheck_core::{Diagnostic, FilePath};
 use poolcheck_rules::analysis::{self, Analysis, Options};
+use poolcheck_rules::fix_plan::{self, FileChange, FixMode};
 use poolcheck_rules::workspace::Workspace;
 
 /// Enough for fixes that unblock each other; a fix that keeps re-firing stops here.
 pub const MAX_ROUNDS: usize = 5;
-
-/// One file's text before and after a round's edits.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileChange {
-    pub before: String,
-    pub after: String,
-}
-
-/// A finding whose fix a plan applies.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Applied {
-    /// Position of the finding among the planned diagnostics.
-    pub index: usize,
-    /// The files its edits change.
-    pub files: BTreeSet<FilePath>,
-}
-
-/// The fixes one round applies.
-#[derive(Debug, Default)]
-pub struct Plan {
-    /// One entry per fixed finding (two findings offering the same edit are
-    /// both fixed by it).
-    pub fixes: Vec<Applied>,
-    pub changes: BTreeMap<FilePath, FileChange>,
-}
-
-impl Plan {
-    pub fn is_empty(&self) -> bool {
-        self.changes.is_empty()
-    }
-
-    pub fn fixed(&self) -> usize {
-        self.fixes.len()
-    }
-}
-
-/// A replacement of `span` with `new_text`, checked against the file's text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Replacement {
-    span: Span,
-    new_text: String,
-}
-
-impl Replacement {
-    /// Two insertions at one offset have no natural order, so they collide;
-    /// an insertion at either end of a replaced range does not.
-    fn collides_with(&self, other: &Replacement) -> bool {
-        let (a, b) = (self.span, other.span);
-        (a.start < b.end && b.start < a.end) || (a.is_empty() && b.is_empty() && a.start == b.start)
-    }
-}
-
-/// Chooses the fixes to apply now. `text_of` gives a file's current text
-/// (`None` when it cannot be read: fixes touching it are skipped).
-pub fn plan<'a>(
-    diagnostics: impl IntoIterator<Item = &'a Diagnostic>,
-    mut text_of: impl FnMut(&FilePath) -> Option<String>,
-) -> Plan {
-    let mut texts: BTreeMap<FilePath, Option<String>> = BTreeMap::new();
-    let mut taken: BTreeMap<FilePath, Vec<Replacement>> = BTreeMap::new();
-    let mut fixes = Vec::new();
-    for (index, diagnostic) in diagnostics.into_iter().enumerate() {
-        let Some(fix) = &diagnostic.fix else {
-            continue;
-        };
-        if fix.edits.is_empty() {
-            continue;
-        }
-        let mut wanted: Vec<(FilePath, Replacement)> = Vec::new();
-        let mut usable = true;
-        for edit in &fix.edits {
-            let text = texts
-                .entry(edit.location.file.clone())
-                .or_insert_with(|| text_of(&edit.location.file));
-            match checked(edit, text.as_deref()) {
-                Some(r) if !wanted.contains(&(edit.location.file.clone(), r.clone())) => {
-                    wanted.push((edit.location.file.clone(), r));
-                }
-                Some(_) => {}
-                None => usable = false,
-            }
-        }
-        let self_overlapping = wanted.iter().enumerate().any(|(i, (file, r))| {
-            wanted[i + 1..]
-                .iter()
-                .any(|(other_file, other)| other_file == file && r.collides_with(other))
-        });
-        if !usable || self_overlapping {
-            continue;
-        }
-        let files: BTreeSet<FilePath> = wanted.iter().map(|(file, _)| file.clone()).collect();
-        // An edit another fix already makes is shared, not a collision.
-        let fresh: Vec<(FilePath, Replacement)> = wanted
-            .into_iter()
-            .filter(|(file, r)| !taken.get(file).is_some_and(|t| t.contains(r)))
-            .collect();
-        let collides = fresh.iter().any(|(file, r)| {
-            taken
-                .get(file)
-                .is_some_and(|t| t.iter().any(|other| r.collides_with(other)))
-        });
-        if collides {
-            continue;
-        }
-        for (file, r) in fresh {
-            taken.entry(file).or_default().push(r);
-        }
-        fixes.push(Applied { index, files });
-    }
-
-    let mut changes = BTreeMap::new();
-    for (file, replacements) in taken {
-        let Some(Some(before)) = texts.remove(&file) else {
-            continue;
-        };
-        let after = apply(&before, replacements);
-        if after != before {
-            changes.insert(file, FileChange { before, after });
-        }
-    }
-    // A fix whose edits leave the text as it was fixes nothing.
-    fixes.retain(|fix: &Applied| fix.files.iter().any(|f| changes.contains_key(f)));
-    Plan { fixes, changes }
-}
-
-/// The edit as a replacement when its span lies inside the text on character
-/// boundaries (a stale or wrong span is dropped rather than corrupting a file).
-fn checked(edit: &Edit, text: Option<&str>) -> Option<Replacement> {
-    let text = text?;
-    let span = edit.location.span;
-    let valid = span.start <= span.end
-        && text.is_char_boundary(span.start as usize)
-        && text.is_char_boundary(span.end as usize);
-    valid.then(|| Replacement {
-        span,
-        new_text: edit.new_text.clone(),
-    })
-}
-
-fn apply(text: &str, mut replacements: Vec<Replacement>) -> String {
-    replacements.sort_by_key(|r| (r.span.start, r.span.end));
-    let mut out = String::with_capacity(text.len());
-    let mut at = 0;
-    for r in replacements {
-        out.push_str(&text[at..r.span.start as usize]);
-        out.push_str(&r.new_text);
-        at = r.span.end as usize;
-    }
-    out.push_str(&text[at..]);
-    out
-}
 
 /// What `--fix` did over all rounds.
 #[derive(Debug, Default)]
@@ -299,6 +151,7 @@ impl AppliedBefore {
 pub fn fix(
     mut load: impl FnMut() -> Result<Workspace, String>,
     options: &Options,
+    mode: FixMode,
     mut warn: impl FnMut(String),
 ) -> Result<(Workspace, Analysis, Outcome), String> {
     let mut outcome = Outcome::default();
@@ -309,11 +162,11 @@ pub fn fix(
         let analysis = analysis::analyze(&workspace, options);
         let candidates = applied_before.fresh(&analysis.diagnostics, &mut warn);
         if round == MAX_ROUNDS {
-            outcome.gave_up = candidates.iter().any(|d| d.fix.is_some());
+            outcome.gave_up = candidates.iter().any(|d| mode.allows(d));
             return Ok((workspace, analysis, outcome));
         }
         round += 1;
-        let plan = plan(candidates.iter().copied(), |f| text_in(&workspace, f));
+        let plan = fix_plan::plan(candidates.iter().copied(), mode, |f| text_in(&workspace, f));
         let mut written = BTreeSet::new();
         for (file, change) in &plan.changes {
             match write_if_unchanged(file.as_path(), &change.before, &change.after) {
@@ -349,6 +202,7 @@ pub struct Preview {
 pub fn preview(
     mut workspace: Workspace,
     options: &Options,
+    mode: FixMode,
     mut warn: impl FnMut(String),
 ) -> Preview {
     let mut preview = Preview::default();
@@ -357,7 +211,7 @@ pub fn preview(
     for _ in 0..MAX_ROUNDS {
         let analysis = analysis::analyze(&workspace, options);
         let candidates = applied_before.fresh(&analysis.diagnostics, &mut warn);
-        let plan = plan(candidates.iter().copied(), |f| {
+        let plan = fix_plan::plan(candidates.iter().copied(), mode, |f| {
             current.get(f).cloned().or_else(|| text_in(&workspace, f))
         });
         if plan.is_empty() {
@@ -400,7 +254,7 @@ pub fn unified_diff(file: &FilePath, change: &FileChange) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use poolcheck_core::{Fix, Location, Severity};
+    use poolcheck_core::{Edit, Fix, Location, Severity, Span};
 
     fn finding(file: &str, edits: &[(usize, usize, &str)]) -> Diagnostic {
         let path = FilePath::from(file);
@@ -410,125 +264,16 @@ mod tests {
             Location::new(path.clone(), Span::new(0, 0)),
             "m",
         )
-        .with_fix(Fix {
-            title: "t".to_owned(),
-            edits: edits
+        .with_fix(Fix::safe(
+            "t",
+            edits
                 .iter()
                 .map(|&(start, end, text)| Edit {
                     location: Location::new(path.clone(), Span::new(start, end)),
                     new_text: text.to_owned(),
                 })
                 .collect(),
-        })
-    }
-
-    fn plan_on(text: &str, diagnostics: &[Diagnostic]) -> Plan {
-        plan(diagnostics, |_| Some(text.to_owned()))
-    }
-
-    fn after(plan: &Plan) -> &str {
-        &plan.changes[&FilePath::from("a.ini")].after
-    }
-
-    #[test]
-    fn disjoint_fixes_all_apply_in_one_round() {
-        let text = "pool_sise = 5\npool_mode = transactions\n";
-        let p = plan_on(
-            text,
-            &[
-                finding("a.ini", &[(0, 9, "pool_size")]),
-                finding("a.ini", &[(26, 38, "transaction")]),
-            ],
-        );
-        assert_eq!(p.fixed(), 2);
-        assert_eq!(after(&p), "pool_size = 5\npool_mode = transaction\n");
-    }
-
-    #[test]
-    fn an_overlapping_fix_waits_for_the_next_round() {
-        let text = "abcdef";
-        let p = plan_on(
-            text,
-            &[
-                finding("a.ini", &[(0, 4, "X")]),
-                finding("a.ini", &[(2, 6, "Y")]),
-            ],
-        );
-        assert_eq!(p.fixed(), 1);
-        assert_eq!(after(&p), "Xef");
-    }
-
-    #[test]
-    fn a_fix_is_taken_whole_or_not_at_all() {
-        // The second fix's first edit is free but its second collides: none of it applies.
-        let text = "0123456789";
-        let p = plan_on(
-            text,
-            &[
-                finding("a.ini", &[(5, 7, "x")]),
-                finding("a.ini", &[(0, 1, "y"), (6, 8, "z")]),
-            ],
-        );
-        assert_eq!(p.fixed(), 1);
-        assert_eq!(after(&p), "01234x789");
-    }
-
-    #[test]
-    fn two_insertions_at_one_offset_collide_but_the_same_insertion_is_shared() {
-        let text = "f(a)";
-        let p = plan_on(
-            text,
-            &[
-                finding("a.ini", &[(3, 3, ", b=1")]),
-                finding("a.ini", &[(3, 3, ", c=2")]),
-                finding("a.ini", &[(3, 3, ", b=1")]),
-            ],
-        );
-        assert_eq!(p.fixed(), 2, "the duplicate is fixed by the first edit");
-        assert_eq!(after(&p), "f(a, b=1)");
-    }
-
-    #[test]
-    fn insertions_at_the_ends_of_a_replacement_keep_their_place() {
-        let text = "abc";
-        let p = plan_on(
-            text,
-            &[
-                finding("a.ini", &[(1, 2, "B")]),
-                finding("a.ini", &[(1, 1, "<")]),
-                finding("a.ini", &[(2, 2, ">")]),
-            ],
-        );
-        assert_eq!(p.fixed(), 3);
-        assert_eq!(after(&p), "a<B>c");
-    }
-
-    #[test]
-    fn spans_outside_the_text_or_inside_a_character_are_skipped() {
-        let text = "é = 1";
-        let p = plan_on(
-            text,
-            &[
-                finding("a.ini", &[(1, 2, "e")]),
-                finding("a.ini", &[(4, 40, "2")]),
-            ],
-        );
-        assert_eq!(p.fixed(), 0);
-        assert!(p.is_empty());
-    }
-
-    #[test]
-    fn an_unreadable_file_blocks_only_its_fixes() {
-        let p = plan(
-            &[
-                finding("gone.py", &[(0, 1, "x")]),
-                finding("a.ini", &[(0, 1, "x")]),
-            ],
-            |f| (f.as_path() == Path::new("a.ini")).then(|| "abc".to_owned()),
-        );
-        assert_eq!(p.fixed(), 1);
-        assert_eq!(p.changes.len(), 1);
-        assert_eq!(after(&p), "xbc");
+        ))
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use poolcheck_core::Severity;
 use poolcheck_rules::analysis::{self, Options};
+use poolcheck_rules::fix_plan::FixMode;
 use poolcheck_rules::selection::Overrides;
 
 use poolcheck_rules::workspace::Workspace;
@@ -28,6 +29,7 @@ pub fn run(args: &CheckArgs) -> Result<u8, String> {
         let (workspace, analysis, outcome) = fix::fix(
             || load_workspace_quietly(&args.project),
             &options,
+            fix_mode(args),
             |warning| eprintln!("poolcheck: warning: {warning}"),
         )?;
         report_load(&args.project, &workspace);
@@ -59,9 +61,11 @@ pub fn run(args: &CheckArgs) -> Result<u8, String> {
             if !args.quiet {
                 closing.extend(fixed_line);
                 closing.push(render::human::summary_line(&analysis.diagnostics));
-                if !args.fix {
-                    closing.extend(render::human::fixable_line(&analysis.diagnostics));
-                }
+                closing.extend(render::human::fixable_line(
+                    &analysis.diagnostics,
+                    args.fix,
+                    args.unsafe_fixes,
+                ));
             }
             render::human::render(
                 &analysis.diagnostics,
@@ -105,7 +109,7 @@ pub fn run(args: &CheckArgs) -> Result<u8, String> {
 /// `--diff`: the unified diffs of what `--fix` would write, on stdout, and
 /// how many findings that fixes, on stderr. Exits 1 when there is a change.
 fn diff(args: &CheckArgs, options: &Options, workspace: Workspace) -> u8 {
-    let preview = fix::preview(workspace, options, |warning| {
+    let preview = fix::preview(workspace, options, fix_mode(args), |warning| {
         eprintln!("poolcheck: warning: {warning}");
     });
     for (file, change) in &preview.changes {
@@ -125,6 +129,14 @@ fn diff(args: &CheckArgs, options: &Options, workspace: Workspace) -> u8 {
         EXIT_CLEAN
     } else {
         EXIT_FINDINGS
+    }
+}
+
+fn fix_mode(args: &CheckArgs) -> FixMode {
+    if args.unsafe_fixes {
+        FixMode::IncludeUnsafe
+    } else {
+        FixMode::SafeOnly
     }
 }
 
