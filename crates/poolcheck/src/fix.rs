@@ -50,6 +50,8 @@ pub fn problems_in_files(problems: usize, files: usize) -> String {
 pub enum WriteError {
     /// Something else changed the file after poolcheck read it.
     ChangedOnDisk,
+    /// The file has no write permission: someone meant it to stay as it is.
+    ReadOnly,
     Io(std::io::Error),
 }
 
@@ -57,6 +59,9 @@ impl std::fmt::Display for WriteError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             WriteError::ChangedOnDisk => f.write_str("the file changed while poolcheck ran"),
+            WriteError::ReadOnly => {
+                f.write_str("the file is read-only; make it writable to let `--fix` change it")
+            }
             WriteError::Io(e) => write!(f, "{e}"),
         }
     }
@@ -69,24 +74,90 @@ impl From<std::io::Error> for WriteError {
 }
 
 /// Replaces `path`'s content with `after` when it still holds `before`.
-/// The new text goes to a temporary file next to the target, which then
-/// replaces it in one rename: a reader never sees half a file, and the
-/// target keeps its permissions. A symbolic link is followed, not replaced.
+///
+/// A symbolic link is followed, not replaced, and a read-only file is
+/// refused (even where the user, e.g. root, could write it). Otherwise the
+/// file keeps its identity — mode, owner, and the inode its hard links share:
+///
+/// - a file with one link gets the new text through a temporary file next to
+///   it that takes the file's mode and owner and then replaces it in one
+///   rename, so a reader never sees half a file;
+/// - a file with several hard links, or one whose owner the temporary file
+///   cannot take (poolcheck runs as another user), is rewritten in place: a
+///   rename would leave the other links with the old text, or change the
+///   owner. In-place writing is not atomic; the check that the file still
+///   holds `before` right before writing keeps the window small, and the
+///   text is written in one call and synced.
 pub fn write_if_unchanged(path: &Path, before: &str, after: &str) -> Result<(), WriteError> {
     let target = std::fs::canonicalize(path)?;
+    let metadata = std::fs::metadata(&target)?;
+    if metadata.permissions().readonly() {
+        return Err(WriteError::ReadOnly);
+    }
     if std::fs::read(&target)? != before.as_bytes() {
         return Err(WriteError::ChangedOnDisk);
     }
-    let permissions = std::fs::metadata(&target)?.permissions();
+    if identity::must_write_in_place(&metadata) {
+        return write_in_place(&target, after);
+    }
     let dir = target.parent().unwrap_or_else(|| Path::new("."));
     let mut temp = tempfile::Builder::new()
         .prefix(".poolcheck-fix-")
         .tempfile_in(dir)?;
     temp.write_all(after.as_bytes())?;
-    temp.as_file().set_permissions(permissions)?;
+    temp.as_file().set_permissions(metadata.permissions())?;
+    if !identity::take_owner(temp.as_file(), &metadata) {
+        drop(temp);
+        return write_in_place(&target, after);
+    }
     temp.as_file().sync_all()?;
     temp.persist(&target).map_err(|e| WriteError::Io(e.error))?;
     Ok(())
+}
+
+fn write_in_place(target: &Path, after: &str) -> Result<(), WriteError> {
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(target)?;
+    file.write_all(after.as_bytes())?;
+    file.sync_all()?;
+    Ok(())
+}
+
+#[cfg(unix)]
+mod identity {
+    use std::fs::{File, Metadata};
+    use std::os::unix::fs::MetadataExt;
+
+    pub fn must_write_in_place(metadata: &Metadata) -> bool {
+        metadata.nlink() > 1
+    }
+
+    /// Gives `file` the owner and group of the original; false when that is
+    /// not permitted.
+    pub fn take_owner(file: &File, original: &Metadata) -> bool {
+        let Ok(current) = file.metadata() else {
+            return false;
+        };
+        if current.uid() == original.uid() && current.gid() == original.gid() {
+            return true;
+        }
+        std::os::unix::fs::fchown(file, Some(original.uid()), Some(original.gid())).is_ok()
+    }
+}
+
+#[cfg(not(unix))]
+mod identity {
+    use std::fs::{File, Metadata};
+
+    pub fn must_write_in_place(_: &Metadata) -> bool {
+        false
+    }
+
+    pub fn take_owner(_: &File, _: &Metadata) -> bool {
+        true
+    }
 }
 
 /// The current text of a file a fix edits: the analysed text, or for a file
@@ -357,6 +428,57 @@ mod tests {
         );
         let mode = std::fs::metadata(&real).expect("meta").permissions().mode();
         assert_eq!(mode & 0o777, 0o755);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_read_only_file_is_refused_and_left_as_it_was() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("db.py");
+        std::fs::write(&path, "a\n").expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).expect("chmod");
+        let result = write_if_unchanged(&path, "a\n", "b\n");
+        assert!(matches!(result, Err(WriteError::ReadOnly)), "{result:?}");
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), "a\n");
+        let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
+        assert_eq!(mode & 0o777, 0o444);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_hard_linked_file_is_written_through_its_inode() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("pgbouncer.ini");
+        let other = dir.path().join("pgbouncer-copy.ini");
+        std::fs::write(&path, "a\n").expect("write");
+        std::fs::hard_link(&path, &other).expect("link");
+        let inode = std::fs::metadata(&path).expect("meta").ino();
+        write_if_unchanged(&path, "a\n", "b\n").expect("written");
+        assert_eq!(std::fs::read_to_string(&other).expect("read"), "b\n");
+        let meta = std::fs::metadata(&path).expect("meta");
+        assert_eq!((meta.ino(), meta.nlink()), (inode, 2));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_owner_and_group_are_kept() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("db.py");
+        std::fs::write(&path, "a\n").expect("write");
+        // Another owner can only be given by root; elsewhere the file keeps
+        // the current user's, which the rewrite must keep too.
+        let given = std::os::unix::fs::chown(&path, Some(4242), Some(4343)).is_ok();
+        let before = std::fs::metadata(&path).expect("meta");
+        write_if_unchanged(&path, "a\n", "b\n").expect("written");
+        let after = std::fs::metadata(&path).expect("meta");
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), "b\n");
+        assert_eq!((after.uid(), after.gid()), (before.uid(), before.gid()));
+        if given {
+            assert_eq!((after.uid(), after.gid()), (4242, 4343));
+        }
     }
 
     #[test]

@@ -410,3 +410,22 @@ fn json_fixes_say_whether_they_are_safe() {
     let value: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON output");
     assert_eq!(value["diagnostics"][0]["fix"]["applicability"], "safe");
 }
+
+#[cfg(unix)]
+#[test]
+fn a_read_only_file_is_reported_not_fixed_and_left_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = copy_of("PC201-asyncpg-pool-old-pgbouncer");
+    let db = dir.path().join("app/db.py");
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o444)).expect("chmod");
+    let before = snapshot(dir.path());
+    let output = poolcheck(dir.path(), &["check", "--fix"]);
+    assert!(
+        stderr(&output).contains("app/db.py: not fixed: the file is read-only"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!stdout(&output).contains("Fixed"), "{}", stdout(&output));
+    assert_eq!(output.status.code(), Some(1), "the finding remains");
+    assert_eq!(snapshot(dir.path()), before);
+}
