@@ -50,7 +50,10 @@ const HELIX_DEFAULTS: &[(&str, &[&str])] = &[
 #[test]
 fn helix_keeps_each_languages_default_servers_and_appends_poolcheck() {
     let doc = helix_config();
-    assert_eq!(doc["language-server"]["poolcheck"]["command"].as_str(), Some("poolcheck"));
+    assert_eq!(
+        doc["language-server"]["poolcheck"]["command"].as_str(),
+        Some("poolcheck")
+    );
     let languages = languages(&doc);
     for (name, defaults) in HELIX_DEFAULTS {
         let (_, table) = languages
