@@ -46,12 +46,11 @@ impl Settings {
             return (settings, problems);
         };
         if let Some(select) = object.get("select").filter(|v| !v.is_null()) {
-            settings.select = match selectors(select, "select", &mut problems) {
-                Some(codes) => Some(codes),
-                None => {
-                    problems.push("select: the previous selection stays".to_owned());
-                    previous.select.clone()
-                }
+            settings.select = if let Some(codes) = selectors(select, "select", &mut problems) {
+                Some(codes)
+            } else {
+                problems.push("select: the previous selection stays".to_owned());
+                previous.select.clone()
             };
         }
         if let Some(ignore) = object.get("ignore") {
