@@ -214,6 +214,29 @@ impl AppliedBefore {
     fn record(&mut self, diagnostic: &Diagnostic) {
         self.0.extend(Self::key(diagnostic));
     }
+
+    /// The applied fixes whose finding is still reported at the end, with or
+    /// without a fix now: they fixed nothing, and `Fixed N problems` must not
+    /// count them. One warning each for those `fresh` did not already name.
+    fn still_reported(&self, diagnostics: &[Diagnostic], warn: &mut impl FnMut(String)) -> usize {
+        self.0
+            .iter()
+            .filter(|(code, file, message, title)| {
+                let remaining = diagnostics
+                    .iter()
+                    .find(|d| d.code == *code && &d.primary.file == file && &d.message == message);
+                let Some(remaining) = remaining else {
+                    return false;
+                };
+                if remaining.fix.as_ref().is_none_or(|f| &f.title != title) {
+                    warn(format!(
+                        "{file}: {code}: the fix \"{title}\" was applied but the finding remains"
+                    ));
+                }
+                true
+            })
+            .count()
+    }
 }
 
 /// `--fix`: rounds of analyse, plan, write, reload. `load` reads the project
@@ -234,6 +257,9 @@ pub fn fix(
         let candidates = applied_before.fresh(&analysis.diagnostics, &mut warn);
         if round == MAX_ROUNDS {
             outcome.gave_up = candidates.iter().any(|d| mode.allows(d));
+            outcome.fixed = outcome
+                .fixed
+                .saturating_sub(applied_before.still_reported(&analysis.diagnostics, &mut warn));
             return Ok((workspace, analysis, outcome));
         }
         round += 1;
@@ -248,6 +274,9 @@ pub fn fix(
             }
         }
         if written.is_empty() {
+            outcome.fixed = outcome
+                .fixed
+                .saturating_sub(applied_before.still_reported(&analysis.diagnostics, &mut warn));
             return Ok((workspace, analysis, outcome));
         }
         for fix in &plan.fixes {
@@ -363,6 +392,24 @@ mod tests {
             warnings,
             vec!["a.ini: PC002: the fix \"t\" did not remove the finding; not applied again"]
         );
+    }
+
+    #[test]
+    fn a_fix_whose_finding_remains_without_a_fix_is_not_counted() {
+        // The symptom of a keyword written into a comment: the finding comes
+        // back, now without a fix (the text seems to pass the keyword).
+        let applied = finding("a.py", &[(3, 3, ", b=1")]);
+        let mut before = AppliedBefore::default();
+        before.record(&applied);
+        let mut back = applied.clone();
+        back.fix = None;
+        let mut warnings = Vec::new();
+        assert_eq!(before.still_reported(&[back], &mut |w| warnings.push(w)), 1);
+        assert_eq!(
+            warnings,
+            vec!["a.py: PC002: the fix \"t\" was applied but the finding remains"]
+        );
+        assert_eq!(before.still_reported(&[], &mut |_| {}), 0);
     }
 
     #[test]
