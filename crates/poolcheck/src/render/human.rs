@@ -87,7 +87,7 @@ pub fn render(
         }
         if let Some(fix) = &d.fix {
             report.push(Group::with_title(
-                Level::HELP.secondary_title(format!("fix available: {}", fix.title)),
+                Level::HELP.secondary_title(fix_line(fix)),
             ));
         }
         out.push_str(&renderer.render(&report));
@@ -101,6 +101,15 @@ pub fn render(
 }
 
 /// `2 fixable with `poolcheck check --fix`.`, when any finding offers a fix.
+/// `fix available: …`, or for a fix that changes behaviour, the flag it needs.
+pub fn fix_line(fix: &Fix) -> String {
+    if fix.is_safe() {
+        format!("fix available: {}", fix.title)
+    } else {
+        format!("unsafe fix available with `--unsafe-fixes`: {}", fix.title)
+    }
+}
+
 /// How many of the remaining findings a fix run would handle: `3 fixable
 /// with `poolcheck check --fix` (1 more with `--unsafe-fixes`).`. After
 /// `--fix` only what the flags left behind is worth a line.
