@@ -51,10 +51,58 @@ pub struct Edit {
     pub new_text: String,
 }
 
+/// Whether a fix keeps what the program does, as ruff's fixes say it.
+///
+/// `check --fix` applies safe fixes only; unsafe ones need `--unsafe-fixes`.
+/// The language server offers both as quick fixes (the user sees each one)
+/// but its "fix all" takes the safe ones only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Applicability {
+    /// Turns off a behaviour the deployment cannot support, or repairs a file
+    /// its reader refuses: nothing that works today works differently.
+    Safe,
+    /// Changes how the application behaves where it works today (connection
+    /// lifetime, memory use of large querysets, a package to install): a
+    /// person should look at it first.
+    Unsafe,
+}
+
+impl Applicability {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Applicability::Safe => "safe",
+            Applicability::Unsafe => "unsafe",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Fix {
     pub title: String,
     pub edits: Vec<Edit>,
+    pub applicability: Applicability,
+}
+
+impl Fix {
+    pub fn safe(title: impl Into<String>, edits: Vec<Edit>) -> Self {
+        Self {
+            title: title.into(),
+            edits,
+            applicability: Applicability::Safe,
+        }
+    }
+
+    pub fn unsafe_fix(title: impl Into<String>, edits: Vec<Edit>) -> Self {
+        Self {
+            title: title.into(),
+            edits,
+            applicability: Applicability::Unsafe,
+        }
+    }
+
+    pub fn is_safe(&self) -> bool {
+        self.applicability == Applicability::Safe
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -13,7 +13,7 @@ pub mod value;
 pub mod version;
 
 pub use code::{Code, CodeError, Selector};
-pub use diagnostic::{Diagnostic, Edit, Fix, Related, Severity};
+pub use diagnostic::{Applicability, Diagnostic, Edit, Fix, Related, Severity};
 pub use env::{EnvVar, Environment};
 pub use facts::{ConfigEntry, FileFacts, FileKind};
 pub use source::{

@@ -85,8 +85,11 @@ impl LineIndex {
     pub fn new(text: &str) -> Self {
         let mut line_starts = Vec::with_capacity(text.len() / 32 + 1);
         line_starts.push(0);
-        for (i, b) in text.bytes().enumerate() {
-            if b == b'\n' {
+        // `\n`, `\r\n` and a lone `\r` end a line, as the LSP specification
+        // and Python's universal newlines count them.
+        let bytes = text.as_bytes();
+        for (i, &b) in bytes.iter().enumerate() {
+            if b == b'\n' || (b == b'\r' && bytes.get(i + 1) != Some(&b'\n')) {
                 line_starts.push((i + 1) as u32);
             }
         }
@@ -430,6 +433,28 @@ mod tests {
             PositionEncoding::Utf16,
         );
         assert_eq!(past_end, text.len());
+    }
+
+    #[test]
+    fn a_lone_carriage_return_ends_a_line() {
+        let text = "a\rbc\r\nd\ne";
+        let index = LineIndex::new(text);
+        assert_eq!(index.line_count(), 4);
+        assert_eq!(index.line_range(0, text), Some(0..1));
+        assert_eq!(index.line_range(1, text), Some(2..4));
+        assert_eq!(index.line_range(2, text), Some(6..7));
+        let e = LspPosition {
+            line: 1,
+            character: 1,
+        };
+        assert_eq!(index.offset_of(e, text, PositionEncoding::Utf16), 3);
+        assert_eq!(index.lsp_position(3, text, PositionEncoding::Utf16), e);
+        // Past the end of the line: the line's end, before its terminator.
+        let past = LspPosition {
+            line: 0,
+            character: 9,
+        };
+        assert_eq!(index.offset_of(past, text, PositionEncoding::Utf8), 1);
     }
 
     #[test]

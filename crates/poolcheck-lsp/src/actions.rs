@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use poolcheck_core::{Diagnostic, Edit, FileKind, FilePath, Span};
+use poolcheck_rules::fix_plan::{self, FixMode};
 use poolcheck_rules::{registry, suppress};
 use serde_json::json;
 use tower_lsp_server::ls_types::{
@@ -54,11 +55,18 @@ pub fn code_actions(
             }
             if let Some(fix) = &d.fix {
                 if let Some(edit) = workspace_edit(state, &fix.edits) {
+                    // An unsafe fix is offered but never preferred: editors
+                    // apply preferred fixes without asking (e.g. on save).
+                    let title = if fix.is_safe() {
+                        fix.title.clone()
+                    } else {
+                        format!("{} (unsafe: changes behaviour)", fix.title)
+                    };
                     actions.push(CodeActionOrCommand::CodeAction(CodeAction {
-                        title: fix.title.clone(),
+                        title,
                         kind: Some(CodeActionKind::QUICKFIX),
                         edit: Some(edit),
-                        is_preferred: Some(true),
+                        is_preferred: Some(fix.is_safe()),
                         ..CodeAction::default()
                     }));
                 }
@@ -99,7 +107,7 @@ pub fn code_actions(
     }
     let fix_all = fix_all_kind();
     if wanted(&fix_all) {
-        let edits = fix_all_edits(&analysis.diagnostics, path);
+        let edits = fix_all_edits(state, &analysis.diagnostics, path);
         if !edits.is_empty() {
             if let Some(edit) = workspace_edit(state, &edits) {
                 actions.push(CodeActionOrCommand::CodeAction(CodeAction {
@@ -114,24 +122,16 @@ pub fn code_actions(
     actions
 }
 
-/// Every fix of the findings in `path`, leaving out a fix that would overlap
-/// one already taken (the next run offers it again).
-pub fn fix_all_edits(diagnostics: &[Diagnostic], path: &FilePath) -> Vec<Edit> {
-    let mut taken: Vec<Edit> = Vec::new();
-    for d in diagnostics.iter().filter(|d| &d.primary.file == path) {
-        let Some(fix) = &d.fix else { continue };
-        let clashes = fix.edits.iter().any(|e| {
-            taken.iter().any(|t| {
-                t.location.file == e.location.file
-                    && t.location.span.start < e.location.span.end.max(e.location.span.start + 1)
-                    && e.location.span.start < t.location.span.end.max(t.location.span.start + 1)
-            })
-        });
-        if !clashes {
-            taken.extend(fix.edits.iter().cloned());
-        }
-    }
-    taken
+/// The safe fixes of the findings in `path`, chosen as `check --fix` chooses
+/// them ([`fix_plan::plan`]): a fix that would overlap one already taken is
+/// left out (the next run offers it again).
+pub fn fix_all_edits(state: &mut State, diagnostics: &[Diagnostic], path: &FilePath) -> Vec<Edit> {
+    let plan = fix_plan::plan(
+        diagnostics.iter().filter(|d| &d.primary.file == path),
+        FixMode::SafeOnly,
+        |file| state.source(file).map(|s| s.text().to_owned()),
+    );
+    plan.edits.into_values().flatten().collect()
 }
 
 fn workspace_edit(state: &mut State, edits: &[Edit]) -> Option<WorkspaceEdit> {
@@ -235,6 +235,50 @@ mod tests {
         let mut out = text.to_owned();
         out.replace_range(edit.location.span.range(), &edit.new_text);
         out
+    }
+
+    #[test]
+    fn an_unsafe_fix_is_offered_but_never_preferred_nor_in_fix_all() {
+        let file = SourceFile::new("/tmp/poolcheck-actions/settings.py", "CONN_MAX_AGE = 600\n");
+        let span = Span::new(15, 18);
+        let d = Diagnostic::new("PC301", Severity::Warning, file.location(span), "m").with_fix(
+            poolcheck_core::Fix::unsafe_fix(
+                "set `CONN_MAX_AGE` to 0",
+                vec![Edit {
+                    location: file.location(span),
+                    new_text: "0".to_owned(),
+                }],
+            ),
+        );
+        let path = file.path().clone();
+        let mut workspace = Workspace::default();
+        workspace.sources.insert(Arc::new(file));
+        let mut analysis =
+            poolcheck_rules::analyze(&workspace, &poolcheck_rules::analysis::Options::default());
+        analysis.diagnostics = vec![d];
+        let mut state = State::default();
+        state.workspace = Some(workspace);
+        state.analysis = Some(analysis);
+        let found = code_actions(&mut state, &path, span, None);
+        let fix = found
+            .iter()
+            .find_map(|a| match a {
+                CodeActionOrCommand::CodeAction(a)
+                    if a.edit.is_some() && a.title.contains("CONN") =>
+                {
+                    Some(a)
+                }
+                _ => None,
+            })
+            .expect("the fix is offered");
+        assert_eq!(fix.is_preferred, Some(false));
+        assert!(
+            fix.title.ends_with("(unsafe: changes behaviour)"),
+            "{}",
+            fix.title
+        );
+        let all = code_actions(&mut state, &path, span, Some(&[fix_all_kind()]));
+        assert!(all.is_empty(), "fix all takes safe fixes only: {all:?}");
     }
 
     #[test]

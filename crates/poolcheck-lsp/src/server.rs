@@ -29,20 +29,16 @@ use crate::hover;
 use crate::settings::Settings;
 use crate::state::{self, ClientCaps, Publish, State};
 
-/// How the server is run.
+/// How the server is run. The server never changes the process's working
+/// directory: the workspace folders it is given are the roots, and a file's
+/// identity is its path as resolved once at start, whatever a later
+/// `chdir` of the process (or of a test sharing it) does.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct ServerOptions {
-    /// Make the first workspace folder the working directory, so that paths
-    /// in messages read as the CLI prints them from the project root. Only
-    /// for a process of its own (the `poolcheck lsp` binary), never in tests
-    /// that share a process.
-    pub change_directory: bool,
-}
+pub struct ServerOptions {}
 
 pub struct Backend {
     client: Client,
     state: Arc<Mutex<State>>,
-    options: ServerOptions,
     shutdown: Arc<AtomicBool>,
 }
 
@@ -67,11 +63,10 @@ const WATCHED: &[&str] = &[
 ];
 
 impl Backend {
-    pub fn new(client: Client, options: ServerOptions, shutdown: Arc<AtomicBool>) -> Self {
+    pub fn new(client: Client, _options: ServerOptions, shutdown: Arc<AtomicBool>) -> Self {
         Self {
             client,
             state: Arc::new(Mutex::new(State::default())),
-            options,
             shutdown,
         }
     }
@@ -208,12 +203,6 @@ impl LanguageServer for Backend {
             .as_ref()
             .map(Settings::from_json)
             .unwrap_or_default();
-        if self.options.change_directory {
-            if let Some(root) = roots.first() {
-                // Paths then print relative to the project, as the CLI prints them.
-                let _ = std::env::set_current_dir(root);
-            }
-        }
         *self.state.lock().await = State::new(roots, caps, settings);
         self.report_settings_problems(problems).await;
 
@@ -390,13 +379,14 @@ impl LanguageServer for Backend {
         if params.settings.is_null() {
             return;
         }
-        let (settings, problems) = Settings::from_json(&params.settings);
-        {
+        let problems = {
             let mut state = self.state.lock().await;
+            let (settings, problems) = Settings::from_json_over(&params.settings, &state.settings);
             state.settings = settings;
             let publishes = state.reanalyze();
             send(&self.client, publishes).await;
-        }
+            problems
+        };
         self.report_settings_problems(problems).await;
     }
 

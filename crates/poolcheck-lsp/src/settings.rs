@@ -23,6 +23,14 @@ impl Settings {
     /// `settings` shape). Returns the problems found, one sentence each;
     /// invalid entries are left out, the rest applies.
     pub fn from_json(value: &Value) -> (Settings, Vec<String>) {
+        Self::from_json_over(value, &Settings::default())
+    }
+
+    /// [`Settings::from_json`] for a change of settings: a key whose value
+    /// is unusable (a wrong type, or a list that names no rule at all) keeps
+    /// its `previous` value rather than turning every rule off, and so does
+    /// a payload that is not an object. The problems say what was kept.
+    pub fn from_json_over(value: &Value, previous: &Settings) -> (Settings, Vec<String>) {
         let value = value.get("poolcheck").unwrap_or(value);
         let mut settings = Settings::default();
         let mut problems = Vec::new();
@@ -30,15 +38,24 @@ impl Settings {
             // Lua clients encode an empty table as `[]`.
             let empty = value.is_null() || value.as_array().is_some_and(Vec::is_empty);
             if !empty {
-                problems.push("poolcheck settings must be an object".to_owned());
+                problems.push(
+                    "poolcheck settings must be an object; the previous settings stay".to_owned(),
+                );
+                return (previous.clone(), problems);
             }
             return (settings, problems);
         };
         if let Some(select) = object.get("select").filter(|v| !v.is_null()) {
-            settings.select = Some(selectors(select, "select", &mut problems));
+            settings.select = if let Some(codes) = selectors(select, "select", &mut problems) {
+                Some(codes)
+            } else {
+                problems.push("select: the previous selection stays".to_owned());
+                previous.select.clone()
+            };
         }
         if let Some(ignore) = object.get("ignore") {
-            settings.ignore = selectors(ignore, "ignore", &mut problems);
+            settings.ignore = selectors(ignore, "ignore", &mut problems)
+                .unwrap_or_else(|| previous.ignore.clone());
         }
         match object.get("severity") {
             None | Some(Value::Null) => {}
@@ -81,25 +98,32 @@ impl Settings {
     }
 }
 
-fn selectors(value: &Value, key: &str, problems: &mut Vec<String>) -> Vec<String> {
+/// The known selectors of a list (or a comma-separated string); `None` when
+/// the value is no list or names no rule at all, which must not be read as
+/// "no rules".
+fn selectors(value: &Value, key: &str, problems: &mut Vec<String>) -> Option<Vec<String>> {
     let items: Vec<&str> = match value {
         Value::Array(items) => items.iter().filter_map(Value::as_str).collect(),
         // `"PC1,PC2"`, as on the command line.
         Value::String(s) => s.split(',').map(str::trim).collect(),
         _ => {
             problems.push(format!("{key}: expected a list of rule codes, got {value}"));
-            return Vec::new();
+            return None;
         }
     };
+    let items: Vec<&str> = items.into_iter().filter(|s| !s.is_empty()).collect();
     let mut out = Vec::new();
-    for item in items.into_iter().filter(|s| !s.is_empty()) {
+    for item in &items {
         if registry::selector_is_known(item) {
             out.push(item.to_ascii_uppercase());
         } else {
             problems.push(format!("{key}: `{item}` matches no rule code"));
         }
     }
-    out
+    if out.is_empty() && !items.is_empty() {
+        return None;
+    }
+    Some(out)
 }
 
 #[cfg(test)]
@@ -126,6 +150,22 @@ mod tests {
 
         let (empty, problems) = Settings::from_json(&json!({"poolcheck": []}));
         assert_eq!((empty, problems), (Settings::default(), Vec::new()));
+    }
+
+    #[test]
+    fn a_wrong_type_keeps_the_previous_value_instead_of_selecting_nothing() {
+        let (previous, _) = Settings::from_json(&json!({"select": ["PC1"], "ignore": ["PC105"]}));
+        let (s, problems) = Settings::from_json_over(
+            &json!({"poolcheck": {"select": 5, "ignore": {"x": 1}}}),
+            &previous,
+        );
+        assert_eq!(s.select, Some(vec!["PC1".to_owned()]));
+        assert_eq!(s.ignore, vec!["PC105".to_owned()]);
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        let (s, problems) = Settings::from_json_over(&json!({"select": ["PC9"]}), &previous);
+        assert_eq!(s.select, Some(vec!["PC1".to_owned()]), "{problems:?}");
+        let (s, _) = Settings::from_json_over(&json!(7), &previous);
+        assert_eq!(s, previous);
     }
 
     #[test]

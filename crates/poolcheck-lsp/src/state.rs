@@ -63,7 +63,8 @@ pub struct State {
     published: HashMap<Uri, Vec<lsp::Diagnostic>>,
     /// Bumped by every (re)load, so a slower, older load is discarded.
     pub generation: u64,
-    /// The working directory relative file paths are resolved against.
+    /// The working directory relative file paths are resolved against, read
+    /// once when the server starts.
     cwd: PathBuf,
 }
 
@@ -90,7 +91,6 @@ impl State {
         if generation != self.generation {
             return Vec::new();
         }
-        self.cwd = std::env::current_dir().unwrap_or_default();
         self.workspace = Some(loaded.workspace);
         self.config_path = loaded.config_path;
         self.extra_sources.clear();
@@ -129,6 +129,11 @@ impl State {
 
     /// Replaces (or, with `None`, drops) one file's text in the workspace and
     /// re-extracts only that file. Returns whether the workspace changed.
+    ///
+    /// The text is admitted as the CLI's discovery admits a file on disk: a
+    /// text with a NUL byte is binary and skipped, and a text the content
+    /// prefilter rejects is not analysed — unless it is a Python module that
+    /// an analysed module imports, which the CLI reads too.
     pub fn sync_file(&mut self, absolute: &Path, text: Option<String>) -> bool {
         let file_path = self.file_path(absolute);
         self.extra_sources.remove(&file_path);
@@ -137,39 +142,40 @@ impl State {
             return false;
         };
         let existing = ws.facts_of(&file_path).map(|f| f.kind);
-        match text {
-            Some(text) => {
-                let kind = match discover::classify_text(absolute, &text) {
-                    Some(FileKind::PoolcheckToml | FileKind::PyProject)
-                        if config_path.as_deref() != Some(absolute) =>
-                    {
-                        // Another project's configuration, or a pyproject
-                        // without [tool.poolcheck]: not this analysis's.
-                        None
-                    }
-                    Some(kind) => Some(kind),
-                    // A module the analysis reads on demand (imported, but
-                    // without a trigger word): the buffer must win over the
-                    // disk there too.
-                    None if existing.is_none() && ws.python_paths.iter().any(|p| p == absolute) => {
-                        Some(FileKind::Python)
-                    }
-                    None => existing,
-                };
-                match kind {
-                    Some(kind) => {
-                        ws.update(&file_path, kind, text);
-                        true
-                    }
-                    None => false,
-                }
-            }
-            None if existing.is_some() => {
+        let text = text.filter(|t| !t.contains('\0'));
+        let Some(text) = text else {
+            if existing.is_some() {
                 ws.remove(&file_path);
-                true
+                return true;
             }
-            None => false,
+            return false;
+        };
+        let kind = match discover::classify_text(absolute, &text) {
+            Some(FileKind::PoolcheckToml | FileKind::PyProject)
+                if config_path.as_deref() != Some(absolute) =>
+            {
+                // Another project's configuration, or a pyproject without
+                // [tool.poolcheck]: not this analysis's.
+                None
+            }
+            other => other,
+        };
+        if let Some(kind) = kind {
+            ws.update(&file_path, kind, text);
+            return true;
         }
+        if existing.is_some() {
+            ws.remove(&file_path);
+        }
+        if discover::classify(absolute) == Some(FileKind::Python) {
+            // Imported by an analysed module: read, with the buffer's text.
+            ws.load_imported_modules(None);
+            if ws.facts_of(&file_path).is_some() {
+                ws.update(&file_path, FileKind::Python, text);
+                return true;
+            }
+        }
+        existing.is_some()
     }
 
     /// Re-reads a closed file from disk (or drops it when it is gone).

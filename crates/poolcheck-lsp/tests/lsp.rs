@@ -348,7 +348,7 @@ async fn code_actions_fix_ignore_and_document() {
         .expect("fixAll edits");
     let fixed = apply_edits(&ignored, &edits);
     assert!(fixed.contains(
-        "connect_args={\"statement_cache_size\": 0, \"prepared_statement_cache_size\": 0, \"server_settings\": {\"jit\": \"off\"}},"
+        "connect_args={\"server_settings\": {\"jit\": \"off\"}, \"statement_cache_size\": 0, \"prepared_statement_cache_size\": 0},"
     ), "{fixed}");
     c.change("shop/db.py", 3, json!([{"text": fixed}])).await;
     c.diagnostics("shop/db.py", |d| !has_code(d, "PC201")).await;

@@ -4,6 +4,7 @@
 
 pub mod analysis;
 pub mod context;
+pub mod fix_plan;
 pub mod imports;
 pub mod registry;
 pub mod rules;

@@ -184,10 +184,10 @@ impl<'a> FileSuppressions<'a> {
                 (primary, parts.join("; "))
             };
             let fix = if all_bad {
-                Fix {
-                    title: "Remove the unused suppression comment".to_owned(),
-                    edits: vec![remove_comment(self.file, s)],
-                }
+                Fix::safe(
+                    "Remove the unused suppression comment",
+                    vec![remove_comment(self.file, s)],
+                )
             } else {
                 let kept: Vec<&str> = s
                     .codes
@@ -195,13 +195,13 @@ impl<'a> FileSuppressions<'a> {
                     .filter(|(c, _)| !bad.iter().any(|(b, _)| b == c))
                     .map(|(c, _)| c.as_str())
                     .collect();
-                Fix {
-                    title: format!("Remove {} from the suppression", names.join(", ")),
-                    edits: vec![Edit {
+                Fix::safe(
+                    format!("Remove {} from the suppression", names.join(", ")),
+                    vec![Edit {
                         location: self.file.location(s.list),
                         new_text: format!("[{}]", kept.join(", ")),
                     }],
-                }
+                )
             };
             out.push(
                 Diagnostic::new(

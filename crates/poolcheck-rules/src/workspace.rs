@@ -296,7 +296,7 @@ impl Workspace {
 
     /// Adds the modules admitted files (or just `from`) import that
     /// discovery did not admit.
-    fn load_imported_modules(&mut self, from: Option<&FilePath>) {
+    pub fn load_imported_modules(&mut self, from: Option<&FilePath>) {
         for (file, facts) in crate::imports::imported_modules(self, from) {
             self.insert(file, facts);
         }

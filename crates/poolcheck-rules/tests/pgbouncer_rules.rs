@@ -87,7 +87,7 @@ connect_args={\"prepared_statement_cache_size\": 0},\n)\n";
         .to_owned();
     assert!(
         text.contains(
-            "connect_args={\"statement_cache_size\": 0, \"prepared_statement_cache_size\": 0},"
+            "connect_args={\"prepared_statement_cache_size\": 0, \"statement_cache_size\": 0},"
         ),
         "{text}"
     );

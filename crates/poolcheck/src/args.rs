@@ -139,9 +139,13 @@ pub struct CheckArgs {
     /// Print only the findings, without the summary line.
     #[arg(long, short)]
     pub quiet: bool,
-    /// Apply the fixes findings offer, then report what remains.
+    /// Apply the safe fixes findings offer, then report what remains.
     #[arg(long)]
     pub fix: bool,
+    /// With `--fix` or `--diff`, also apply unsafe fixes: those that change
+    /// how the application behaves (e.g. `CONN_MAX_AGE = 0`).
+    #[arg(long)]
+    pub unsafe_fixes: bool,
     /// Print the changes `--fix` would make as unified diffs instead of the
     /// findings, writing nothing (even with `--fix`); exit with 1 when there
     /// is something to fix.

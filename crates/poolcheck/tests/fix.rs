@@ -99,7 +99,7 @@ fn fix_adds_statement_cache_size_and_the_pc201_finding_is_gone() {
     assert_eq!(output.status.code(), Some(0));
     assert!(
         read(dir.path(), "app/db.py")
-            .contains("        max_size=10, statement_cache_size=0,\n    )"),
+            .contains("        max_size=10,\n        statement_cache_size=0,\n    )"),
         "{}",
         read(dir.path(), "app/db.py")
     );
@@ -303,14 +303,21 @@ fn colliding_fixes_apply_over_two_rounds() {
         !remaining.contains(&"PC201".to_owned()) && !remaining.contains(&"PC501".to_owned()),
         "{remaining:?}"
     );
-    // --diff previews the same rounds in memory.
+    // Each keyword on a line of its own, as the call writes its arguments.
     assert!(
-        diff.contains(&format!(
-            "+{}",
-            fixed.lines().nth(4).expect("the fixed line")
-        )),
-        "{diff}"
+        fixed.contains("    pool_size=5,\n    connect_args={"),
+        "{fixed}"
     );
+    // --diff previews the same rounds in memory.
+    for added in [5, 6] {
+        assert!(
+            diff.contains(&format!(
+                "+{}\n",
+                fixed.lines().nth(added).expect("an added line")
+            )),
+            "{diff}"
+        );
+    }
 }
 
 #[test]
@@ -319,10 +326,106 @@ fn diff_wins_over_fix_and_writes_nothing() {
     let before = snapshot(dir.path());
     let output = poolcheck(dir.path(), &["check", "--fix", "--diff"]);
     assert!(
-        stdout(&output).contains("+        max_size=10, statement_cache_size=0,\n"),
+        stdout(&output).contains("+        statement_cache_size=0,\n"),
         "{}",
         stdout(&output)
     );
     assert_eq!(output.status.code(), Some(1));
+    assert_eq!(snapshot(dir.path()), before);
+}
+
+#[test]
+fn a_keyword_is_added_before_a_trailing_comment_not_inside_it() {
+    let dir = copy_of("PC201-asyncpg-pool-old-pgbouncer");
+    std::fs::write(
+        dir.path().join("app/db.py"),
+        "import asyncpg\n\n\nasync def startup():\n    \
+         return await asyncpg.create_pool(\"postgresql://app:secret@pgbouncer:5432/app\", max_size=10  # sized for two workers\n    )\n",
+    )
+    .expect("write");
+    let output = poolcheck(dir.path(), &["check", "--fix"]);
+    assert_eq!(
+        stdout(&output),
+        "Fixed 1 problem (1 file).\nAll checks passed!\n"
+    );
+    assert!(
+        read(dir.path(), "app/db.py")
+            .contains("max_size=10, statement_cache_size=0  # sized for two workers\n    )\n"),
+        "{}",
+        read(dir.path(), "app/db.py")
+    );
+}
+
+#[test]
+fn an_unsafe_fix_waits_for_unsafe_fixes_and_then_keeps_the_dict_layout() {
+    let dir = copy_of("PC203-sentry-pgbouncer");
+    let before = snapshot(dir.path());
+    let output = poolcheck(dir.path(), &["check"]);
+    assert!(
+        stdout(&output).contains("1 fixable with `poolcheck check --fix --unsafe-fixes`"),
+        "{}",
+        stdout(&output)
+    );
+    let output = poolcheck(dir.path(), &["check", "--fix"]);
+    assert!(!stdout(&output).contains("Fixed"), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("1 more fixable with `--unsafe-fixes`"),
+        "{}",
+        stdout(&output)
+    );
+    assert_eq!(snapshot(dir.path()), before, "a safe-only run left it");
+
+    let output = poolcheck(dir.path(), &["check", "--fix", "--unsafe-fixes"]);
+    assert!(
+        stdout(&output).contains("Fixed 1 problem (1 file)."),
+        "{}",
+        stdout(&output)
+    );
+    let fixed = read(dir.path(), "sentry/sentry.conf.py");
+    assert!(
+        fixed.lines().all(|l| l == l.trim_end()),
+        "no trailing whitespace: {fixed}"
+    );
+    assert!(
+        fixed.contains("\n        \"DISABLE_SERVER_SIDE_CURSORS\": True,\n    }"),
+        "{fixed}"
+    );
+    assert!(!findings(dir.path()).iter().any(|(c, _)| c == "PC203"));
+}
+
+#[test]
+fn json_fixes_say_whether_they_are_safe() {
+    let dir = copy_of("PC203-sentry-pgbouncer");
+    let output = poolcheck(dir.path(), &["check", "--format", "json"]);
+    let value: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON output");
+    let pc203 = value["diagnostics"]
+        .as_array()
+        .expect("diagnostics")
+        .iter()
+        .find(|d| d["code"] == "PC203")
+        .expect("PC203");
+    assert_eq!(pc203["fix"]["applicability"], "unsafe");
+    let dir = copy_of("PC201-asyncpg-pool-old-pgbouncer");
+    let output = poolcheck(dir.path(), &["check", "--format", "json"]);
+    let value: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON output");
+    assert_eq!(value["diagnostics"][0]["fix"]["applicability"], "safe");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_read_only_file_is_reported_not_fixed_and_left_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = copy_of("PC201-asyncpg-pool-old-pgbouncer");
+    let db = dir.path().join("app/db.py");
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o444)).expect("chmod");
+    let before = snapshot(dir.path());
+    let output = poolcheck(dir.path(), &["check", "--fix"]);
+    assert!(
+        stderr(&output).contains("app/db.py: not fixed: the file is read-only"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!stdout(&output).contains("Fixed"), "{}", stdout(&output));
+    assert_eq!(output.status.code(), Some(1), "the finding remains");
     assert_eq!(snapshot(dir.path()), before);
 }

@@ -517,14 +517,16 @@ fn problem_diagnostic(
     d
 }
 
+/// A typo repair. Safe: PgBouncer refuses the setting as written, so the
+/// repaired file changes nothing that works today.
 fn replace(file: &SourceFile, span: Span, new_text: String, title: String) -> Fix {
-    Fix {
+    Fix::safe(
         title,
-        edits: vec![Edit {
+        vec![Edit {
             location: file.location(span),
             new_text,
         }],
-    }
+    )
 }
 
 pub(crate) fn error(file: &SourceFile, span: Span, message: impl Into<String>) -> Diagnostic {

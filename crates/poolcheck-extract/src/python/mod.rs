@@ -9,6 +9,7 @@
 
 pub mod django;
 pub mod drivers;
+pub mod edits;
 pub mod eval;
 pub mod flask;
 pub mod gunicorn;

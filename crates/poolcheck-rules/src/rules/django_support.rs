@@ -6,9 +6,10 @@
 use poolcheck_core::facts::DependencyPin;
 use poolcheck_core::facts::pool::{ClientPool, DjangoAliasSettings};
 use poolcheck_core::facts::process::ServerKind;
-use poolcheck_core::{Edit, Fix, Location, Origin, Version};
+use poolcheck_core::{Fix, Location, Origin, Version};
+use poolcheck_extract::python::edits;
 
-use super::process_support::{describe_pin, gunicorn_worker_class, pin, provenance, text_at};
+use super::process_support::{describe_pin, gunicorn_worker_class, pin, provenance};
 use crate::context::Context;
 use crate::topology::{Service, TargetRef};
 
@@ -130,22 +131,11 @@ pub fn zero_conn_max_age_fix(ctx: &Context<'_>, django: &DjangoAliasSettings) ->
         return None;
     }
     let location = age.location.as_ref()?;
-    let text = text_at(ctx, location)?.trim();
-    let is_literal = text == "None"
-        || (!text.is_empty() && text.chars().all(|c| c.is_ascii_digit() || c == '_'))
-        || text
-            .strip_prefix('-')
-            .is_some_and(|digits| !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()));
-    if !is_literal {
-        return None;
-    }
-    Some(Fix {
-        title: "set `CONN_MAX_AGE` to 0".to_owned(),
-        edits: vec![Edit {
-            location: location.clone(),
-            new_text: "0".to_owned(),
-        }],
-    })
+    let file = ctx.sources.get(&location.file)?;
+    let edit = edits::replace_literal(file, location.span, "0")?;
+    // Unsafe: every request then opens and closes its own connection, a
+    // latency and server-load change the user should choose.
+    Some(Fix::unsafe_fix("set `CONN_MAX_AGE` to 0", vec![edit]))
 }
 
 /// How a service runs request code concurrently in a way that multiplies

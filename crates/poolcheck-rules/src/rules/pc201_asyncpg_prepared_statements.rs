@@ -142,10 +142,13 @@ fn fix(pool: &ClientPool, sources: &Sources) -> Option<Fix> {
     let sqlalchemy = pool.kind == PoolKind::SqlAlchemy;
     let also_sqlalchemy_cache = sqlalchemy
         && pool.settings.prepared_statement_cache_size_source != Some(SettingSource::ConnectArgs);
-    let entry = if also_sqlalchemy_cache {
-        "\"statement_cache_size\": 0, \"prepared_statement_cache_size\": 0"
+    let cache_off: &[(&str, &str)] = if also_sqlalchemy_cache {
+        &[
+            ("\"statement_cache_size\"", "0"),
+            ("\"prepared_statement_cache_size\"", "0"),
+        ]
     } else {
-        "\"statement_cache_size\": 0"
+        &[("\"statement_cache_size\"", "0")]
     };
     let edit = if pool
         .settings
@@ -157,28 +160,26 @@ fn fix(pool: &ClientPool, sources: &Sources) -> Option<Fix> {
         // A written non-zero value: changing it is a decision, not an insertion.
         return None;
     } else if let Some(dict) = &pool.settings.connect_args_location {
-        insert_into_dict(sources, dict, entry)?
+        insert_into_dict(sources, dict, cache_off)?
     } else if sqlalchemy {
         let arguments = pool.settings.arguments_location.as_ref()?;
+        let entries: Vec<String> = cache_off.iter().map(|(k, v)| format!("{k}: {v}")).collect();
         insert_keyword(
             sources,
             arguments,
             "connect_args",
-            &format!("connect_args={{{entry}}}"),
+            &format!("{{{}}}", entries.join(", ")),
         )?
     } else {
         let arguments = pool.settings.arguments_location.as_ref()?;
-        insert_keyword(
-            sources,
-            arguments,
-            "statement_cache_size",
-            "statement_cache_size=0",
-        )?
+        insert_keyword(sources, arguments, "statement_cache_size", "0")?
     };
-    Some(Fix {
-        title: "turn off asyncpg's statement cache (`statement_cache_size=0`)".to_owned(),
-        edits: vec![edit],
-    })
+    // Safe: the cache only saves a round trip per statement; turning it off
+    // changes no query's result.
+    Some(Fix::safe(
+        "turn off asyncpg's statement cache (`statement_cache_size=0`)",
+        vec![edit],
+    ))
 }
 
 pub static RULE: Rule = Rule {

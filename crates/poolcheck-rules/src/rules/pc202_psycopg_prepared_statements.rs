@@ -122,9 +122,9 @@ an older libpq also set `prepared_max=None` on each connection)",
 
 /// Inserts `prepare_threshold=None` where the client's connect arguments are.
 fn fix(pool: &ClientPool, sources: &Sources) -> Option<Fix> {
-    let entry = "\"prepare_threshold\": None";
+    let key = "\"prepare_threshold\"";
     let edit = if let Some(dict) = &pool.settings.connect_args_location {
-        insert_into_dict(sources, dict, entry)?
+        insert_into_dict(sources, dict, &[(key, "None")])?
     } else {
         let arguments = pool.settings.arguments_location.as_ref()?;
         match pool.kind {
@@ -132,25 +132,22 @@ fn fix(pool: &ClientPool, sources: &Sources) -> Option<Fix> {
                 sources,
                 arguments,
                 "connect_args",
-                &format!("connect_args={{{entry}}}"),
+                &format!("{{{key}: None}}"),
             )?,
             PoolKind::PsycopgPool if !pool.single_connection => {
-                insert_keyword(sources, arguments, "kwargs", &format!("kwargs={{{entry}}}"))?
+                insert_keyword(sources, arguments, "kwargs", &format!("{{{key}: None}}"))?
             }
-            PoolKind::PsycopgPool => insert_keyword(
-                sources,
-                arguments,
-                "prepare_threshold",
-                "prepare_threshold=None",
-            )?,
+            PoolKind::PsycopgPool => {
+                insert_keyword(sources, arguments, "prepare_threshold", "None")?
+            }
             _ => return None,
         }
     };
-    Some(Fix {
-        title: "turn off psycopg's automatic prepared statements (`prepare_threshold=None`)"
-            .to_owned(),
-        edits: vec![edit],
-    })
+    // Safe: preparing only saves planning time; queries return the same.
+    Some(Fix::safe(
+        "turn off psycopg's automatic prepared statements (`prepare_threshold=None`)",
+        vec![edit],
+    ))
 }
 
 pub static RULE: Rule = Rule {

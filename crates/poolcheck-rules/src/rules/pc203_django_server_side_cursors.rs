@@ -52,14 +52,15 @@ PgBouncer database",
             && let Some(edit) = insert_into_dict(
                 sources,
                 alias_dict(pool),
-                "\"DISABLE_SERVER_SIDE_CURSORS\": True",
+                &[("\"DISABLE_SERVER_SIDE_CURSORS\"", "True")],
             )
         {
-            d = d.with_fix(Fix {
-                title: "disable server-side cursors (`\"DISABLE_SERVER_SIDE_CURSORS\": True`)"
-                    .to_owned(),
-                edits: vec![edit],
-            });
+            // Unsafe: `QuerySet.iterator()` then reads the whole result into
+            // memory on the client, which a large table may not fit.
+            d = d.with_fix(Fix::unsafe_fix(
+                "disable server-side cursors (`\"DISABLE_SERVER_SIDE_CURSORS\": True`)",
+                vec![edit],
+            ));
         }
         out.push(d);
     }

@@ -1,5 +1,6 @@
 use poolcheck_core::facts::process::ServerKind;
-use poolcheck_core::{Diagnostic, Edit, Fix, Location, Origin, Severity, Span};
+use poolcheck_core::{Diagnostic, Fix, Location, Origin, Severity};
+use poolcheck_extract::python::edits;
 
 use super::django_support::{
     DjangoClient, HEALTH_CHECKS_SINCE, alias_phrase, conn_max_age_location, conn_max_age_text,
@@ -9,7 +10,6 @@ use super::pgbouncer_text::within;
 use super::process_support::{describe_pin, text_at};
 use crate::context::Context;
 use crate::registry::{FixAvailability, Rule, RuleMeta};
-use crate::sources::Sources;
 
 /// An alias as written: the same settings read by several services is one finding.
 type AliasKey = (Location, String, String);
@@ -148,53 +148,26 @@ fn health_checks_fix(
     client: &DjangoClient<'_>,
     written_false: bool,
 ) -> Option<Fix> {
-    let title = "enable `CONN_HEALTH_CHECKS`".to_owned();
+    // Safe: Django then tests a reused connection before a request uses it;
+    // queries are unchanged.
+    let title = "enable `CONN_HEALTH_CHECKS`";
     let checks = &client.django.conn_health_checks;
     if written_false {
         let location = checks.location.as_ref()?;
         if text_at(ctx, location)? != "False" {
             return None;
         }
-        return Some(Fix {
-            title,
-            edits: vec![Edit {
-                location: location.clone(),
-                new_text: "True".to_owned(),
-            }],
-        });
+        let file = ctx.sources.get(&location.file)?;
+        let edit = edits::replace_literal(file, location.span, "True")?;
+        return Some(Fix::safe(title, vec![edit]));
     }
     if !checks.is_default() {
         return None;
     }
     let dict = client.django.alias_dict.as_ref()?;
-    let edit = insert_first_entry(ctx.sources, dict, "\"CONN_HEALTH_CHECKS\": True")?;
-    Some(Fix {
-        title,
-        edits: vec![edit],
-    })
-}
-
-/// Inserts `entry` as the first entry of the dict literal at `dict`, on a
-/// line of its own with the next entry's indentation when the dict spans
-/// lines; `None` when the text there is not a dict literal.
-fn insert_first_entry(sources: &Sources, dict: &Location, entry: &str) -> Option<Edit> {
-    let file = sources.get(&dict.file)?;
-    let text = file.text().get(dict.span.range())?;
-    let inner = text.strip_prefix('{')?.strip_suffix('}')?;
-    let at = Location::new(dict.file.clone(), Span::empty(dict.span.start as usize + 1));
-    let leading = &inner[..inner.len() - inner.trim_start().len()];
-    let new_text = if inner.trim().is_empty() {
-        entry.to_owned()
-    } else if let Some(newline) = leading.rfind('\n') {
-        let indent = &leading[newline + 1..];
-        format!("\n{indent}{entry},")
-    } else {
-        format!("{entry}, ")
-    };
-    Some(Edit {
-        location: at,
-        new_text,
-    })
+    let file = ctx.sources.get(&dict.file)?;
+    let edit = edits::insert_dict_entry(file, dict.span, "\"CONN_HEALTH_CHECKS\"", "True")?;
+    Some(Fix::safe(title, vec![edit]))
 }
 
 pub static RULE: Rule = Rule {
@@ -234,13 +207,11 @@ requests.",
 
 #[cfg(test)]
 mod tests {
-    use poolcheck_core::{FilePath, Location, SourceFile, Span};
-    use std::sync::Arc;
+    use poolcheck_core::{FilePath, SourceFile, Span};
 
     use super::super::django_support::testing::relative;
     use super::super::process_support::testing::Project;
-    use super::insert_first_entry;
-    use crate::sources::Sources;
+    use poolcheck_extract::python::edits;
 
     fn project(alias: &str, requirements: &str) -> Project {
         let settings = format!("DATABASES = {{\n    \"default\": {{\n{alias}    }}\n}}\n");
@@ -339,13 +310,15 @@ mod tests {
     }
 
     fn insert(text: &str) -> Option<String> {
-        let mut sources = Sources::default();
-        let path = FilePath::from("settings.py");
-        sources.insert(Arc::new(SourceFile::new(path.clone(), text.to_owned())));
+        let file = SourceFile::new(FilePath::from("settings.py"), text.to_owned());
         let start = text.find('{')?;
         let end = text.rfind('}')? + 1;
-        let dict = Location::new(path, Span::new(start, end));
-        let edit = insert_first_entry(&sources, &dict, "\"CONN_HEALTH_CHECKS\": True")?;
+        let edit = edits::insert_dict_entry(
+            &file,
+            Span::new(start, end),
+            "\"CONN_HEALTH_CHECKS\"",
+            "True",
+        )?;
         let mut out = text.to_owned();
         out.replace_range(edit.location.span.range(), &edit.new_text);
         Some(out)
@@ -355,7 +328,7 @@ mod tests {
     fn a_multi_line_dict_gets_a_line_of_its_own() {
         assert_eq!(
             insert("D = {\n    \"ENGINE\": \"x\",\n}\n").as_deref(),
-            Some("D = {\n    \"CONN_HEALTH_CHECKS\": True,\n    \"ENGINE\": \"x\",\n}\n")
+            Some("D = {\n    \"ENGINE\": \"x\",\n    \"CONN_HEALTH_CHECKS\": True,\n}\n")
         );
     }
 
@@ -363,7 +336,7 @@ mod tests {
     fn a_one_line_dict_stays_on_one_line() {
         assert_eq!(
             insert("D = {\"ENGINE\": \"x\"}\n").as_deref(),
-            Some("D = {\"CONN_HEALTH_CHECKS\": True, \"ENGINE\": \"x\"}\n")
+            Some("D = {\"ENGINE\": \"x\", \"CONN_HEALTH_CHECKS\": True}\n")
         );
         assert_eq!(
             insert("D = {}\n").as_deref(),

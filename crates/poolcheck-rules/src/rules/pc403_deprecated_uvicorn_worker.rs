@@ -1,4 +1,5 @@
 use poolcheck_core::{Diagnostic, Edit, Fix, Location, Origin, Severity, Sourced, Span, Version};
+use poolcheck_extract::python::edits;
 
 use super::process_support::{describe_pin, pin, provenance, text_at};
 use crate::context::Context;
@@ -93,27 +94,42 @@ fn replacement_fix(
     }
     let location = class.location.as_ref()?;
     let text = text_at(ctx, location)?;
-    let span = if text == old {
-        location.span
+    let edit = if text == old {
+        // A word of a command line (Procfile, shell, compose).
+        Edit {
+            location: location.clone(),
+            new_text: new.to_owned(),
+        }
     } else {
+        let file = ctx.sources.get(&location.file)?;
         let quoted = text.len() == old.len() + 2
             && (text.starts_with('"') && text.ends_with('"')
-                || text.starts_with('\'') && text.ends_with('\''));
-        if !quoted || &text[1..text.len() - 1] != old {
+                || text.starts_with('\'') && text.ends_with('\''))
+            && text.get(1..text.len() - 1) == Some(old);
+        if !quoted {
             return None;
         }
-        Span::new(
-            location.span.start as usize + 1,
-            location.span.end as usize - 1,
-        )
+        if location
+            .file
+            .as_path()
+            .extension()
+            .is_some_and(|e| e == "py")
+        {
+            edits::replace_string_content(file, location.span, new)?
+        } else {
+            // A quoted word of a shell line or a YAML scalar.
+            Edit {
+                location: file.location(Span::new(
+                    location.span.start as usize + 1,
+                    location.span.end as usize - 1,
+                )),
+                new_text: new.to_owned(),
+            }
+        }
     };
-    Some(Fix {
-        title: format!("Use `{new}`"),
-        edits: vec![Edit {
-            location: Location::new(location.file.clone(), span),
-            new_text: new.to_owned(),
-        }],
-    })
+    // Unsafe: `uvicorn_worker` is a package of its own, which the
+    // deployment must install before the new path imports.
+    Some(Fix::unsafe_fix(format!("Use `{new}`"), vec![edit]))
 }
 
 pub static RULE: Rule = Rule {

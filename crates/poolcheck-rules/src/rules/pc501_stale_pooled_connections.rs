@@ -1,6 +1,7 @@
 use poolcheck_core::facts::pool::{ClientPool, DjangoAliasSettings, PoolKind};
-use poolcheck_core::{Diagnostic, Edit, Fix, Location, Origin, Severity, Sourced, Span};
+use poolcheck_core::{Diagnostic, Fix, Location, Origin, Severity, Sourced};
 use poolcheck_extract::pgbouncer::view::PgBouncerView;
+use poolcheck_extract::python::edits;
 
 use super::process_support::{describe_pool, distinct_pools, provenance, seconds, text_at};
 use crate::context::Context;
@@ -297,47 +298,25 @@ fn psycopg_pool_hold(ctx: &Context<'_>, pool: &ClientPool, timeout: f64) -> Opti
 /// `pool_pre_ping=False` → `True` where written; otherwise a keyword added
 /// at the end of the constructor's arguments when that is unambiguous.
 fn pre_ping_fix(ctx: &Context<'_>, pool: &ClientPool, pre_ping: &Sourced<bool>) -> Option<Fix> {
-    let title = "Set `pool_pre_ping=True`".to_owned();
+    // Safe: a liveness check on checkout costs a round trip and replaces a
+    // dead connection before the application sees it; no query changes.
+    let title = "Set `pool_pre_ping=True`";
     if pre_ping.origin == Origin::Literal {
         let location = pre_ping.location.as_ref()?;
         if text_at(ctx, location)? != "False" {
             return None;
         }
-        return Some(Fix {
-            title,
-            edits: vec![Edit {
-                location: location.clone(),
-                new_text: "True".to_owned(),
-            }],
-        });
+        let file = ctx.sources.get(&location.file)?;
+        let edit = edits::replace_literal(file, location.span, "True")?;
+        return Some(Fix::safe(title, vec![edit]));
     }
     if !pre_ping.is_default() {
         return None;
     }
     let arguments = pool.settings.arguments_location.as_ref()?;
-    let text = text_at(ctx, arguments)?;
-    let inner = text.strip_prefix('(')?.strip_suffix(')')?;
-    // A spread may already carry the setting, and a trailing comment would
-    // swallow the insertion.
-    if inner.contains("**") || inner.contains('#') {
-        return None;
-    }
-    let kept = inner.trim_end();
-    let at = arguments.span.start as usize + 1 + kept.len();
-    let new_text = if kept.is_empty() {
-        "pool_pre_ping=True"
-    } else if kept.ends_with(',') {
-        " pool_pre_ping=True,"
-    } else {
-        ", pool_pre_ping=True"
-    };
-    Some(Fix {
-        title,
-        edits: vec![Edit {
-            location: Location::new(arguments.file.clone(), Span::empty(at)),
-            new_text: new_text.to_owned(),
-        }],
-    })
+    let file = ctx.sources.get(&arguments.file)?;
+    let edit = edits::add_keyword_argument(file, arguments.span, "pool_pre_ping", "True")?;
+    Some(Fix::safe(title, vec![edit]))
 }
 
 pub static RULE: Rule = Rule {
@@ -425,16 +404,16 @@ mod tests {
     }
 
     #[test]
-    fn a_trailing_comma_keeps_its_place() {
+    fn a_trailing_comma_keeps_its_place_and_the_layout_one_per_line() {
         let db = "from sqlalchemy import create_engine\n\nengine = create_engine(\n    \"postgresql+psycopg2://app@db:5432/app?connect_timeout=5\",\n    pool_size=10,\n)\n";
         let project = Project::new(&[("postgresql.conf", CONF), ("app/db.py", db)]);
         let found = project.findings("PC501");
         let fix = found[0].fix.as_ref().expect("a fix");
-        assert_eq!(fix.edits[0].new_text, " pool_pre_ping=True,");
+        assert_eq!(fix.edits[0].new_text, "\n    pool_pre_ping=True,");
         project.apply(fix);
         let fixed = std::fs::read_to_string(fix.edits[0].location.file.as_path()).unwrap();
         assert!(
-            fixed.contains("    pool_size=10, pool_pre_ping=True,\n)"),
+            fixed.contains("    pool_size=10,\n    pool_pre_ping=True,\n)"),
             "{fixed}"
         );
         assert!(project.findings("PC501").is_empty());

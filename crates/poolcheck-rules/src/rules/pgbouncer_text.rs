@@ -4,11 +4,12 @@
 //! fixes make.
 
 use poolcheck_core::facts::pool::{ClientPool, Driver, PoolKind, StartupParameter, StartupVia};
-use poolcheck_core::{Diagnostic, Edit, Location, Severity, Sourced, Span, Version};
+use poolcheck_core::{Diagnostic, Edit, Location, Severity, Sourced, Version};
 use poolcheck_extract::pgbouncer::view::{
     PREPARED_STATEMENTS_SINCE, PgBouncerView, PoolMode, PreparedStatements,
     TRACK_EXTRA_PARAMETERS_SINCE,
 };
+use poolcheck_extract::python::edits;
 
 use crate::context::Context;
 use crate::sources::Sources;
@@ -283,72 +284,30 @@ pub fn enable_support_hint(client: &BouncerClient<'_>, since: Version) -> String
     }
 }
 
-/// An insertion of `entry` (`"statement_cache_size": 0`) into the dict literal
-/// at `dict`, right after its `{`; `None` when the text there is not a dict
-/// literal.
-pub fn insert_into_dict(sources: &Sources, dict: &Location, entry: &str) -> Option<Edit> {
+/// Adds `entries` (`("\"statement_cache_size\"", "0")`, Python source) to
+/// the dict literal at `dict`; `None` when the text there is not a clean dict
+/// literal or already writes one of the keys.
+pub fn insert_into_dict(
+    sources: &Sources,
+    dict: &Location,
+    entries: &[(&str, &str)],
+) -> Option<Edit> {
     let file = sources.get(&dict.file)?;
-    let text = file.text().get(dict.span.range())?;
-    if !text.starts_with('{') || !text.ends_with('}') {
-        return None;
-    }
-    let inner = &text[1..text.len() - 1];
-    let new_text = if inner.trim().is_empty() {
-        entry.to_owned()
-    } else {
-        format!("{entry}, ")
-    };
-    let at = dict.span.start as usize + 1;
-    Some(Edit {
-        location: Location::new(dict.file.clone(), Span::empty(at)),
-        new_text,
-    })
+    edits::insert_dict_entries(file, dict.span, entries)
 }
 
-/// An insertion of the keyword argument `argument` (`connect_args={…}`) at the
-/// end of the call's argument list `(...)` at `arguments`, after the last
-/// argument so it never precedes a positional one. `None` when the text is
-/// not an argument list or already names `keyword` (spread or not a literal:
-/// adding it again would be a duplicate keyword).
+/// Adds the keyword argument `keyword=value` at the end of the call's
+/// argument list `(...)` at `arguments`, after the last argument so it never
+/// precedes a positional one. `None` when the text is not an argument list
+/// or already passes `keyword` (or may, through a `**spread`).
 pub fn insert_keyword(
     sources: &Sources,
     arguments: &Location,
     keyword: &str,
-    argument: &str,
+    value: &str,
 ) -> Option<Edit> {
     let file = sources.get(&arguments.file)?;
-    let text = file.text().get(arguments.span.range())?;
-    if !text.starts_with('(') || !text.ends_with(')') || text.len() < 2 {
-        return None;
-    }
-    let inner = &text[1..text.len() - 1];
-    if mentions_keyword(inner, keyword) || inner.contains("**") {
-        return None;
-    }
-    let trimmed = inner.trim_end();
-    let base = arguments.span.start as usize + 1;
-    let (at, new_text) = if trimmed.is_empty() {
-        (base, argument.to_owned())
-    } else if trimmed.ends_with(',') {
-        (base + trimmed.len(), format!(" {argument},"))
-    } else {
-        (base + trimmed.len(), format!(", {argument}"))
-    };
-    Some(Edit {
-        location: Location::new(arguments.file.clone(), Span::empty(at)),
-        new_text,
-    })
-}
-
-/// True when `keyword=` appears as a keyword in the argument text.
-fn mentions_keyword(arguments: &str, keyword: &str) -> bool {
-    arguments.match_indices(keyword).any(|(i, _)| {
-        let before = arguments[..i].chars().next_back();
-        let after = arguments[i + keyword.len()..].trim_start();
-        !before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '"' || c == '\'')
-            && after.starts_with('=')
-            && !after.starts_with("==")
-    })
+    edits::add_keyword_argument(file, arguments.span, keyword, value)
 }
 
 /// What a PgBouncer does with one startup parameter a client sends.
@@ -436,7 +395,7 @@ pub fn startup_via_phrase(parameter: &StartupParameter) -> String {
 mod tests {
     use std::sync::Arc;
 
-    use poolcheck_core::SourceFile;
+    use poolcheck_core::{SourceFile, Span};
 
     use super::*;
 
@@ -448,8 +407,9 @@ mod tests {
     }
 
     fn apply(text: &str, edit: &Edit) -> String {
-        let at = edit.location.span.start as usize;
-        format!("{}{}{}", &text[..at], edit.new_text, &text[at..])
+        let mut out = text.to_owned();
+        out.replace_range(edit.location.span.range(), &edit.new_text);
+        out
     }
 
     fn locate(file: &SourceFile, needle: &str) -> Location {
@@ -458,21 +418,19 @@ mod tests {
     }
 
     #[test]
-    fn dict_insertion_goes_after_the_brace() {
+    fn dict_insertion_goes_after_the_last_entry() {
         let text = "connect_args={\"server_settings\": {\"jit\": \"off\"}}";
         let (sources, file) = sources(text);
         let dict = locate(&file, "{\"server_settings\": {\"jit\": \"off\"}}");
-        let edit = insert_into_dict(&sources, &dict, "\"statement_cache_size\": 0").unwrap();
+        let edit = insert_into_dict(&sources, &dict, &[("\"statement_cache_size\"", "0")]).unwrap();
         assert_eq!(
             apply(text, &edit),
-            "connect_args={\"statement_cache_size\": 0, \"server_settings\": {\"jit\": \"off\"}}"
+            "connect_args={\"server_settings\": {\"jit\": \"off\"}, \"statement_cache_size\": 0}"
         );
-        let empty = "connect_args={ }";
-        let (sources, file) = self::sources(empty);
-        let edit = insert_into_dict(&sources, &locate(&file, "{ }"), "\"a\": 1").unwrap();
-        assert_eq!(apply(empty, &edit), "connect_args={\"a\": 1 }");
         let (sources, file) = self::sources("x = dict(a=1)");
-        assert!(insert_into_dict(&sources, &locate(&file, "dict(a=1)"), "\"a\": 1").is_none());
+        assert!(
+            insert_into_dict(&sources, &locate(&file, "dict(a=1)"), &[("\"a\"", "1")]).is_none()
+        );
     }
 
     #[test]
@@ -483,7 +441,7 @@ mod tests {
             &sources,
             &locate(&file, "(url, pool_size=5)"),
             "connect_args",
-            "connect_args={\"statement_cache_size\": 0}",
+            "{\"statement_cache_size\": 0}",
         )
         .unwrap();
         assert_eq!(
@@ -497,12 +455,12 @@ mod tests {
             &sources,
             &locate(&file, "(\n    dsn,\n    max_size=10,\n)"),
             "statement_cache_size",
-            "statement_cache_size=0",
+            "0",
         )
         .unwrap();
         assert_eq!(
             apply(multi, &edit),
-            "create_pool(\n    dsn,\n    max_size=10, statement_cache_size=0,\n)"
+            "create_pool(\n    dsn,\n    max_size=10,\n    statement_cache_size=0,\n)"
         );
     }
 
@@ -511,12 +469,10 @@ mod tests {
         let text = "create_engine(url, connect_args=ARGS)";
         let (sources, file) = sources(text);
         let args = locate(&file, "(url, connect_args=ARGS)");
-        assert!(insert_keyword(&sources, &args, "connect_args", "connect_args={}").is_none());
+        assert!(insert_keyword(&sources, &args, "connect_args", "{}").is_none());
         let spread = "create_engine(url, **options)";
         let (sources, file) = self::sources(spread);
         let args = locate(&file, "(url, **options)");
-        assert!(insert_keyword(&sources, &args, "connect_args", "connect_args={}").is_none());
-        assert!(!mentions_keyword("url, my_connect_args=1", "connect_args"));
-        assert!(!mentions_keyword("x == connect_args", "connect_args"));
+        assert!(insert_keyword(&sources, &args, "connect_args", "{}").is_none());
     }
 }

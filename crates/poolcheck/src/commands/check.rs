@@ -2,6 +2,7 @@
 
 use poolcheck_core::Severity;
 use poolcheck_rules::analysis::{self, Options};
+use poolcheck_rules::fix_plan::FixMode;
 use poolcheck_rules::selection::Overrides;
 
 use poolcheck_rules::workspace::Workspace;
@@ -43,6 +44,7 @@ fn check(
         let (workspace, analysis, outcome) = fix::fix(
             || load_workspace_quietly(&target.project),
             options,
+            fix_mode(args),
             |warning| eprintln!("poolcheck: warning: {warning}"),
         )?;
         report_load(target, &workspace);
@@ -86,9 +88,11 @@ fn check(
             if !args.quiet {
                 closing.extend(fixed_line.clone());
                 closing.push(render::human::summary_line(&analysis.diagnostics));
-                if !args.fix {
-                    closing.extend(render::human::fixable_line(&analysis.diagnostics));
-                }
+                closing.extend(render::human::fixable_line(
+                    &analysis.diagnostics,
+                    args.fix,
+                    args.unsafe_fixes,
+                ));
             }
             render::human::render(&analysis.diagnostics, &workspace.sources, color, &closing)
         }
@@ -129,7 +133,7 @@ fn check(
 /// `--diff`: the unified diffs of what `--fix` would write, on stdout, and
 /// how many findings that fixes, on stderr. Exits 1 when there is a change.
 fn diff(args: &CheckArgs, options: &Options, workspace: Workspace) -> u8 {
-    let preview = fix::preview(workspace, options, |warning| {
+    let preview = fix::preview(workspace, options, fix_mode(args), |warning| {
         eprintln!("poolcheck: warning: {warning}");
     });
     for (file, change) in &preview.changes {
@@ -149,6 +153,14 @@ fn diff(args: &CheckArgs, options: &Options, workspace: Workspace) -> u8 {
         EXIT_CLEAN
     } else {
         EXIT_FINDINGS
+    }
+}
+
+fn fix_mode(args: &CheckArgs) -> FixMode {
+    if args.unsafe_fixes {
+        FixMode::IncludeUnsafe
+    } else {
+        FixMode::SafeOnly
     }
 }
 

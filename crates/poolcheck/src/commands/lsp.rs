@@ -11,9 +11,7 @@ pub fn run() -> Result<u8, String> {
     let ending = runtime.block_on(poolcheck_lsp::serve(
         tokio::io::stdin(),
         tokio::io::stdout(),
-        ServerOptions {
-            change_directory: true,
-        },
+        ServerOptions::default(),
     ));
     // A workspace load still running in the background must not hold up the exit.
     runtime.shutdown_background();

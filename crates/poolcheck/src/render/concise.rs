@@ -34,7 +34,7 @@ pub fn full_text(d: &Diagnostic, sources: &Sources) -> String {
         let _ = write!(text, "\nhelp: {help}");
     }
     if let Some(fix) = &d.fix {
-        let _ = write!(text, "\nfix available: {}", fix.title);
+        let _ = write!(text, "\n{}", super::human::fix_line(fix));
     }
     text
 }

@@ -88,13 +88,13 @@ pub fn diagnostics(sources: &Sources) -> Vec<Diagnostic> {
             locate(&bouncer, "default_pool_size = 95"),
             "default_pool_size 95 leaves 2 of 97 usable connections free (2%, below the 10% headroom)",
         )
-        .with_fix(Fix {
-            title: "set default_pool_size to 87".to_owned(),
-            edits: vec![Edit {
+        .with_fix(Fix::safe(
+            "set default_pool_size to 87",
+            vec![Edit {
                 location: locate(&bouncer, "95"),
                 new_text: "87".to_owned(),
             }],
-        }),
+        )),
         Diagnostic::new(
             "PC002",
             Severity::Error,

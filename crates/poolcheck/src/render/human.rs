@@ -3,7 +3,7 @@
 
 use annotate_snippets::renderer::DecorStyle;
 use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
-use poolcheck_core::{Diagnostic, Location, Severity};
+use poolcheck_core::{Diagnostic, Fix, Location, Severity};
 use poolcheck_rules::sources::Sources;
 
 fn level(severity: Severity) -> Level<'static> {
@@ -87,7 +87,7 @@ pub fn render(
         }
         if let Some(fix) = &d.fix {
             report.push(Group::with_title(
-                Level::HELP.secondary_title(format!("fix available: {}", fix.title)),
+                Level::HELP.secondary_title(fix_line(fix)),
             ));
         }
         out.push_str(&renderer.render(&report));
@@ -101,9 +101,46 @@ pub fn render(
 }
 
 /// `2 fixable with `poolcheck check --fix`.`, when any finding offers a fix.
-pub fn fixable_line(diagnostics: &[Diagnostic]) -> Option<String> {
-    let fixable = diagnostics.iter().filter(|d| d.fix.is_some()).count();
-    (fixable > 0).then(|| format!("{fixable} fixable with `poolcheck check --fix`."))
+/// `fix available: …`, or for a fix that changes behaviour, the flag it needs.
+pub fn fix_line(fix: &Fix) -> String {
+    if fix.is_safe() {
+        format!("fix available: {}", fix.title)
+    } else {
+        format!("unsafe fix available with `--unsafe-fixes`: {}", fix.title)
+    }
+}
+
+/// How many of the remaining findings a fix run would handle: `3 fixable
+/// with `poolcheck check --fix` (1 more with `--unsafe-fixes`).`. After
+/// `--fix` only what the flags left behind is worth a line.
+pub fn fixable_line(diagnostics: &[Diagnostic], fixed: bool, unsafe_fixes: bool) -> Option<String> {
+    let safe = diagnostics
+        .iter()
+        .filter(|d| d.fix.as_ref().is_some_and(Fix::is_safe))
+        .count();
+    let unsafe_count = diagnostics
+        .iter()
+        .filter(|d| d.fix.as_ref().is_some_and(|f| !f.is_safe()))
+        .count();
+    let hidden_unsafe = if unsafe_fixes { 0 } else { unsafe_count };
+    let offered = if unsafe_fixes {
+        safe + unsafe_count
+    } else {
+        safe
+    };
+    match (fixed, offered, hidden_unsafe) {
+        (false, 0, 0) | (true, _, 0) => None,
+        (false, 0, n) => Some(format!(
+            "{n} fixable with `poolcheck check --fix --unsafe-fixes` (changes behaviour: review first)."
+        )),
+        (true, _, n) => Some(format!(
+            "{n} more fixable with `--unsafe-fixes` (changes behaviour: review first)."
+        )),
+        (false, n, 0) => Some(format!("{n} fixable with `poolcheck check --fix`.")),
+        (false, n, u) => Some(format!(
+            "{n} fixable with `poolcheck check --fix` ({u} more with `--unsafe-fixes`)."
+        )),
+    }
 }
 
 pub fn summary_line(diagnostics: &[Diagnostic]) -> String {

@@ -31,6 +31,7 @@ pub fn diagnostic_value(d: &Diagnostic, sources: &Sources) -> Value {
         })).collect::<Vec<_>>(),
         "fix": d.fix.as_ref().map(|f| json!({
             "title": f.title,
+            "applicability": f.applicability.as_str(),
             "edits": f.edits.iter().map(|e| json!({
                 "file": e.location.file.to_string(),
                 "range": range(&e.location, sources),
