@@ -118,3 +118,61 @@ fn an_entrypoint_with_several_worker_types_has_a_service_for_each() {
     assert_eq!(service(&b, "worker-2")["processes"], 5);
     assert_eq!(b["databases"][0]["demand"], 20);
 }
+
+fn check_codes(dir: &Path) -> Vec<String> {
+    let out = Command::new(env!("CARGO_BIN_EXE_poolcheck"))
+        .args(["check", "--format", "json"])
+        .current_dir(dir)
+        .output()
+        .expect("poolcheck runs");
+    let check: serde_json::Value = serde_json::from_slice(&out.stdout).expect("check JSON");
+    check["diagnostics"]
+        .as_array()
+        .expect("diagnostics")
+        .iter()
+        .map(|d| d["code"].as_str().expect("code").to_owned())
+        .collect()
+}
+
+/// `api` runs `app.main:app`, which imports app/db.py (10 + 10) with 2
+/// workers: 40. `echo` imports no database code: 0. The engine that
+/// scripts/backfill.py creates inside `main()` belongs to no service.
+#[test]
+fn each_service_is_charged_for_the_code_its_entry_point_reaches() {
+    let dir = project("service-entry-points");
+    let b = budget(&dir);
+    let db = &b["databases"][0];
+    assert_eq!(db["demand"], 40, "{b:#}");
+    let contributors = db["contributors"].as_array().unwrap();
+    assert_eq!(contributors.len(), 1, "{b:#}");
+    assert_eq!(contributors[0]["name"], "api");
+    let api = service(&b, "api");
+    assert_eq!(api["entry"], "app.main:app");
+    assert_eq!(api["pools"].as_array().unwrap().len(), 1);
+    assert_eq!(api["pools"][0]["per_process"], 20);
+    let echo = service(&b, "echo");
+    assert_eq!(echo["entry"], "echo.main:app");
+    assert_eq!(echo["pools"], serde_json::json!([]));
+    assert!(!check_codes(&dir).contains(&"PC101".to_owned()));
+}
+
+/// `gunicorn app.wsgi:app` where the repository has no `app/wsgi.py`: the
+/// service runs all service code, and the human budget and JSON say so.
+#[test]
+fn an_unresolved_entry_point_is_reported_with_all_service_code() {
+    let dir = project("entrypoint-process-types");
+    let b = budget(&dir);
+    assert_eq!(service(&b, "web")["entry"], serde_json::Value::Null);
+    assert_eq!(service(&b, "web")["pools"][0]["per_process"], 2);
+    let out = Command::new(env!("CARGO_BIN_EXE_poolcheck"))
+        .args(["budget", "--color", "never"])
+        .current_dir(&dir)
+        .output()
+        .expect("poolcheck runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Service web runs all service code")
+            && text.contains("`app.wsgi:app` names no module of the repository"),
+        "{text}"
+    );
+}

@@ -73,6 +73,7 @@ fn wsgi_sync_workers_open_one_connection_each() {
                 "replicas": 1,
                 "processes": 4,
                 "concurrency": 1,
+                "entry": "shop.wsgi:application",
                 "pools": [{
                     "kind": "django",
                     "target": "db",
@@ -114,6 +115,7 @@ fn persistent_connections_per_thread_exceed_the_server() {
                 "replicas": 3,
                 "processes": 12,
                 "concurrency": 4,
+                "entry": "shop.wsgi:application",
                 "pools": [{
                     "kind": "django",
                     "target": "db",
@@ -156,6 +158,7 @@ fn an_asgi_pool_caps_each_process_at_max_size() {
                 "replicas": 1,
                 "processes": 2,
                 "concurrency": null,
+                "entry": "paperless.asgi:application",
                 "pools": [{
                     "kind": "django-pool",
                     "target": "broker-db",

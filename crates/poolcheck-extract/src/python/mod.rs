@@ -193,7 +193,6 @@ impl PythonProject<'_> {
     /// as it runs with `env`. `only_paths` narrows the modules considered to
     /// those under the given paths (a service's `paths`).
     pub fn analyze(&self, env: &Environment, only_paths: Option<&[PathBuf]>) -> PythonAnalysis {
-        let eval = Evaluator::new(self, env);
         let modules: Vec<usize> = (0..self.len())
             .filter(|m| match only_paths {
                 None => true,
@@ -203,6 +202,21 @@ impl PythonProject<'_> {
                 }
             })
             .collect();
+        self.analyze_modules(env, &modules, &modules)
+    }
+
+    /// Like [`Self::analyze`] over the modules a service runs (`modules`);
+    /// Django and Flask-SQLAlchemy configuration is read from
+    /// `config_modules`, since frameworks load settings by name rather than
+    /// by import.
+    pub fn analyze_modules(
+        &self,
+        env: &Environment,
+        modules: &[usize],
+        config_modules: &[usize],
+    ) -> PythonAnalysis {
+        let eval = Evaluator::new(self, env);
+        let modules = modules.to_vec();
         let mut analysis = PythonAnalysis::default();
         let mut engine_sites: Vec<(ClientPool, GroupKey)> = Vec::new();
         let mut flask_engine_options: Option<Sourced<Value>> = None;
@@ -284,13 +298,13 @@ impl PythonProject<'_> {
         if flask::uses_flask_sqlalchemy(&eval) {
             let pools = flask::flask_pools(
                 &eval,
-                &modules,
+                config_modules,
                 flask_engine_options.as_ref(),
                 &mut analysis.unresolved,
             );
             analysis.pools.extend(pools);
         }
-        let django = django::django_pools(&eval, &modules, &mut analysis.unresolved);
+        let django = django::django_pools(&eval, config_modules, &mut analysis.unresolved);
         analysis.pools.extend(django);
         attach_event_handlers(&eval, &modules, &mut analysis);
         for &m in &modules {
@@ -303,6 +317,44 @@ impl PythonProject<'_> {
             }
         }
         analysis
+    }
+
+    /// What a Django process loads by name rather than by import: the
+    /// settings modules in effect among `candidates`, the `ROOT_URLCONF`
+    /// module and every module of the repository's `INSTALLED_APPS` packages.
+    pub fn django_loaded_modules(&self, env: &Environment, candidates: &[usize]) -> Vec<usize> {
+        let eval = Evaluator::new(self, env);
+        let mut ignored = Vec::new();
+        let mut out = Vec::new();
+        for config in django::configurations(&eval, candidates, &mut ignored) {
+            out.push(config.module);
+            let urlconf = eval.module_value(config.module, "ROOT_URLCONF");
+            if let Some(Value::Str(name)) = &urlconf.value {
+                out.extend(self.entry_module(&name.text));
+            }
+            let apps = eval.module_value(config.module, "INSTALLED_APPS");
+            if let Some(Value::List(items)) = &apps.value {
+                for item in items {
+                    let Some(Value::Str(app)) = &item.value else {
+                        continue;
+                    };
+                    // `shop.apps.ShopConfig` names a class in the package `shop`.
+                    let name = app.text.split(".apps.").next().unwrap_or(&app.text);
+                    if name == "django" || name.starts_with("django.") {
+                        continue;
+                    }
+                    out.extend(self.package_modules(name));
+                }
+            }
+        }
+        out
+    }
+
+    /// True when the module at `index` binds `name` at module level (star
+    /// imports followed).
+    pub fn module_binds(&self, index: usize, name: &str) -> bool {
+        let env = Environment::new();
+        Evaluator::new(self, &env).module_defines(index, name)
     }
 
     /// The settings of the gunicorn config file at `config_path`, evaluated with `env`.

@@ -107,6 +107,13 @@ pub struct Service {
     /// The worker class in effect (`sync`, `gthread`, `gevent`, a uvicorn worker, a celery pool).
     pub worker_class: Option<Sourced<String>>,
     pub settings: ServerSettings,
+    /// The app target the service's command starts, as written, when it
+    /// names a module of the repository; `None` when the service runs all
+    /// service code.
+    pub entry: Option<String>,
+    /// Why the service runs all service code (no entry point found), for
+    /// `budget` and `--verbose`.
+    pub runs_all_code: Option<String>,
     /// Declared `cpu_count`, which makes CPU-dependent factors concrete.
     pub cpu_count: Option<Sourced<i64>>,
     pub env: Environment,

@@ -94,10 +94,9 @@ pub fn build(workspace: &Workspace, project_env: &Environment, deployment: &mut 
         }
     }
 
-    // Analyses by (environment, paths); services that see the project's own
-    // environment reuse the one made above to find `uvicorn.run` servers.
-    let mut cache: Vec<(Environment, Option<Vec<PathBuf>>, PythonAnalysis)> =
-        vec![(project_env.clone(), None, base_analysis)];
+    // Analyses by (environment, code the service runs).
+    let service_code = project.service_code();
+    let mut cache: Vec<(Environment, Scope, PythonAnalysis)> = Vec::new();
     let app_of = |f: &Found| {
         f.invocation
             .settings
@@ -154,7 +153,7 @@ pub fn build(workspace: &Workspace, project_env: &Environment, deployment: &mut 
         if let Some(decl) = decl {
             layer_declared(&mut f.env, &decl.env, "poolcheck config [services]");
         }
-        let (settings, gunicorn_config) =
+        let (settings, gunicorn_config, config_path) =
             effective_settings(&f, &project, &gunicorn_configs, deployment);
         let mut service = make_service(name, &f, settings, decl, deployment);
         service.gunicorn_config = gunicorn_config;
@@ -169,15 +168,24 @@ pub fn build(workspace: &Workspace, project_env: &Environment, deployment: &mut 
                 })
                 .collect()
         });
-        let cached = cache
-            .iter()
-            .position(|(e, p, _)| *e == service.env && *p == paths);
-        let index = cached.unwrap_or_else(|| {
-            let analysis = project.analyze(&service.env, paths.as_deref());
-            cache.push((service.env.clone(), paths, analysis));
-            cache.len() - 1
-        });
-        let analysis = &cache[index].2;
+        let scope = if let Some(paths) = paths {
+            Scope::Paths(paths)
+        } else {
+            match code_of(&project, &f, &service, config_path.as_ref(), &service_code) {
+                Ok((entry, scope)) => {
+                    service.entry = Some(entry);
+                    scope
+                }
+                Err(reason) => {
+                    service.runs_all_code = Some(reason);
+                    Scope::Modules {
+                        code: service_code.clone(),
+                        config: service_code.clone(),
+                    }
+                }
+            }
+        };
+        let analysis = analysis_for(&project, &mut cache, &service.env, scope);
         attach_pools(&mut service, analysis, deployment);
         deployment.services.push(service);
     }
@@ -185,7 +193,12 @@ pub fn build(workspace: &Workspace, project_env: &Environment, deployment: &mut 
     if deployment.services.is_empty() {
         deployment.implicit_service = true;
         let mut service = implicit_service(project_env.clone());
-        attach_pools(&mut service, &cache[0].2, deployment);
+        let scope = Scope::Modules {
+            code: service_code.clone(),
+            config: service_code.clone(),
+        };
+        let analysis = analysis_for(&project, &mut cache, project_env, scope);
+        attach_pools(&mut service, analysis, deployment);
         deployment.services.push(service);
     }
 
@@ -499,6 +512,124 @@ fn built_dockerfile<'w>(
     })
 }
 
+/// The Python modules one service runs, which decide the pools it opens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Scope {
+    /// `[services.<name>] paths`.
+    Paths(Vec<PathBuf>),
+    /// Module indices: the code the service runs, and where frameworks that
+    /// load configuration by name (Django, Flask-SQLAlchemy) find it.
+    Modules {
+        code: Vec<usize>,
+        config: Vec<usize>,
+    },
+}
+
+fn analysis_for<'c>(
+    project: &PythonProject<'_>,
+    cache: &'c mut Vec<(Environment, Scope, PythonAnalysis)>,
+    env: &Environment,
+    scope: Scope,
+) -> &'c PythonAnalysis {
+    let cached = cache.iter().position(|(e, s, _)| e == env && *s == scope);
+    let index = cached.unwrap_or_else(|| {
+        let analysis = match &scope {
+            Scope::Paths(paths) => project.analyze(env, Some(paths)),
+            Scope::Modules { code, config } => project.analyze_modules(env, code, config),
+        };
+        cache.push((env.clone(), scope, analysis));
+        cache.len() - 1
+    });
+    &cache[index].2
+}
+
+/// The entry point of a service (as written) and the code it runs: the
+/// modules reachable by imports from its app target, its gunicorn config
+/// file, and for a Django process what Django loads by name. `Err` says why
+/// the entry point could not be resolved in the repository.
+fn code_of(
+    project: &PythonProject<'_>,
+    found: &Found,
+    service: &Service,
+    gunicorn_config: Option<&FilePath>,
+    service_code: &[usize],
+) -> Result<(String, Scope), String> {
+    let kind = found.invocation.kind;
+    let app = service.settings.app.as_ref().and_then(|a| a.value.clone());
+    let (entry, mut starts) = match (&app, found.source) {
+        // `uvicorn.run(app)` in a module run as a script: that module is the entry.
+        (_, Source::Code) => {
+            let file = &found.invocation.location.file;
+            let module = project
+                .index_of_path(file.as_path())
+                .ok_or_else(|| format!("`{file}` is not a module of the repository"))?;
+            (file.display_string(), vec![module])
+        }
+        (Some(app), _) => {
+            let module = project
+                .entry_module(app)
+                .ok_or_else(|| format!("its app `{app}` names no module of the repository"))?;
+            let attribute = app
+                .split_once(':')
+                .map(|(_, attr)| attr.split('(').next().unwrap_or(attr).trim())
+                .filter(|attr| {
+                    !attr.is_empty() && attr.chars().all(|c| c.is_alphanumeric() || c == '_')
+                });
+            let mut starts = vec![module];
+            if let Some(attr) = attribute {
+                if !project.module_binds(module, attr) {
+                    return Err(format!(
+                        "its app `{app}`: `{}` defines no `{attr}`",
+                        project.path(module)
+                    ));
+                }
+            } else if matches!(kind, ServerKind::Celery | ServerKind::CeleryBeat)
+                && !project.module_binds(module, "app")
+                && !project.module_binds(module, "celery")
+            {
+                // `celery -A proj` with a package `proj` loads `proj.celery`.
+                let name = &project.entry(module).name;
+                let submodule = project
+                    .entry(module)
+                    .is_package
+                    .then(|| project.index_of_name(&format!("{name}.celery")))
+                    .flatten()
+                    .ok_or_else(|| {
+                        format!("its app `{app}` names no module that defines a Celery app")
+                    })?;
+                starts.push(submodule);
+            }
+            (app.clone(), starts)
+        }
+        (None, _) => {
+            return Err(format!(
+                "its `{}` command names no app module",
+                kind.as_str()
+            ));
+        }
+    };
+    if let Some(path) = gunicorn_config {
+        starts.extend(project.index_of_path(path.as_path()));
+    }
+    let mut code = project.reachable_from(&starts);
+    let django = project.imports_package(&code, "django")
+        || code.iter().any(|&m| {
+            !poolcheck_extract::python::django::named_settings_modules(project.module(m)).is_empty()
+        });
+    let flask = project.imports_package(&code, "flask")
+        || project.imports_package(&code, "flask_sqlalchemy");
+    if django {
+        starts.extend(project.django_loaded_modules(&service.env, service_code));
+        code = project.reachable_from(&starts);
+    }
+    let config = if django || flask {
+        service_code.to_vec()
+    } else {
+        code.clone()
+    };
+    Ok((entry, Scope::Modules { code, config }))
+}
+
 fn service_name(invocation: &ServerInvocation) -> String {
     if let Some(hint) = &invocation.name_hint {
         return hint.clone();
@@ -528,10 +659,10 @@ fn effective_settings(
     project: &PythonProject<'_>,
     gunicorn_configs: &[&FileFacts],
     deployment: &mut Deployment,
-) -> (ServerSettings, Option<GunicornConfig>) {
+) -> (ServerSettings, Option<GunicornConfig>, Option<FilePath>) {
     let cli = &found.invocation.settings;
     if found.invocation.kind != ServerKind::Gunicorn {
-        return (cli.clone(), None);
+        return (cli.clone(), None, None);
     }
     let mut settings = ServerSettings::default();
     let config_path = match &cli.config_file {
@@ -558,7 +689,7 @@ fn effective_settings(
     let mut cli = cli.clone();
     cli.config_file = None;
     settings.overlay(&cli);
-    (settings, config)
+    (settings, config, config_path)
 }
 
 fn report_unresolved_gunicorn(config: &GunicornConfig, deployment: &mut Deployment) {
@@ -825,6 +956,8 @@ fn make_service(
         asgi,
         worker_class: effective_class,
         settings,
+        entry: None,
+        runs_all_code: None,
         cpu_count: decl.and_then(|d| d.cpu_count.clone()),
         env: found.env.clone(),
         pools: Vec::new(),
@@ -896,6 +1029,8 @@ fn implicit_service(env: Environment) -> Service {
         asgi: false,
         worker_class: None,
         settings: ServerSettings::default(),
+        entry: None,
+        runs_all_code: Some("no server command was found".to_owned()),
         cpu_count: None,
         env,
         pools: Vec::new(),

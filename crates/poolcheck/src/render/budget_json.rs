@@ -83,6 +83,7 @@ pub fn value(deployment: &Deployment, budget: &Budget, sources: &Sources) -> Val
                 "replicas": count(&replicas),
                 "processes": count(&processes),
                 "concurrency": concurrency,
+                "entry": s.entry,
                 "pools": s.pools.iter().map(|p| {
                     let term = per_process(&p.pool, s, Cpus::Declared, sources);
                     json!({
