@@ -216,3 +216,37 @@ fn src_layout_helper_module_is_read_through_its_import() {
         json!("3 workers × 4 threads")
     );
 }
+
+/// Two aliases whose hosts come from different unresolvable calls
+/// (`secret("shop/primary-host")`, `secret("shop/analytics-host")`) are two
+/// assumed servers of 97 usable slots each, 50 workers on each: no PC101.
+/// The `replica` alias exists only `if env("DB_REPLICA_HOST", default="")`,
+/// which is false with the known environment: no third database.
+#[test]
+fn different_unknown_hosts_are_different_assumed_servers() {
+    let dir = project("django-unknown-hosts");
+    let budget = json_of(&poolcheck(&dir, &["budget", "--format", "json"]));
+    let databases = budget["databases"].as_array().expect("databases");
+    let summary: Vec<(String, i64)> = databases
+        .iter()
+        .map(|d| {
+            (
+                d["name"].as_str().unwrap().to_owned(),
+                d["demand"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("unknown host secret(\"shop/primary-host\")".to_owned(), 50),
+            (
+                "unknown host secret(\"shop/analytics-host\")".to_owned(),
+                50
+            ),
+        ],
+        "{budget:#}"
+    );
+    assert!(databases.iter().all(|d| d["usable"] == 97));
+    assert!(budget_codes(&dir).is_empty(), "{:?}", budget_codes(&dir));
+}
