@@ -176,3 +176,62 @@ fn an_unresolved_entry_point_is_reported_with_all_service_code() {
         "{text}"
     );
 }
+
+fn service_names(b: &serde_json::Value) -> Vec<String> {
+    b["services"]
+        .as_array()
+        .expect("services")
+        .iter()
+        .map(|s| s["name"].as_str().expect("service name").to_owned())
+        .collect()
+}
+
+/// `if root: exec gosu app celery … --concurrency 50 else exec celery …
+/// --concurrency 50`: one worker of 50 processes × 1, not two (was 100 > 97).
+#[test]
+fn shell_branches_starting_the_same_worker_are_one_service() {
+    let dir = project("shell-branch-worker");
+    let b = budget(&dir);
+    assert_eq!(service_names(&b), ["worker"], "{b:#}");
+    assert_eq!(service(&b, "worker")["processes"], 50);
+    assert_eq!(b["databases"][0]["demand"], 50);
+    assert!(!check_codes(&dir).contains(&"PC101".to_owned()));
+}
+
+/// `if "--single" in sys.argv: uvicorn.run(…) else: uvicorn.run(…, workers=4)`:
+/// one service, the larger branch (4 × (5 + 5) = 40), not 10 + 40.
+#[test]
+fn python_branches_around_uvicorn_run_are_one_service() {
+    let b = budget(&project("one-service-alternatives"));
+    assert_eq!(service_names(&b), ["web"], "{b:#}");
+    assert_eq!(service(&b, "web")["processes"], 4);
+    assert_eq!(b["databases"][0]["demand"], 40);
+}
+
+/// `WORKDIR /opt/app`, `COPY . /opt/app/`, `CMD ["uwsgi",
+/// "/opt/app/docker/uwsgi.ini"]`: the command runs docker/uwsgi.ini (8
+/// processes × 5): one service of 40, not 1 × 5 plus the ini's 40.
+#[test]
+fn a_container_path_to_a_uwsgi_ini_maps_back_to_the_repository_file() {
+    let b = budget(&project("uwsgi-container-path"));
+    assert_eq!(service_names(&b), ["web"], "{b:#}");
+    let web = service(&b, "web");
+    assert_eq!(web["processes"], 8);
+    assert_eq!(web["entry"], "shop.wsgi:application");
+    assert_eq!(b["databases"][0]["demand"], 40);
+}
+
+/// contrib/gunicorn.py (6 workers) and contrib/uwsgi.ini (4 processes), both
+/// serving `blog.wsgi:application` and started by no deployment file: two
+/// ways to run one app, counted as max(40, 60) = 60 rather than 100.
+#[test]
+fn standalone_server_configurations_are_alternatives() {
+    let b = budget(&project("standalone-alternatives"));
+    let db = &b["databases"][0];
+    assert_eq!(db["demand"], 60, "{b:#}");
+    let contributors = db["contributors"].as_array().unwrap();
+    assert_eq!(contributors.len(), 1);
+    assert_eq!(contributors[0]["connections"], 60);
+    let formula = contributors[0]["formula"].as_str().unwrap();
+    assert!(formula.starts_with("max("), "{formula}");
+}

@@ -219,6 +219,7 @@ impl PythonProject<'_> {
         let modules = modules.to_vec();
         let mut analysis = PythonAnalysis::default();
         let mut engine_sites: Vec<(ClientPool, GroupKey)> = Vec::new();
+        let mut server_sites: Vec<(ServerInvocation, GroupKey)> = Vec::new();
         let mut flask_engine_options: Option<Sourced<Value>> = None;
         for &m in &modules {
             for site in &self.module(m).calls {
@@ -283,7 +284,8 @@ impl PythonProject<'_> {
                         engine_sites.push((pool, GroupKey::of(m, site)));
                     }
                     Construct::UvicornRun => {
-                        analysis.servers.push(uvicorn_run(&eval, &ctx, &site.call));
+                        server_sites
+                            .push((uvicorn_run(&eval, &ctx, &site.call), GroupKey::of(m, site)));
                     }
                     Construct::FlaskSqlAlchemy => {
                         let args = pool_args(&eval, &ctx, &site.call);
@@ -295,6 +297,7 @@ impl PythonProject<'_> {
             }
         }
         analysis.pools = merge_branches(engine_sites);
+        analysis.servers = merge_server_branches(server_sites);
         if flask::uses_flask_sqlalchemy(&eval) {
             let pools = flask::flask_pools(
                 &eval,
@@ -409,6 +412,18 @@ impl GroupKey {
         }
     }
 
+    /// Both sit in the same function, in different arms of one branch point.
+    fn in_other_arm_than(&self, other: &GroupKey) -> bool {
+        self.module == other.module
+            && self.function == other.function
+            && self.guards.iter().any(|a| {
+                other
+                    .guards
+                    .iter()
+                    .any(|b| a.branch == b.branch && a.arm != b.arm)
+            })
+    }
+
     /// Both create the same thing and can never both run: they sit in
     /// different arms of one branch point.
     fn exclusive_with(&self, other: &GroupKey) -> bool {
@@ -462,6 +477,42 @@ fn merge_branches(sites: Vec<(ClientPool, GroupKey)>) -> Vec<ClientPool> {
         out.push(worst);
     }
     out
+}
+
+/// `if single: uvicorn.run(app) else: uvicorn.run(app, workers=n)` starts
+/// one server either way: the arms of one branch point are alternatives, and
+/// the one with the most workers counts.
+fn merge_server_branches(sites: Vec<(ServerInvocation, GroupKey)>) -> Vec<ServerInvocation> {
+    let mut groups: Vec<Vec<(ServerInvocation, GroupKey)>> = Vec::new();
+    for (server, key) in sites {
+        let group = groups.iter_mut().find(|g| {
+            g.iter().all(|(other, k)| {
+                other.settings.app.as_ref().and_then(|a| a.value.as_ref())
+                    == server.settings.app.as_ref().and_then(|a| a.value.as_ref())
+                    && k.in_other_arm_than(&key)
+            })
+        });
+        match group {
+            Some(group) => group.push((server, key)),
+            None => groups.push(vec![(server, key)]),
+        }
+    }
+    groups
+        .into_iter()
+        .filter_map(|group| {
+            group
+                .into_iter()
+                .map(|(server, _)| server)
+                .max_by_key(|server| {
+                    server
+                        .settings
+                        .workers
+                        .as_ref()
+                        .and_then(|w| w.get().and_then(|e| e.eval(8)))
+                        .unwrap_or(1)
+                })
+        })
+        .collect()
 }
 
 fn cap_weight(cap: &PoolCap) -> (u8, i64) {

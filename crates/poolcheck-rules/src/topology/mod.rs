@@ -111,6 +111,11 @@ pub struct Service {
     /// names a module of the repository; `None` when the service runs all
     /// service code.
     pub entry: Option<String>,
+    /// Set on standalone server configurations that no deployment file
+    /// starts (a `contrib/gunicorn.py` beside a `contrib/uwsgi.ini`): they
+    /// are alternative ways to run one app, and the budget counts the
+    /// largest of the services sharing this group.
+    pub alternative_group: Option<usize>,
     /// Why the service runs all service code (no entry point found), for
     /// `budget` and `--verbose`.
     pub runs_all_code: Option<String>,

@@ -50,6 +50,23 @@ pub fn build(workspace: &Workspace, project_env: &Environment, deployment: &mut 
     let project = PythonProject::new(&workspace.root, modules);
 
     let mut found = find_invocations(workspace, project_env);
+    let uwsgi_inis: Vec<&FileFacts> = workspace
+        .facts
+        .iter()
+        .filter(|f| {
+            f.kind == FileKind::Ini
+                && f.deploy
+                    .as_ref()
+                    .is_some_and(|d| uwsgi::uwsgi_invocation(d, project_env).is_some())
+        })
+        .collect();
+    // An ini file a command names (`uwsgi /opt/app/docker/uwsgi.ini`) is
+    // that command's configuration: read it for the command, so that the
+    // ini found on its own is the same service, not a second one.
+    for f in &mut found {
+        let settings = with_uwsgi_ini(f.invocation.settings.clone(), f, &uwsgi_inis);
+        f.invocation.settings = settings;
+    }
     let base_analysis = project.analyze(project_env, None);
     for server in &base_analysis.servers {
         found.push(Found {
@@ -108,38 +125,48 @@ pub fn build(workspace: &Workspace, project_env: &Environment, deployment: &mut 
     // with one branch per process type: `worker_log_parser` and
     // `worker_misc` both run `celery -A app worker`) describes distinct
     // services; the same command reached twice is one.
-    let mut commands_per_file: BTreeMap<(ServerKind, String, FilePath), Vec<Span>> =
+    // Commands that differ only in how they are wrapped (`exec gosu app
+    // celery …` in the root branch, `exec celery …` in the other) are one
+    // service: the first of them stands for all.
+    let mut commands_per_file: BTreeMap<(ServerKind, String, FilePath), Vec<(Span, String)>> =
         BTreeMap::new();
     for f in &found {
         if let Some(app) = app_of(f) {
             let spans = commands_per_file
                 .entry((f.invocation.kind, app, f.invocation.location.file.clone()))
                 .or_default();
-            if !spans.contains(&f.invocation.location.span) {
-                spans.push(f.invocation.location.span);
+            let signature = settings_signature(&f.invocation.settings);
+            if !spans.iter().any(|(_, s)| *s == signature) {
+                spans.push((f.invocation.location.span, signature));
             }
         }
     }
     let mut seen_keys: Vec<(ServerKind, Option<String>, Option<Location>)> = Vec::new();
+    // Services read from server config files that no command starts.
+    let mut standalone: Vec<usize> = Vec::new();
     let mut names: BTreeMap<String, usize> = BTreeMap::new();
     for mut f in found {
         if f.invocation.development || f.invocation.kind == ServerKind::DevServer {
             continue;
         }
         let app = app_of(&f);
-        let distinct_in_file = app.as_ref().is_some_and(|app| {
-            commands_per_file
-                .get(&(
-                    f.invocation.kind,
-                    app.clone(),
-                    f.invocation.location.file.clone(),
-                ))
-                .is_some_and(|spans| spans.len() > 1)
+        let same_in_file = app.as_ref().and_then(|app| {
+            commands_per_file.get(&(
+                f.invocation.kind,
+                app.clone(),
+                f.invocation.location.file.clone(),
+            ))
         });
+        let distinct_in_file = same_in_file.is_some_and(|spans| spans.len() > 1);
+        let signature = settings_signature(&f.invocation.settings);
+        let representative = same_in_file
+            .and_then(|spans| spans.iter().find(|(_, s)| *s == signature))
+            .map(|(span, _)| Location::new(f.invocation.location.file.clone(), *span));
         let key = (
             f.invocation.kind,
             app,
-            distinct_in_file.then(|| f.invocation.location.clone()),
+            distinct_in_file
+                .then(|| representative.unwrap_or_else(|| f.invocation.location.clone())),
         );
         if key.1.is_some() && seen_keys.contains(&key) {
             // The same server started from a second file (a Procfile and a
@@ -187,7 +214,15 @@ pub fn build(workspace: &Workspace, project_env: &Environment, deployment: &mut 
         };
         let analysis = analysis_for(&project, &mut cache, &service.env, scope);
         attach_pools(&mut service, analysis, deployment);
+        if matches!(f.source, Source::Uwsgi | Source::GunicornConfig) {
+            standalone.push(deployment.services.len());
+        }
         deployment.services.push(service);
+    }
+    if standalone.len() > 1 {
+        for index in standalone {
+            deployment.services[index].alternative_group = Some(0);
+        }
     }
 
     if deployment.services.is_empty() {
@@ -512,6 +547,58 @@ fn built_dockerfile<'w>(
     })
 }
 
+/// A uwsgi command's settings over those of the ini file it names, found
+/// in the repository by the longest matching tail of the path written (a
+/// path inside the container after `WORKDIR`/`COPY . /opt/app/`).
+fn with_uwsgi_ini(settings: ServerSettings, found: &Found, inis: &[&FileFacts]) -> ServerSettings {
+    if found.invocation.kind != ServerKind::Uwsgi || found.source == Source::Uwsgi {
+        return settings;
+    }
+    let Some(path) = settings
+        .config_file
+        .as_ref()
+        .and_then(|c| c.value.as_deref())
+        .and_then(|written| find_config_file(written, inis))
+    else {
+        return settings;
+    };
+    let Some(ini) = inis
+        .iter()
+        .find(|f| f.path == path)
+        .and_then(|f| f.deploy.as_ref())
+        .and_then(|d| uwsgi::uwsgi_invocation(d, &found.env))
+    else {
+        return settings;
+    };
+    let mut merged = ini.settings;
+    let mut cli = settings;
+    cli.config_file = None;
+    merged.overlay(&cli);
+    merged
+}
+
+/// The values of a command's settings without where they were written:
+/// equal for two commands that start the same server the same way.
+fn settings_signature(settings: &ServerSettings) -> String {
+    fn value<T: std::fmt::Debug>(field: Option<&Sourced<T>>) -> String {
+        format!("{:?}", field.map(|s| &s.value))
+    }
+    [
+        value(settings.workers.as_ref()),
+        value(settings.threads.as_ref()),
+        value(settings.worker_class.as_ref()),
+        value(settings.worker_connections.as_ref()),
+        value(settings.concurrency.as_ref()),
+        value(settings.limit_concurrency.as_ref()),
+        value(settings.preload.as_ref()),
+        value(settings.bind.as_ref()),
+        value(settings.app.as_ref()),
+        value(settings.config_file.as_ref()),
+        value(settings.blocking_threads.as_ref()),
+    ]
+    .join("|")
+}
+
 /// The Python modules one service runs, which decide the pools it opens.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Scope {
@@ -563,7 +650,10 @@ fn code_of(
             let module = project
                 .index_of_path(file.as_path())
                 .ok_or_else(|| format!("`{file}` is not a module of the repository"))?;
-            (file.display_string(), vec![module])
+            let mut starts = vec![module];
+            // `uvicorn.run("app.api:app")` imports the app by name too.
+            starts.extend(app.as_deref().and_then(|a| project.entry_module(a)));
+            (file.display_string(), starts)
         }
         (Some(app), _) => {
             let module = project
@@ -957,6 +1047,7 @@ fn make_service(
         worker_class: effective_class,
         settings,
         entry: None,
+        alternative_group: None,
         runs_all_code: None,
         cpu_count: decl.and_then(|d| d.cpu_count.clone()),
         env: found.env.clone(),
@@ -1030,6 +1121,7 @@ fn implicit_service(env: Environment) -> Service {
         worker_class: None,
         settings: ServerSettings::default(),
         entry: None,
+        alternative_group: None,
         runs_all_code: Some("no server command was found".to_owned()),
         cpu_count: None,
         env,
