@@ -175,6 +175,13 @@ fn an_unresolved_entry_point_is_reported_with_all_service_code() {
             && text.contains("`app.wsgi:app` names no module of the repository"),
         "{text}"
     );
+    let verbose = Command::new(env!("CARGO_BIN_EXE_poolcheck"))
+        .args(["check", "--verbose", "--format", "concise"])
+        .current_dir(&dir)
+        .output()
+        .expect("poolcheck runs");
+    let err = String::from_utf8_lossy(&verbose.stderr);
+    assert!(err.contains("service `web` runs all service code"), "{err}");
 }
 
 fn service_names(b: &serde_json::Value) -> Vec<String> {
