@@ -6,7 +6,7 @@ use std::path::{Component, Path, PathBuf};
 
 use poolcheck_core::FilePath;
 use poolcheck_core::facts::PythonModule;
-use poolcheck_core::facts::python::{ExprKind, ImportKind, Stmt, StmtKind};
+use poolcheck_core::facts::python::{Arg, ExprKind, ImportKind, Stmt, StmtKind};
 
 use super::eval::ScopeKind;
 
@@ -395,6 +395,28 @@ impl PythonProject<'_> {
                 }
             }
         }
+        // `app.autodiscover_tasks(["shop.orders", "shop.billing"])`: the
+        // worker imports each package's `tasks` module.
+        for site in module
+            .calls
+            .iter()
+            .filter(|c| c.callee_name == "autodiscover_tasks")
+        {
+            let ExprKind::Call { args, .. } = &site.call.kind else {
+                continue;
+            };
+            let Some(Arg::Positional(first)) = args.first() else {
+                continue;
+            };
+            let ExprKind::List(items) = &first.kind else {
+                continue;
+            };
+            for item in items {
+                if let ExprKind::Str(package) = &item.kind {
+                    out.extend(self.entry_module(&format!("{package}.tasks")));
+                }
+            }
+        }
         out
     }
 
@@ -514,5 +536,34 @@ mod tests {
         assert_eq!(project.entry_module("missing.module:app"), None);
         assert!(is_non_service_code(&paths[3]));
         assert!(!is_non_service_code(&paths[2]));
+    }
+
+    #[test]
+    fn celery_autodiscovery_reaches_the_listed_packages_tasks() {
+        let celery = crate::python::parse_source(
+            "from celery import Celery\napp = Celery('shop')\napp.autodiscover_tasks(['shop.orders'])\n",
+        );
+        let tasks = crate::python::parse_source("x = 1\n");
+        let other = crate::python::parse_source("y = 2\n");
+        let paths = [
+            FilePath::new("shop/celery.py"),
+            FilePath::new("shop/orders/tasks.py"),
+            FilePath::new("shop/billing/tasks.py"),
+        ];
+        let project = PythonProject::new(
+            Path::new(""),
+            [
+                (&paths[0], &celery),
+                (&paths[1], &tasks),
+                (&paths[2], &other),
+            ],
+        );
+        let entry = project.entry_module("shop.celery").unwrap();
+        let reached: Vec<String> = project
+            .reachable_from(&[entry])
+            .into_iter()
+            .map(|m| project.entry(m).name.clone())
+            .collect();
+        assert_eq!(reached, ["shop.celery", "shop.orders.tasks"]);
     }
 }
