@@ -50,6 +50,9 @@ pub fn imported_modules(
         .collect();
     if from.is_none() {
         settings_names.extend(deployment_settings_names(workspace));
+        // A server's app module decides which code the service runs, and
+        // often holds no trigger word (`app/main.py` = `FastAPI()` and imports).
+        settings_names.extend(deployment_entry_names(workspace));
     }
     let mut modules = ModuleIndex::new(by_name);
     for name in settings_names {
@@ -143,6 +146,39 @@ impl<'p> ModuleIndex<'p> {
             .cloned()?;
         self.by_name.remove(&key)
     }
+}
+
+/// The modules deployment commands name as their app (`app.main` of
+/// `uvicorn app.main:app`, `proj` and `proj.celery` of `celery -A proj`).
+fn deployment_entry_names(workspace: &Workspace) -> Vec<String> {
+    let env = poolcheck_core::Environment::new();
+    let mut names = Vec::new();
+    for deploy in workspace.facts.iter().filter_map(|f| f.deploy.as_ref()) {
+        let invocations = poolcheck_extract::commands::invocations(deploy, &env)
+            .into_iter()
+            .chain(poolcheck_extract::uwsgi::uwsgi_invocation(deploy, &env));
+        for invocation in invocations {
+            let Some(app) = invocation.settings.app.and_then(|a| a.value) else {
+                continue;
+            };
+            let module = app.split(':').next().unwrap_or(&app).trim();
+            if let Some(path) = module.strip_suffix(".py") {
+                // A path, possibly inside a container: every tail of it.
+                let parts: Vec<&str> = path
+                    .split('/')
+                    .filter(|c| !c.is_empty() && *c != ".")
+                    .collect();
+                names.extend((0..parts.len()).map(|skip| parts[skip..].join(".")));
+                continue;
+            }
+            if module.is_empty() || module.contains('/') {
+                continue;
+            }
+            names.push(format!("{module}.celery"));
+            names.push(module.to_owned());
+        }
+    }
+    names
 }
 
 /// The settings modules the deployment names in `DJANGO_SETTINGS_MODULE`

@@ -118,3 +118,127 @@ fn an_entrypoint_with_several_worker_types_has_a_service_for_each() {
     assert_eq!(service(&b, "worker-2")["processes"], 5);
     assert_eq!(b["databases"][0]["demand"], 20);
 }
+
+fn check_codes(dir: &Path) -> Vec<String> {
+    let out = Command::new(env!("CARGO_BIN_EXE_poolcheck"))
+        .args(["check", "--format", "json"])
+        .current_dir(dir)
+        .output()
+        .expect("poolcheck runs");
+    let check: serde_json::Value = serde_json::from_slice(&out.stdout).expect("check JSON");
+    check["diagnostics"]
+        .as_array()
+        .expect("diagnostics")
+        .iter()
+        .map(|d| d["code"].as_str().expect("code").to_owned())
+        .collect()
+}
+
+/// `api` runs `app.main:app`, which imports app/db.py (10 + 10) with 2
+/// workers: 40. `echo` imports no database code: 0. The engine that
+/// scripts/backfill.py creates inside `main()` belongs to no service.
+#[test]
+fn each_service_is_charged_for_the_code_its_entry_point_reaches() {
+    let dir = project("service-entry-points");
+    let b = budget(&dir);
+    let db = &b["databases"][0];
+    assert_eq!(db["demand"], 40, "{b:#}");
+    let contributors = db["contributors"].as_array().unwrap();
+    assert_eq!(contributors.len(), 1, "{b:#}");
+    assert_eq!(contributors[0]["name"], "api");
+    let api = service(&b, "api");
+    assert_eq!(api["entry"], "app.main:app");
+    assert_eq!(api["pools"].as_array().unwrap().len(), 1);
+    assert_eq!(api["pools"][0]["per_process"], 20);
+    let echo = service(&b, "echo");
+    assert_eq!(echo["entry"], "echo.main:app");
+    assert_eq!(echo["pools"], serde_json::json!([]));
+    assert!(!check_codes(&dir).contains(&"PC101".to_owned()));
+}
+
+/// `gunicorn app.wsgi:app` where the repository has no `app/wsgi.py`: the
+/// service runs all service code, and the human budget and JSON say so.
+#[test]
+fn an_unresolved_entry_point_is_reported_with_all_service_code() {
+    let dir = project("entrypoint-process-types");
+    let b = budget(&dir);
+    assert_eq!(service(&b, "web")["entry"], serde_json::Value::Null);
+    assert_eq!(service(&b, "web")["pools"][0]["per_process"], 2);
+    let out = Command::new(env!("CARGO_BIN_EXE_poolcheck"))
+        .args(["budget", "--color", "never"])
+        .current_dir(&dir)
+        .output()
+        .expect("poolcheck runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Service web runs all service code")
+            && text.contains("`app.wsgi:app` names no module of the repository"),
+        "{text}"
+    );
+    let verbose = Command::new(env!("CARGO_BIN_EXE_poolcheck"))
+        .args(["check", "--verbose", "--format", "concise"])
+        .current_dir(&dir)
+        .output()
+        .expect("poolcheck runs");
+    let err = String::from_utf8_lossy(&verbose.stderr);
+    assert!(err.contains("service `web` runs all service code"), "{err}");
+}
+
+fn service_names(b: &serde_json::Value) -> Vec<String> {
+    b["services"]
+        .as_array()
+        .expect("services")
+        .iter()
+        .map(|s| s["name"].as_str().expect("service name").to_owned())
+        .collect()
+}
+
+/// `if root: exec gosu app celery … --concurrency 50 else exec celery …
+/// --concurrency 50`: one worker of 50 processes × 1, not two (was 100 > 97).
+#[test]
+fn shell_branches_starting_the_same_worker_are_one_service() {
+    let dir = project("shell-branch-worker");
+    let b = budget(&dir);
+    assert_eq!(service_names(&b), ["worker"], "{b:#}");
+    assert_eq!(service(&b, "worker")["processes"], 50);
+    assert_eq!(b["databases"][0]["demand"], 50);
+    assert!(!check_codes(&dir).contains(&"PC101".to_owned()));
+}
+
+/// `if "--single" in sys.argv: uvicorn.run(…) else: uvicorn.run(…, workers=4)`:
+/// one service, the larger branch (4 × (5 + 5) = 40), not 10 + 40.
+#[test]
+fn python_branches_around_uvicorn_run_are_one_service() {
+    let b = budget(&project("one-service-alternatives"));
+    assert_eq!(service_names(&b), ["web"], "{b:#}");
+    assert_eq!(service(&b, "web")["processes"], 4);
+    assert_eq!(b["databases"][0]["demand"], 40);
+}
+
+/// `WORKDIR /opt/app`, `COPY . /opt/app/`, `CMD ["uwsgi",
+/// "/opt/app/docker/uwsgi.ini"]`: the command runs docker/uwsgi.ini (8
+/// processes × 5): one service of 40, not 1 × 5 plus the ini's 40.
+#[test]
+fn a_container_path_to_a_uwsgi_ini_maps_back_to_the_repository_file() {
+    let b = budget(&project("uwsgi-container-path"));
+    assert_eq!(service_names(&b), ["web"], "{b:#}");
+    let web = service(&b, "web");
+    assert_eq!(web["processes"], 8);
+    assert_eq!(web["entry"], "shop.wsgi:application");
+    assert_eq!(b["databases"][0]["demand"], 40);
+}
+
+/// contrib/gunicorn.py (6 workers) and contrib/uwsgi.ini (4 processes), both
+/// serving `blog.wsgi:application` and started by no deployment file: two
+/// ways to run one app, counted as max(40, 60) = 60 rather than 100.
+#[test]
+fn standalone_server_configurations_are_alternatives() {
+    let b = budget(&project("standalone-alternatives"));
+    let db = &b["databases"][0];
+    assert_eq!(db["demand"], 60, "{b:#}");
+    let contributors = db["contributors"].as_array().unwrap();
+    assert_eq!(contributors.len(), 1);
+    assert_eq!(contributors[0]["connections"], 60);
+    let formula = contributors[0]["formula"].as_str().unwrap();
+    assert!(formula.starts_with("max("), "{formula}");
+}

@@ -74,6 +74,7 @@ fn wsgi_sync_workers_open_one_connection_each() {
                 "processes": 4,
                 "concurrency": 1,
                 "fits": {"replicas": 24, "processes": 97, "per_process": 24},
+                "entry": "shop.wsgi:application",
                 "pools": [{
                     "kind": "django",
                     "target": "db",
@@ -116,6 +117,7 @@ fn persistent_connections_per_thread_exceed_the_server() {
                 "processes": 12,
                 "concurrency": 4,
                 "fits": {"replicas": 2, "processes": 8, "per_process": 2},
+                "entry": "shop.wsgi:application",
                 "pools": [{
                     "kind": "django",
                     "target": "db",
@@ -159,6 +161,7 @@ fn an_asgi_pool_caps_each_process_at_max_size() {
                 "processes": 2,
                 "concurrency": null,
                 "fits": {"replicas": 6, "processes": 12, "per_process": 48},
+                "entry": "paperless.asgi:application",
                 "pools": [{
                     "kind": "django-pool",
                     "target": "broker-db",
@@ -215,4 +218,38 @@ fn src_layout_helper_module_is_read_through_its_import() {
         budget["databases"][0]["contributors"][0]["formula"],
         json!("3 workers × 4 threads")
     );
+}
+
+/// Two aliases whose hosts come from different unresolvable calls
+/// (`secret("shop/primary-host")`, `secret("shop/analytics-host")`) are two
+/// assumed servers of 97 usable slots each, 50 workers on each: no PC101.
+/// The `replica` alias exists only `if env("DB_REPLICA_HOST", default="")`,
+/// which is false with the known environment: no third database.
+#[test]
+fn different_unknown_hosts_are_different_assumed_servers() {
+    let dir = project("django-unknown-hosts");
+    let budget = json_of(&poolcheck(&dir, &["budget", "--format", "json"]));
+    let databases = budget["databases"].as_array().expect("databases");
+    let summary: Vec<(String, i64)> = databases
+        .iter()
+        .map(|d| {
+            (
+                d["name"].as_str().unwrap().to_owned(),
+                d["demand"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("unknown host secret(\"shop/primary-host\")".to_owned(), 50),
+            (
+                "unknown host secret(\"shop/analytics-host\")".to_owned(),
+                50
+            ),
+        ],
+        "{budget:#}"
+    );
+    assert!(databases.iter().all(|d| d["usable"] == 97));
+    assert!(budget_codes(&dir).is_empty(), "{:?}", budget_codes(&dir));
 }

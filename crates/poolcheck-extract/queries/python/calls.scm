@@ -1,5 +1,6 @@
 ; Calls whose callee's last name poolcheck cares about, anywhere in a module:
-; engine and pool constructors, driver connects, Flask-SQLAlchemy and uvicorn.run.
+; engine and pool constructors, driver connects, Flask-SQLAlchemy, uvicorn.run and
+; celery's autodiscover_tasks (which modules a worker loads).
 ; The callee is resolved through imports later; these names only narrow the search.
 
 (call
@@ -9,7 +10,7 @@
     "create_pool" "connect" "ConnectionPool" "AsyncConnectionPool"
     "NullConnectionPool" "AsyncNullConnectionPool"
     "SimpleConnectionPool" "ThreadedConnectionPool" "PersistentConnectionPool"
-    "SQLAlchemy" "run")) @call
+    "SQLAlchemy" "run" "autodiscover_tasks")) @call
 
 (call
   function: (attribute attribute: (identifier) @callee)
@@ -18,4 +19,4 @@
     "create_pool" "connect" "ConnectionPool" "AsyncConnectionPool"
     "NullConnectionPool" "AsyncNullConnectionPool"
     "SimpleConnectionPool" "ThreadedConnectionPool" "PersistentConnectionPool"
-    "SQLAlchemy" "run")) @call
+    "SQLAlchemy" "run" "autodiscover_tasks")) @call

@@ -215,7 +215,6 @@ impl PythonProject<'_> {
     /// as it runs with `env`. `only_paths` narrows the modules considered to
     /// those under the given paths (a service's `paths`).
     pub fn analyze(&self, env: &Environment, only_paths: Option<&[PathBuf]>) -> PythonAnalysis {
-        let eval = Evaluator::new(self, env);
         let modules: Vec<usize> = (0..self.len())
             .filter(|m| match only_paths {
                 None => true,
@@ -225,8 +224,24 @@ impl PythonProject<'_> {
                 }
             })
             .collect();
+        self.analyze_modules(env, &modules, &modules)
+    }
+
+    /// Like [`Self::analyze`] over the modules a service runs (`modules`);
+    /// Django and Flask-SQLAlchemy configuration is read from
+    /// `config_modules`, since frameworks load settings by name rather than
+    /// by import.
+    pub fn analyze_modules(
+        &self,
+        env: &Environment,
+        modules: &[usize],
+        config_modules: &[usize],
+    ) -> PythonAnalysis {
+        let eval = Evaluator::new(self, env);
+        let modules = modules.to_vec();
         let mut analysis = PythonAnalysis::default();
         let mut engine_sites: Vec<(ClientPool, GroupKey)> = Vec::new();
+        let mut server_sites: Vec<(ServerInvocation, GroupKey)> = Vec::new();
         let mut flask_engine_options: Option<Sourced<Value>> = None;
         for &m in &modules {
             for site in &self.module(m).calls {
@@ -291,7 +306,8 @@ impl PythonProject<'_> {
                         engine_sites.push((pool, GroupKey::of(m, site)));
                     }
                     Construct::UvicornRun => {
-                        analysis.servers.push(uvicorn_run(&eval, &ctx, &site.call));
+                        server_sites
+                            .push((uvicorn_run(&eval, &ctx, &site.call), GroupKey::of(m, site)));
                     }
                     Construct::FlaskSqlAlchemy => {
                         let args = pool_args(&eval, &ctx, &site.call);
@@ -303,16 +319,17 @@ impl PythonProject<'_> {
             }
         }
         analysis.pools = merge_branches(engine_sites);
+        analysis.servers = merge_server_branches(server_sites);
         if flask::uses_flask_sqlalchemy(&eval) {
             let pools = flask::flask_pools(
                 &eval,
-                &modules,
+                config_modules,
                 flask_engine_options.as_ref(),
                 &mut analysis.unresolved,
             );
             analysis.pools.extend(pools);
         }
-        let django = django::django_pools(&eval, &modules, &mut analysis.unresolved);
+        let django = django::django_pools(&eval, config_modules, &mut analysis.unresolved);
         analysis.pools.extend(django);
         attach_event_handlers(&eval, &modules, &mut analysis);
         for &m in &modules {
@@ -325,6 +342,44 @@ impl PythonProject<'_> {
             }
         }
         analysis
+    }
+
+    /// What a Django process loads by name rather than by import: the
+    /// settings modules in effect among `candidates`, the `ROOT_URLCONF`
+    /// module and every module of the repository's `INSTALLED_APPS` packages.
+    pub fn django_loaded_modules(&self, env: &Environment, candidates: &[usize]) -> Vec<usize> {
+        let eval = Evaluator::new(self, env);
+        let mut ignored = Vec::new();
+        let mut out = Vec::new();
+        for config in django::configurations(&eval, candidates, &mut ignored) {
+            out.push(config.module);
+            let urlconf = eval.module_value(config.module, "ROOT_URLCONF");
+            if let Some(Value::Str(name)) = &urlconf.value {
+                out.extend(self.entry_module(&name.text));
+            }
+            let apps = eval.module_value(config.module, "INSTALLED_APPS");
+            if let Some(Value::List(items)) = &apps.value {
+                for item in items {
+                    let Some(Value::Str(app)) = &item.value else {
+                        continue;
+                    };
+                    // `shop.apps.ShopConfig` names a class in the package `shop`.
+                    let name = app.text.split(".apps.").next().unwrap_or(&app.text);
+                    if name == "django" || name.starts_with("django.") {
+                        continue;
+                    }
+                    out.extend(self.package_modules(name));
+                }
+            }
+        }
+        out
+    }
+
+    /// True when the module at `index` binds `name` at module level (star
+    /// imports followed).
+    pub fn module_binds(&self, index: usize, name: &str) -> bool {
+        let env = Environment::new();
+        Evaluator::new(self, &env).module_defines(index, name)
     }
 
     /// The settings of the gunicorn config file at `config_path`, evaluated with `env`.
@@ -377,6 +432,18 @@ impl GroupKey {
             returned: site.returned,
             guards: site.guards.clone(),
         }
+    }
+
+    /// Both sit in the same function, in different arms of one branch point.
+    fn in_other_arm_than(&self, other: &GroupKey) -> bool {
+        self.module == other.module
+            && self.function == other.function
+            && self.guards.iter().any(|a| {
+                other
+                    .guards
+                    .iter()
+                    .any(|b| a.branch == b.branch && a.arm != b.arm)
+            })
     }
 
     /// Both create the same thing and can never both run: they sit in
@@ -432,6 +499,42 @@ fn merge_branches(sites: Vec<(ClientPool, GroupKey)>) -> Vec<ClientPool> {
         out.push(worst);
     }
     out
+}
+
+/// `if single: uvicorn.run(app) else: uvicorn.run(app, workers=n)` starts
+/// one server either way: the arms of one branch point are alternatives, and
+/// the one with the most workers counts.
+fn merge_server_branches(sites: Vec<(ServerInvocation, GroupKey)>) -> Vec<ServerInvocation> {
+    let mut groups: Vec<Vec<(ServerInvocation, GroupKey)>> = Vec::new();
+    for (server, key) in sites {
+        let group = groups.iter_mut().find(|g| {
+            g.iter().all(|(other, k)| {
+                other.settings.app.as_ref().and_then(|a| a.value.as_ref())
+                    == server.settings.app.as_ref().and_then(|a| a.value.as_ref())
+                    && k.in_other_arm_than(&key)
+            })
+        });
+        match group {
+            Some(group) => group.push((server, key)),
+            None => groups.push(vec![(server, key)]),
+        }
+    }
+    groups
+        .into_iter()
+        .filter_map(|group| {
+            group
+                .into_iter()
+                .map(|(server, _)| server)
+                .max_by_key(|server| {
+                    server
+                        .settings
+                        .workers
+                        .as_ref()
+                        .and_then(|w| w.get().and_then(|e| e.eval(8)))
+                        .unwrap_or(1)
+                })
+        })
+        .collect()
 }
 
 fn cap_weight(cap: &PoolCap) -> (u8, i64) {

@@ -118,6 +118,7 @@ const INTERESTING_CALLEES: &[&str] = &[
     "PersistentConnectionPool",
     "SQLAlchemy",
     "run",
+    "autodiscover_tasks",
 ];
 
 static CALLEE_FINDER: LazyLock<Option<aho_corasick::AhoCorasick>> =

@@ -6,7 +6,7 @@ use std::path::{Component, Path, PathBuf};
 
 use poolcheck_core::FilePath;
 use poolcheck_core::facts::PythonModule;
-use poolcheck_core::facts::python::{ExprKind, Stmt, StmtKind};
+use poolcheck_core::facts::python::{Arg, ExprKind, ImportKind, Stmt, StmtKind};
 
 use super::eval::ScopeKind;
 
@@ -289,6 +289,191 @@ impl<'a> PythonProject<'a> {
     }
 }
 
+/// Code that no deployed process runs unless a deployment file names it:
+/// test suites, migrations, one-off scripts, examples, documentation,
+/// benchmarks and load tests.
+pub fn is_non_service_code(path: &FilePath) -> bool {
+    if path.is_python_test() {
+        return true;
+    }
+    path.as_path().components().any(|c| {
+        matches!(
+            c.as_os_str().to_str(),
+            Some(
+                "migrations"
+                    | "alembic"
+                    | "scripts"
+                    | "examples"
+                    | "docs"
+                    | "benchmarks"
+                    | "load_testing"
+            )
+        )
+    })
+}
+
+impl PythonProject<'_> {
+    /// Every module that is service code (see [`is_non_service_code`]).
+    pub fn service_code(&self) -> Vec<usize> {
+        (0..self.len())
+            .filter(|&m| !is_non_service_code(self.path(m)))
+            .collect()
+    }
+
+    /// The module a server's app target names: `pkg.mod:app`, `pkg.mod`,
+    /// `pkg/mod.py` (a path, possibly inside a container: matched by its
+    /// longest tail that names one module).
+    pub fn entry_module(&self, target: &str) -> Option<usize> {
+        let target = target.trim();
+        let module = target.split(':').next().unwrap_or(target).trim();
+        if module.is_empty() {
+            return None;
+        }
+        if module.contains('/') || Path::new(module).extension().is_some_and(|e| e == "py") {
+            let written: Vec<&str> = module
+                .split('/')
+                .filter(|c| !c.is_empty() && *c != ".")
+                .collect();
+            return (0..written.len()).find_map(|skip| {
+                let tail: PathBuf = written[skip..].iter().collect();
+                let mut matching = self
+                    .modules
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, m)| m.path.as_path().ends_with(&tail));
+                match (matching.next(), matching.next()) {
+                    (Some((only, _)), None) => Some(only),
+                    _ => None,
+                }
+            });
+        }
+        if !module
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '.')
+        {
+            return None;
+        }
+        if let Some(index) = self.index_of_name(module) {
+            return Some(index);
+        }
+        if self.is_empty() {
+            return None;
+        }
+        self.resolve_absolute(0, module)
+    }
+
+    /// The modules this module's imports run (module level and inside
+    /// functions, which run when the function is called), with the packages
+    /// they sit in.
+    fn imports_of(&self, from: usize) -> Vec<usize> {
+        let module = self.module(from);
+        let statements = module
+            .body
+            .iter()
+            .chain(module.functions.iter().flat_map(|f| f.body.iter()));
+        let mut out = Vec::new();
+        for stmt in statements {
+            let StmtKind::Import(import) = &stmt.kind else {
+                continue;
+            };
+            let full = self.import_target_name(from, &import.module, import.level);
+            let mut prefix = String::new();
+            for part in full.split('.') {
+                if !prefix.is_empty() {
+                    prefix.push('.');
+                }
+                prefix.push_str(part);
+                out.extend(self.index_of_name(&prefix));
+            }
+            if import.level == 0 && self.index_of_name(&full).is_none() {
+                out.extend(self.resolve_absolute(from, &full));
+            }
+            if let ImportKind::Names(names) = &import.kind {
+                for name in names {
+                    let child = if full.is_empty() {
+                        name.name.clone()
+                    } else {
+                        format!("{full}.{}", name.name)
+                    };
+                    out.extend(self.index_of_name(&child));
+                }
+            }
+        }
+        // `app.autodiscover_tasks(["shop.orders", "shop.billing"])`: the
+        // worker imports each package's `tasks` module.
+        for site in module
+            .calls
+            .iter()
+            .filter(|c| c.callee_name == "autodiscover_tasks")
+        {
+            let ExprKind::Call { args, .. } = &site.call.kind else {
+                continue;
+            };
+            let Some(Arg::Positional(first)) = args.first() else {
+                continue;
+            };
+            let ExprKind::List(items) = &first.kind else {
+                continue;
+            };
+            for item in items {
+                if let ExprKind::Str(package) = &item.kind {
+                    out.extend(self.entry_module(&format!("{package}.tasks")));
+                }
+            }
+        }
+        out
+    }
+
+    /// The modules importing `starts` runs, `starts` included, in index order.
+    pub fn reachable_from(&self, starts: &[usize]) -> Vec<usize> {
+        let mut seen = vec![false; self.len()];
+        let mut pending: Vec<usize> = starts.iter().copied().filter(|&m| m < self.len()).collect();
+        while let Some(m) = pending.pop() {
+            if std::mem::replace(&mut seen[m], true) {
+                continue;
+            }
+            pending.extend(self.imports_of(m).into_iter().filter(|&i| !seen[i]));
+        }
+        (0..self.len()).filter(|&m| seen[m]).collect()
+    }
+
+    /// Every module of the package `name` (its `__init__` and everything
+    /// below it).
+    pub fn package_modules(&self, name: &str) -> Vec<usize> {
+        let Some(root) = self.index_of_name(name).or_else(|| {
+            (!self.is_empty())
+                .then(|| self.resolve_absolute(0, name))
+                .flatten()
+        }) else {
+            return Vec::new();
+        };
+        let full = &self.modules[root].name;
+        let prefix = format!("{full}.");
+        (0..self.len())
+            .filter(|&m| m == root || self.modules[m].name.starts_with(&prefix))
+            .collect()
+    }
+
+    /// True when one of `modules` imports `package` or something below it.
+    pub fn imports_package(&self, modules: &[usize], package: &str) -> bool {
+        let below = format!("{package}.");
+        modules.iter().any(|&m| {
+            let module = self.module(m);
+            module
+                .body
+                .iter()
+                .chain(module.functions.iter().flat_map(|f| f.body.iter()))
+                .any(|s| match &s.kind {
+                    StmtKind::Import(import) => {
+                        import.level == 0
+                            && (import.module == package || import.module.starts_with(&below))
+                    }
+                    _ => false,
+                })
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -320,5 +505,69 @@ mod tests {
             project.import_target_name(core, "config", 2),
             "src.dispatch.config"
         );
+    }
+
+    #[test]
+    fn entry_points_reach_what_they_import_and_nothing_else() {
+        let main = crate::python::parse_source("from app.db import engine\napp = object()\n");
+        let db = crate::python::parse_source("import os\n");
+        let script = crate::python::parse_source("from app import db\n");
+        let paths = [
+            FilePath::new("app/__init__.py"),
+            FilePath::new("app/main.py"),
+            FilePath::new("app/db.py"),
+            FilePath::new("scripts/backfill.py"),
+        ];
+        let empty = PythonModule::default();
+        let project = PythonProject::new(
+            Path::new(""),
+            [
+                (&paths[0], &empty),
+                (&paths[1], &main),
+                (&paths[2], &db),
+                (&paths[3], &script),
+            ],
+        );
+        let entry = project.entry_module("app.main:app").unwrap();
+        let reached: Vec<String> = project
+            .reachable_from(&[entry])
+            .into_iter()
+            .map(|m| project.entry(m).name.clone())
+            .collect();
+        assert_eq!(reached, ["app", "app.db", "app.main"]);
+        // A path inside a container names the module by its tail.
+        assert_eq!(project.entry_module("/srv/app/main.py"), Some(entry));
+        assert_eq!(project.entry_module("missing.module:app"), None);
+        assert!(is_non_service_code(&paths[3]));
+        assert!(!is_non_service_code(&paths[2]));
+    }
+
+    #[test]
+    fn celery_autodiscovery_reaches_the_listed_packages_tasks() {
+        let celery = crate::python::parse_source(
+            "from celery import Celery\napp = Celery('shop')\napp.autodiscover_tasks(['shop.orders'])\n",
+        );
+        let tasks = crate::python::parse_source("x = 1\n");
+        let other = crate::python::parse_source("y = 2\n");
+        let paths = [
+            FilePath::new("shop/celery.py"),
+            FilePath::new("shop/orders/tasks.py"),
+            FilePath::new("shop/billing/tasks.py"),
+        ];
+        let project = PythonProject::new(
+            Path::new(""),
+            [
+                (&paths[0], &celery),
+                (&paths[1], &tasks),
+                (&paths[2], &other),
+            ],
+        );
+        let entry = project.entry_module("shop.celery").unwrap();
+        let reached: Vec<String> = project
+            .reachable_from(&[entry])
+            .into_iter()
+            .map(|m| project.entry(m).name.clone())
+            .collect();
+        assert_eq!(reached, ["shop.celery", "shop.orders.tasks"]);
     }
 }

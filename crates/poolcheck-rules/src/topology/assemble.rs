@@ -10,6 +10,7 @@ use poolcheck_core::FileKind;
 use poolcheck_core::facts::config::DatabaseDecl;
 use poolcheck_core::facts::deploy::ComposeEnvFile;
 use poolcheck_core::facts::pgbouncer::PgBouncerFile;
+use poolcheck_core::facts::pool::Target;
 use poolcheck_core::facts::postgres::{PostgresConfFile, PostgresServer};
 use poolcheck_core::{
     Diagnostic, Environment, Origin, Severity, SourceFile, Sourced, normalize_lexically,
@@ -397,7 +398,55 @@ impl Assembler<'_> {
         }
     }
 
+    /// The expression a pool's unknown host comes from, as written
+    /// (`env("DB_HOST")`, `os.environ["DATABASE_URL"]`), whitespace removed;
+    /// `None` when the target is known.
+    fn unknown_host_expression(&self, target: &Sourced<Target>) -> Option<String> {
+        if target.value.is_some() {
+            return None;
+        }
+        let written = target.location.as_ref().and_then(|location| {
+            let file = self.workspace.sources.get(&location.file)?;
+            let start = location.span.start as usize;
+            let end = location.span.end as usize;
+            file.text().get(start..end).map(str::to_owned)
+        });
+        let key = written
+            .filter(|w| !w.trim().is_empty())
+            .or_else(|| target.unknown_reason().map(str::to_owned))
+            .unwrap_or_default();
+        Some(key.split_whitespace().collect())
+    }
+
+    /// The assumed server of one unknown host expression.
+    fn server_for_unknown(&mut self, expression: &str) -> usize {
+        let name = format!("unknown host {expression}");
+        if let Some(i) = self
+            .deployment
+            .servers
+            .iter()
+            .position(|s| s.assumed && s.name == name)
+        {
+            return i;
+        }
+        let mut server = assumed_server(&name);
+        // Matched by expression only, never by a host name.
+        server.hosts.clear();
+        self.deployment.servers.push(server);
+        self.deployment.servers.len() - 1
+    }
+
     fn link_pools(&mut self) {
+        // Targets whose host is unknown reach the same server only when
+        // their host expressions are the same; with one such expression the
+        // server keeps its historical name (`localhost`, PostgreSQL's default).
+        let mut unknown_expressions = std::collections::BTreeSet::new();
+        for service in &self.deployment.services {
+            for pool in &service.pools {
+                unknown_expressions.extend(self.unknown_host_expression(&pool.pool.target));
+            }
+        }
+        let distinct_unknown = unknown_expressions.len() > 1;
         for s in 0..self.deployment.services.len() {
             for p in 0..self.deployment.services[s].pools.len() {
                 let target = self.deployment.services[s].pools[p]
@@ -426,7 +475,15 @@ impl Assembler<'_> {
                     }
                     Link::Server(ServerMatch::Existing(index)) => TargetRef::Server(index),
                     Link::Server(ServerMatch::New { host }) => {
-                        TargetRef::Server(self.server_for(Some(&host)))
+                        let expression = self.unknown_host_expression(
+                            &self.deployment.services[s].pools[p].pool.target,
+                        );
+                        match expression.filter(|_| distinct_unknown) {
+                            Some(expression) => {
+                                TargetRef::Server(self.server_for_unknown(&expression))
+                            }
+                            None => TargetRef::Server(self.server_for(Some(&host))),
+                        }
                     }
                 };
                 self.deployment.services[s].pools[p].target = linked;

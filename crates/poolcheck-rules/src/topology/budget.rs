@@ -605,6 +605,39 @@ pub fn process_noun(service: &Service) -> (&'static str, &'static str) {
 }
 
 /// Computes every server's and PgBouncer's budget.
+/// Alternative ways to run one app count once, as the largest of them:
+/// `max(web: 6 workers × 10, web-2: 4 processes × 10)`.
+fn largest_alternative(mut group: Vec<Contribution>) -> Contribution {
+    let rank = |c: &Contribution| match &c.term.count {
+        Count::Unbounded(_) => (2, 0),
+        Count::Unknown(_) => (1, 0),
+        Count::Known(n) => (0, *n),
+    };
+    if group.len() == 1 {
+        return group.remove(0);
+    }
+    let describe = |c: &Contribution, text: &str| format!("{}: {text} = {}", c.name, c.term.count);
+    let formula = group
+        .iter()
+        .map(|c| describe(c, &c.term.formula))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let quoted = group
+        .iter()
+        .map(|c| describe(c, &c.term.quoted))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let at = (0..group.len())
+        .max_by_key(|&i| (rank(&group[i]), std::cmp::Reverse(i)))
+        .unwrap_or(0);
+    let mut largest = group.swap_remove(at);
+    largest.term.formula = format!("max({formula})");
+    largest.term.quoted = format!(
+        "max({quoted}) (standalone server configurations no deployment file starts: alternative ways to run one app)"
+    );
+    largest
+}
+
 pub fn compute(deployment: &Deployment, cpus: Cpus, sources: &Sources) -> Budget {
     let mut pgbouncers = Vec::new();
     for (index, bouncer) in deployment.pgbouncers.iter().enumerate() {
@@ -653,19 +686,31 @@ pub fn compute(deployment: &Deployment, cpus: Cpus, sources: &Sources) -> Budget
     for (index, server) in deployment.servers.iter().enumerate() {
         let mut contributors = Vec::new();
         let mut demand = Count::Known(0);
+        let mut alternatives: std::collections::BTreeMap<usize, Vec<Contribution>> =
+            std::collections::BTreeMap::new();
         for (s, service) in deployment.services.iter().enumerate() {
             if let Some((term, primary)) =
                 service_term(service, &TargetRef::Server(index), cpus, sources)
             {
-                demand = demand.plus(term.count.clone());
-                contributors.push(Contribution {
+                let contribution = Contribution {
                     kind: ContributorKind::Service,
                     name: service.name.clone(),
                     index: s,
                     term,
                     primary,
-                });
+                };
+                if let Some(group) = service.alternative_group {
+                    alternatives.entry(group).or_default().push(contribution);
+                } else {
+                    demand = demand.plus(contribution.term.count.clone());
+                    contributors.push(contribution);
+                }
             }
+        }
+        for (_, group) in alternatives {
+            let largest = largest_alternative(group);
+            demand = demand.plus(largest.term.count.clone());
+            contributors.push(largest);
         }
         for pb in &pgbouncers {
             if let Some(term) = pb.server_side.towards(index) {

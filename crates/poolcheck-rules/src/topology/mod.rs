@@ -108,6 +108,18 @@ pub struct Service {
     /// The worker class in effect (`sync`, `gthread`, `gevent`, a uvicorn worker, a celery pool).
     pub worker_class: Option<Sourced<String>>,
     pub settings: ServerSettings,
+    /// The app target the service's command starts, as written, when it
+    /// names a module of the repository; `None` when the service runs all
+    /// service code.
+    pub entry: Option<String>,
+    /// Set on standalone server configurations that no deployment file
+    /// starts (a `contrib/gunicorn.py` beside a `contrib/uwsgi.ini`): they
+    /// are alternative ways to run one app, and the budget counts the
+    /// largest of the services sharing this group.
+    pub alternative_group: Option<usize>,
+    /// Why the service runs all service code (no entry point found), for
+    /// `budget` and `--verbose`.
+    pub runs_all_code: Option<String>,
     /// Declared `cpu_count`, which makes CPU-dependent factors concrete.
     pub cpu_count: Option<Sourced<i64>>,
     pub env: Environment,

@@ -50,6 +50,23 @@ pub fn build(workspace: &Workspace, project_env: &Environment, deployment: &mut 
     let project = PythonProject::new(&workspace.root, modules);
 
     let mut found = find_invocations(workspace, project_env);
+    let uwsgi_inis: Vec<&FileFacts> = workspace
+        .facts
+        .iter()
+        .filter(|f| {
+            f.kind == FileKind::Ini
+                && f.deploy
+                    .as_ref()
+                    .is_some_and(|d| uwsgi::uwsgi_invocation(d, project_env).is_some())
+        })
+        .collect();
+    // An ini file a command names (`uwsgi /opt/app/docker/uwsgi.ini`) is
+    // that command's configuration: read it for the command, so that the
+    // ini found on its own is the same service, not a second one.
+    for f in &mut found {
+        let settings = with_uwsgi_ini(f.invocation.settings.clone(), f, &uwsgi_inis);
+        f.invocation.settings = settings;
+    }
     let base_analysis = project.analyze(project_env, None);
     for server in &base_analysis.servers {
         found.push(Found {
@@ -94,10 +111,9 @@ pub fn build(workspace: &Workspace, project_env: &Environment, deployment: &mut 
         }
     }
 
-    // Analyses by (environment, paths); services that see the project's own
-    // environment reuse the one made above to find `uvicorn.run` servers.
-    let mut cache: Vec<(Environment, Option<Vec<PathBuf>>, PythonAnalysis)> =
-        vec![(project_env.clone(), None, base_analysis)];
+    // Analyses by (environment, code the service runs).
+    let service_code = project.service_code();
+    let mut cache: Vec<(Environment, Scope, PythonAnalysis)> = Vec::new();
     let app_of = |f: &Found| {
         f.invocation
             .settings
@@ -109,38 +125,48 @@ pub fn build(workspace: &Workspace, project_env: &Environment, deployment: &mut 
     // with one branch per process type: `worker_log_parser` and
     // `worker_misc` both run `celery -A app worker`) describes distinct
     // services; the same command reached twice is one.
-    let mut commands_per_file: BTreeMap<(ServerKind, String, FilePath), Vec<Span>> =
+    // Commands that differ only in how they are wrapped (`exec gosu app
+    // celery …` in the root branch, `exec celery …` in the other) are one
+    // service: the first of them stands for all.
+    let mut commands_per_file: BTreeMap<(ServerKind, String, FilePath), Vec<(Span, String)>> =
         BTreeMap::new();
     for f in &found {
         if let Some(app) = app_of(f) {
             let spans = commands_per_file
                 .entry((f.invocation.kind, app, f.invocation.location.file.clone()))
                 .or_default();
-            if !spans.contains(&f.invocation.location.span) {
-                spans.push(f.invocation.location.span);
+            let signature = settings_signature(&f.invocation.settings);
+            if !spans.iter().any(|(_, s)| *s == signature) {
+                spans.push((f.invocation.location.span, signature));
             }
         }
     }
     let mut seen_keys: Vec<(ServerKind, Option<String>, Option<Location>)> = Vec::new();
+    // Services read from server config files that no command starts.
+    let mut standalone: Vec<usize> = Vec::new();
     let mut names: BTreeMap<String, usize> = BTreeMap::new();
     for mut f in found {
         if f.invocation.development || f.invocation.kind == ServerKind::DevServer {
             continue;
         }
         let app = app_of(&f);
-        let distinct_in_file = app.as_ref().is_some_and(|app| {
-            commands_per_file
-                .get(&(
-                    f.invocation.kind,
-                    app.clone(),
-                    f.invocation.location.file.clone(),
-                ))
-                .is_some_and(|spans| spans.len() > 1)
+        let same_in_file = app.as_ref().and_then(|app| {
+            commands_per_file.get(&(
+                f.invocation.kind,
+                app.clone(),
+                f.invocation.location.file.clone(),
+            ))
         });
+        let distinct_in_file = same_in_file.is_some_and(|spans| spans.len() > 1);
+        let signature = settings_signature(&f.invocation.settings);
+        let representative = same_in_file
+            .and_then(|spans| spans.iter().find(|(_, s)| *s == signature))
+            .map(|(span, _)| Location::new(f.invocation.location.file.clone(), *span));
         let key = (
             f.invocation.kind,
             app,
-            distinct_in_file.then(|| f.invocation.location.clone()),
+            distinct_in_file
+                .then(|| representative.unwrap_or_else(|| f.invocation.location.clone())),
         );
         if key.1.is_some() && seen_keys.contains(&key) {
             // The same server started from a second file (a Procfile and a
@@ -154,7 +180,7 @@ pub fn build(workspace: &Workspace, project_env: &Environment, deployment: &mut 
         if let Some(decl) = decl {
             layer_declared(&mut f.env, &decl.env, "poolcheck config [services]");
         }
-        let (settings, gunicorn_config) =
+        let (settings, gunicorn_config, config_path) =
             effective_settings(&f, &project, &gunicorn_configs, deployment);
         let mut service = make_service(name, &f, settings, decl, deployment);
         service.gunicorn_config = gunicorn_config;
@@ -169,23 +195,45 @@ pub fn build(workspace: &Workspace, project_env: &Environment, deployment: &mut 
                 })
                 .collect()
         });
-        let cached = cache
-            .iter()
-            .position(|(e, p, _)| *e == service.env && *p == paths);
-        let index = cached.unwrap_or_else(|| {
-            let analysis = project.analyze(&service.env, paths.as_deref());
-            cache.push((service.env.clone(), paths, analysis));
-            cache.len() - 1
-        });
-        let analysis = &cache[index].2;
+        let scope = if let Some(paths) = paths {
+            Scope::Paths(paths)
+        } else {
+            match code_of(&project, &f, &service, config_path.as_ref(), &service_code) {
+                Ok((entry, scope)) => {
+                    service.entry = Some(entry);
+                    scope
+                }
+                Err(reason) => {
+                    service.runs_all_code = Some(reason);
+                    Scope::Modules {
+                        code: service_code.clone(),
+                        config: service_code.clone(),
+                    }
+                }
+            }
+        };
+        let analysis = analysis_for(&project, &mut cache, &service.env, scope);
         attach_pools(&mut service, analysis, deployment);
+        if matches!(f.source, Source::Uwsgi | Source::GunicornConfig) {
+            standalone.push(deployment.services.len());
+        }
         deployment.services.push(service);
+    }
+    if standalone.len() > 1 {
+        for index in standalone {
+            deployment.services[index].alternative_group = Some(0);
+        }
     }
 
     if deployment.services.is_empty() {
         deployment.implicit_service = true;
         let mut service = implicit_service(project_env.clone());
-        attach_pools(&mut service, &cache[0].2, deployment);
+        let scope = Scope::Modules {
+            code: service_code.clone(),
+            config: service_code.clone(),
+        };
+        let analysis = analysis_for(&project, &mut cache, project_env, scope);
+        attach_pools(&mut service, analysis, deployment);
         deployment.services.push(service);
     }
 
@@ -499,6 +547,179 @@ fn built_dockerfile<'w>(
     })
 }
 
+/// A uwsgi command's settings over those of the ini file it names, found
+/// in the repository by the longest matching tail of the path written (a
+/// path inside the container after `WORKDIR`/`COPY . /opt/app/`).
+fn with_uwsgi_ini(settings: ServerSettings, found: &Found, inis: &[&FileFacts]) -> ServerSettings {
+    if found.invocation.kind != ServerKind::Uwsgi || found.source == Source::Uwsgi {
+        return settings;
+    }
+    let Some(path) = settings
+        .config_file
+        .as_ref()
+        .and_then(|c| c.value.as_deref())
+        .and_then(|written| find_config_file(written, inis))
+    else {
+        return settings;
+    };
+    let Some(ini) = inis
+        .iter()
+        .find(|f| f.path == path)
+        .and_then(|f| f.deploy.as_ref())
+        .and_then(|d| uwsgi::uwsgi_invocation(d, &found.env))
+    else {
+        return settings;
+    };
+    let mut merged = ini.settings;
+    let mut cli = settings;
+    cli.config_file = None;
+    merged.overlay(&cli);
+    merged
+}
+
+/// The values of a command's settings without where they were written:
+/// equal for two commands that start the same server the same way.
+fn settings_signature(settings: &ServerSettings) -> String {
+    fn value<T: std::fmt::Debug>(field: Option<&Sourced<T>>) -> String {
+        format!("{:?}", field.map(|s| &s.value))
+    }
+    [
+        value(settings.workers.as_ref()),
+        value(settings.threads.as_ref()),
+        value(settings.worker_class.as_ref()),
+        value(settings.worker_connections.as_ref()),
+        value(settings.concurrency.as_ref()),
+        value(settings.limit_concurrency.as_ref()),
+        value(settings.preload.as_ref()),
+        value(settings.bind.as_ref()),
+        value(settings.app.as_ref()),
+        value(settings.config_file.as_ref()),
+        value(settings.blocking_threads.as_ref()),
+    ]
+    .join("|")
+}
+
+/// The Python modules one service runs, which decide the pools it opens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Scope {
+    /// `[services.<name>] paths`.
+    Paths(Vec<PathBuf>),
+    /// Module indices: the code the service runs, and where frameworks that
+    /// load configuration by name (Django, Flask-SQLAlchemy) find it.
+    Modules {
+        code: Vec<usize>,
+        config: Vec<usize>,
+    },
+}
+
+fn analysis_for<'c>(
+    project: &PythonProject<'_>,
+    cache: &'c mut Vec<(Environment, Scope, PythonAnalysis)>,
+    env: &Environment,
+    scope: Scope,
+) -> &'c PythonAnalysis {
+    let cached = cache.iter().position(|(e, s, _)| e == env && *s == scope);
+    let index = cached.unwrap_or_else(|| {
+        let analysis = match &scope {
+            Scope::Paths(paths) => project.analyze(env, Some(paths)),
+            Scope::Modules { code, config } => project.analyze_modules(env, code, config),
+        };
+        cache.push((env.clone(), scope, analysis));
+        cache.len() - 1
+    });
+    &cache[index].2
+}
+
+/// The entry point of a service (as written) and the code it runs: the
+/// modules reachable by imports from its app target, its gunicorn config
+/// file, and for a Django process what Django loads by name. `Err` says why
+/// the entry point could not be resolved in the repository.
+fn code_of(
+    project: &PythonProject<'_>,
+    found: &Found,
+    service: &Service,
+    gunicorn_config: Option<&FilePath>,
+    service_code: &[usize],
+) -> Result<(String, Scope), String> {
+    let kind = found.invocation.kind;
+    let app = service.settings.app.as_ref().and_then(|a| a.value.clone());
+    let (entry, mut starts) = match (&app, found.source) {
+        // `uvicorn.run(app)` in a module run as a script: that module is the entry.
+        (_, Source::Code) => {
+            let file = &found.invocation.location.file;
+            let module = project
+                .index_of_path(file.as_path())
+                .ok_or_else(|| format!("`{file}` is not a module of the repository"))?;
+            let mut starts = vec![module];
+            // `uvicorn.run("app.api:app")` imports the app by name too.
+            starts.extend(app.as_deref().and_then(|a| project.entry_module(a)));
+            (file.display_string(), starts)
+        }
+        (Some(app), _) => {
+            let module = project
+                .entry_module(app)
+                .ok_or_else(|| format!("its app `{app}` names no module of the repository"))?;
+            let attribute = app
+                .split_once(':')
+                .map(|(_, attr)| attr.split('(').next().unwrap_or(attr).trim())
+                .filter(|attr| {
+                    !attr.is_empty() && attr.chars().all(|c| c.is_alphanumeric() || c == '_')
+                });
+            let mut starts = vec![module];
+            if let Some(attr) = attribute {
+                if !project.module_binds(module, attr) {
+                    return Err(format!(
+                        "its app `{app}`: `{}` defines no `{attr}`",
+                        project.path(module)
+                    ));
+                }
+            } else if matches!(kind, ServerKind::Celery | ServerKind::CeleryBeat)
+                && !project.module_binds(module, "app")
+                && !project.module_binds(module, "celery")
+            {
+                // `celery -A proj` with a package `proj` loads `proj.celery`.
+                let name = &project.entry(module).name;
+                let submodule = project
+                    .entry(module)
+                    .is_package
+                    .then(|| project.index_of_name(&format!("{name}.celery")))
+                    .flatten()
+                    .ok_or_else(|| {
+                        format!("its app `{app}` names no module that defines a Celery app")
+                    })?;
+                starts.push(submodule);
+            }
+            (app.clone(), starts)
+        }
+        (None, _) => {
+            return Err(format!(
+                "its `{}` command names no app module",
+                kind.as_str()
+            ));
+        }
+    };
+    if let Some(path) = gunicorn_config {
+        starts.extend(project.index_of_path(path.as_path()));
+    }
+    let mut code = project.reachable_from(&starts);
+    let django = project.imports_package(&code, "django")
+        || code.iter().any(|&m| {
+            !poolcheck_extract::python::django::named_settings_modules(project.module(m)).is_empty()
+        });
+    let flask = project.imports_package(&code, "flask")
+        || project.imports_package(&code, "flask_sqlalchemy");
+    if django {
+        starts.extend(project.django_loaded_modules(&service.env, service_code));
+        code = project.reachable_from(&starts);
+    }
+    let config = if django || flask {
+        service_code.to_vec()
+    } else {
+        code.clone()
+    };
+    Ok((entry, Scope::Modules { code, config }))
+}
+
 fn service_name(invocation: &ServerInvocation) -> String {
     if let Some(hint) = &invocation.name_hint {
         return hint.clone();
@@ -528,10 +749,10 @@ fn effective_settings(
     project: &PythonProject<'_>,
     gunicorn_configs: &[&FileFacts],
     deployment: &mut Deployment,
-) -> (ServerSettings, Option<GunicornConfig>) {
+) -> (ServerSettings, Option<GunicornConfig>, Option<FilePath>) {
     let cli = &found.invocation.settings;
     if found.invocation.kind != ServerKind::Gunicorn {
-        return (cli.clone(), None);
+        return (cli.clone(), None, None);
     }
     let mut settings = ServerSettings::default();
     let config_path = match &cli.config_file {
@@ -558,7 +779,7 @@ fn effective_settings(
     let mut cli = cli.clone();
     cli.config_file = None;
     settings.overlay(&cli);
-    (settings, config)
+    (settings, config, config_path)
 }
 
 fn report_unresolved_gunicorn(config: &GunicornConfig, deployment: &mut Deployment) {
@@ -827,6 +1048,9 @@ fn make_service(
         asgi,
         worker_class: effective_class,
         settings,
+        entry: None,
+        alternative_group: None,
+        runs_all_code: None,
         cpu_count: decl.and_then(|d| d.cpu_count.clone()),
         env: found.env.clone(),
         pools: Vec::new(),
@@ -898,6 +1122,9 @@ fn implicit_service(env: Environment) -> Service {
         asgi: false,
         worker_class: None,
         settings: ServerSettings::default(),
+        entry: None,
+        alternative_group: None,
+        runs_all_code: Some("no server command was found".to_owned()),
         cpu_count: None,
         env,
         pools: Vec::new(),

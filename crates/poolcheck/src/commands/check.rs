@@ -61,6 +61,9 @@ fn check(
         (workspace, analysis, None)
     };
     show_from_below(target, &mut analysis.diagnostics, &mut workspace.sources);
+    if args.project.verbose {
+        report_entry_points(&analysis.deployment);
+    }
     // Machine-readable formats keep stdout to the document; the fix count
     // goes to stderr there.
     let fixed_line = fixed
@@ -174,4 +177,21 @@ fn validate_selectors<'a>(selectors: impl Iterator<Item = &'a String>) -> Result
         }
     }
     Ok(())
+}
+
+/// Which code each service was charged for, on stderr with `--verbose`.
+fn report_entry_points(deployment: &poolcheck_rules::topology::Deployment) {
+    for service in &deployment.services {
+        match (&service.entry, &service.runs_all_code) {
+            (Some(entry), _) => eprintln!(
+                "poolcheck: service `{}` runs the code `{entry}` imports",
+                service.name
+            ),
+            (None, Some(reason)) => eprintln!(
+                "poolcheck: service `{}` runs all service code ({reason})",
+                service.name
+            ),
+            (None, None) => {}
+        }
+    }
 }

@@ -136,6 +136,24 @@ pub fn render(deployment: &Deployment, budget: &Budget, sources: &Sources, color
         }
         out.push('\n');
     }
+    // Services whose pools are counted from all service code say why: the
+    // number may include code those processes never import.
+    for service in deployment.services.iter().filter(|s| s.server.is_some()) {
+        if let Some(reason) = &service.runs_all_code {
+            let _ = writeln!(
+                out,
+                "Service {} runs all service code (no entry point resolved: {reason})",
+                service.name
+            );
+        }
+    }
+    if deployment
+        .services
+        .iter()
+        .any(|s| s.server.is_some() && s.runs_all_code.is_some())
+    {
+        out.push('\n');
+    }
     for b in &budget.pgbouncers {
         let bouncer = &deployment.pgbouncers[b.pgbouncer];
         let _ = writeln!(

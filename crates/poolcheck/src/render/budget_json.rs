@@ -91,6 +91,7 @@ pub fn value(deployment: &Deployment, budget: &Budget, sources: &Sources) -> Val
                     "processes": fits.processes,
                     "per_process": fits.per_process,
                 }),
+                "entry": s.entry,
                 "pools": s.pools.iter().map(|p| {
                     let term = per_process(&p.pool, s, Cpus::Declared, sources);
                     json!({
