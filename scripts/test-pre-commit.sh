@@ -1,23 +1,28 @@
 #!/usr/bin/env bash
-# Runs the `poolcheck` hook of .pre-commit-hooks.yaml through the real
-# pre-commit framework, as a user's repository would:
+# Runs both hooks of .pre-commit-hooks.yaml through the real pre-commit
+# framework, as a user's repository would: `poolcheck` (language: rust) and
+# `poolcheck-python` (language: python, the maturin wheel). For each:
 #   - an over-budget project (fixtures/rules/PC101-workers-times-pool) fails,
 #     and the output names PC101;
 #   - a project whose pools fit (fixtures/rules/PC101-ok-pool-fits) passes.
-# Also checks that the hook's `files` pattern admits the file names poolcheck
+# Also checks that the hooks' `files` pattern admits the file names poolcheck
 # reads, with Python's `re` as pre-commit uses it.
 #
-# `pre-commit try-repo` installs the hook the way pre-commit does for users:
+# `pre-commit try-repo` installs a hook the way pre-commit does for users:
 # it clones this repository at HEAD (adding uncommitted changes to tracked
-# files, but not untracked files) and runs `cargo install --path .` in the
-# clone. The script commits nothing here.
+# files, but not untracked files) and, in the clone, runs `cargo install
+# --path .` (rust) or `pip install .` into a fresh virtualenv (python: pip
+# fetches maturin from PyPI, which runs cargo). The script commits nothing here.
 #
 # Speed: the clone is built in this repository's target directory with a
-# quick release profile (no LTO, no optimisation: the hook's wiring is under
-# test, not the binary's speed), so dependencies compile once and later runs
-# rebuild only the workspace crates. pre-commit comes from PyPI into a
-# virtualenv kept in target/ as well. Needs python3, git, cargo, and network
-# access to PyPI on the first run.
+# quick release profile (no LTO, no optimisation: the hooks' wiring is under
+# test, not the binary's speed), for both hooks, so dependencies compile once
+# and later builds recompile only the workspace crates. pre-commit comes from
+# PyPI into a virtualenv kept in target/ as well (POOLCHECK_PRE_COMMIT_VENV:
+# another one that has pre-commit). Needs python3, git, cargo, and network
+# access to PyPI.
+#
+# Usage: scripts/test-pre-commit.sh [HOOK_ID ...]   (default: both hooks)
 set -euo pipefail
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -49,8 +54,11 @@ import sys
 
 import yaml  # a dependency of pre-commit
 
-hook = yaml.safe_load(open(sys.argv[1]))[0]
-files = re.compile(hook["files"])
+hooks = yaml.safe_load(open(sys.argv[1]))
+patterns = {hook["files"] for hook in hooks}
+if len(patterns) != 1:
+    sys.exit("the hooks read different files: " + ", ".join(hook["id"] for hook in hooks))
+files = re.compile(patterns.pop())
 read = [
     "app/db.py", "deploy/pgbouncer.ini", "postgresql.conf", "postgresql.auto.conf",
     "poolcheck.toml", "pyproject.toml", "poetry.lock", "uv.lock", "Pipfile.lock",
@@ -67,7 +75,7 @@ not_read = [
 wrong = [p for p in read if not files.search(p)] + [p for p in not_read if files.search(p)]
 if wrong:
     sys.exit(f"files pattern misclassifies: {wrong}")
-print(f"ok: {len(read)} names admitted, {len(not_read)} refused")
+print(f"ok: {len(read)} names admitted, {len(not_read)} refused, by {len(hooks)} hooks")
 PY
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$repo/target}/pre-commit"
@@ -77,9 +85,10 @@ export CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
 export CARGO_PROFILE_RELEASE_INCREMENTAL=false
 export CARGO_TERM_COLOR=never
 
-# A git repository holding a copy of a fixture, as a user's project.
+# A git repository holding a copy of a fixture, as a user's project: one per
+# hook (PROJECT HOOK), so that no run sees another's files.
 project() {
-  local dir="$work/$1"
+  local dir="$work/$2/$1"
   mkdir -p "$dir"
   cp -R "$repo/fixtures/rules/$1/." "$dir"
   git -C "$dir" init --quiet
@@ -89,44 +98,52 @@ project() {
   echo "$dir"
 }
 
-# Runs the hook on every file of a project; prints its output, returns its status.
+# Runs a hook on every file of a project; prints its output, returns its status.
 try_hook() {
-  (cd "$1" && "$venv/bin/pre-commit" try-repo "$repo" poolcheck --all-files --color never)
+  (cd "$2" && "$venv/bin/pre-commit" try-repo "$repo" "$1" --all-files --color never)
 }
 
 status=0
-
-echo "== over budget: the hook fails and names PC101"
-dir="$(project PC101-workers-times-pool)"
-set +e
-output="$(try_hook "$dir" 2>&1)"
-code=$?
-set -e
-echo "$output"
-if [ "$code" -eq 0 ]; then
-  echo "FAIL: the hook passed on an over-budget project" >&2
-  status=1
-elif ! grep -q "PC101" <<<"$output"; then
-  echo "FAIL: the hook failed without reporting PC101" >&2
-  status=1
+hooks=("$@")
+if [ "${#hooks[@]}" -eq 0 ]; then
+  hooks=(poolcheck poolcheck-python)
 fi
 
-echo "== pools fit: the hook passes"
-dir="$(project PC101-ok-pool-fits)"
-set +e
-output="$(try_hook "$dir" 2>&1)"
-code=$?
-set -e
-echo "$output"
-if [ "$code" -ne 0 ]; then
-  echo "FAIL: the hook failed on a project whose pools fit (exit $code)" >&2
-  status=1
-elif ! grep -Eq "^poolcheck\.+Passed" <<<"$output"; then
-  echo "FAIL: pre-commit did not report the hook as passed" >&2
-  status=1
-fi
+for hook in "${hooks[@]}"; do
+  echo "== $hook, over budget: the hook fails and names PC101"
+  started=$SECONDS
+  dir="$(project PC101-workers-times-pool "$hook")"
+  set +e
+  output="$(try_hook "$hook" "$dir" 2>&1)"
+  code=$?
+  set -e
+  echo "$output"
+  echo "($hook: installed and ran in $((SECONDS - started)) s)"
+  if [ "$code" -eq 0 ]; then
+    echo "FAIL: $hook passed on an over-budget project" >&2
+    status=1
+  elif ! grep -q "PC101" <<<"$output"; then
+    echo "FAIL: $hook failed without reporting PC101" >&2
+    status=1
+  fi
+
+  echo "== $hook, pools fit: the hook passes"
+  dir="$(project PC101-ok-pool-fits "$hook")"
+  set +e
+  output="$(try_hook "$hook" "$dir" 2>&1)"
+  code=$?
+  set -e
+  echo "$output"
+  if [ "$code" -ne 0 ]; then
+    echo "FAIL: $hook failed on a project whose pools fit (exit $code)" >&2
+    status=1
+  elif ! grep -Eq "^poolcheck\.+Passed" <<<"$output"; then
+    echo "FAIL: pre-commit did not report $hook as passed" >&2
+    status=1
+  fi
+done
 
 if [ "$status" -eq 0 ]; then
-  echo "== pre-commit hook: ok"
+  echo "== pre-commit hooks (${hooks[*]}): ok"
 fi
 exit "$status"
