@@ -251,3 +251,27 @@ fn engines_in_test_suites_are_not_service_pools() {
     let check = stdout(&poolcheck(root, &["check", "--format", "concise"]));
     assert!(!check.contains("TEST_DATABASE_URL"), "{check}");
 }
+
+#[test]
+fn counts_too_large_for_64_bits_are_reported_not_wrapped() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path();
+    std::fs::write(root.join("poolcheck.toml"), "").expect("write");
+    std::fs::write(root.join("gunicorn.conf.py"), "workers = 5000000000\n").expect("write");
+    std::fs::create_dir(root.join("app")).expect("mkdir");
+    std::fs::write(root.join("app/__init__.py"), "").expect("write");
+    std::fs::write(
+        root.join("app/db.py"),
+        "from sqlalchemy import create_engine\nengine = create_engine(\"postgresql://u@db/x\", pool_size=5000000000, max_overflow=5000000000)\n",
+    )
+    .expect("write");
+    std::fs::write(root.join("postgresql.conf"), "max_connections = 100\n").expect("write");
+    let out = poolcheck(root, &["check", "--format", "concise"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("PC101"), "{text}");
+    assert!(text.contains("larger than any count"), "{text}");
+    assert!(!text.contains("18446744073709551615"), "{text}");
+    let budget = budget_json(root);
+    assert_eq!(budget["databases"][0]["demand"], serde_json::Value::Null);
+}

@@ -11,6 +11,10 @@ use crate::topology::{Concurrency, TargetRef};
 fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     for budget in &ctx.budget.servers {
         let server = &ctx.deployment.servers[budget.server];
+        if budget.demand.is_overflow() {
+            report_overflow(ctx, budget, out);
+            continue;
+        }
         let (Some(usable), Count::Known(demand)) = (budget.usable, &budget.demand) else {
             continue;
         };
@@ -48,6 +52,32 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     }
 }
 
+/// Factors so large that their product cannot be counted: every limit is
+/// exceeded, and the message says why instead of printing a wrapped number.
+fn report_overflow(ctx: &Context<'_>, budget: &ServerBudget, out: &mut Vec<Diagnostic>) {
+    let server = &ctx.deployment.servers[budget.server];
+    let Count::Unbounded(why) = &budget.demand else {
+        return;
+    };
+    let Some(primary) = primary_location(budget, ctx.deployment) else {
+        return;
+    };
+    let usable = budget
+        .usable
+        .map_or_else(|| "the usable slots".to_owned(), |u| format!("{u} usable"));
+    let diagnostic = Diagnostic::new(
+        RULE.meta.code,
+        RULE.meta.severity,
+        primary,
+        format!(
+            "more connections to {} than can be counted ({why}) > {usable}",
+            server_name(server)
+        ),
+    )
+    .with_label("too many connections to count");
+    out.push(add_related(diagnostic, &budget.contributors, Some(server)));
+}
+
 /// The largest pool size that fits for the biggest pool (the same engine may
 /// run in several services); and, when a pool permits more than its process
 /// can use, how much shrinking it frees.
@@ -81,14 +111,20 @@ fn fit_help(ctx: &Context<'_>, budget: &ServerBudget, usable: u64, demand: u64) 
             uses.push((c.index, multiplier, &linked.pool, size, overflow));
         }
     }
-    let (_, _, biggest, _, overflow) = *uses.iter().max_by_key(|(_, m, _, s, o)| m * (s + o))?;
+    let (_, _, biggest, _, overflow) = *uses
+        .iter()
+        .max_by_key(|(_, m, _, s, o)| m.saturating_mul(s.saturating_add(*o)))?;
     let same: Vec<_> = uses
         .iter()
         .filter(|(_, _, p, _, _)| p.location == biggest.location)
         .collect();
-    let multiplier: u64 = same.iter().map(|(_, m, ..)| m).sum();
-    let own: u64 = same.iter().map(|(_, m, _, s, o)| m * (s + o)).sum();
-    let room = usable.saturating_sub(demand - own);
+    let multiplier: u64 = same
+        .iter()
+        .fold(0u64, |acc, (_, m, ..)| acc.saturating_add(*m));
+    let own: u64 = same.iter().fold(0u64, |acc, (_, m, _, s, o)| {
+        acc.saturating_add(m.saturating_mul(s.saturating_add(*o)))
+    });
+    let room = usable.saturating_sub(demand.saturating_sub(own));
     let per_process = room.checked_div(multiplier)?;
     let services: Vec<String> = same
         .iter()
@@ -122,15 +158,15 @@ fn fit_help(ctx: &Context<'_>, budget: &ServerBudget, usable: u64, demand: u64) 
     let service = &ctx.deployment.services[index];
     if let Concurrency::Bounded(c) = &service.concurrency
         && let Some(concurrency) = eval_int(c, service, Cpus::Declared).0.known()
-        && size + overflow > concurrency
+        && size.saturating_add(overflow) > concurrency
         && concurrency > 0
     {
-        let cap = size + overflow;
+        let cap = size.saturating_add(overflow);
         help.push_str(&format!(
             "; each `{}` process serves at most {} at a time, so a cap of {concurrency} per process frees {multiplier} × ({cap} − {concurrency}) = {} connections there",
             service.name,
             count_of(concurrency, "request", "requests"),
-            multiplier * (cap - concurrency)
+            multiplier.saturating_mul(cap - concurrency)
         ));
     }
     Some(help)

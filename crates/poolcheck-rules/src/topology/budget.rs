@@ -31,6 +31,13 @@ impl Count {
         matches!(self, Count::Unbounded(_))
     }
 
+    /// True for a count made unbounded by arithmetic that overflowed (every
+    /// factor known, the product too large), as opposed to a pool or a
+    /// concurrency that has no limit: such a count exceeds every limit.
+    pub fn is_overflow(&self) -> bool {
+        matches!(self, Count::Unbounded(why) if why.ends_with(OVERFLOW))
+    }
+
     pub fn known(&self) -> Option<u64> {
         match self {
             Count::Known(v) => Some(*v),
@@ -62,10 +69,12 @@ impl Count {
     }
 }
 
+const OVERFLOW: &str = "is larger than any count poolcheck can represent";
+
 /// Why a count that no longer fits in 64 bits is treated as unbounded:
 /// no server has that many slots, and a wrapped number would be a lie.
 fn overflow(a: u64, op: char, b: u64) -> String {
-    format!("{a} {op} {b} is larger than any count poolcheck can represent")
+    format!("{a} {op} {b} {OVERFLOW}")
 }
 
 impl std::fmt::Display for Count {
