@@ -11,7 +11,8 @@ use poolcheck_rules::registry::{self, selector_matches};
 use poolcheck_rules::sources::Sources;
 use poolcheck_rules::suppress;
 use poolcheck_rules::topology::budget::{self, ContributorKind, Count, Cpus, Term};
-use poolcheck_rules::topology::{Concurrency, Deployment};
+use poolcheck_rules::topology::capacity;
+use poolcheck_rules::topology::{Concurrency, Deployment, LinkedPool, TargetRef};
 
 /// Markdown for a hover at `offset` in `file`, or `None` when nothing there
 /// feeds a rule.
@@ -73,6 +74,9 @@ struct Item {
     spans: Vec<Location>,
     title: String,
     role: Role,
+    /// The largest value of this setting that fits, the rest unchanged
+    /// (`fits up to pool_size 6`), when the setting scales a service.
+    capacity: Option<String>,
 }
 
 enum Role {
@@ -90,13 +94,15 @@ enum Role {
 
 fn collect(deployment: &Deployment, analysis: &Analysis, sources: &Sources) -> Vec<Item> {
     let mut items = Vec::new();
-    for service in &deployment.services {
+    for (index, service) in deployment.services.iter().enumerate() {
+        let fits = capacity::fits(deployment, &analysis.budget, index);
         let (procs, _) = budget::eval_int(&service.processes, service, Cpus::Declared);
         let (one, many) = budget::process_noun(service);
         items.push(Item {
             spans: service.processes.location.iter().cloned().collect(),
             title: budget::factor_label(sources, &service.processes, &procs, one, many),
             role: Role::Multiplier(procs.clone()),
+            capacity: fits_line(fits.processes, one, many),
         });
         let replicas = service.replicas.clone().map(IntExpr::Const);
         let (n, _) = budget::eval_int(&replicas, service, Cpus::Declared);
@@ -104,6 +110,7 @@ fn collect(deployment: &Deployment, analysis: &Analysis, sources: &Sources) -> V
             spans: replicas.location.iter().cloned().collect(),
             title: budget::factor_label(sources, &replicas, &n, "replica", "replicas"),
             role: Role::Multiplier(n.clone()),
+            capacity: fits_line(fits.replicas, "replica", "replicas"),
         });
         if let Concurrency::Bounded(c) = &service.concurrency {
             let (n, _) = budget::eval_int(c, service, Cpus::Declared);
@@ -112,6 +119,7 @@ fn collect(deployment: &Deployment, analysis: &Analysis, sources: &Sources) -> V
                 spans: c.location.iter().cloned().collect(),
                 title: budget::factor_label(sources, c, &n, one, many),
                 role: Role::Multiplier(n.clone()),
+                capacity: None,
             });
         }
         if let Some(class) = &service.worker_class {
@@ -143,11 +151,30 @@ fn collect(deployment: &Deployment, analysis: &Analysis, sources: &Sources) -> V
                 if pool.cap_location != pool.location {
                     spans.push(pool.cap_location.clone());
                 }
+                // The pool's cap that fits (in every process of every
+                // service that opens it), less what the rest of the cap
+                // takes, is the largest value of this one setting.
+                let cap_now = term.count.known();
+                let setting_fits = |value: &Sourced<IntExpr>, name: &str, least: u64| {
+                    let value = budget::eval_int(value, service, Cpus::Declared).0.known()?;
+                    let now = cap_now?;
+                    let fit = shared_pool_fits(analysis, linked, now)?;
+                    let largest = fit.checked_sub(now.checked_sub(value)?)?;
+                    (largest >= least).then(|| format!("fits up to {name} {largest}"))
+                };
+                let size_name = term
+                    .formula
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("pool_size")
+                    .trim_start_matches('(')
+                    .to_owned();
                 if let Some(label) = term.factors.first() {
                     items.push(Item {
                         spans,
                         title: label.label.clone(),
                         role: Role::PoolFactor(size.clone()),
+                        capacity: setting_fits(size, &size_name, 1),
                     });
                 }
                 if let (Some(overflow), Some(label)) = (overflow, term.factors.get(1)) {
@@ -155,6 +182,7 @@ fn collect(deployment: &Deployment, analysis: &Analysis, sources: &Sources) -> V
                         spans: overflow.location.iter().cloned().collect(),
                         title: label.label.clone(),
                         role: Role::PoolFactor(overflow.clone()),
+                        capacity: setting_fits(overflow, "max_overflow", 0),
                     });
                 }
             }
@@ -168,6 +196,7 @@ fn collect(deployment: &Deployment, analysis: &Analysis, sources: &Sources) -> V
                     term.quoted
                 ),
                 role: Role::Plain,
+                capacity: None,
             });
             let settings = &pool.settings;
             if let Some(class) = &settings.pool_class {
@@ -185,6 +214,7 @@ fn collect(deployment: &Deployment, analysis: &Analysis, sources: &Sources) -> V
                         })
                     ),
                     role: Role::Plain,
+                    capacity: None,
                 });
             }
         }
@@ -198,12 +228,14 @@ fn collect(deployment: &Deployment, analysis: &Analysis, sources: &Sources) -> V
                 sources.quote_with(&server.max_connections, "")
             ),
             role: Role::Server(index),
+            capacity: None,
         });
         for (name, value) in server.reservations() {
             items.push(Item {
                 spans: value.location.iter().cloned().collect(),
                 title: format!("{name} {}", sources.quote_with(value, "")),
                 role: Role::Server(index),
+                capacity: None,
             });
         }
     }
@@ -233,6 +265,7 @@ fn collect(deployment: &Deployment, analysis: &Analysis, sources: &Sources) -> V
                     sources.describe(&entry.value_location)
                 ),
                 role,
+                capacity: None,
             });
         }
     }
@@ -245,6 +278,7 @@ fn collect(deployment: &Deployment, analysis: &Analysis, sources: &Sources) -> V
                     spans: vec![location.clone()],
                     title: factor.label.clone(),
                     role: Role::Plain,
+                    capacity: None,
                 });
             }
         }
@@ -252,11 +286,49 @@ fn collect(deployment: &Deployment, analysis: &Analysis, sources: &Sources) -> V
     items
 }
 
+/// The largest per-process cap of one pool that keeps its server within
+/// usable slots, counting every service that opens the same pool there.
+fn shared_pool_fits(analysis: &Analysis, linked: &LinkedPool, cap_now: u64) -> Option<u64> {
+    let TargetRef::Server(server) = linked.target else {
+        return None;
+    };
+    let b = analysis
+        .budget
+        .servers
+        .iter()
+        .find(|b| b.server == server)?;
+    let usable = u64::try_from(b.usable?).ok()?;
+    let demand = b.demand.known()?;
+    let mut processes = 0u64;
+    for s in &analysis.deployment.services {
+        let opens = s
+            .pools
+            .iter()
+            .any(|p| p.pool.location == linked.pool.location && p.target == linked.target);
+        if opens {
+            let replicas = s.replicas.clone().map(IntExpr::Const);
+            let r = budget::eval_int(&replicas, s, Cpus::Declared).0.known()?;
+            let p = budget::eval_int(&s.processes, s, Cpus::Declared)
+                .0
+                .known()?;
+            processes = processes.checked_add(r.checked_mul(p)?)?;
+        }
+    }
+    let others = demand.checked_sub(processes.checked_mul(cap_now)?)?;
+    usable.checked_sub(others)?.checked_div(processes)
+}
+
+/// `fits up to 7 replicas (the rest unchanged)`.
+fn fits_line(fits: Option<u64>, one: &str, many: &str) -> Option<String> {
+    fits.map(|n| format!("fits up to {n} {}", if n == 1 { one } else { many }))
+}
+
 fn plain<T: std::fmt::Display>(value: &Sourced<T>, name: &str, sources: &Sources) -> Item {
     Item {
         spans: value.location.iter().cloned().collect(),
         title: format!("{name} {}", sources.quote_with(value, "")),
         role: Role::Plain,
+        capacity: None,
     }
 }
 
@@ -472,11 +544,71 @@ fn describe(item: &Item, analysis: &Analysis, sources: &Sources) -> String {
             ));
         }
     }
+    if let Some(capacity) = &item.capacity {
+        lines.push(format!("**{capacity}**, everything else unchanged"));
+    }
     for line in lines {
         text.push_str("\n\n");
         text.push_str(&line);
     }
     text
+}
+
+/// Inlay hints: after each budget factor written in `file`, what it
+/// multiplies into at the first limit it counts against
+/// (`8 workers × (pool_size 15 + max_overflow 30) = 360 of 197 usable`).
+pub fn inlay_hints(
+    file: &SourceFile,
+    analysis: &Analysis,
+    sources: &Sources,
+) -> Vec<(usize, String)> {
+    let items = collect(&analysis.deployment, analysis, sources);
+    let mut hints: Vec<(usize, String)> = Vec::new();
+    for item in items
+        .iter()
+        .filter(|i| matches!(i.role, Role::Multiplier(_) | Role::PoolFactor(_)))
+    {
+        for span in item.spans.iter().filter(|l| &l.file == file.path()) {
+            let hint = contributions(analysis).find_map(|(target, c)| {
+                let takes_part = c
+                    .term
+                    .factors
+                    .iter()
+                    .any(|f| f.location.as_ref().is_some_and(|l| overlaps(span, l)));
+                if !takes_part {
+                    return None;
+                }
+                let limit = match target {
+                    Target::Server(i) => analysis
+                        .budget
+                        .servers
+                        .iter()
+                        .find(|s| s.server == i)
+                        .and_then(|s| s.usable)
+                        .map(|u| format!("{u} usable")),
+                    Target::PgBouncerClients(i) => analysis
+                        .budget
+                        .pgbouncers
+                        .iter()
+                        .find(|p| p.pgbouncer == i)
+                        .and_then(|p| p.max_client_conn.value)
+                        .map(|m| format!("max_client_conn {m}")),
+                };
+                Some(match limit {
+                    Some(limit) => format!(" {} = {} of {limit}", c.term.formula, c.term.count),
+                    None => format!(" {} = {}", c.term.formula, c.term.count),
+                })
+            });
+            if let Some(hint) = hint {
+                let at = span.span.end as usize;
+                if !hints.iter().any(|(offset, _)| *offset == at) {
+                    hints.push((at, hint));
+                }
+            }
+        }
+    }
+    hints.sort();
+    hints
 }
 
 /// This factor's part of a contribution, in numbers.

@@ -17,9 +17,10 @@ use tower_lsp_server::ls_types::{
     DidCloseTextDocumentParams, DidOpenTextDocumentParams, DidSaveTextDocumentParams,
     ExecuteCommandOptions, ExecuteCommandParams, FileChangeType, FileSystemWatcher, GlobPattern,
     Hover, HoverContents, HoverParams, HoverProviderCapability, InitializeParams, InitializeResult,
-    InitializedParams, LSPAny, MarkupContent, MarkupKind, MessageType, Registration, SaveOptions,
-    ServerCapabilities, ServerInfo, ShowDocumentParams, TextDocumentSyncCapability,
-    TextDocumentSyncKind, TextDocumentSyncOptions, TextDocumentSyncSaveOptions, Uri,
+    InitializedParams, InlayHint, InlayHintLabel, InlayHintParams, LSPAny, MarkupContent,
+    MarkupKind, MessageType, OneOf, Registration, SaveOptions, ServerCapabilities, ServerInfo,
+    ShowDocumentParams, TextDocumentSyncCapability, TextDocumentSyncKind, TextDocumentSyncOptions,
+    TextDocumentSyncSaveOptions, Uri,
 };
 use tower_lsp_server::{Client, LanguageServer};
 
@@ -220,6 +221,7 @@ impl LanguageServer for Backend {
                     },
                 )),
                 hover_provider: Some(HoverProviderCapability::Simple(true)),
+                inlay_hint_provider: Some(OneOf::Left(true)),
                 code_action_provider: Some(CodeActionProviderCapability::Options(
                     CodeActionOptions {
                         code_action_kinds: Some(vec![
@@ -418,6 +420,33 @@ impl LanguageServer for Backend {
             }),
             range: None,
         }))
+    }
+
+    async fn inlay_hint(&self, params: InlayHintParams) -> Result<Option<Vec<InlayHint>>> {
+        let state = self.state.lock().await;
+        let Some((file, _)) = current_file(&state, &params.text_document.uri) else {
+            return Ok(None);
+        };
+        let (Some(analysis), Some(workspace)) = (state.analysis.as_ref(), state.workspace.as_ref())
+        else {
+            return Ok(None);
+        };
+        let range = convert::span_of(&file, params.range, state.caps.encoding);
+        let hints = hover::inlay_hints(&file, analysis, &workspace.sources)
+            .into_iter()
+            .filter(|(offset, _)| range.start as usize <= *offset && *offset <= range.end as usize)
+            .map(|(offset, label)| InlayHint {
+                position: convert::position(&file, offset, state.caps.encoding),
+                label: InlayHintLabel::String(label),
+                kind: None,
+                text_edits: None,
+                tooltip: None,
+                padding_left: Some(true),
+                padding_right: None,
+                data: None,
+            })
+            .collect();
+        Ok(Some(hints))
     }
 
     async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {

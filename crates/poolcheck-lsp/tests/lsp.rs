@@ -575,3 +575,48 @@ async fn an_edit_to_a_module_read_on_demand_takes_effect() {
     );
     assert_eq!(c.finish().await, Ending::Clean);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hover_and_inlay_hints_answer_how_much_fits() {
+    // web: 3 replicas × 4 workers, worker: 4 processes, both 5 + 5, 197 usable.
+    let mut c = TestClient::start(copy_fixture("compose-capacity"));
+    let init = c.initialize(full_capabilities(), json!({})).await;
+    assert_eq!(init["capabilities"]["inlayHintProvider"], true);
+    c.diagnostics("app/db.py", |d| has_code(d, "PC503")).await;
+    let compose = c.open("docker-compose.yml", "yaml").await;
+    let replicas = hover(&mut c, "docker-compose.yml", &compose, "replicas: 3").await;
+    assert!(
+        replicas.contains("**fits up to 3 replicas**, everything else unchanged"),
+        "{replicas}"
+    );
+    let workers = hover(&mut c, "docker-compose.yml", &compose, "--workers 4").await;
+    assert!(workers.contains("fits up to 5 workers"), "{workers}");
+    let db = c.open("app/db.py", "python").await;
+    // Both services open this pool: 16 processes × 12 ≤ 197, so pool_size
+    // may grow to 12 − 5 (max_overflow) = 7.
+    let pool_size = hover(&mut c, "app/db.py", &db, "pool_size=5").await;
+    assert!(pool_size.contains("fits up to pool_size 7"), "{pool_size}");
+
+    let hints = c
+        .request(
+            "textDocument/inlayHint",
+            json!({
+                "textDocument": {"uri": c.uri("app/db.py")},
+                "range": {"start": {"line": 0, "character": 0}, "end": {"line": 10, "character": 0}},
+            }),
+        )
+        .await;
+    let labels: Vec<&str> = hints
+        .as_array()
+        .expect("a list of hints")
+        .iter()
+        .filter_map(|h| h["label"].as_str())
+        .collect();
+    assert!(
+        labels.contains(
+            &" 3 replicas × 4 workers × (pool_size 5 + max_overflow 5) = 120 of 197 usable"
+        ),
+        "{labels:?}"
+    );
+    assert_eq!(c.finish().await, Ending::Clean);
+}
