@@ -12,6 +12,7 @@ pub mod drivers;
 pub mod eval;
 pub mod flask;
 pub mod gunicorn;
+pub mod nesting;
 pub mod parse;
 pub mod project;
 pub mod pydantic;
@@ -63,7 +64,19 @@ const SETTING_WORDS: &[&str] = &[
 /// keeps everything tree-sitter recovered; an error on a line that names a
 /// setting poolcheck reads becomes PC002.
 pub fn extract(file: &SourceFile, facts: &mut FileFacts) {
-    let module = parse::parse_module(file.text());
+    let (module, too_deep) = parse::parse_module_reporting(file.text());
+    for unread in too_deep {
+        facts.diagnostics.push(
+            Diagnostic::new(
+                "PC002",
+                Severity::Error,
+                file.location(unread.span),
+                unread.message,
+            )
+            .with_label("nested too deep")
+            .with_help("settings inside are left out of the budget; reduce the nesting so poolcheck can read them"),
+        );
+    }
     let mut reported_lines = Vec::new();
     for error in &module.syntax_errors {
         let line = file.line_col(error.start as usize).line;

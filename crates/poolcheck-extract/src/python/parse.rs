@@ -17,11 +17,18 @@ use poolcheck_core::facts::python::{
 use streaming_iterator::StreamingIterator;
 use tree_sitter::{Language, Node, Parser, Query, QueryCursor, Tree};
 
+use super::nesting::{self, TooDeep};
+
 /// Deeper expressions than this become `ExprKind::Other`: configuration never
 /// nests this deep, and it keeps generated files from exhausting the stack.
 const MAX_EXPR_DEPTH: u32 = 96;
-/// Deeper statement nesting is skipped for the same reason.
-const MAX_BLOCK_DEPTH: u32 = 48;
+/// Deeper statement nesting is skipped, with a diagnostic, for the same
+/// reason. Python itself stops at 100 levels of indentation, which
+/// [`nesting::check`] enforces before parsing; error recovery can still nest
+/// blocks without indentation.
+const MAX_BLOCK_DEPTH: u32 = 100;
+/// Assignment targets (`((a, b), c) = …`) nested deeper are not bound.
+const MAX_TARGET_DEPTH: u32 = MAX_EXPR_DEPTH;
 
 fn language() -> Language {
     tree_sitter_python::LANGUAGE.into()
@@ -93,8 +100,17 @@ fn parse_tree(text: &str) -> Option<Tree> {
 /// Parses `text` into the module IR. Never fails: what tree-sitter could not
 /// parse is listed in `syntax_errors` and the rest is kept.
 pub fn parse_module(text: &str) -> PythonModule {
+    parse_module_reporting(text).0
+}
+
+/// [`parse_module`], with what was not read because it nests too deep: the
+/// whole file (nothing parsed) or the blocks past [`MAX_BLOCK_DEPTH`].
+pub fn parse_module_reporting(text: &str) -> (PythonModule, Vec<TooDeep>) {
+    if let Some(too_deep) = nesting::check(text) {
+        return (PythonModule::default(), vec![too_deep]);
+    }
     let Some(tree) = parse_tree(text) else {
-        return PythonModule::default();
+        return (PythonModule::default(), Vec::new());
     };
     let mut builder = Builder {
         src: text.as_bytes(),
@@ -104,6 +120,7 @@ pub fn parse_module(text: &str) -> PythonModule {
         function_ranges: Vec::new(),
         class_ranges: Vec::new(),
         depth: 0,
+        too_deep: Vec::new(),
     };
     let root = tree.root_node();
     builder.collect_errors(root);
@@ -112,7 +129,7 @@ pub fn parse_module(text: &str) -> PythonModule {
     if memchr::memmem::find(text.as_bytes(), b"listens_for").is_some() {
         builder.collect_event_handlers(root);
     }
-    builder.module
+    (builder.module, builder.too_deep)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,6 +148,8 @@ struct Builder<'s> {
     function_ranges: Vec<(Span, usize)>,
     class_ranges: Vec<(Span, usize)>,
     depth: u32,
+    /// Blocks skipped for their depth (the first of each run).
+    too_deep: Vec<TooDeep>,
 }
 
 fn span_of(node: Node<'_>) -> Span {
@@ -217,6 +236,15 @@ impl<'s> Builder<'s> {
 
     fn block(&mut self, node: Node<'_>, scope: Scope) {
         if self.depth > MAX_BLOCK_DEPTH {
+            let span = span_of(node);
+            if !self.too_deep.iter().any(|t| t.span.cover(span) == t.span) {
+                self.too_deep.push(TooDeep {
+                    span,
+                    message: format!(
+                        "statements nested more than {MAX_BLOCK_DEPTH} blocks deep; poolcheck does not read them"
+                    ),
+                });
+            }
             return;
         }
         self.depth += 1;
@@ -396,7 +424,7 @@ impl<'s> Builder<'s> {
                 Some(right) => {
                     let value = self.expr(right);
                     for left in targets {
-                        self.bind_pattern(left, &value, annotation.clone(), scope, span);
+                        self.bind_pattern(left, &value, annotation.clone(), scope, span, 0);
                     }
                     return;
                 }
@@ -421,8 +449,12 @@ impl<'s> Builder<'s> {
         annotation: Option<Expr>,
         scope: Scope,
         span: Span,
+        depth: u32,
     ) {
         match left.kind() {
+            // Deeper targets bind nothing: a later use of their names is
+            // unknown, which PC004 reports where it matters.
+            "pattern_list" | "tuple_pattern" | "list_pattern" if depth >= MAX_TARGET_DEPTH => {}
             "pattern_list" | "tuple_pattern" | "list_pattern" => {
                 let parts = named_children(left);
                 let values = match &value.kind {
@@ -438,7 +470,7 @@ impl<'s> Builder<'s> {
                         || Expr::new(ExprKind::Other("unpacking".into()), value.span),
                         |values| values[index].clone(),
                     );
-                    self.bind_pattern(part, &item, None, scope, span);
+                    self.bind_pattern(part, &item, None, scope, span, depth + 1);
                 }
             }
             _ => {

@@ -1570,7 +1570,8 @@ else:
 
 #[test]
 fn pathological_inputs_end_without_panics() {
-    let deep = format!("X = {}1{}\n", "(".repeat(3000), ")".repeat(3000));
+    // Deeper than the parser's expression limit, within Python's own.
+    let deep = format!("X = {}1{}\n", "(".repeat(150), ")".repeat(150));
     let long_sum = format!("Y = {}1\n", "1 + ".repeat(5000));
     let repo = Repo::new(&[
         ("deep.py", deep.as_str()),
@@ -1676,4 +1677,80 @@ HAS_URL = "DATABASE_URL" in os.environ
         repo.value("settings.py", "HAS_URL", &set).value,
         Some(Value::Bool(true))
     );
+}
+
+/// `extract` on a 2 MiB stack: the PC002 messages and the module.
+fn extract_on_small_stack(text: String) -> (Vec<String>, PythonModule) {
+    crate::on_small_stack(move || {
+        let file = SourceFile::new("app/db.py", text);
+        let mut facts = FileFacts::new(file.path().clone(), FileKind::Python);
+        extract(&file, &mut facts);
+        let messages = facts
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == "PC002")
+            .map(|d| d.message.clone())
+            .collect();
+        (messages, facts.python.unwrap_or_default())
+    })
+}
+
+#[test]
+fn deeply_nested_assignment_targets_are_pc002_not_a_stack_overflow() {
+    let depth = 3_700;
+    let text = format!(
+        "{}a{} = 1\nengine = create_engine(URL, pool_size=5)\n",
+        "(".repeat(depth),
+        ",)".repeat(depth)
+    );
+    let (messages, _) = extract_on_small_stack(text);
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert!(
+        messages[0].contains("brackets nested more than 200 deep"),
+        "{messages:?}"
+    );
+    // Within Python's limit the target is parsed and its shallow names bound.
+    let text = format!("b, {}a{} = 2, 1\n", "(".repeat(190), ",)".repeat(190));
+    let (messages, module) = extract_on_small_stack(text);
+    assert!(messages.is_empty(), "{messages:?}");
+    assert!(module.body.iter().any(|stmt| matches!(
+        &stmt.kind,
+        StmtKind::Assign { target, .. } if target.name == "b"
+    )));
+}
+
+#[test]
+fn deeply_nested_blocks_are_pc002_not_a_parser_abort() {
+    // tree-sitter-python 0.25 asserts (and aborts the process) when it
+    // serializes an indentation stack this deep inside an open string.
+    let depth = 511;
+    let mut text = String::from("import sqlalchemy\n");
+    for level in 0..depth {
+        text.push_str(&" ".repeat(level));
+        text.push_str("if x:\n");
+    }
+    text.push_str(&" ".repeat(depth));
+    text.push_str("engine = sqlalchemy.create_engine(f\"{'postgresql://db/app'}\", pool_size=5)\n");
+    let (messages, module) = extract_on_small_stack(text);
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert!(
+        messages[0].contains("more than 100 levels of indentation"),
+        "{messages:?}"
+    );
+    assert!(module.calls.is_empty());
+}
+
+#[test]
+fn blocks_as_deep_as_python_allows_are_read() {
+    let depth = 99;
+    let mut text = String::from("import sqlalchemy\n");
+    for level in 0..depth {
+        text.push_str(&" ".repeat(level));
+        text.push_str("if x:\n");
+    }
+    text.push_str(&" ".repeat(depth));
+    text.push_str("engine = sqlalchemy.create_engine(\"postgresql://db/app\", pool_size=5)\n");
+    let (messages, module) = extract_on_small_stack(text);
+    assert!(messages.is_empty(), "{messages:?}");
+    assert_eq!(module.calls.len(), 1);
 }
