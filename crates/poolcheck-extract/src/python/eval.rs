@@ -78,8 +78,66 @@ pub struct Evaluator<'p, 'a> {
     memo: RefCell<HashMap<(usize, String), Sourced<Value>>>,
     active: RefCell<HashSet<(usize, ScopeKind, String, u32)>>,
     defines_memo: RefCell<HashMap<(usize, String), bool>>,
+    /// Per scope, which statements may bind or mutate each name: a lookup
+    /// reads those instead of every statement before the use (10,000 engines
+    /// in a file made each lookup of `create_engine` walk the file).
+    scope_index: RefCell<HashMap<(usize, ScopeKind), Rc<ScopeIndex>>>,
     depth: Cell<u32>,
     call_depth: Cell<u32>,
+}
+
+/// The statements of one scope that can bind or mutate a name, by name, in
+/// source order; star imports may bind any name.
+#[derive(Debug, Default)]
+struct ScopeIndex {
+    by_name: HashMap<String, Vec<usize>>,
+    star_imports: Vec<usize>,
+}
+
+impl ScopeIndex {
+    fn new(stmts: &[Stmt]) -> Self {
+        let mut index = ScopeIndex::default();
+        for (i, stmt) in stmts.iter().enumerate() {
+            let mut add = |name: &str| {
+                let list = index.by_name.entry(name.to_owned()).or_default();
+                if list.last() != Some(&i) {
+                    list.push(i);
+                }
+            };
+            match &stmt.kind {
+                StmtKind::Assign { target, .. }
+                | StmtKind::AugAssign { target, .. }
+                | StmtKind::Update { target, .. } => add(&target.name),
+                StmtKind::Class { name, .. } | StmtKind::Function { name, .. } => add(name),
+                StmtKind::Import(import) => match &import.kind {
+                    ImportKind::Module { alias: Some(alias) } => add(alias),
+                    ImportKind::Module { alias: None } => {
+                        add(import.module.split('.').next().unwrap_or_default());
+                    }
+                    ImportKind::Names(names) => {
+                        for n in names {
+                            add(n.bound_name());
+                        }
+                    }
+                    ImportKind::Star => index.star_imports.push(i),
+                },
+                StmtKind::Declare { .. } | StmtKind::Return { .. } => {}
+            }
+        }
+        index
+    }
+
+    /// Indices of the statements that may bind or mutate `name`, in order.
+    fn candidates(&self, name: &str) -> Vec<usize> {
+        let named = self.by_name.get(name).map_or(&[][..], Vec::as_slice);
+        if self.star_imports.is_empty() {
+            return named.to_vec();
+        }
+        let mut all: Vec<usize> = named.iter().chain(&self.star_imports).copied().collect();
+        all.sort_unstable();
+        all.dedup();
+        all
+    }
 }
 
 fn unknown(reason: impl Into<String>, location: Option<Location>) -> Sourced<Value> {
@@ -99,6 +157,7 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             memo: RefCell::new(HashMap::new()),
             active: RefCell::new(HashSet::new()),
             defines_memo: RefCell::new(HashMap::new()),
+            scope_index: RefCell::new(HashMap::new()),
             depth: Cell::new(0),
             call_depth: Cell::new(0),
         }
@@ -227,11 +286,26 @@ impl<'p, 'a> Evaluator<'p, 'a> {
 
     /// The bindings of `name` in the scope of `ctx` before `ctx.pos`, with
     /// later mutations applied. `None` when the scope never binds it.
+    fn scope_index(&self, module: usize, scope: ScopeKind) -> Rc<ScopeIndex> {
+        if let Some(index) = self.scope_index.borrow().get(&(module, scope)) {
+            return Rc::clone(index);
+        }
+        let index = Rc::new(ScopeIndex::new(self.stmts(module, scope)));
+        self.scope_index
+            .borrow_mut()
+            .insert((module, scope), Rc::clone(&index));
+        index
+    }
+
     fn lookup_in_scope(&self, name: &str, ctx: &EvalCtx) -> Option<Sourced<Value>> {
         let stmts = self.stmts(ctx.module, ctx.scope);
-        let visible: Vec<(usize, &Stmt)> = stmts
-            .iter()
-            .enumerate()
+        // Only statements that bind or mutate `name` matter below, both for
+        // the binding and for the mutations after it.
+        let visible: Vec<(usize, &Stmt)> = self
+            .scope_index(ctx.module, ctx.scope)
+            .candidates(name)
+            .into_iter()
+            .map(|i| (i, &stmts[i]))
             .filter(|(_, s)| s.span.start < ctx.pos)
             .collect();
         let mut candidates: Vec<(usize, &Stmt, Sourced<Value>)> = Vec::new();

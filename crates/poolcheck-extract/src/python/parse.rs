@@ -5,6 +5,7 @@
 //! the file are found with the queries in `queries/python/`.
 
 use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
 use poolcheck_core::Span;
@@ -27,6 +28,8 @@ const MAX_EXPR_DEPTH: u32 = 96;
 /// [`nesting::check`] enforces before parsing; error recovery can still nest
 /// blocks without indentation.
 const MAX_BLOCK_DEPTH: u32 = 100;
+/// Callee hits searched one by one; more are searched as one range.
+const MAX_QUERY_RANGES: usize = 16;
 /// Assignment targets (`((a, b), c) = …`) nested deeper are not bound.
 const MAX_TARGET_DEPTH: u32 = MAX_EXPR_DEPTH;
 
@@ -1197,7 +1200,7 @@ impl<'s> Builder<'s> {
         // The query only needs to run where a callee name occurs in the text:
         // searching the bytes first keeps large files without engines cheap.
         let mut found: Vec<(Node<'_>, String)> = Vec::new();
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = HashSet::new();
         let mut cursor = QueryCursor::new();
         let ranges: Vec<std::ops::Range<usize>> = match CALLEE_FINDER.as_ref() {
             Some(finder) => finder
@@ -1212,6 +1215,15 @@ impl<'s> Builder<'s> {
                 .map(|hit| hit.start()..hit.end())
                 .collect(),
             None => std::iter::once(0..self.src.len()).collect(),
+        };
+        // Each range starts a descent from the root; in a deep tree with many
+        // hits that was quadratic, so past a few hits one range covers them all.
+        let ranges = match (ranges.first(), ranges.last()) {
+            (Some(first), Some(last)) if ranges.len() > MAX_QUERY_RANGES => {
+                let covering: std::ops::Range<usize> = first.start..last.end;
+                vec![covering]
+            }
+            _ => ranges,
         };
         for range in ranges {
             cursor.set_byte_range(range);
@@ -1228,6 +1240,8 @@ impl<'s> Builder<'s> {
         }
         self.collect_aliased_calls(root, &mut found);
         found.sort_by_key(|(node, _)| node.start_byte());
+        let nodes: Vec<Node<'_>> = found.iter().map(|(node, _)| *node).collect();
+        let mut contexts = self.call_contexts(root, &nodes);
         for (node, callee_name) in found {
             let span = span_of(node);
             let call = self.expr(node);
@@ -1240,7 +1254,7 @@ impl<'s> Builder<'s> {
                 .min_by_key(|(range, _)| range.len())
                 .map(|(_, guards)| guards.clone())
                 .unwrap_or_default();
-            let (assigned_to, returned) = self.call_context(node);
+            let (assigned_to, returned) = contexts.remove(&node.id()).unwrap_or((None, false));
             self.module.calls.push(CallSite {
                 call,
                 callee_name,
@@ -1289,10 +1303,49 @@ impl<'s> Builder<'s> {
         }
     }
 
-    /// The name a call's result is bound to, and whether it is returned.
-    fn call_context(&self, node: Node<'_>) -> (Option<String>, bool) {
+    /// For each of `calls`, the name its result is bound to and whether it is
+    /// returned. One walk of the tree keeps the ancestors at hand:
+    /// `Node::parent` searches down from the root, so asking each call for
+    /// its parents was quadratic in the depth of the tree (a chain of
+    /// conditional expressions holding thousands of calls).
+    fn call_contexts(
+        &self,
+        root: Node<'_>,
+        calls: &[Node<'_>],
+    ) -> HashMap<usize, (Option<String>, bool)> {
+        let wanted: HashSet<usize> = calls.iter().map(Node::id).collect();
+        let mut contexts = HashMap::new();
+        if wanted.is_empty() {
+            return contexts;
+        }
+        let mut ancestors: Vec<Node<'_>> = Vec::new();
+        let mut cursor = root.walk();
+        loop {
+            let node = cursor.node();
+            if wanted.contains(&node.id()) {
+                contexts.insert(node.id(), self.call_context(node, &ancestors));
+            }
+            if cursor.goto_first_child() {
+                ancestors.push(node);
+                continue;
+            }
+            loop {
+                if cursor.goto_next_sibling() {
+                    break;
+                }
+                if !cursor.goto_parent() {
+                    return contexts;
+                }
+                ancestors.pop();
+            }
+        }
+    }
+
+    /// The name a call's result is bound to, and whether it is returned,
+    /// given its ancestors (outermost first).
+    fn call_context(&self, node: Node<'_>, ancestors: &[Node<'_>]) -> (Option<String>, bool) {
         let mut current = node;
-        while let Some(parent) = current.parent() {
+        for &parent in ancestors.iter().rev() {
             match parent.kind() {
                 "await" | "parenthesized_expression" => current = parent,
                 "assignment" => {

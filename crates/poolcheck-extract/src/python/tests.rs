@@ -1754,3 +1754,46 @@ fn blocks_as_deep_as_python_allows_are_read() {
     assert!(messages.is_empty(), "{messages:?}");
     assert_eq!(module.calls.len(), 1);
 }
+
+#[test]
+fn five_thousand_engines_in_one_file_are_five_thousand_pools() {
+    let mut text = String::from("from sqlalchemy import create_engine\n");
+    for i in 0..5_000 {
+        let _ = writeln!(
+            text,
+            "engine{i} = create_engine(\"postgresql://db/app\", pool_size={})",
+            1 + i % 7
+        );
+    }
+    let repo = Repo::new(&[("app/db.py", text.as_str())]);
+    let pools = repo.analyze(&Environment::new()).pools;
+    assert_eq!(pools.len(), 5_000);
+    assert_eq!(pools[4_999].name, "engine4999");
+}
+
+#[test]
+fn thousands_of_calls_in_one_deep_expression_are_all_found() {
+    let text = format!(
+        "from sqlalchemy import create_engine\nx = {}None\n",
+        "create_engine(URL, pool_size=5) if a else ".repeat(2_000)
+    );
+    let (messages, module) = extract_on_small_stack(text);
+    assert!(messages.is_empty(), "{messages:?}");
+    assert_eq!(module.calls.len(), 2_000);
+}
+
+#[test]
+fn many_syntax_errors_on_one_long_line_are_one_finding() {
+    let text = format!(
+        "x = {}\nengine = create_engine(URL, pool_size=5,,)\n",
+        "é = 1 1; ".repeat(20_000)
+    );
+    let (messages, module) = extract_on_small_stack(text);
+    assert!(
+        module.syntax_errors.len() >= 20_000,
+        "{}",
+        module.syntax_errors.len()
+    );
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert!(messages[0].contains("`create_engine`"), "{messages:?}");
+}
