@@ -20,6 +20,10 @@ use super::value::{ClassRef, FuncRef, HOLE, PyDict, PyStr, Value, provenance_not
 const MAX_CALL_DEPTH: u32 = 6;
 /// How deep evaluation may recurse at all (names through names through calls).
 const MAX_EVAL_DEPTH: u32 = 160;
+/// Modules a name is followed through (`from .a import *` in a module that
+/// `b` star-imports…): each is a recursion of the evaluator, and real
+/// settings chains are a few modules long.
+const MAX_IMPORT_DEPTH: u32 = 64;
 
 /// Where an expression is evaluated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -84,6 +88,7 @@ pub struct Evaluator<'p, 'a> {
     scope_index: RefCell<HashMap<(usize, ScopeKind), Rc<ScopeIndex>>>,
     depth: Cell<u32>,
     call_depth: Cell<u32>,
+    import_depth: Cell<u32>,
 }
 
 /// The statements of one scope that can bind or mutate a name, by name, in
@@ -160,6 +165,7 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             scope_index: RefCell::new(HashMap::new()),
             depth: Cell::new(0),
             call_depth: Cell::new(0),
+            import_depth: Cell::new(0),
         }
     }
 
@@ -181,7 +187,18 @@ impl<'p, 'a> Evaluator<'p, 'a> {
         if let Some(v) = self.memo.borrow().get(&key) {
             return v.clone();
         }
+        let depth = self.import_depth.get();
+        if depth >= MAX_IMPORT_DEPTH {
+            return unknown(
+                format!(
+                    "`{name}` is imported through more than {MAX_IMPORT_DEPTH} modules, which poolcheck does not follow"
+                ),
+                None,
+            );
+        }
+        self.import_depth.set(depth + 1);
         let value = self.lookup(name, &EvalCtx::module_end(module), None);
+        self.import_depth.set(depth);
         self.memo.borrow_mut().insert(key, value.clone());
         value
     }
@@ -438,14 +455,22 @@ impl<'p, 'a> Evaluator<'p, 'a> {
         if let Some(v) = self.defines_memo.borrow().get(&key) {
             return *v;
         }
+        let depth = self.import_depth.get();
+        if depth >= MAX_IMPORT_DEPTH {
+            // It may: the value lookup then stops at the same depth and
+            // says why the value is unknown.
+            return true;
+        }
         // Provisional answer while computing, so star-import cycles end.
         self.defines_memo.borrow_mut().insert(key.clone(), false);
+        self.import_depth.set(depth + 1);
         let result = self
             .project
             .module(module)
             .body
             .iter()
             .any(|stmt| self.defines(module, stmt, name));
+        self.import_depth.set(depth);
         self.defines_memo.borrow_mut().insert(key, result);
         result
     }

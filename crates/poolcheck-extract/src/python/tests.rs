@@ -1797,3 +1797,45 @@ fn many_syntax_errors_on_one_long_line_are_one_finding() {
     assert_eq!(messages.len(), 1, "{messages:?}");
     assert!(messages[0].contains("`create_engine`"), "{messages:?}");
 }
+
+#[test]
+fn a_long_chain_of_star_imports_is_not_a_stack_overflow() {
+    let modules = 2_000;
+    let texts: Vec<(String, String)> = (0..modules)
+        .map(|i| {
+            let text = if i == 0 {
+                "POOL_SIZE = 7\n".to_owned()
+            } else {
+                format!("from pkg.m{} import *\n", i - 1)
+            };
+            (format!("pkg/m{i}.py"), text)
+        })
+        .chain(std::iter::once((
+            "pkg/db.py".to_owned(),
+            format!(
+                "from pkg.m{} import *\nfrom sqlalchemy import create_engine\nengine = create_engine(\"postgresql://db/app\", pool_size=POOL_SIZE)\n",
+                modules - 1
+            ),
+        )))
+        .collect();
+    let (pools, reason) = crate::on_small_stack(move || {
+        let files: Vec<(&str, &str)> = texts
+            .iter()
+            .map(|(p, t)| (p.as_str(), t.as_str()))
+            .collect();
+        let repo = Repo::new(&files);
+        let analysis = repo.analyze(&Environment::new());
+        let reason = repo
+            .value("pkg/db.py", "POOL_SIZE", &Environment::new())
+            .unknown_reason()
+            .map(str::to_owned);
+        (analysis.pools.len(), reason)
+    });
+    assert_eq!(pools, 1);
+    assert!(
+        reason
+            .as_deref()
+            .is_some_and(|r| r.contains("imported through more than 64 modules")),
+        "{reason:?}"
+    );
+}
