@@ -222,7 +222,21 @@ impl<'p, 'a> Evaluator<'p, 'a> {
         if !self.active.borrow_mut().insert(key.clone()) {
             return unknown(format!("`{name}` is defined in terms of itself"), loc);
         }
-        let result = self.lookup_inner(name, ctx, loc);
+        // `X += 1` looks `X` up again without an expression in between: a
+        // lookup counts as a level of evaluation, or 5,000 of them overflow
+        // the stack.
+        let depth = self.depth.get();
+        let result = if depth > MAX_EVAL_DEPTH {
+            unknown(
+                format!("`{name}` is computed through too many steps to evaluate"),
+                loc,
+            )
+        } else {
+            self.depth.set(depth + 1);
+            let result = self.lookup_inner(name, ctx, loc);
+            self.depth.set(depth);
+            result
+        };
         self.active.borrow_mut().remove(&key);
         result
     }

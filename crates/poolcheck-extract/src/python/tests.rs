@@ -1839,3 +1839,36 @@ fn a_long_chain_of_star_imports_is_not_a_stack_overflow() {
         "{reason:?}"
     );
 }
+
+#[test]
+fn thousands_of_augmented_assignments_are_not_a_stack_overflow() {
+    let mut text = String::from(
+        "import os\nfrom sqlalchemy import create_engine\nPOOL = os.cpu_count()\nSIZE = 1\n",
+    );
+    for _ in 0..5_000 {
+        text.push_str("POOL += 1\nSIZE += 1\n");
+    }
+    text.push_str(
+        "engine = create_engine(\"postgresql://db/app\", pool_size=SIZE, max_overflow=POOL)\n",
+    );
+    let (size, pool) = crate::on_small_stack(move || {
+        let repo = Repo::new(&[("app/db.py", text.as_str())]);
+        let env = Environment::new();
+        let size = repo.value("app/db.py", "SIZE", &env);
+        let pool = repo.value("app/db.py", "POOL", &env);
+        (int_of(&size), pool.unknown_reason().map(str::to_owned))
+    });
+    assert_eq!(size, None);
+    assert!(
+        pool.as_deref()
+            .is_some_and(|r| r.contains("computed through too many steps")),
+        "{pool:?}"
+    );
+    // A few augmented assignments still add up.
+    let text = format!("SIZE = 1\n{}", "SIZE += 1\n".repeat(40));
+    let repo = Repo::new(&[("app/db.py", text.as_str())]);
+    assert_eq!(
+        int_of(&repo.value("app/db.py", "SIZE", &Environment::new())),
+        Some(41)
+    );
+}
