@@ -220,7 +220,9 @@ impl<'a> PythonProject<'a> {
             return *cached;
         }
         let suffix = format!(".{name}");
-        let from_name = &self.modules[from].name;
+        // `from` is no module when a process names a settings module in a
+        // repository without Python files (found by fuzzing).
+        let from_name = self.modules.get(from).map_or("", |m| m.name.as_str());
         let found = self
             .modules
             .iter()
@@ -301,6 +303,14 @@ mod tests {
             Some(("app".into(), true))
         );
         assert_eq!(module_name(root, Path::new("/repo/README.md")), None);
+    }
+
+    #[test]
+    fn a_settings_module_in_a_repository_without_python_is_not_found() {
+        // Found by the dockerfile fuzz target: a Dockerfile setting
+        // DJANGO_SETTINGS_MODULE in a repository without Python files.
+        let project = PythonProject::new(Path::new(""), std::iter::empty());
+        assert_eq!(project.resolve_absolute(0, "shop.settings.prod"), None);
     }
 
     #[test]
