@@ -1725,3 +1725,35 @@ services:
         }
     }
 }
+
+#[cfg(test)]
+mod depth_tests {
+    use super::*;
+
+    #[test]
+    fn deeply_nested_yaml_is_reported_not_a_stack_overflow() {
+        for (open, close) in [("[", "]"), ("{a: ", "}"), ("- ", "")] {
+            // Block sequences grow by their indentation: fewer levels.
+            let depth = if open == "- " { 600 } else { 10_000 };
+            let nested = if open == "- " {
+                (0..depth)
+                    .map(|i| format!("{}- ", " ".repeat(2 * i)))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+                    + "x"
+            } else {
+                format!("{}x{}", open.repeat(depth), close.repeat(depth))
+            };
+            let text =
+                format!("services:\n  web:\n    command: gunicorn app:app\n    labels: {nested}\n");
+            let codes = crate::on_small_stack(move || {
+                let file = SourceFile::new("docker-compose.yml", text);
+                let mut facts =
+                    FileFacts::new(file.path().clone(), poolcheck_core::FileKind::Compose);
+                extract(&file, &mut facts);
+                facts.diagnostics.iter().map(|d| d.code).collect::<Vec<_>>()
+            });
+            assert!(!codes.is_empty(), "{open}");
+        }
+    }
+}

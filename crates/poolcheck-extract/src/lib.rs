@@ -52,3 +52,16 @@ pub fn extract(file: &SourceFile, kind: FileKind) -> FileFacts {
     }
     facts
 }
+
+/// Runs `f` on a thread with a 2 MiB stack, the size of the threads the
+/// analysis runs on (rayon's and std's default): a recursion without a depth
+/// limit overflows it and aborts the test run.
+#[cfg(test)]
+pub(crate) fn on_small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(f)
+        .expect("spawn a test thread")
+        .join()
+        .expect("the test thread finishes")
+}

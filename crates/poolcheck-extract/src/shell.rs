@@ -132,7 +132,18 @@ struct Lexer<'a> {
     /// Compose interpolates `${…}` before the command is split into words,
     /// so expansions count even inside single quotes, and `$$` is a `$`.
     compose: bool,
+    /// `${…}` expansions open around the current position.
+    nesting: usize,
+    /// Set when an expansion nested deeper than [`MAX_NESTING`]: every open
+    /// expansion around it becomes one unknown part, so the word the user
+    /// wrote is reported as unreadable as a whole.
+    too_deep: bool,
 }
+
+/// `${A:-${B:-…}}` nested deeper than this is not read: real scripts nest a
+/// few levels, and each level is a recursion of the lexer and the expander
+/// (the limit keeps them within a thread's stack).
+const MAX_NESTING: usize = 64;
 
 impl<'a> Lexer<'a> {
     fn new(text: &'a str, map: &'a OffsetMap, mode: Mode) -> Self {
@@ -142,6 +153,8 @@ impl<'a> Lexer<'a> {
             map,
             mode,
             compose: false,
+            nesting: 0,
+            too_deep: false,
         }
     }
 
@@ -551,6 +564,25 @@ impl<'a> Lexer<'a> {
 
     /// At `${`.
     fn braced(&mut self, quoted: bool) -> WordPart {
+        let start = self.pos;
+        if self.nesting >= MAX_NESTING {
+            self.pos += 2;
+            self.skip_balanced('{', '}');
+            self.too_deep = true;
+            return self.unknown_from(start, quoted);
+        }
+        self.nesting += 1;
+        let part = self.braced_expansion(quoted);
+        self.nesting -= 1;
+        if self.too_deep {
+            self.too_deep = self.nesting > 0;
+            return self.unknown_from(start, quoted);
+        }
+        part
+    }
+
+    /// At `${`, within the nesting limit.
+    fn braced_expansion(&mut self, quoted: bool) -> WordPart {
         let start = self.pos;
         self.pos += 2;
         let name_start = self.pos;
@@ -1212,6 +1244,7 @@ impl<'a> Scope<'a> {
 }
 
 const MAX_DEPTH: usize = 16;
+const MAX_EXPANSION_DEPTH: usize = 2 * MAX_NESTING;
 
 /// Expands one word into fields (an unquoted `$ARGS` holding `-w 4` gives
 /// two), with provenance.
@@ -1283,7 +1316,12 @@ fn expand_parts(parts: &[WordPart], scope: Scope<'_>, limit: usize, depth: usize
 }
 
 fn unknown_reason(text: &str) -> String {
-    if text.starts_with("$(") || text.starts_with('`') {
+    if text.starts_with("${") && text.matches("${").count() > MAX_NESTING {
+        let head: String = text.chars().take(16).collect();
+        format!(
+            "`{head}…` nests `${{…}}` more than {MAX_NESTING} levels deep, which poolcheck does not read"
+        )
+    } else if text.starts_with("$(") || text.starts_with('`') {
         format!("`{text}` is a command substitution, which poolcheck does not run")
     } else if text.len() == 2 && text.starts_with('$') {
         format!("`{text}` is a script argument, unknown without running it")
@@ -1347,6 +1385,16 @@ fn expand_var(
     limit: usize,
     depth: usize,
 ) -> Vec<Piece> {
+    // Nested defaults and variables that refer to variables both recurse;
+    // the lexer bounds the first, MAX_DEPTH the second, this their product.
+    if depth >= MAX_EXPANSION_DEPTH {
+        return vec![unknown_piece(
+            format!(
+                "${name} is reached through more than {MAX_EXPANSION_DEPTH} nested expansions, which poolcheck does not follow"
+            ),
+            span,
+        )];
+    }
     let resolved = lookup(name, scope, limit, depth);
     let Some(op) = op else {
         return match resolved {
@@ -1919,6 +1967,68 @@ esac
     fn quoted_empty_default_is_still_a_field() {
         let e = Environment::new();
         assert_eq!(texts("x \"${A:-}\" ${B:-} y", &e), vec![vec!["x", "", "y"]]);
+    }
+
+    /// The reason the `-w` value of `gunicorn -w WORD app:app` is unknown.
+    fn workers_unknown_reason(script: &str) -> Option<String> {
+        let commands = parse(script);
+        let command = commands.iter().find(|c| !c.words.is_empty())?;
+        let args = expand_words(&command.words, Scope::new(&Environment::new(), &[]));
+        let workers = args.get(2)?;
+        workers
+            .sourced(&FilePath::new("entrypoint.sh"))
+            .unknown_reason()
+            .map(str::to_owned)
+    }
+
+    #[test]
+    fn deeply_nested_defaults_are_unknown_not_a_stack_overflow() {
+        let depth = 3_000;
+        let script = format!(
+            "gunicorn -w {}4{} app:app\n",
+            "${A:-".repeat(depth),
+            "}".repeat(depth)
+        );
+        let reason = crate::on_small_stack(move || workers_unknown_reason(&script));
+        let reason = reason.expect("the nested word is unknown");
+        assert!(
+            reason.contains("more than 64 levels deep"),
+            "unexpected reason: {reason}"
+        );
+        // Nesting a real script uses still resolves.
+        let shallow = format!(
+            "gunicorn -w {}4{} app:app",
+            "${A:-".repeat(8),
+            "}".repeat(8)
+        );
+        assert_eq!(texts(&shallow, &Environment::new())[0][2], "4");
+    }
+
+    #[test]
+    fn deeply_nested_quoted_defaults_are_unknown_not_a_stack_overflow() {
+        let depth = 5_000;
+        let script = format!(
+            "gunicorn -w \"{}4{}\" app:app\n",
+            "${A:-\"".repeat(depth),
+            "\"}".repeat(depth)
+        );
+        let reason = crate::on_small_stack(move || workers_unknown_reason(&script));
+        assert!(
+            reason
+                .as_deref()
+                .is_some_and(|r| r.contains("more than 64 levels deep")),
+            "unexpected reason: {reason:?}"
+        );
+        // Compose interpolation reads the same words through the same lexer.
+        let compose = format!(
+            "gunicorn -w '{}4{}' app:app",
+            "${A:-".repeat(depth),
+            "}".repeat(depth)
+        );
+        let commands = crate::on_small_stack(move || {
+            parse_compose_command(&compose, &OffsetMap::Shifted(0)).len()
+        });
+        assert_eq!(commands, 1);
     }
 
     #[test]

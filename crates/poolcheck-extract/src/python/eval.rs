@@ -20,6 +20,10 @@ use super::value::{ClassRef, FuncRef, HOLE, PyDict, PyStr, Value, provenance_not
 const MAX_CALL_DEPTH: u32 = 6;
 /// How deep evaluation may recurse at all (names through names through calls).
 const MAX_EVAL_DEPTH: u32 = 160;
+/// Modules a name is followed through (`from .a import *` in a module that
+/// `b` star-imports…): each is a recursion of the evaluator, and real
+/// settings chains are a few modules long.
+const MAX_IMPORT_DEPTH: u32 = 64;
 
 /// Where an expression is evaluated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -78,8 +82,67 @@ pub struct Evaluator<'p, 'a> {
     memo: RefCell<HashMap<(usize, String), Sourced<Value>>>,
     active: RefCell<HashSet<(usize, ScopeKind, String, u32)>>,
     defines_memo: RefCell<HashMap<(usize, String), bool>>,
+    /// Per scope, which statements may bind or mutate each name: a lookup
+    /// reads those instead of every statement before the use (10,000 engines
+    /// in a file made each lookup of `create_engine` walk the file).
+    scope_index: RefCell<HashMap<(usize, ScopeKind), Rc<ScopeIndex>>>,
     depth: Cell<u32>,
     call_depth: Cell<u32>,
+    import_depth: Cell<u32>,
+}
+
+/// The statements of one scope that can bind or mutate a name, by name, in
+/// source order; star imports may bind any name.
+#[derive(Debug, Default)]
+struct ScopeIndex {
+    by_name: HashMap<String, Vec<usize>>,
+    star_imports: Vec<usize>,
+}
+
+impl ScopeIndex {
+    fn new(stmts: &[Stmt]) -> Self {
+        let mut index = ScopeIndex::default();
+        for (i, stmt) in stmts.iter().enumerate() {
+            let mut add = |name: &str| {
+                let list = index.by_name.entry(name.to_owned()).or_default();
+                if list.last() != Some(&i) {
+                    list.push(i);
+                }
+            };
+            match &stmt.kind {
+                StmtKind::Assign { target, .. }
+                | StmtKind::AugAssign { target, .. }
+                | StmtKind::Update { target, .. } => add(&target.name),
+                StmtKind::Class { name, .. } | StmtKind::Function { name, .. } => add(name),
+                StmtKind::Import(import) => match &import.kind {
+                    ImportKind::Module { alias: Some(alias) } => add(alias),
+                    ImportKind::Module { alias: None } => {
+                        add(import.module.split('.').next().unwrap_or_default());
+                    }
+                    ImportKind::Names(names) => {
+                        for n in names {
+                            add(n.bound_name());
+                        }
+                    }
+                    ImportKind::Star => index.star_imports.push(i),
+                },
+                StmtKind::Declare { .. } | StmtKind::Return { .. } => {}
+            }
+        }
+        index
+    }
+
+    /// Indices of the statements that may bind or mutate `name`, in order.
+    fn candidates(&self, name: &str) -> Vec<usize> {
+        let named = self.by_name.get(name).map_or(&[][..], Vec::as_slice);
+        if self.star_imports.is_empty() {
+            return named.to_vec();
+        }
+        let mut all: Vec<usize> = named.iter().chain(&self.star_imports).copied().collect();
+        all.sort_unstable();
+        all.dedup();
+        all
+    }
 }
 
 fn unknown(reason: impl Into<String>, location: Option<Location>) -> Sourced<Value> {
@@ -99,8 +162,10 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             memo: RefCell::new(HashMap::new()),
             active: RefCell::new(HashSet::new()),
             defines_memo: RefCell::new(HashMap::new()),
+            scope_index: RefCell::new(HashMap::new()),
             depth: Cell::new(0),
             call_depth: Cell::new(0),
+            import_depth: Cell::new(0),
         }
     }
 
@@ -122,7 +187,18 @@ impl<'p, 'a> Evaluator<'p, 'a> {
         if let Some(v) = self.memo.borrow().get(&key) {
             return v.clone();
         }
+        let depth = self.import_depth.get();
+        if depth >= MAX_IMPORT_DEPTH {
+            return unknown(
+                format!(
+                    "`{name}` is imported through more than {MAX_IMPORT_DEPTH} modules, which poolcheck does not follow"
+                ),
+                None,
+            );
+        }
+        self.import_depth.set(depth + 1);
         let value = self.lookup(name, &EvalCtx::module_end(module), None);
+        self.import_depth.set(depth);
         self.memo.borrow_mut().insert(key, value.clone());
         value
     }
@@ -146,7 +222,21 @@ impl<'p, 'a> Evaluator<'p, 'a> {
         if !self.active.borrow_mut().insert(key.clone()) {
             return unknown(format!("`{name}` is defined in terms of itself"), loc);
         }
-        let result = self.lookup_inner(name, ctx, loc);
+        // `X += 1` looks `X` up again without an expression in between: a
+        // lookup counts as a level of evaluation, or 5,000 of them overflow
+        // the stack.
+        let depth = self.depth.get();
+        let result = if depth > MAX_EVAL_DEPTH {
+            unknown(
+                format!("`{name}` is computed through too many steps to evaluate"),
+                loc,
+            )
+        } else {
+            self.depth.set(depth + 1);
+            let result = self.lookup_inner(name, ctx, loc);
+            self.depth.set(depth);
+            result
+        };
         self.active.borrow_mut().remove(&key);
         result
     }
@@ -227,11 +317,26 @@ impl<'p, 'a> Evaluator<'p, 'a> {
 
     /// The bindings of `name` in the scope of `ctx` before `ctx.pos`, with
     /// later mutations applied. `None` when the scope never binds it.
+    fn scope_index(&self, module: usize, scope: ScopeKind) -> Rc<ScopeIndex> {
+        if let Some(index) = self.scope_index.borrow().get(&(module, scope)) {
+            return Rc::clone(index);
+        }
+        let index = Rc::new(ScopeIndex::new(self.stmts(module, scope)));
+        self.scope_index
+            .borrow_mut()
+            .insert((module, scope), Rc::clone(&index));
+        index
+    }
+
     fn lookup_in_scope(&self, name: &str, ctx: &EvalCtx) -> Option<Sourced<Value>> {
         let stmts = self.stmts(ctx.module, ctx.scope);
-        let visible: Vec<(usize, &Stmt)> = stmts
-            .iter()
-            .enumerate()
+        // Only statements that bind or mutate `name` matter below, both for
+        // the binding and for the mutations after it.
+        let visible: Vec<(usize, &Stmt)> = self
+            .scope_index(ctx.module, ctx.scope)
+            .candidates(name)
+            .into_iter()
+            .map(|i| (i, &stmts[i]))
             .filter(|(_, s)| s.span.start < ctx.pos)
             .collect();
         let mut candidates: Vec<(usize, &Stmt, Sourced<Value>)> = Vec::new();
@@ -364,14 +469,22 @@ impl<'p, 'a> Evaluator<'p, 'a> {
         if let Some(v) = self.defines_memo.borrow().get(&key) {
             return *v;
         }
+        let depth = self.import_depth.get();
+        if depth >= MAX_IMPORT_DEPTH {
+            // It may: the value lookup then stops at the same depth and
+            // says why the value is unknown.
+            return true;
+        }
         // Provisional answer while computing, so star-import cycles end.
         self.defines_memo.borrow_mut().insert(key.clone(), false);
+        self.import_depth.set(depth + 1);
         let result = self
             .project
             .module(module)
             .body
             .iter()
             .any(|stmt| self.defines(module, stmt, name));
+        self.import_depth.set(depth);
         self.defines_memo.borrow_mut().insert(key, result);
         result
     }

@@ -13,6 +13,7 @@ pub mod edits;
 pub mod eval;
 pub mod flask;
 pub mod gunicorn;
+pub mod nesting;
 pub mod parse;
 pub mod project;
 pub mod pydantic;
@@ -64,14 +65,32 @@ const SETTING_WORDS: &[&str] = &[
 /// keeps everything tree-sitter recovered; an error on a line that names a
 /// setting poolcheck reads becomes PC002.
 pub fn extract(file: &SourceFile, facts: &mut FileFacts) {
-    let module = parse::parse_module(file.text());
+    let (module, too_deep) = parse::parse_module_reporting(file.text());
     facts.diagnostics.extend(broken_query_diagnostics(file));
-    let mut reported_lines = Vec::new();
+    for unread in too_deep {
+        facts.diagnostics.push(
+            Diagnostic::new(
+                "PC002",
+                Severity::Error,
+                file.location(unread.span),
+                unread.message,
+            )
+            .with_label("nested too deep")
+            .with_help("settings inside are left out of the budget; reduce the nesting so poolcheck can read them"),
+        );
+    }
+    // Errors are sorted, so the lines they sit on come in order: each line
+    // is searched for setting words once, however many errors it holds (one
+    // long line of errors made this quadratic).
+    let mut checked_line = None;
     for error in &module.syntax_errors {
-        let line = file.line_col(error.start as usize).line;
-        if reported_lines.contains(&line) {
+        // The line number alone: a column would count the characters of a
+        // long non-ASCII line for every error on it.
+        let line = file.index().line_of(error.start as usize) as u32 + 1;
+        if checked_line == Some(line) {
             continue;
         }
+        checked_line = Some(line);
         let Some(line_span) = file.line_span(line) else {
             continue;
         };
@@ -79,7 +98,6 @@ pub fn extract(file: &SourceFile, facts: &mut FileFacts) {
         let Some(word) = SETTING_WORDS.iter().find(|w| line_text.contains(**w)) else {
             continue;
         };
-        reported_lines.push(line);
         let span = if error.is_empty() {
             line_span
         } else {
@@ -318,6 +336,7 @@ impl PythonProject<'_> {
                 }
             }
         }
+        sqlalchemy::dedupe_unresolved(&mut analysis.unresolved);
         analysis.pools = merge_branches(engine_sites);
         analysis.servers = merge_server_branches(server_sites);
         if flask::uses_flask_sqlalchemy(&eval) {
@@ -463,18 +482,32 @@ impl GroupKey {
     }
 }
 
+/// Module, function, bound name and whether it is returned.
+type Binding = (usize, Option<usize>, Option<String>, bool);
+
 fn merge_branches(sites: Vec<(ClientPool, GroupKey)>) -> Vec<ClientPool> {
     let mut groups: Vec<(Vec<GroupKey>, Vec<ClientPool>)> = Vec::new();
+    // Only sites that bind the same name in the same scope can be exclusive:
+    // each site is compared with those groups alone, not with every group
+    // (10,000 engines in one file made this quadratic).
+    let mut by_binding: HashMap<Binding, Vec<usize>> = HashMap::new();
     for (pool, key) in sites {
-        let group = groups
-            .iter_mut()
-            .find(|(keys, _)| keys.iter().all(|k| k.exclusive_with(&key)));
-        match group {
-            Some((keys, pools)) => {
-                keys.push(key);
-                pools.push(pool);
-            }
-            None => groups.push((vec![key], vec![pool])),
+        if key.name.is_none() && !key.returned {
+            groups.push((vec![key], vec![pool]));
+            continue;
+        }
+        let binding = (key.module, key.function, key.name.clone(), key.returned);
+        let candidates = by_binding.entry(binding).or_default();
+        let group = candidates
+            .iter()
+            .copied()
+            .find(|&g| groups[g].0.iter().all(|k| k.exclusive_with(&key)));
+        if let Some(g) = group {
+            groups[g].0.push(key);
+            groups[g].1.push(pool);
+        } else {
+            candidates.push(groups.len());
+            groups.push((vec![key], vec![pool]));
         }
     }
     let mut out = Vec::new();

@@ -6,6 +6,7 @@
 //! (embedded; the test `every_embedded_query_compiles` compiles each).
 
 use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
 use poolcheck_core::Span;
@@ -18,11 +19,20 @@ use poolcheck_core::facts::python::{
 use streaming_iterator::StreamingIterator;
 use tree_sitter::{Language, Node, Parser, Query, QueryCursor, Tree};
 
+use super::nesting::{self, TooDeep};
+
 /// Deeper expressions than this become `ExprKind::Other`: configuration never
 /// nests this deep, and it keeps generated files from exhausting the stack.
 const MAX_EXPR_DEPTH: u32 = 96;
-/// Deeper statement nesting is skipped for the same reason.
-const MAX_BLOCK_DEPTH: u32 = 48;
+/// Deeper statement nesting is skipped, with a diagnostic, for the same
+/// reason. Python itself stops at 100 levels of indentation, which
+/// [`nesting::check`] enforces before parsing; error recovery can still nest
+/// blocks without indentation.
+const MAX_BLOCK_DEPTH: u32 = 100;
+/// Callee hits searched one by one; more are searched as one range.
+const MAX_QUERY_RANGES: usize = 16;
+/// Assignment targets (`((a, b), c) = …`) nested deeper are not bound.
+const MAX_TARGET_DEPTH: u32 = MAX_EXPR_DEPTH;
 
 fn language() -> Language {
     tree_sitter_python::LANGUAGE.into()
@@ -143,8 +153,17 @@ pub(crate) fn parse_tree(text: &str) -> Option<Tree> {
 /// Parses `text` into the module IR. Never fails: what tree-sitter could not
 /// parse is listed in `syntax_errors` and the rest is kept.
 pub fn parse_module(text: &str) -> PythonModule {
+    parse_module_reporting(text).0
+}
+
+/// [`parse_module`], with what was not read because it nests too deep: the
+/// whole file (nothing parsed) or the blocks past [`MAX_BLOCK_DEPTH`].
+pub fn parse_module_reporting(text: &str) -> (PythonModule, Vec<TooDeep>) {
+    if let Some(too_deep) = nesting::check(text) {
+        return (PythonModule::default(), vec![too_deep]);
+    }
     let Some(tree) = parse_tree(text) else {
-        return PythonModule::default();
+        return (PythonModule::default(), Vec::new());
     };
     let mut builder = Builder {
         src: text.as_bytes(),
@@ -154,6 +173,7 @@ pub fn parse_module(text: &str) -> PythonModule {
         function_ranges: Vec::new(),
         class_ranges: Vec::new(),
         depth: 0,
+        too_deep: Vec::new(),
     };
     let root = tree.root_node();
     builder.collect_errors(root);
@@ -162,7 +182,7 @@ pub fn parse_module(text: &str) -> PythonModule {
     if memchr::memmem::find(text.as_bytes(), b"listens_for").is_some() {
         builder.collect_event_handlers(root);
     }
-    builder.module
+    (builder.module, builder.too_deep)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,6 +201,8 @@ struct Builder<'s> {
     function_ranges: Vec<(Span, usize)>,
     class_ranges: Vec<(Span, usize)>,
     depth: u32,
+    /// Blocks skipped for their depth (the first of each run).
+    too_deep: Vec<TooDeep>,
 }
 
 fn span_of(node: Node<'_>) -> Span {
@@ -267,6 +289,15 @@ impl<'s> Builder<'s> {
 
     fn block(&mut self, node: Node<'_>, scope: Scope) {
         if self.depth > MAX_BLOCK_DEPTH {
+            let span = span_of(node);
+            if !self.too_deep.iter().any(|t| t.span.cover(span) == t.span) {
+                self.too_deep.push(TooDeep {
+                    span,
+                    message: format!(
+                        "statements nested more than {MAX_BLOCK_DEPTH} blocks deep; poolcheck does not read them"
+                    ),
+                });
+            }
             return;
         }
         self.depth += 1;
@@ -446,7 +477,7 @@ impl<'s> Builder<'s> {
                 Some(right) => {
                     let value = self.expr(right);
                     for left in targets {
-                        self.bind_pattern(left, &value, annotation.clone(), scope, span);
+                        self.bind_pattern(left, &value, annotation.clone(), scope, span, 0);
                     }
                     return;
                 }
@@ -471,8 +502,12 @@ impl<'s> Builder<'s> {
         annotation: Option<Expr>,
         scope: Scope,
         span: Span,
+        depth: u32,
     ) {
         match left.kind() {
+            // Deeper targets bind nothing: a later use of their names is
+            // unknown, which PC004 reports where it matters.
+            "pattern_list" | "tuple_pattern" | "list_pattern" if depth >= MAX_TARGET_DEPTH => {}
             "pattern_list" | "tuple_pattern" | "list_pattern" => {
                 let parts = named_children(left);
                 let values = match &value.kind {
@@ -488,7 +523,7 @@ impl<'s> Builder<'s> {
                         || Expr::new(ExprKind::Other("unpacking".into()), value.span),
                         |values| values[index].clone(),
                     );
-                    self.bind_pattern(part, &item, None, scope, span);
+                    self.bind_pattern(part, &item, None, scope, span, depth + 1);
                 }
             }
             _ => {
@@ -1213,7 +1248,7 @@ impl<'s> Builder<'s> {
         // The query only needs to run where a callee name occurs in the text:
         // searching the bytes first keeps large files without engines cheap.
         let mut found: Vec<(Node<'_>, String)> = Vec::new();
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = HashSet::new();
         let mut cursor = QueryCursor::new();
         let ranges: Vec<std::ops::Range<usize>> = match CALLEE_FINDER.as_ref() {
             Some(finder) => finder
@@ -1228,6 +1263,15 @@ impl<'s> Builder<'s> {
                 .map(|hit| hit.start()..hit.end())
                 .collect(),
             None => std::iter::once(0..self.src.len()).collect(),
+        };
+        // Each range starts a descent from the root; in a deep tree with many
+        // hits that was quadratic, so past a few hits one range covers them all.
+        let ranges = match (ranges.first(), ranges.last()) {
+            (Some(first), Some(last)) if ranges.len() > MAX_QUERY_RANGES => {
+                let covering: std::ops::Range<usize> = first.start..last.end;
+                vec![covering]
+            }
+            _ => ranges,
         };
         for range in ranges {
             cursor.set_byte_range(range);
@@ -1244,6 +1288,8 @@ impl<'s> Builder<'s> {
         }
         self.collect_aliased_calls(root, &mut found);
         found.sort_by_key(|(node, _)| node.start_byte());
+        let nodes: Vec<Node<'_>> = found.iter().map(|(node, _)| *node).collect();
+        let mut contexts = self.call_contexts(root, &nodes);
         for (node, callee_name) in found {
             let span = span_of(node);
             let call = self.expr(node);
@@ -1256,7 +1302,7 @@ impl<'s> Builder<'s> {
                 .min_by_key(|(range, _)| range.len())
                 .map(|(_, guards)| guards.clone())
                 .unwrap_or_default();
-            let (assigned_to, returned) = self.call_context(node);
+            let (assigned_to, returned) = contexts.remove(&node.id()).unwrap_or((None, false));
             self.module.calls.push(CallSite {
                 call,
                 callee_name,
@@ -1305,10 +1351,49 @@ impl<'s> Builder<'s> {
         }
     }
 
-    /// The name a call's result is bound to, and whether it is returned.
-    fn call_context(&self, node: Node<'_>) -> (Option<String>, bool) {
+    /// For each of `calls`, the name its result is bound to and whether it is
+    /// returned. One walk of the tree keeps the ancestors at hand:
+    /// `Node::parent` searches down from the root, so asking each call for
+    /// its parents was quadratic in the depth of the tree (a chain of
+    /// conditional expressions holding thousands of calls).
+    fn call_contexts(
+        &self,
+        root: Node<'_>,
+        calls: &[Node<'_>],
+    ) -> HashMap<usize, (Option<String>, bool)> {
+        let wanted: HashSet<usize> = calls.iter().map(Node::id).collect();
+        let mut contexts = HashMap::new();
+        if wanted.is_empty() {
+            return contexts;
+        }
+        let mut ancestors: Vec<Node<'_>> = Vec::new();
+        let mut cursor = root.walk();
+        loop {
+            let node = cursor.node();
+            if wanted.contains(&node.id()) {
+                contexts.insert(node.id(), self.call_context(node, &ancestors));
+            }
+            if cursor.goto_first_child() {
+                ancestors.push(node);
+                continue;
+            }
+            loop {
+                if cursor.goto_next_sibling() {
+                    break;
+                }
+                if !cursor.goto_parent() {
+                    return contexts;
+                }
+                ancestors.pop();
+            }
+        }
+    }
+
+    /// The name a call's result is bound to, and whether it is returned,
+    /// given its ancestors (outermost first).
+    fn call_context(&self, node: Node<'_>, ancestors: &[Node<'_>]) -> (Option<String>, bool) {
         let mut current = node;
-        while let Some(parent) = current.parent() {
+        for &parent in ancestors.iter().rev() {
             match parent.kind() {
                 "await" | "parenthesized_expression" => current = parent,
                 "assignment" => {

@@ -493,6 +493,14 @@ mod tests {
     }
 
     #[test]
+    fn a_settings_module_in_a_repository_without_python_is_not_found() {
+        // Found by the dockerfile fuzz target: a Dockerfile setting
+        // DJANGO_SETTINGS_MODULE in a repository without Python files.
+        let project = PythonProject::new(Path::new(""), std::iter::empty());
+        assert_eq!(project.resolve_absolute(0, "shop.settings.prod"), None);
+    }
+
+    #[test]
     fn src_layout_imports_resolve_by_suffix() {
         let m = PythonModule::default();
         let a = FilePath::new("src/dispatch/config.py");

@@ -117,7 +117,6 @@ pub fn engine_pool(
     }
     choices.sort_by_key(|c| std::cmp::Reverse(cap_rank(&c.cap)));
     let chosen = choices.remove(0);
-    dedupe_unresolved(unresolved);
 
     let cap_location = args
         .setting_location("pool_size")
@@ -155,17 +154,13 @@ pub fn engine_pool(
     }
 }
 
-fn dedupe_unresolved(unresolved: &mut Vec<Unresolved>) {
-    let mut seen = Vec::new();
-    unresolved.retain(|u| {
-        let key = (u.location.clone(), u.what.clone());
-        if seen.contains(&key) {
-            false
-        } else {
-            seen.push(key);
-            true
-        }
-    });
+/// Keeps the first of each (location, what): the same unknown setting
+/// reached through several engines or branches is one finding. Once per
+/// analysis, with a set: per engine over a list, it was cubic in the number
+/// of engines.
+pub(crate) fn dedupe_unresolved(unresolved: &mut Vec<Unresolved>) {
+    let mut seen = std::collections::HashSet::new();
+    unresolved.retain(|u| seen.insert((u.location.clone(), u.what.clone())));
 }
 
 /// Picks the URL to analyse: with several candidates (branches), a PostgreSQL one.

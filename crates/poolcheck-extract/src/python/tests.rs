@@ -1570,7 +1570,8 @@ else:
 
 #[test]
 fn pathological_inputs_end_without_panics() {
-    let deep = format!("X = {}1{}\n", "(".repeat(3000), ")".repeat(3000));
+    // Deeper than the parser's expression limit, within Python's own.
+    let deep = format!("X = {}1{}\n", "(".repeat(150), ")".repeat(150));
     let long_sum = format!("Y = {}1\n", "1 + ".repeat(5000));
     let repo = Repo::new(&[
         ("deep.py", deep.as_str()),
@@ -1675,5 +1676,199 @@ HAS_URL = "DATABASE_URL" in os.environ
     assert_eq!(
         repo.value("settings.py", "HAS_URL", &set).value,
         Some(Value::Bool(true))
+    );
+}
+
+/// `extract` on a 2 MiB stack: the PC002 messages and the module.
+fn extract_on_small_stack(text: String) -> (Vec<String>, PythonModule) {
+    crate::on_small_stack(move || {
+        let file = SourceFile::new("app/db.py", text);
+        let mut facts = FileFacts::new(file.path().clone(), FileKind::Python);
+        extract(&file, &mut facts);
+        let messages = facts
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == "PC002")
+            .map(|d| d.message.clone())
+            .collect();
+        (messages, facts.python.unwrap_or_default())
+    })
+}
+
+#[test]
+fn deeply_nested_assignment_targets_are_pc002_not_a_stack_overflow() {
+    let depth = 3_700;
+    let text = format!(
+        "{}a{} = 1\nengine = create_engine(URL, pool_size=5)\n",
+        "(".repeat(depth),
+        ",)".repeat(depth)
+    );
+    let (messages, _) = extract_on_small_stack(text);
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert!(
+        messages[0].contains("brackets nested more than 200 deep"),
+        "{messages:?}"
+    );
+    // Within Python's limit the target is parsed and its shallow names bound.
+    let text = format!("b, {}a{} = 2, 1\n", "(".repeat(190), ",)".repeat(190));
+    let (messages, module) = extract_on_small_stack(text);
+    assert!(messages.is_empty(), "{messages:?}");
+    assert!(module.body.iter().any(|stmt| matches!(
+        &stmt.kind,
+        StmtKind::Assign { target, .. } if target.name == "b"
+    )));
+}
+
+#[test]
+fn deeply_nested_blocks_are_pc002_not_a_parser_abort() {
+    // tree-sitter-python 0.25 asserts (and aborts the process) when it
+    // serializes an indentation stack this deep inside an open string.
+    let depth = 511;
+    let mut text = String::from("import sqlalchemy\n");
+    for level in 0..depth {
+        text.push_str(&" ".repeat(level));
+        text.push_str("if x:\n");
+    }
+    text.push_str(&" ".repeat(depth));
+    text.push_str("engine = sqlalchemy.create_engine(f\"{'postgresql://db/app'}\", pool_size=5)\n");
+    let (messages, module) = extract_on_small_stack(text);
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert!(
+        messages[0].contains("more than 100 levels of indentation"),
+        "{messages:?}"
+    );
+    assert!(module.calls.is_empty());
+}
+
+#[test]
+fn blocks_as_deep_as_python_allows_are_read() {
+    let depth = 99;
+    let mut text = String::from("import sqlalchemy\n");
+    for level in 0..depth {
+        text.push_str(&" ".repeat(level));
+        text.push_str("if x:\n");
+    }
+    text.push_str(&" ".repeat(depth));
+    text.push_str("engine = sqlalchemy.create_engine(\"postgresql://db/app\", pool_size=5)\n");
+    let (messages, module) = extract_on_small_stack(text);
+    assert!(messages.is_empty(), "{messages:?}");
+    assert_eq!(module.calls.len(), 1);
+}
+
+#[test]
+fn five_thousand_engines_in_one_file_are_five_thousand_pools() {
+    let mut text = String::from("from sqlalchemy import create_engine\n");
+    for i in 0..5_000 {
+        let _ = writeln!(
+            text,
+            "engine{i} = create_engine(\"postgresql://db/app\", pool_size={})",
+            1 + i % 7
+        );
+    }
+    let repo = Repo::new(&[("app/db.py", text.as_str())]);
+    let pools = repo.analyze(&Environment::new()).pools;
+    assert_eq!(pools.len(), 5_000);
+    assert_eq!(pools[4_999].name, "engine4999");
+}
+
+#[test]
+fn thousands_of_calls_in_one_deep_expression_are_all_found() {
+    let text = format!(
+        "from sqlalchemy import create_engine\nx = {}None\n",
+        "create_engine(URL, pool_size=5) if a else ".repeat(2_000)
+    );
+    let (messages, module) = extract_on_small_stack(text);
+    assert!(messages.is_empty(), "{messages:?}");
+    assert_eq!(module.calls.len(), 2_000);
+}
+
+#[test]
+fn many_syntax_errors_on_one_long_line_are_one_finding() {
+    let text = format!(
+        "x = {}\nengine = create_engine(URL, pool_size=5,,)\n",
+        "é = 1 1; ".repeat(20_000)
+    );
+    let (messages, module) = extract_on_small_stack(text);
+    assert!(
+        module.syntax_errors.len() >= 20_000,
+        "{}",
+        module.syntax_errors.len()
+    );
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert!(messages[0].contains("`create_engine`"), "{messages:?}");
+}
+
+#[test]
+fn a_long_chain_of_star_imports_is_not_a_stack_overflow() {
+    let modules = 2_000;
+    let texts: Vec<(String, String)> = (0..modules)
+        .map(|i| {
+            let text = if i == 0 {
+                "POOL_SIZE = 7\n".to_owned()
+            } else {
+                format!("from pkg.m{} import *\n", i - 1)
+            };
+            (format!("pkg/m{i}.py"), text)
+        })
+        .chain(std::iter::once((
+            "pkg/db.py".to_owned(),
+            format!(
+                "from pkg.m{} import *\nfrom sqlalchemy import create_engine\nengine = create_engine(\"postgresql://db/app\", pool_size=POOL_SIZE)\n",
+                modules - 1
+            ),
+        )))
+        .collect();
+    let (pools, reason) = crate::on_small_stack(move || {
+        let files: Vec<(&str, &str)> = texts
+            .iter()
+            .map(|(p, t)| (p.as_str(), t.as_str()))
+            .collect();
+        let repo = Repo::new(&files);
+        let analysis = repo.analyze(&Environment::new());
+        let reason = repo
+            .value("pkg/db.py", "POOL_SIZE", &Environment::new())
+            .unknown_reason()
+            .map(str::to_owned);
+        (analysis.pools.len(), reason)
+    });
+    assert_eq!(pools, 1);
+    assert!(
+        reason
+            .as_deref()
+            .is_some_and(|r| r.contains("imported through more than 64 modules")),
+        "{reason:?}"
+    );
+}
+
+#[test]
+fn thousands_of_augmented_assignments_are_not_a_stack_overflow() {
+    let mut text = String::from(
+        "import os\nfrom sqlalchemy import create_engine\nPOOL = os.cpu_count()\nSIZE = 1\n",
+    );
+    for _ in 0..5_000 {
+        text.push_str("POOL += 1\nSIZE += 1\n");
+    }
+    text.push_str(
+        "engine = create_engine(\"postgresql://db/app\", pool_size=SIZE, max_overflow=POOL)\n",
+    );
+    let (size, pool) = crate::on_small_stack(move || {
+        let repo = Repo::new(&[("app/db.py", text.as_str())]);
+        let env = Environment::new();
+        let size = repo.value("app/db.py", "SIZE", &env);
+        let pool = repo.value("app/db.py", "POOL", &env);
+        (int_of(&size), pool.unknown_reason().map(str::to_owned))
+    });
+    assert_eq!(size, None);
+    assert!(
+        pool.as_deref()
+            .is_some_and(|r| r.contains("computed through too many steps")),
+        "{pool:?}"
+    );
+    // A few augmented assignments still add up.
+    let text = format!("SIZE = 1\n{}", "SIZE += 1\n".repeat(40));
+    let repo = Repo::new(&[("app/db.py", text.as_str())]);
+    assert_eq!(
+        int_of(&repo.value("app/db.py", "SIZE", &Environment::new())),
+        Some(41)
     );
 }
