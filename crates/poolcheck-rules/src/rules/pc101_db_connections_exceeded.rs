@@ -6,7 +6,7 @@ use super::pc104_pgbouncer_pool_exceeds_db::single_pgbouncer_explains;
 use crate::context::Context;
 use crate::registry::{FixAvailability, Rule, RuleMeta};
 use crate::topology::budget::{ContributorKind, Count, Cpus, ServerBudget, eval_int};
-use crate::topology::{Concurrency, TargetRef};
+use crate::topology::{Concurrency, TargetRef, capacity};
 
 fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     for budget in &ctx.budget.servers {
@@ -45,11 +45,49 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
                 "{demand} connections > {usable} usable on {}",
                 server_name(server)
             ));
-        if let Some(help) = fit_help(ctx, budget, usable as u64, demand) {
-            diagnostic = diagnostic.with_help(help);
+        let help = [
+            fit_help(ctx, budget, usable as u64, demand),
+            capacity_help(ctx, budget),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>();
+        if !help.is_empty() {
+            diagnostic = diagnostic.with_help(help.join("; "));
         }
         out.push(add_related(diagnostic, &budget.contributors, Some(server)));
     }
+}
+
+/// The capacity answer (as `budget` prints it) for the service that takes
+/// the most here: how many replicas or processes would fit, the rest
+/// unchanged.
+fn capacity_help(ctx: &Context<'_>, budget: &ServerBudget) -> Option<String> {
+    let largest = budget
+        .contributors
+        .iter()
+        .filter(|c| c.kind == ContributorKind::Service)
+        .max_by_key(|c| c.term.count.known().unwrap_or(0))?;
+    let fits = capacity::fits(ctx.deployment, ctx.budget, largest.index);
+    let name = &ctx.deployment.services[largest.index].name;
+    let mut parts = Vec::new();
+    if let (Some(fit), Some(now)) = (fits.replicas, fits.now.replicas)
+        && fit < now
+    {
+        parts.push(format!("{fit} of its {now} replicas"));
+    }
+    if let (Some(fit), Some(now)) = (fits.processes, fits.now.processes)
+        && fit < now
+    {
+        parts.push(format!("{fit} of its {now} processes per replica"));
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "`{name}` fits with {}, everything else unchanged",
+        parts.join(", or ")
+    ))
 }
 
 /// Factors so large that their product cannot be counted: every limit is
