@@ -37,24 +37,7 @@ pub fn render(deployment: &Deployment, budget: &Budget, sources: &Sources, color
     }
     for b in &budget.servers {
         let server = &deployment.servers[b.server];
-        let mut reservations = String::new();
-        for (label, v) in server.reservations() {
-            if let Some(v) = v.value {
-                let _ = write!(reservations, " − {v} {label}");
-            }
-        }
-        let max = server
-            .max_connections
-            .value
-            .map_or_else(|| "?".to_owned(), |v| v.to_string());
-        let origin = server
-            .max_connections
-            .location
-            .as_ref()
-            .map(|l| sources.describe(l))
-            .or_else(|| server.max_connections.origin_phrase())
-            .unwrap_or_default();
-        let usable = b.usable.map_or_else(|| "?".to_owned(), |u| u.to_string());
+        let (limit, usable, origin) = super::server_limit(server, b, sources);
         let _ = writeln!(
             out,
             "{} {}{}",
@@ -66,10 +49,7 @@ pub fn render(deployment: &Deployment, budget: &Budget, sources: &Sources, color
                 ""
             }
         );
-        let _ = writeln!(
-            out,
-            "  max_connections {max}{reservations} = {usable} usable ({origin})"
-        );
+        let _ = writeln!(out, "  {limit} = {usable} usable ({origin})");
         let rows: Vec<[String; 3]> = b
             .contributors
             .iter()

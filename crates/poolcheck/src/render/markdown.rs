@@ -114,24 +114,7 @@ pub fn budget(deployment: &Deployment, budget: &Budget, sources: &Sources) -> St
                 ""
             }
         );
-        let max = server
-            .max_connections
-            .value
-            .map_or_else(|| "?".to_owned(), |v| v.to_string());
-        let mut limit = format!("max_connections {max}");
-        for (label, value) in server.reservations() {
-            if let Some(v) = value.value {
-                let _ = write!(limit, " − {v} {label}");
-            }
-        }
-        let origin = server
-            .max_connections
-            .location
-            .as_ref()
-            .map(|l| sources.describe(l))
-            .or_else(|| server.max_connections.origin_phrase())
-            .unwrap_or_default();
-        let usable = b.usable.map_or_else(|| "?".to_owned(), |u| u.to_string());
+        let (limit, usable, origin) = super::server_limit(server, b, sources);
         let _ = writeln!(out, "{limit} = **{usable} usable** ({})\n", cell(&origin));
         out.push_str("| Contributor | Formula | Connections |\n|---|---|---:|\n");
         for c in &b.contributors {

@@ -33,6 +33,37 @@ pub fn line_cols(location: &Location, sources: &Sources) -> (LineCol, LineCol) {
     )
 }
 
+/// A server's limit as both budget forms print it:
+/// (`max_connections 200 − 3 superuser_reserved_connections`, `197`,
+/// where max_connections comes from).
+pub fn server_limit(
+    server: &poolcheck_rules::topology::DatabaseServer,
+    budget: &poolcheck_rules::topology::budget::ServerBudget,
+    sources: &Sources,
+) -> (String, String, String) {
+    let max = server
+        .max_connections
+        .value
+        .map_or_else(|| "?".to_owned(), |v| v.to_string());
+    let mut limit = format!("max_connections {max}");
+    for (label, value) in server.reservations() {
+        if let Some(v) = value.value {
+            let _ = write!(limit, " − {v} {label}");
+        }
+    }
+    let origin = server
+        .max_connections
+        .location
+        .as_ref()
+        .map(|l| sources.describe(l))
+        .or_else(|| server.max_connections.origin_phrase())
+        .unwrap_or_default();
+    let usable = budget
+        .usable
+        .map_or_else(|| "?".to_owned(), |u| u.to_string());
+    (limit, usable, origin)
+}
+
 /// One sentence per service that reaches a limit: the largest replicas,
 /// processes per replica and per-process cap that fit, each with what the
 /// configuration has now, the others unchanged.
