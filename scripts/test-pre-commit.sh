@@ -27,6 +27,8 @@ set -euo pipefail
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 venv="${POOLCHECK_PRE_COMMIT_VENV:-$repo/target/pre-commit-venv}"
+# The hooks run from other directories: a relative venv path would not resolve there.
+case "$venv" in /*) ;; *) venv="$PWD/$venv" ;; esac
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
