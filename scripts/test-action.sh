@@ -133,6 +133,10 @@ echo "== several paths"
 mkdir -p "$work/two"
 cp -R "$demo" "$work/two/a"
 cp -R "$clean" "$work/two/b"
+# One project with two directories: the fixtures' own markers would make
+# each copy a project of its own, which poolcheck checks in separate runs.
+rm -f "$work/two/a/poolcheck.toml" "$work/two/b/poolcheck.toml"
+: > "$work/two/poolcheck.toml"
 run_action two-paths "$work/two" '{"install": "none", "paths": "b\n a"}' "$bin_dir"
 expect two-paths '
 assert result["status"] == 1, result["status"]
