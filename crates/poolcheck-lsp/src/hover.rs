@@ -162,19 +162,13 @@ fn collect(deployment: &Deployment, analysis: &Analysis, sources: &Sources) -> V
                     let largest = fit.checked_sub(now.checked_sub(value)?)?;
                     (largest >= least).then(|| format!("fits up to {name} {largest}"))
                 };
-                let size_name = term
-                    .formula
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or("pool_size")
-                    .trim_start_matches('(')
-                    .to_owned();
+                let size_name = budget::bounded_size_name(pool);
                 if let Some(label) = term.factors.first() {
                     items.push(Item {
                         spans,
                         title: label.label.clone(),
                         role: Role::PoolFactor(size.clone()),
-                        capacity: setting_fits(size, &size_name, 1),
+                        capacity: setting_fits(size, size_name, 1),
                     });
                 }
                 if let (Some(overflow), Some(label)) = (overflow, term.factors.get(1)) {

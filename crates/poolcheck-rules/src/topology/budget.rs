@@ -383,7 +383,8 @@ fn quote_count(
     sources.annotate(count.to_string(), value, fallback)
 }
 
-fn bounded_size_name(pool: &ClientPool) -> &'static str {
+/// The name of a bounded pool's size setting (`pool_size`, `maxconn`, `max_size`).
+pub fn bounded_size_name(pool: &ClientPool) -> &'static str {
     use poolcheck_core::facts::pool::PoolKind;
     match pool.kind {
         PoolKind::SqlAlchemy => "pool_size",
