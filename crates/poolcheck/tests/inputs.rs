@@ -5,22 +5,8 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-fn poolcheck(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_poolcheck"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("poolcheck runs")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
+mod support;
+use support::{poolcheck, stderr, stdout};
 
 fn write(root: &Path, path: &str, content: impl AsRef<[u8]>) {
     let path = root.join(path);
