@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 
 use poolcheck_core::facts::pool::{ClientPool, PoolKind};
 use poolcheck_core::{Bound, Diagnostic, Severity, Sourced};
-use poolcheck_extract::pgbouncer::view::{PgBouncerView, PoolMode};
+use poolcheck_model::facts::{PgBouncerView, PoolMode};
 
 use super::budget_text::{add_related, totals_text};
 use crate::context::Context;

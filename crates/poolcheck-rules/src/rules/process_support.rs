@@ -6,8 +6,8 @@ use poolcheck_core::facts::DependencyPin;
 use poolcheck_core::facts::pool::ClientPool;
 use poolcheck_core::facts::process::ServerKind;
 use poolcheck_core::{Location, Sourced, Version};
-use poolcheck_extract::deps::normalize_name;
-use poolcheck_extract::pgbouncer::view::{PgBouncerView, PoolMode};
+use poolcheck_model::facts::normalize_package_name as normalize_name;
+use poolcheck_model::facts::{PgBouncerView, PoolMode};
 
 use crate::context::Context;
 use crate::topology::{LinkedPool, PgBouncer, Service, TargetRef};
