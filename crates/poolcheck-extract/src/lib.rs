@@ -11,6 +11,7 @@ pub mod deps;
 pub mod discover;
 pub mod dockerfile;
 pub mod dotenv;
+pub mod helm;
 pub mod overrides;
 pub mod pgbouncer;
 pub mod pgconf;
