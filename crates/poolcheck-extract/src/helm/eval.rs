@@ -332,7 +332,7 @@ impl Engine {
         match op {
             Operand::Dot(fields) => walk(dot, fields),
             Operand::Var(name, fields) => match lookup_var(frame, name) {
-                Some(v) => walk(&v, fields),
+                Some(v) => walk(v, fields),
                 None => Val::unknown(format!("the undefined variable `{name}`")),
             },
             Operand::Sub(pipe, fields) => {
@@ -484,23 +484,26 @@ fn bind(frame: &mut Frame<'_>, pipe: &Pipe, value: &Val) {
     }
 }
 
-fn lookup_var(frame: &Frame<'_>, name: &str) -> Option<Val> {
+fn lookup_var<'v>(frame: &'v Frame<'_>, name: &str) -> Option<&'v Val> {
     frame
         .vars
         .iter()
         .rev()
         .find(|(n, _)| n == name)
-        .map(|(_, v)| v.clone())
+        .map(|(_, v)| v)
 }
 
 /// `.a.b` on a value; a missing key is nil, as Helm renders it.
 fn walk(value: &Val, fields: &[String]) -> Val {
-    let mut current = value.clone();
+    let mut current = value;
     for field in fields {
         current = match &current.kind {
-            Kind::Map(m) => m.get(field).cloned().unwrap_or_else(Val::nil),
-            Kind::Nil => Val::nil(),
-            Kind::Unknown(_) => return current,
+            Kind::Map(m) => match m.get(field) {
+                Some(v) => v,
+                None => return Val::nil(),
+            },
+            Kind::Nil => return Val::nil(),
+            Kind::Unknown(_) => return current.clone(),
             Kind::ApiVersions => {
                 return Val::unknown(format!("`.Capabilities.APIVersions.{field}`"));
             }
@@ -509,7 +512,7 @@ fn walk(value: &Val, fields: &[String]) -> Val {
             }
         };
     }
-    current
+    current.clone()
 }
 
 /// `.Capabilities.APIVersions.Has` → (`.Capabilities.APIVersions`, `Has`).

@@ -3,6 +3,7 @@
 //! outside this list makes its result unknown, naming the function.
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use super::capabilities;
 use super::text::{Mark, Text};
@@ -511,7 +512,7 @@ pub fn call(name: &str, args: Vec<Val>) -> Val {
                 if sep.is_empty() {
                     return Val::unknown("`splitList` with an empty separator");
                 }
-                Val::new(Kind::List(s.split(sep.as_str()).map(Val::str).collect()))
+                Val::list(s.split(sep.as_str()).map(Val::str).collect())
             }
             _ => Val::unknown("`splitList` without two arguments"),
         },
@@ -523,7 +524,7 @@ pub fn call(name: &str, args: Vec<Val>) -> Val {
             }
             Val::map(map)
         }
-        "list" | "tuple" => Val::new(Kind::List(args)),
+        "list" | "tuple" => Val::list(args),
         "get" => match args.as_slice() {
             [m, k] => match &m.kind {
                 Kind::Map(map) => map
@@ -553,10 +554,10 @@ pub fn call(name: &str, args: Vec<Val>) -> Val {
                     _ => {}
                 }
             }
-            Val::new(Kind::List(keys.into_iter().map(Val::str).collect()))
+            Val::list(keys.into_iter().map(Val::str).collect())
         }
         "values" => match args.first().map(|a| &a.kind) {
-            Some(Kind::Map(map)) => Val::new(Kind::List(map.values().cloned().collect())),
+            Some(Kind::Map(map)) => Val::list(map.values().cloned().collect()),
             _ => Val::unknown("`values` of a value that is not a map"),
         },
         "pick" | "omit" => match args.split_first() {
@@ -614,21 +615,21 @@ pub fn call(name: &str, args: Vec<Val>) -> Val {
             _ => Val::nil(),
         },
         "until" => match args.first().and_then(to_int) {
-            Some(n) => Val::new(Kind::List((0..n.clamp(0, 100_000)).map(int).collect())),
+            Some(n) => Val::list((0..n.clamp(0, 100_000)).map(int).collect()),
             None => Val::unknown("`until` of a value that is not a number"),
         },
         "append" | "mustAppend" | "prepend" | "mustPrepend" => match args.as_slice() {
             [list, item] => match &list.kind {
                 Kind::List(l) => {
-                    let mut l = l.clone();
+                    let mut l = l.as_ref().clone();
                     if matches!(name, "append" | "mustAppend") {
                         l.push(item.clone());
                     } else {
                         l.insert(0, item.clone());
                     }
-                    Val::new(Kind::List(l))
+                    Val::list(l)
                 }
-                Kind::Nil => Val::new(Kind::List(vec![item.clone()])),
+                Kind::Nil => Val::list(vec![item.clone()]),
                 Kind::Unknown(_) => list.clone(),
                 _ => Val::unknown(format!("`{name}` to a value that is not a list")),
             },
@@ -643,7 +644,7 @@ pub fn call(name: &str, args: Vec<Val>) -> Val {
                     _ => {}
                 }
             }
-            Val::new(Kind::List(out))
+            Val::list(out)
         }
         "has" => match args.as_slice() {
             [needle, list] => match &list.kind {
@@ -655,7 +656,7 @@ pub fn call(name: &str, args: Vec<Val>) -> Val {
         },
         "uniq" | "compact" | "sortAlpha" | "reverse" => match args.last().map(|a| &a.kind) {
             Some(Kind::List(l)) => {
-                let mut l = l.clone();
+                let mut l = l.as_ref().clone();
                 match name {
                     "uniq" => {
                         let mut seen: Vec<Val> = Vec::new();
@@ -671,7 +672,7 @@ pub fn call(name: &str, args: Vec<Val>) -> Val {
                     "sortAlpha" => l.sort_by_key(string_of),
                     _ => l.reverse(),
                 }
-                Val::new(Kind::List(l))
+                Val::list(l)
             }
             Some(Kind::Unknown(r)) => Val::unknown(r.clone()),
             _ => Val::unknown(format!("`{name}` of a value that is not a list")),
@@ -790,12 +791,12 @@ pub fn mutate(name: &str, args: &mut [Val]) -> Val {
     match name {
         "set" => {
             if let ([key, value], Kind::Map(map)) = (&*rest, &mut first.kind) {
-                map.insert(string_of(key), value.clone());
+                Rc::make_mut(map).insert(string_of(key), value.clone());
             }
         }
         "unset" => {
             if let ([key], Kind::Map(map)) = (&*rest, &mut first.kind) {
-                map.remove(&string_of(key));
+                Rc::make_mut(map).remove(&string_of(key));
             }
         }
         "merge" => {

@@ -131,7 +131,7 @@ fn chart_value(chart: Option<&SourceFile>, diagnostics: &mut Vec<Diagnostic>) ->
     let Kind::Map(map) = loaded.kind else {
         return Val::map(BTreeMap::new());
     };
-    let renamed = map
+    let renamed = Rc::unwrap_or_clone(map)
         .into_iter()
         .map(|(key, value)| {
             let mut chars = key.chars();

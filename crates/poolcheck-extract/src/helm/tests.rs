@@ -405,3 +405,10 @@ fn set_on_a_variable_is_seen_later() {
     );
     assert_eq!(m.text, "2 x: 1\nz: 2\n");
 }
+
+#[test]
+fn yaml_merge_keys_in_values_are_applied() {
+    let values = "base: &base\n  enabled: true\n  replicas: 2\nweb:\n  <<: *base\n  replicas: 5\n";
+    let m = render_one(values, "{{ .Values.web.enabled }} {{ .Values.web.replicas }}\n");
+    assert_eq!(m.text, "true 5\n");
+}

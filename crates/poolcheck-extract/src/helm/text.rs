@@ -126,11 +126,10 @@ impl Text {
                 text.push_str(&pad);
             }
         }
+        let newlines: Vec<usize> = memchr::memchr_iter(b'\n', self.text.as_bytes()).collect();
         let shifted = |offset: usize| {
-            let newlines =
-                memchr::memchr_iter(b'\n', &self.text.as_bytes()[..offset.min(self.text.len())])
-                    .count();
-            offset + width * (newlines + 1)
+            let before = newlines.partition_point(|&n| n < offset);
+            offset + width * (before + 1)
         };
         let marks = self
             .marks

@@ -3,6 +3,7 @@
 //! and printed back the way Go templates and `toYaml` print it.
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use poolcheck_core::{Location, SourceFile, Span};
 use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, YamlData};
@@ -18,8 +19,9 @@ pub enum Kind {
     Int(i64),
     Float(f64),
     Str(Text),
-    List(Vec<Val>),
-    Map(BTreeMap<String, Val>),
+    /// Shared: templates pass `.` and subtrees around constantly.
+    List(Rc<Vec<Val>>),
+    Map(Rc<BTreeMap<String, Val>>),
     /// A value poolcheck cannot compute; the reason names the construct.
     Unknown(String),
     /// `.Capabilities.APIVersions`, whose `Has` method templates call.
@@ -55,7 +57,11 @@ impl Val {
     }
 
     pub fn map(entries: BTreeMap<String, Val>) -> Self {
-        Self::new(Kind::Map(entries))
+        Self::new(Kind::Map(Rc::new(entries)))
+    }
+
+    pub fn list(items: Vec<Val>) -> Self {
+        Self::new(Kind::List(Rc::new(items)))
     }
 
     pub fn with_at(mut self, at: Option<Location>) -> Self {
@@ -175,40 +181,59 @@ pub fn load_yaml(file: &SourceFile) -> Result<Val, (String, usize)> {
         return Ok(Val::map(BTreeMap::new()));
     }
     let docs = MarkedYaml::load_from_str(text).map_err(|error| {
-        let offset = char_to_byte(text, error.marker().index());
+        let offset = Positions::new(file).byte(error.marker().index());
         (error.info().to_owned(), offset)
     })?;
     let Some(root) = docs.first() else {
         return Ok(Val::map(BTreeMap::new()));
     };
-    Ok(convert(file, root, 0))
+    Ok(convert(&Positions::new(file), root, 0))
 }
 
-fn char_to_byte(text: &str, index: usize) -> usize {
-    if text.is_ascii() {
-        return index.min(text.len());
+/// saphyr's markers count characters; this maps them to byte offsets.
+struct Positions<'f> {
+    file: &'f SourceFile,
+    /// Byte offset of each character, when the text is not ASCII.
+    char_starts: Option<Vec<u32>>,
+}
+
+impl<'f> Positions<'f> {
+    fn new(file: &'f SourceFile) -> Self {
+        let text = file.text();
+        let char_starts = (!text.is_ascii()).then(|| {
+            text.char_indices()
+                .map(|(i, _)| i as u32)
+                .chain(std::iter::once(text.len() as u32))
+                .collect()
+        });
+        Self { file, char_starts }
     }
-    text.char_indices()
-        .nth(index)
-        .map_or(text.len(), |(i, _)| i)
-}
 
-fn node_location(file: &SourceFile, node: &MarkedYaml<'_>) -> Location {
-    let text = file.text();
-    let start = char_to_byte(text, node.span.start.index());
-    let end = char_to_byte(text, node.span.end.index()).max(start);
-    // Block scalars end after their line break.
-    let trimmed = text[start..end].trim_end_matches(['\n', '\r', ' ']).len();
-    file.location(Span::new(start, start + trimmed))
+    fn byte(&self, index: usize) -> usize {
+        let len = self.file.text().len();
+        match &self.char_starts {
+            None => index.min(len),
+            Some(starts) => starts.get(index).map_or(len, |&b| b as usize),
+        }
+    }
+
+    fn location(&self, node: &MarkedYaml<'_>) -> Location {
+        let text = self.file.text();
+        let start = self.byte(node.span.start.index());
+        let end = self.byte(node.span.end.index()).max(start);
+        // Block scalars end after their line break.
+        let trimmed = text[start..end].trim_end_matches(['\n', '\r', ' ']).len();
+        self.file.location(Span::new(start, start + trimmed))
+    }
 }
 
 const MAX_DEPTH: usize = 128;
 
-fn convert(file: &SourceFile, node: &MarkedYaml<'_>, depth: usize) -> Val {
+fn convert(file: &Positions<'_>, node: &MarkedYaml<'_>, depth: usize) -> Val {
     if depth > MAX_DEPTH {
         return Val::unknown("values nested more than 128 levels deep");
     }
-    let at = Some(node_location(file, node));
+    let at = Some(file.location(node));
     let kind = match &node.data {
         YamlData::Value(scalar) => match scalar {
             Scalar::Null => Kind::Nil,
@@ -218,14 +243,15 @@ fn convert(file: &SourceFile, node: &MarkedYaml<'_>, depth: usize) -> Val {
             Scalar::String(s) => Kind::Str(Text::plain(s.to_string())),
         },
         YamlData::Representation(s, _, _) => Kind::Str(Text::plain(s.to_string())),
-        YamlData::Sequence(items) => Kind::List(
+        YamlData::Sequence(items) => Kind::List(Rc::new(
             items
                 .iter()
                 .map(|item| convert(file, item, depth + 1))
                 .collect(),
-        ),
+        )),
         YamlData::Mapping(mapping) => {
             let mut map = BTreeMap::new();
+            let mut merged: BTreeMap<String, Val> = BTreeMap::new();
             for (key, value) in mapping {
                 let name = match &key.data {
                     YamlData::Value(Scalar::String(s)) => s.to_string(),
@@ -236,13 +262,32 @@ fn convert(file: &SourceFile, node: &MarkedYaml<'_>, depth: usize) -> Val {
                     _ => continue,
                 };
                 let mut value = convert(file, value, depth + 1);
+                if name == "<<" {
+                    // A merge key: the merged mappings' entries, under the
+                    // keys written here.
+                    let sources = match value.kind {
+                        Kind::List(items) => Rc::unwrap_or_clone(items),
+                        _ => vec![value],
+                    };
+                    for source in sources {
+                        if let Kind::Map(entries) = source.kind {
+                            for (k, v) in entries.iter() {
+                                merged.entry(k.clone()).or_insert_with(|| v.clone());
+                            }
+                        }
+                    }
+                    continue;
+                }
                 // A collection is changed at its key; a null value too.
                 if matches!(value.kind, Kind::Map(_) | Kind::List(_) | Kind::Nil) {
-                    value.at = Some(node_location(file, key));
+                    value.at = Some(file.location(key));
                 }
                 map.insert(name, value);
             }
-            Kind::Map(map)
+            for (k, v) in merged {
+                map.entry(k).or_insert(v);
+            }
+            Kind::Map(Rc::new(map))
         }
         YamlData::Tagged(_, inner) => return convert(file, inner, depth + 1),
         YamlData::Alias(_) => Kind::Unknown("a YAML alias in the values".to_owned()),
@@ -256,6 +301,8 @@ fn convert(file: &SourceFile, node: &MarkedYaml<'_>, depth: usize) -> Val {
 pub fn merge(base: &mut Val, over: Val) {
     match (&mut base.kind, over.kind) {
         (Kind::Map(base_map), Kind::Map(over_map)) => {
+            let base_map = Rc::make_mut(base_map);
+            let over_map = Rc::unwrap_or_clone(over_map);
             for (key, value) in over_map {
                 if matches!(value.kind, Kind::Nil) {
                     base_map.remove(&key);
@@ -272,12 +319,21 @@ pub fn merge(base: &mut Val, over: Val) {
     }
 }
 
-/// Deep merge where `base`'s own keys win (sprig `merge`).
+/// Deep merge where `base`'s own keys win (sprig `merge`, mergo without
+/// overwrite): a key `base` lacks, or holds an empty value for (`""`, 0,
+/// false, nil), is filled from `other`.
 pub fn merge_keep(base: &mut Val, other: &Val) {
     if let (Kind::Map(base_map), Kind::Map(other_map)) = (&mut base.kind, &other.kind) {
-        for (key, value) in other_map {
+        let base_map = Rc::make_mut(base_map);
+        for (key, value) in other_map.iter() {
             match base_map.get_mut(key) {
-                Some(existing) => merge_keep(existing, value),
+                Some(existing) if matches!(existing.kind, Kind::Map(_)) => {
+                    merge_keep(existing, value);
+                }
+                Some(existing) if existing.truth() == Some(false) => {
+                    *existing = value.clone();
+                }
+                Some(_) => {}
                 None => {
                     base_map.insert(key.clone(), value.clone());
                 }
@@ -312,7 +368,7 @@ fn write_yaml(value: &Val, indent: usize, out: &mut Text, depth: usize) {
     let pad = " ".repeat(indent);
     match &value.kind {
         Kind::Map(m) if !m.is_empty() => {
-            for (key, item) in m {
+            for (key, item) in m.iter() {
                 out.push_str(&pad);
                 out.push_str(&yaml_key(key));
                 out.push_str(":");
@@ -320,7 +376,7 @@ fn write_yaml(value: &Val, indent: usize, out: &mut Text, depth: usize) {
             }
         }
         Kind::List(items) if !items.is_empty() => {
-            for item in items {
+            for item in items.iter() {
                 out.push_str(&pad);
                 out.push_str("-");
                 write_child(item, indent, out, depth, true);
