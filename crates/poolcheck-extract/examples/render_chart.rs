@@ -63,7 +63,9 @@ fn report(manifest: &RenderedManifest, show_text: bool) {
         }
         let value_start = line
             .find(": ")
-            .map_or(start + line.len() - line.trim_start().len(), |i| start + i + 2);
+            .map_or(start + line.len() - line.trim_start().len(), |i| {
+                start + i + 2
+            });
         let value_end = start + line.trim_end().len();
         let origin = manifest
             .location_of(value_start..value_end.max(value_start))

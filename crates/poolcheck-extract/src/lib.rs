@@ -50,6 +50,8 @@ pub fn extract(file: &SourceFile, kind: FileKind) -> FileFacts {
         FileKind::Shell => shell::extract(file, &mut facts),
         FileKind::DotEnv => dotenv::extract(file, &mut facts),
         FileKind::Python => python::extract(file, &mut facts),
+        // A chart is rendered as a whole (`helm::render_chart`), not file by file.
+        FileKind::HelmChart | FileKind::HelmValues | FileKind::HelmTemplate => {}
     }
     facts
 }

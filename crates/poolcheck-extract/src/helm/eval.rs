@@ -18,7 +18,7 @@ pub const MAX_INCLUDE_DEPTH: usize = 64;
 /// Output larger than this per template stops its rendering.
 const MAX_OUTPUT: usize = 8 * 1024 * 1024;
 /// Node executions per template: a bound on `range` over `until 1000000`.
-const MAX_STEPS: u64 = 2_000_000;
+const MAX_STEPS: u64 = 500_000;
 
 /// A define: its body and the file it is written in.
 #[derive(Clone)]
@@ -101,7 +101,7 @@ impl Engine {
         }
         self.steps += 1;
         if self.steps > MAX_STEPS {
-            self.stopped = Some("the template runs more than 2,000,000 steps".to_owned());
+            self.stopped = Some("the template runs more than 500,000 steps".to_owned());
         } else if out.len() > MAX_OUTPUT {
             self.stopped = Some("the rendered text exceeds 8 MiB".to_owned());
         }

@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 use std::rc::Rc;
 
-use poolcheck_core::{Diagnostic, FilePath, Location, Severity, SourceFile, Span};
+use poolcheck_core::{Diagnostic, FileKind, FilePath, Location, Severity, SourceFile, Span};
 
 pub use text::UNKNOWN_PLACEHOLDER;
 
@@ -285,6 +285,73 @@ pub fn render_chart(chart: &ChartSources) -> RenderedChart {
         manifests,
         diagnostics,
     }
+}
+
+/// Groups a workspace's Helm files into charts, one per `Chart.yaml`: its
+/// `values.yaml`, then the `extra_values` files (`[helm] values`, in order)
+/// that lie in the chart's directory or outside every chart, and the files
+/// under its `templates/` (a subchart under `charts/` is a chart of its own,
+/// rendered with its own values).
+pub fn group_charts<'a>(
+    files: impl IntoIterator<Item = (FileKind, &'a SourceFile)>,
+    extra_values: &[&'a SourceFile],
+    release_name: Option<&str>,
+    namespace: Option<&str>,
+) -> Vec<ChartSources> {
+    let files: Vec<(FileKind, &SourceFile)> = files.into_iter().collect();
+    let chart_dirs: Vec<std::path::PathBuf> = files
+        .iter()
+        .filter(|(kind, _)| *kind == FileKind::HelmChart)
+        .filter_map(|(_, f)| {
+            f.path()
+                .as_path()
+                .parent()
+                .map(std::path::Path::to_path_buf)
+        })
+        .collect();
+    let copy = |f: &SourceFile| SourceFile::new(f.path().clone(), f.text());
+    let mut charts = Vec::new();
+    for (kind, chart) in &files {
+        if *kind != FileKind::HelmChart {
+            continue;
+        }
+        let Some(dir) = chart.path().as_path().parent() else {
+            continue;
+        };
+        let mut values: Vec<SourceFile> = files
+            .iter()
+            .filter(|(k, f)| {
+                *k == FileKind::HelmValues
+                    && f.path().as_path() == dir.join("values.yaml").as_path()
+            })
+            .map(|(_, f)| copy(f))
+            .collect();
+        values.extend(extra_values.iter().filter_map(|f| {
+            let path = f.path().as_path();
+            // The deepest chart holding the file is the one it configures.
+            let owner = chart_dirs
+                .iter()
+                .filter(|d| path.starts_with(d))
+                .max_by_key(|d| d.components().count());
+            owner.is_none_or(|o| o == dir).then(|| copy(f))
+        }));
+        let templates_dir = dir.join("templates");
+        let templates = files
+            .iter()
+            .filter(|(k, f)| {
+                *k == FileKind::HelmTemplate && f.path().as_path().starts_with(&templates_dir)
+            })
+            .map(|(_, f)| copy(f))
+            .collect();
+        charts.push(ChartSources {
+            chart: Some(copy(chart)),
+            values,
+            templates,
+            release_name: release_name.map(str::to_owned),
+            namespace: namespace.map(str::to_owned),
+        });
+    }
+    charts
 }
 
 #[cfg(test)]

@@ -409,6 +409,148 @@ fn set_on_a_variable_is_seen_later() {
 #[test]
 fn yaml_merge_keys_in_values_are_applied() {
     let values = "base: &base\n  enabled: true\n  replicas: 2\nweb:\n  <<: *base\n  replicas: 5\n";
-    let m = render_one(values, "{{ .Values.web.enabled }} {{ .Values.web.replicas }}\n");
+    let m = render_one(
+        values,
+        "{{ .Values.web.enabled }} {{ .Values.web.replicas }}\n",
+    );
     assert_eq!(m.text, "true 5\n");
+}
+
+mod fixture {
+    use super::*;
+
+    const DIR: &str = "fixtures/projects/helm-autoscaling/chart";
+
+    fn file(name: &str, text: &str) -> SourceFile {
+        SourceFile::new(FilePath::new(format!("{DIR}/{name}")), text)
+    }
+
+    fn files() -> Vec<(FileKind, SourceFile)> {
+        let root = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../fixtures/projects/helm-autoscaling/chart"
+        );
+        let read = |name: &str| std::fs::read_to_string(format!("{root}/{name}")).expect(name);
+        vec![
+            (FileKind::HelmChart, file("Chart.yaml", &read("Chart.yaml"))),
+            (
+                FileKind::HelmValues,
+                file("values.yaml", &read("values.yaml")),
+            ),
+            (
+                FileKind::HelmValues,
+                file("values-autoscaling.yaml", &read("values-autoscaling.yaml")),
+            ),
+            (
+                FileKind::HelmTemplate,
+                file("templates/_helpers.tpl", &read("templates/_helpers.tpl")),
+            ),
+            (
+                FileKind::HelmTemplate,
+                file(
+                    "templates/deployment.yaml",
+                    &read("templates/deployment.yaml"),
+                ),
+            ),
+            (
+                FileKind::HelmTemplate,
+                file("templates/worker.yaml", &read("templates/worker.yaml")),
+            ),
+            (
+                FileKind::HelmTemplate,
+                file("templates/hpa.yaml", &read("templates/hpa.yaml")),
+            ),
+        ]
+    }
+
+    /// The value rendered after `key: ` and the file:line it comes from.
+    fn value_at(
+        m: &RenderedManifest,
+        key: &str,
+        files: &[(FileKind, SourceFile)],
+    ) -> (String, String) {
+        let start = m
+            .text
+            .find(key)
+            .unwrap_or_else(|| panic!("{key} in\n{}", m.text))
+            + key.len();
+        let end = start + m.text[start..].find('\n').unwrap_or(m.text.len() - start);
+        let location = m.location_of(start..end).expect("an origin");
+        let source = files
+            .iter()
+            .map(|(_, f)| f)
+            .find(|f| *f.path() == location.file)
+            .expect("a chart file");
+        let line = source.line_col(location.span.start as usize).line;
+        (
+            m.text[start..end].to_owned(),
+            format!("{}:{line}", location.file.file_name()),
+        )
+    }
+
+    #[test]
+    fn autoscaling_off_gives_the_deployment_its_replicas_from_values() {
+        let files = files();
+        // The override file is not applied unless configured.
+        let charts = group_charts(files.iter().map(|(k, f)| (*k, f)), &[], None, None);
+        assert_eq!(charts.len(), 1);
+        assert_eq!(charts[0].values.len(), 1);
+        let rendered = render_chart(&charts[0]);
+        assert!(
+            rendered.diagnostics.is_empty(),
+            "{:?}",
+            rendered.diagnostics
+        );
+        let web = manifest(&rendered, "deployment.yaml");
+        assert_eq!(
+            value_at(web, "replicas: ", &files),
+            ("3".to_owned(), "values.yaml:2".to_owned())
+        );
+        assert!(web.text.contains(r#""--workers", "4""#));
+        let worker = manifest(&rendered, "worker.yaml");
+        assert_eq!(
+            value_at(worker, "replicas: ", &files),
+            ("2".to_owned(), "values.yaml:12".to_owned())
+        );
+        assert_eq!(
+            value_at(worker, "--concurrency=", &files),
+            ("8".to_owned(), "values.yaml:13".to_owned())
+        );
+        assert_eq!(manifest(&rendered, "hpa.yaml").text.trim(), "");
+    }
+
+    #[test]
+    fn autoscaling_on_leaves_replicas_to_the_hpa_from_the_override_file() {
+        let files = files();
+        let overrides: Vec<&SourceFile> = files
+            .iter()
+            .filter(|(_, f)| f.path().file_name() == "values-autoscaling.yaml")
+            .map(|(_, f)| f)
+            .collect();
+        let charts = group_charts(
+            files.iter().map(|(k, f)| (*k, f)),
+            &overrides,
+            Some("prod"),
+            None,
+        );
+        let rendered = render_chart(&charts[0]);
+        let web = manifest(&rendered, "deployment.yaml");
+        assert!(!web.text.contains("replicas:"), "{}", web.text);
+        assert!(web.text.contains("name: prod-shop-web"));
+        let hpa = manifest(&rendered, "hpa.yaml");
+        assert!(
+            hpa.text
+                .contains("kind: Deployment\n    name: prod-shop-web\n"),
+            "{}",
+            hpa.text
+        );
+        assert_eq!(
+            value_at(hpa, "maxReplicas: ", &files),
+            ("12".to_owned(), "values-autoscaling.yaml:4".to_owned())
+        );
+        assert_eq!(
+            value_at(hpa, "minReplicas: ", &files),
+            ("3".to_owned(), "values.yaml:17".to_owned())
+        );
+    }
 }
