@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use poolcheck_core::SourceFile;
 use poolcheck_extract::helm::{ChartSources, RenderedManifest, render_chart};
+use saphyr::LoadableYamlNode as _;
 
 fn read(path: &Path) -> Option<SourceFile> {
     let text = std::fs::read_to_string(path).ok()?;
@@ -50,6 +51,10 @@ const INTERESTING: &[&str] = &[
 
 fn report(manifest: &RenderedManifest, show_text: bool) {
     println!("== {}", manifest.template);
+    // What helm would hand to Kubernetes must read back as YAML.
+    if let Err(error) = saphyr::Yaml::load_from_str(&manifest.text) {
+        println!("   NOT YAML after rendering: {error}");
+    }
     if show_text {
         println!("{}", manifest.text);
     }

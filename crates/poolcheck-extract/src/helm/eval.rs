@@ -290,9 +290,15 @@ impl Engine {
                 "poolcheck cannot decide this template condition ({reason}), so neither branch is rendered"
             ),
         ));
-        out.append(&Text::unknown(format!(
-            "a template condition poolcheck cannot decide: {reason}"
-        )));
+        // Nothing is written, so the document stays YAML; the empty range
+        // tells a reader that something may be missing here.
+        let at = out.len();
+        out.marks.push((
+            at..at,
+            Mark::Unknown(format!(
+                "a template condition poolcheck cannot decide: {reason}"
+            )),
+        ));
     }
 
     /// Renders the define `name` with `arg` as `.` and `$`.

@@ -149,12 +149,9 @@ fn order(a: &Val, b: &Val) -> Option<std::cmp::Ordering> {
 /// transform where the characters are kept.
 fn transform_text(args: &[Val], f: impl FnOnce(&Text) -> Text) -> Val {
     match args.last() {
-        Some(v) => {
-            if let Some(u) = arg_unknown(&args[args.len() - 1..]) {
-                return u;
-            }
-            Val::text(f(&text_of(v)))
-        }
+        // An unknown value is transformed as its placeholder, so that
+        // `nindent` still indents it and the document stays YAML.
+        Some(v) => Val::text(f(&text_of(v))),
         None => Val::unknown("a string function without its argument"),
     }
 }

@@ -58,7 +58,9 @@ pub struct RenderedManifest {
     /// Byte ranges of `text` and where they come from: a values file's
     /// scalar, or the template's literal text. Ordered, non-overlapping.
     pub origins: Vec<(Range<usize>, Location)>,
-    /// Byte ranges of `text` that poolcheck could not render, with why.
+    /// Byte ranges of `text` that poolcheck could not render, with why. An
+    /// empty range marks where a condition poolcheck cannot decide would
+    /// have written one branch or the other.
     pub unknown: Vec<(Range<usize>, String)>,
 }
 

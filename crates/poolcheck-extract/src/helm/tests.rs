@@ -289,7 +289,7 @@ fn an_unknown_condition_renders_neither_branch_and_says_why() {
         )],
     ));
     let m = &rendered.manifests[0];
-    assert!(!m.text.contains("replicas"), "{}", m.text);
+    assert_eq!(m.text, "\n");
     assert!(m.unknown[0].1.contains("lookup"));
     assert_eq!(rendered.diagnostics.len(), 1);
     assert!(rendered.diagnostics[0].message.contains("neither branch"));
@@ -382,6 +382,19 @@ fn malformed_templates_and_values_do_not_panic() {
             let _ = render_one(values, template);
         }
     }
+}
+
+#[test]
+fn an_unknown_value_piped_into_nindent_keeps_the_document_yaml() {
+    let m = render_one(
+        "a: 1\n",
+        "data:\n  file: |-\n    {{- .Files.Get \"x.yml\" | nindent 4 }}\n",
+    );
+    assert_eq!(
+        m.text,
+        format!("data:\n  file: |-\n    {UNKNOWN_PLACEHOLDER}\n")
+    );
+    assert!(m.unknown[0].1.contains(".Files.Get"), "{:?}", m.unknown);
 }
 
 #[test]
