@@ -11,11 +11,11 @@ use poolcheck_core::{
     FileFacts, FileKind, FilePath, Location, PositionEncoding, Severity, SourceFile,
 };
 use poolcheck_extract::discover;
+use poolcheck_extract::python::incremental::IncrementalParse;
 use poolcheck_rules::analysis::{self, Analysis, Options};
 use poolcheck_rules::registry;
 use poolcheck_rules::workspace::{self, LoadOptions, Workspace};
 use serde_json::json;
-use poolcheck_extract::python::incremental::IncrementalParse;
 use tower_lsp_server::ls_types::{
     self as lsp, CodeDescription, DiagnosticRelatedInformation, NumberOrString,
     TextDocumentContentChangeEvent, Uri,
@@ -54,7 +54,11 @@ impl OpenDocument {
     }
 
     /// Applies one `didChange` content change to the text and its tree.
-    pub fn apply_change(&mut self, change: TextDocumentContentChangeEvent, encoding: PositionEncoding) {
+    pub fn apply_change(
+        &mut self,
+        change: TextDocumentContentChangeEvent,
+        encoding: PositionEncoding,
+    ) {
         match convert::change_range(&self.text, &change, encoding) {
             Some(range) => self.parsed.replace(&mut self.text, range, &change.text),
             None => {

@@ -199,10 +199,9 @@ fn run_case(seed: u64) {
     for (name, text) in FILES {
         let path = root.join(name);
         let uri = convert::path_to_uri(&path).expect("a file URI");
-        state.open.insert(
-            path.clone(),
-            OpenDocument::new(uri, (*text).to_owned(), 1),
-        );
+        state
+            .open
+            .insert(path.clone(), OpenDocument::new(uri, (*text).to_owned(), 1));
         state.sync_file(&path, Some((*text).to_owned()));
         expected.push((path, (*text).to_owned()));
     }
@@ -247,7 +246,10 @@ fn run_case(seed: u64) {
                 &SourceFile::new(shown.clone(), text.clone()),
                 FileKind::Python,
             );
-            assert_eq!(facts, &fresh, "seed {seed}: {shown} after incremental edits");
+            assert_eq!(
+                facts, &fresh,
+                "seed {seed}: {shown} after incremental edits"
+            );
         }
     }
 

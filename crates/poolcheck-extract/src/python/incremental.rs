@@ -78,7 +78,10 @@ mod tests {
     use super::*;
 
     fn fresh(text: &str) -> FileFacts {
-        crate::extract(&SourceFile::new("app/db.py", text.to_owned()), FileKind::Python)
+        crate::extract(
+            &SourceFile::new("app/db.py", text.to_owned()),
+            FileKind::Python,
+        )
     }
 
     /// Edits applied one after another to a kept tree give the facts a fresh
@@ -109,7 +112,10 @@ mod tests {
         }
         parse.forget();
         text = "engine = create_engine('postgresql://db/app', pool_size=7)\n".to_owned();
-        assert_eq!(parse.extract(&SourceFile::new(path, text.clone())), fresh(&text));
+        assert_eq!(
+            parse.extract(&SourceFile::new(path, text.clone())),
+            fresh(&text)
+        );
     }
 
     #[test]

@@ -1397,10 +1397,7 @@ impl<'s> Builder<'s> {
                 .into_iter()
                 .filter(|d| d.kind() == "decorator")
             {
-                let Some(call) = decorator
-                    .named_child(0)
-                    .filter(|c| c.kind() == "call")
-                else {
+                let Some(call) = decorator.named_child(0).filter(|c| c.kind() == "call") else {
                     continue;
                 };
                 let arguments = call
