@@ -59,12 +59,11 @@ impl OpenDocument {
         change: TextDocumentContentChangeEvent,
         encoding: PositionEncoding,
     ) {
-        match convert::change_range(&self.text, &change, encoding) {
-            Some(range) => self.parsed.replace(&mut self.text, range, &change.text),
-            None => {
-                self.text = change.text;
-                self.parsed.forget();
-            }
+        if let Some(range) = convert::change_range(&self.text, &change, encoding) {
+            self.parsed.replace(&mut self.text, range, &change.text);
+        } else {
+            self.text = change.text;
+            self.parsed.forget();
         }
     }
 }
