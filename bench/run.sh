@@ -15,6 +15,8 @@
 #   services        gen.py --filler 50000 --services 200
 #   relevant        gen.py --relevant 2000 --filler 48000
 #   settings-5000   the demo with a 5,000-line settings module (gen_settings.py)
+#   demo-21k        the demo beside 21,000 filler modules (gen.py --filler 21000),
+#                   for the language server in a large tree
 #
 # Never run from tests: speed is measured here, not asserted.
 set -euo pipefail
@@ -27,6 +29,7 @@ CORPUS=1
 
 need() { command -v "$1" >/dev/null 2>&1 || { echo "bench: $1 is required ($2)" >&2; exit 2; }; }
 need rg "apt-get install ripgrep"
+need hyperfine "apt-get install hyperfine"
 need python3 "python3"
 [ -x /usr/bin/time ] || { echo "bench: GNU time is required (apt-get install time)" >&2; exit 2; }
 if [ ! -x "$BENCH_DIR/venv/bin/ruff" ]; then
@@ -50,6 +53,11 @@ fi
 if [ -d /tmp/perf-corpus/pkgs ]; then
   [ -d "$BENCH_DIR/services" ] || python3 bench/gen.py "$BENCH_DIR/services" --filler 50000 --services 200 >&2
   [ -d "$BENCH_DIR/relevant" ] || python3 bench/gen.py "$BENCH_DIR/relevant" --relevant 2000 --filler 48000 >&2
+  if [ ! -d "$BENCH_DIR/demo-21k" ]; then
+    python3 bench/gen.py "$BENCH_DIR/demo-21k.tmp" --filler 21000 >&2
+    cp -r fixtures/projects/demo/. "$BENCH_DIR/demo-21k.tmp/"
+    mv "$BENCH_DIR/demo-21k.tmp" "$BENCH_DIR/demo-21k"
+  fi
 fi
 if [ ! -d "$BENCH_DIR/settings-5000" ]; then
   cp -r fixtures/projects/demo "$BENCH_DIR/settings-5000"
@@ -92,6 +100,16 @@ echo "|---|---:|---|---|---|---:|"
 [ -d "$BENCH_DIR/relevant" ] && row "2,000 relevant modules + 48k filler" "$BENCH_DIR/relevant"
 row "demo" "$REPO/fixtures/projects/demo"
 
+echo
+echo "Cold start on the demo (hyperfine, wall time, mean ± σ):"
+echo
+echo '```'
+hyperfine -N --warmup 5 --runs 50 --style basic \
+  "$POOLCHECK check --exit-zero --format concise $REPO/fixtures/projects/demo" \
+  "$RUFF check --no-cache --exit-zero -q $REPO/fixtures/projects/demo" 2>/dev/null \
+  | grep -E 'Time|±|faster' || echo "hyperfine failed"
+echo '```'
+
 lsp() { # label root edit-file old new expect-old expect-new [--incremental]
   local label=$1; shift
   local json
@@ -113,3 +131,7 @@ lsp "demo: pool_size 15 → 16" "$REPO/fixtures/projects/demo" shop/db.py "max_o
 lsp "demo, incremental" "$REPO/fixtures/projects/demo" shop/db.py "max_overflow=30" "max_overflow=31" shop/db.py "565" "577" --incremental
 lsp "5,000-line settings module" "$BENCH_DIR/settings-5000" shop/settings.py '"DB_POOL_SIZE", "15"' '"DB_POOL_SIZE", "16"' shop/db.py "565" "577"
 lsp "5,000-line settings, incremental" "$BENCH_DIR/settings-5000" shop/settings.py '"DB_POOL_SIZE", "15"' '"DB_POOL_SIZE", "16"' shop/db.py "565" "577" --incremental
+if [ -d "$BENCH_DIR/demo-21k" ]; then
+  lsp "21k-file tree: demo's db.py" "$BENCH_DIR/demo-21k" shop/db.py "max_overflow=30" "max_overflow=31" shop/db.py "565" "577"
+  lsp "21k-file tree, incremental" "$BENCH_DIR/demo-21k" shop/db.py "max_overflow=30" "max_overflow=31" shop/db.py "565" "577" --incremental
+fi

@@ -3,7 +3,7 @@
 //! can hold a setting are ever parsed.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use aho_corasick::packed;
 use ignore::overrides::OverrideBuilder;
@@ -345,15 +345,25 @@ pub fn discover(roots: &[PathBuf], options: &DiscoverOptions) -> Discovery {
     for root in rest {
         builder.add(root);
     }
+    let installed = Arc::new(Mutex::new(Vec::new()));
+    let installed_seen = Arc::clone(&installed);
     builder
         // Hidden directories (.git, .venv, .tox) are skipped, but `.env` files
         // are the assumed environment and must be read.
         .hidden(false)
-        .filter_entry(|entry| {
+        .filter_entry(move |entry| {
             let name = entry.file_name().to_string_lossy();
-            entry.depth() == 0
+            let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
+            let shown = entry.depth() == 0
                 || !name.starts_with('.')
-                || (entry.file_type().is_some_and(|t| t.is_file()) && name.starts_with(".env"))
+                || (entry.file_type().is_some_and(|t| t.is_file()) && name.starts_with(".env"));
+            // Installed packages are never descended into: reading a
+            // site-packages only to drop it was most of a large tree's run.
+            if shown && is_dir && is_installed_packages_dir(entry.path()) {
+                lock(&installed_seen).push(entry.path().to_path_buf());
+                return false;
+            }
+            shown
         })
         .git_ignore(options.respect_gitignore)
         .git_global(options.respect_gitignore)
@@ -395,9 +405,6 @@ pub fn discover(roots: &[PathBuf], options: &DiscoverOptions) -> Discovery {
                 }
             };
             let path = entry.path();
-            if let Some(dir) = installed_packages_dir(path, entry.file_type()) {
-                lock(result).installed_dirs.push(dir);
-            }
             if !entry.file_type().is_some_and(|t| t.is_file()) {
                 return WalkState::Continue;
             }
@@ -431,6 +438,7 @@ pub fn discover(roots: &[PathBuf], options: &DiscoverOptions) -> Discovery {
     let mut discovery = result
         .into_inner()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
+    discovery.installed_dirs = std::mem::take(&mut *lock(&installed));
     if !discovery.installed_dirs.is_empty() {
         discovery.installed_dirs.sort();
         discovery.installed_dirs.dedup();
@@ -472,15 +480,21 @@ pub fn discover(roots: &[PathBuf], options: &DiscoverOptions) -> Discovery {
     discovery
 }
 
-/// The directory an entry proves to be an installed-packages directory, if any.
-fn installed_packages_dir(path: &Path, file_type: Option<std::fs::FileType>) -> Option<PathBuf> {
-    let name = path.file_name()?.to_str()?;
-    let is_dir = file_type.is_some_and(|t| t.is_dir());
-    let marks_parent = (is_dir && (name.ends_with(".dist-info") || name.ends_with(".egg-info")))
-        || (!is_dir && name == "pyvenv.cfg");
-    marks_parent
-        .then(|| path.parent().map(Path::to_path_buf))
-        .flatten()
+/// Whether `dir` holds installed third-party packages: a `*.dist-info` or
+/// `*.egg-info` directory beside them, or a virtualenv's `pyvenv.cfg`.
+fn is_installed_packages_dir(dir: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    entries.flatten().any(|entry| {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else {
+            return false;
+        };
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        (is_dir && (name.ends_with(".dist-info") || name.ends_with(".egg-info")))
+            || (!is_dir && name == "pyvenv.cfg")
+    })
 }
 
 /// Files named on the command line are always checked.
@@ -989,6 +1003,8 @@ mod tests {
         assert_eq!(names, ["db.py"]);
         assert_eq!(found.installed_dirs.len(), 2);
         assert!(!found.python_paths.iter().any(|p| p.ends_with("engine.py")));
+        // Their files are not even read: only `db.py` was visited.
+        assert_eq!(found.visited, 1);
     }
 
     #[test]

@@ -67,15 +67,24 @@ pub fn apply_change(
     change: TextDocumentContentChangeEvent,
     encoding: PositionEncoding,
 ) {
-    let Some(range) = change.range else {
-        *text = change.text;
-        return;
-    };
+    match change_range(text, &change, encoding) {
+        Some(range) => text.replace_range(range, &change.text),
+        None => *text = change.text,
+    }
+}
+
+/// The bytes of `text` a `didChange` content change replaces, on character
+/// boundaries; `None` when it replaces the whole text.
+pub fn change_range(
+    text: &str,
+    change: &TextDocumentContentChangeEvent,
+    encoding: PositionEncoding,
+) -> Option<std::ops::Range<usize>> {
+    let range = change.range?;
     let index = LineIndex::new(text);
     let start = offset(&index, text, range.start, encoding);
     let end = offset(&index, text, range.end, encoding);
-    let (start, end) = (start.min(end), end.max(start));
-    text.replace_range(start..end, &change.text);
+    Some(start.min(end)..end.max(start))
 }
 
 pub fn severity(severity: Severity) -> DiagnosticSeverity {

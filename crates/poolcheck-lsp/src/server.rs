@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use poolcheck_core::SourceFile;
 use serde_json::Value;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, MutexGuard, Notify};
 use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::{
     CodeActionKind, CodeActionOptions, CodeActionParams, CodeActionProviderCapability,
@@ -28,7 +28,7 @@ use crate::actions::{self, SHOW_DOCUMENTATION};
 use crate::convert;
 use crate::hover;
 use crate::settings::Settings;
-use crate::state::{self, ClientCaps, Publish, State};
+use crate::state::{self, ClientCaps, DocumentEdit, Publish, State};
 
 /// How the server is run. The server never changes the process's working
 /// directory: the workspace folders it is given are the roots, and a file's
@@ -40,7 +40,48 @@ pub struct ServerOptions {}
 pub struct Backend {
     client: Client,
     state: Arc<Mutex<State>>,
+    /// `didChange`s not applied yet. The handler only queues them, so that
+    /// edits arriving while an analysis runs are applied together and only
+    /// their last state is analysed and published.
+    edits: Arc<EditQueue>,
     shutdown: Arc<AtomicBool>,
+}
+
+#[derive(Default)]
+struct EditQueue {
+    queued: std::sync::Mutex<Vec<DocumentEdit>>,
+    wake: Notify,
+}
+
+impl EditQueue {
+    fn push(&self, edit: DocumentEdit) {
+        self.queued
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(edit);
+        self.wake.notify_one();
+    }
+
+    fn take(&self) -> Vec<DocumentEdit> {
+        std::mem::take(
+            &mut *self
+                .queued
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+}
+
+/// Applies and publishes the queued edits whenever some arrive.
+async fn apply_edits_forever(state: Arc<Mutex<State>>, edits: Arc<EditQueue>, client: Client) {
+    loop {
+        edits.wake.notified().await;
+        // Lets notifications already read off the wire join this batch.
+        tokio::task::yield_now().await;
+        let mut state = state.lock().await;
+        let publishes = state.apply_edits(edits.take());
+        send(&client, publishes).await;
+    }
 }
 
 /// The globs of every file kind discovery reads.
@@ -68,8 +109,22 @@ impl Backend {
         Self {
             client,
             state: Arc::new(Mutex::new(State::default())),
+            edits: Arc::new(EditQueue::default()),
             shutdown,
         }
+    }
+
+    /// The state, with every edit received so far applied (and its
+    /// diagnostics sent): requests and notifications see the edits the
+    /// client sent before them.
+    async fn lock(&self) -> MutexGuard<'_, State> {
+        let mut state = self.state.lock().await;
+        let edits = self.edits.take();
+        if !edits.is_empty() {
+            let publishes = state.apply_edits(edits);
+            send(&self.client, publishes).await;
+        }
+        state
     }
 
     /// Loads (or reloads) the whole workspace off the request path; requests
@@ -248,7 +303,7 @@ impl LanguageServer for Backend {
     }
 
     async fn initialized(&self, _: InitializedParams) {
-        let caps = self.state.lock().await.caps;
+        let caps = self.lock().await.caps;
         if caps.watched_files_dynamic {
             let options = DidChangeWatchedFilesRegistrationOptions {
                 watchers: WATCHED
@@ -277,6 +332,11 @@ impl LanguageServer for Backend {
                 }
             });
         }
+        tokio::spawn(apply_edits_forever(
+            Arc::clone(&self.state),
+            Arc::clone(&self.edits),
+            self.client.clone(),
+        ));
         self.start_load().await;
     }
 
@@ -290,14 +350,10 @@ impl LanguageServer for Backend {
         let Some(path) = convert::uri_to_path(&doc.uri) else {
             return;
         };
-        let mut state = self.state.lock().await;
+        let mut state = self.lock().await;
         state.open.insert(
             path.clone(),
-            state::OpenDocument {
-                uri: doc.uri,
-                text: doc.text.clone(),
-                version: doc.version,
-            },
+            state::OpenDocument::new(doc.uri, doc.text.clone(), doc.version),
         );
         if state.sync_file(&path, Some(doc.text)) {
             let publishes = state.reanalyze();
@@ -309,20 +365,11 @@ impl LanguageServer for Backend {
         let Some(path) = convert::uri_to_path(&params.text_document.uri) else {
             return;
         };
-        let mut state = self.state.lock().await;
-        let encoding = state.caps.encoding;
-        let Some(doc) = state.open.get_mut(&path) else {
-            return;
-        };
-        for change in params.content_changes {
-            convert::apply_change(&mut doc.text, change, encoding);
-        }
-        doc.version = params.text_document.version;
-        let text = doc.text.clone();
-        if state.sync_file(&path, Some(text)) {
-            let publishes = state.reanalyze();
-            send(&self.client, publishes).await;
-        }
+        self.edits.push(DocumentEdit {
+            path,
+            changes: params.content_changes,
+            version: params.text_document.version,
+        });
     }
 
     async fn did_save(&self, params: DidSaveTextDocumentParams) {
@@ -330,7 +377,7 @@ impl LanguageServer for Backend {
             return;
         };
         let (is_config, watched) = {
-            let state = self.state.lock().await;
+            let state = self.lock().await;
             (
                 state.is_config_file(&path),
                 state.caps.watched_files_dynamic,
@@ -346,7 +393,7 @@ impl LanguageServer for Backend {
         let Some(path) = convert::uri_to_path(&params.text_document.uri) else {
             return;
         };
-        let mut state = self.state.lock().await;
+        let mut state = self.lock().await;
         state.open.remove(&path);
         state.sync_from_disk(&path);
         let publishes = state.reanalyze();
@@ -355,7 +402,7 @@ impl LanguageServer for Backend {
 
     async fn did_change_watched_files(&self, params: DidChangeWatchedFilesParams) {
         let mut reload = false;
-        let mut state = self.state.lock().await;
+        let mut state = self.lock().await;
         for change in params.changes {
             let Some(path) = convert::uri_to_path(&change.uri) else {
                 continue;
@@ -384,7 +431,7 @@ impl LanguageServer for Backend {
             return;
         }
         let problems = {
-            let mut state = self.state.lock().await;
+            let mut state = self.lock().await;
             let (settings, problems) = Settings::from_json_over(&params.settings, &state.settings);
             state.settings = settings;
             let publishes = state.reanalyze();
@@ -396,7 +443,7 @@ impl LanguageServer for Backend {
 
     async fn hover(&self, params: HoverParams) -> Result<Option<Hover>> {
         let at = params.text_document_position_params;
-        let state = self.state.lock().await;
+        let state = self.lock().await;
         let Some((file, _)) = current_file(&state, &at.text_document.uri) else {
             return Ok(None);
         };
@@ -425,7 +472,7 @@ impl LanguageServer for Backend {
     }
 
     async fn inlay_hint(&self, params: InlayHintParams) -> Result<Option<Vec<InlayHint>>> {
-        let state = self.state.lock().await;
+        let state = self.lock().await;
         let Some((file, _)) = current_file(&state, &params.text_document.uri) else {
             return Ok(None);
         };
@@ -452,7 +499,7 @@ impl LanguageServer for Backend {
     }
 
     async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
-        let mut state = self.state.lock().await;
+        let mut state = self.lock().await;
         let Some((file, _)) = current_file(&state, &params.text_document.uri) else {
             return Ok(None);
         };
@@ -478,7 +525,7 @@ impl LanguageServer for Backend {
                 "expected the documentation URL as the first argument",
             ));
         };
-        let show_document = self.state.lock().await.caps.show_document;
+        let show_document = self.lock().await.caps.show_document;
         let shown = match convert::web_uri(url) {
             Some(uri) if show_document => self
                 .client

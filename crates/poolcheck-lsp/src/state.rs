@@ -7,14 +7,18 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use poolcheck_core::{FileKind, FilePath, Location, PositionEncoding, Severity, SourceFile};
+use poolcheck_core::{
+    FileFacts, FileKind, FilePath, Location, PositionEncoding, Severity, SourceFile,
+};
 use poolcheck_extract::discover;
+use poolcheck_extract::python::incremental::IncrementalParse;
 use poolcheck_rules::analysis::{self, Analysis, Options};
 use poolcheck_rules::registry;
 use poolcheck_rules::workspace::{self, LoadOptions, Workspace};
 use serde_json::json;
 use tower_lsp_server::ls_types::{
-    self as lsp, CodeDescription, DiagnosticRelatedInformation, NumberOrString, Uri,
+    self as lsp, CodeDescription, DiagnosticRelatedInformation, NumberOrString,
+    TextDocumentContentChangeEvent, Uri,
 };
 
 use crate::convert;
@@ -34,6 +38,41 @@ pub struct ClientCaps {
 pub struct OpenDocument {
     pub uri: Uri,
     pub text: String,
+    pub version: i32,
+    /// The text's syntax tree as Python, kept across edits.
+    parsed: IncrementalParse,
+}
+
+impl OpenDocument {
+    pub fn new(uri: Uri, text: String, version: i32) -> Self {
+        Self {
+            uri,
+            text,
+            version,
+            parsed: IncrementalParse::default(),
+        }
+    }
+
+    /// Applies one `didChange` content change to the text and its tree.
+    pub fn apply_change(
+        &mut self,
+        change: TextDocumentContentChangeEvent,
+        encoding: PositionEncoding,
+    ) {
+        if let Some(range) = convert::change_range(&self.text, &change, encoding) {
+            self.parsed.replace(&mut self.text, range, &change.text);
+        } else {
+            self.text = change.text;
+            self.parsed.forget();
+        }
+    }
+}
+
+/// One `didChange` notification, queued until the analysis is free.
+#[derive(Debug, Clone)]
+pub struct DocumentEdit {
+    pub path: PathBuf,
+    pub changes: Vec<TextDocumentContentChangeEvent>,
     pub version: i32,
 }
 
@@ -160,8 +199,24 @@ impl State {
             }
             other => other,
         };
+        if kind == Some(FileKind::Python) {
+            update_python(ws, self.open.get_mut(absolute), &file_path, text);
+            return true;
+        }
         if let Some(kind) = kind {
             ws.update(&file_path, kind, text);
+            return true;
+        }
+        if existing == Some(FileKind::Python)
+            && discover::classify(absolute) == Some(FileKind::Python)
+            && ws
+                .sources
+                .get(&file_path)
+                .is_some_and(|old| discover::classify_text(absolute, old.text()).is_none())
+        {
+            // A module read because another imports it, and still without a
+            // trigger word: still imported, so only its text changes.
+            update_python(ws, self.open.get_mut(absolute), &file_path, text);
             return true;
         }
         if existing.is_some() {
@@ -176,6 +231,36 @@ impl State {
             }
         }
         existing.is_some()
+    }
+
+    /// Applies `didChange` notifications, in the order they came, to the
+    /// open documents' texts, then re-extracts each changed document once and
+    /// analyses once: a burst of edits costs one analysis, of its last state.
+    pub fn apply_edits(&mut self, edits: Vec<DocumentEdit>) -> Vec<Publish> {
+        let encoding = self.caps.encoding;
+        let mut changed: Vec<PathBuf> = Vec::new();
+        for edit in edits {
+            let Some(doc) = self.open.get_mut(&edit.path) else {
+                continue;
+            };
+            for change in edit.changes {
+                doc.apply_change(change, encoding);
+            }
+            doc.version = edit.version;
+            if !changed.contains(&edit.path) {
+                changed.push(edit.path);
+            }
+        }
+        let mut reanalyze = false;
+        for path in changed {
+            let text = self.open.get(&path).map(|d| d.text.clone());
+            reanalyze |= self.sync_file(&path, text);
+        }
+        if reanalyze {
+            self.reanalyze()
+        } else {
+            Vec::new()
+        }
     }
 
     /// Re-reads a closed file from disk (or drops it when it is gone).
@@ -402,6 +487,38 @@ impl State {
     pub fn published(&self, uri: &Uri) -> &[lsp::Diagnostic] {
         self.published.get(uri).map_or(&[], Vec::as_slice)
     }
+}
+
+/// Re-extracts a Python module, from the open document's kept tree when it
+/// is open, and follows its imports again only when they changed: the
+/// modules it imported before are in the workspace already.
+fn update_python(
+    ws: &mut Workspace,
+    document: Option<&mut OpenDocument>,
+    file_path: &FilePath,
+    text: String,
+) {
+    let file = SourceFile::new(file_path.clone(), text);
+    let facts = match document {
+        Some(document) if document.text == file.text() => document.parsed.extract(&file),
+        _ => poolcheck_extract::extract(&file, FileKind::Python),
+    };
+    let imports_before = ws.facts_of(file_path).map(imports_of);
+    let imports_changed = imports_before.as_ref() != Some(&imports_of(&facts));
+    ws.insert(Arc::new(file), facts);
+    if imports_changed {
+        ws.load_imported_modules(Some(file_path));
+    }
+}
+
+/// What a module makes the workspace read: the modules it imports and the
+/// settings modules it names.
+fn imports_of(facts: &FileFacts) -> Option<(Vec<String>, Vec<String>)> {
+    let module = facts.python.as_ref()?;
+    Some((
+        module.imported_modules().map(str::to_owned).collect(),
+        poolcheck_extract::python::django::named_settings_modules(module),
+    ))
 }
 
 /// A workspace read in the background, with the configuration file it used.

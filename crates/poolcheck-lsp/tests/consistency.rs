@@ -5,7 +5,9 @@
 //! past the ends of lines and of the file, UTF-16 surrogate pairs, lone `\r`,
 //! NUL bytes, suppression comments, a PgBouncer header deleted and retyped —
 //! are applied to the open documents of a small project through the
-//! server's own state, in the order a client sends them. Each change is also
+//! server's own state, in the order a client sends them, one at a time or in
+//! bursts, Python modules re-parsed from their kept syntax trees; their facts
+//! must equal a fresh parse's. Each change is also
 //! applied by an independent reading of the LSP position rules, and the two
 //! texts must agree. At the end the texts are written to disk and analysed
 //! afresh as the CLI does; the server's findings must be the same.
@@ -15,10 +17,10 @@
 
 use std::path::{Path, PathBuf};
 
-use poolcheck_core::Diagnostic;
+use poolcheck_core::{Diagnostic, FileKind, SourceFile};
 use poolcheck_lsp::convert;
 use poolcheck_lsp::settings::Settings;
-use poolcheck_lsp::state::{self, ClientCaps, OpenDocument, State};
+use poolcheck_lsp::state::{self, ClientCaps, DocumentEdit, OpenDocument, State};
 use poolcheck_rules::analysis::{self, Options};
 use tower_lsp_server::ls_types::{Position, Range, TextDocumentContentChangeEvent};
 
@@ -197,37 +199,57 @@ fn run_case(seed: u64) {
     for (name, text) in FILES {
         let path = root.join(name);
         let uri = convert::path_to_uri(&path).expect("a file URI");
-        state.open.insert(
-            path.clone(),
-            OpenDocument {
-                uri,
-                text: (*text).to_owned(),
-                version: 1,
-            },
-        );
+        state
+            .open
+            .insert(path.clone(), OpenDocument::new(uri, (*text).to_owned(), 1));
         state.sync_file(&path, Some((*text).to_owned()));
         expected.push((path, (*text).to_owned()));
     }
     state.reanalyze();
 
+    let mut queued: Vec<DocumentEdit> = Vec::new();
     for step in 0..EDITS_PER_CASE {
         let which = rng.below(expected.len());
         let (path, reference) = &mut expected[which];
         let change = random_change(&mut rng, reference);
         reference_apply(reference, &change);
-        let doc = state.open.get_mut(path).expect("open");
-        convert::apply_change(
-            &mut doc.text,
-            change.clone(),
-            ClientCaps::default().encoding,
-        );
-        assert_eq!(
-            &doc.text, reference,
-            "seed {seed}, step {step}: {change:?} applied differently"
-        );
-        let text = doc.text.clone();
-        if state.sync_file(path, Some(text)) {
-            state.reanalyze();
+        queued.push(DocumentEdit {
+            path: path.clone(),
+            changes: vec![change.clone()],
+            version: step as i32 + 2,
+        });
+        // Sometimes several edits arrive before the server gets to them
+        // (a burst): they are applied in order and analysed once.
+        if rng.below(3) != 0 {
+            state.apply_edits(std::mem::take(&mut queued));
+            let doc = state.open.get(path).expect("open");
+            assert_eq!(
+                &doc.text, reference,
+                "seed {seed}, step {step}: {change:?} applied differently"
+            );
+        }
+    }
+    state.apply_edits(queued);
+    for (path, reference) in &expected {
+        assert_eq!(&state.open[path].text, reference, "seed {seed}");
+    }
+    // Python modules were re-parsed from their edited trees: their facts are
+    // those of a fresh parse of the final texts.
+    let workspace = state.workspace.as_ref().expect("loaded");
+    for (path, text) in &expected {
+        let shown = state.file_path(path);
+        let Some(facts) = workspace.facts_of(&shown) else {
+            continue;
+        };
+        if facts.kind == FileKind::Python {
+            let fresh = poolcheck_extract::extract(
+                &SourceFile::new(shown.clone(), text.clone()),
+                FileKind::Python,
+            );
+            assert_eq!(
+                facts, &fresh,
+                "seed {seed}: {shown} after incremental edits"
+            );
         }
     }
 
@@ -291,11 +313,11 @@ fn prefiltered_binary_and_header_less_buffers_are_read_as_the_cli_reads_them() {
         let path = root.join(name);
         state.open.insert(
             path.clone(),
-            OpenDocument {
-                uri: convert::path_to_uri(&path).expect("a file URI"),
-                text: (*text).to_owned(),
-                version: 2,
-            },
+            OpenDocument::new(
+                convert::path_to_uri(&path).expect("a file URI"),
+                (*text).to_owned(),
+                2,
+            ),
         );
         state.sync_file(&path, Some((*text).to_owned()));
         state.reanalyze();

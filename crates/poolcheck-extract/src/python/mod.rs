@@ -13,6 +13,7 @@ pub mod edits;
 pub mod eval;
 pub mod flask;
 pub mod gunicorn;
+pub mod incremental;
 pub mod nesting;
 pub mod parse;
 pub mod project;
@@ -66,7 +67,16 @@ const SETTING_WORDS: &[&str] = &[
 /// setting poolcheck reads becomes PC002.
 pub fn extract(file: &SourceFile, facts: &mut FileFacts) {
     let (module, too_deep) = parse::parse_module_reporting(file.text());
-    facts.diagnostics.extend(broken_query_diagnostics(file));
+    extract_parsed(file, facts, module, too_deep);
+}
+
+/// [`extract`] of a module already parsed.
+fn extract_parsed(
+    file: &SourceFile,
+    facts: &mut FileFacts,
+    module: PythonModule,
+    too_deep: Vec<nesting::TooDeep>,
+) {
     for unread in too_deep {
         facts.diagnostics.push(
             Diagnostic::new(
@@ -122,26 +132,6 @@ pub fn extract(file: &SourceFile, facts: &mut FileFacts) {
         );
     }
     facts.python = Some(module);
-}
-
-/// A query of this build that does not compile loses detection in every
-/// Python file; it is said on each of them instead of being lost silently.
-fn broken_query_diagnostics(file: &SourceFile) -> Vec<Diagnostic> {
-    parse::broken_queries()
-        .into_iter()
-        .map(|(name, reason)| {
-            Diagnostic::new(
-                "PC002",
-                Severity::Error,
-                file.location(Span::empty(0)),
-                format!(
-                    "internal error: poolcheck's query `{name}` does not compile ({reason}), \
-                     so calls it finds in this file were not read"
-                ),
-            )
-            .with_help("this is a defect of this poolcheck build: please report it")
-        })
-        .collect()
 }
 
 /// A value a check needed but could not resolve (feeds PC004).

@@ -1,9 +1,10 @@
 //! tree-sitter-python syntax tree -> [`PythonModule`] IR.
 //!
-//! Statements are walked by hand because what matters is their scope and the
-//! branch arms around them; calls of interest and event listeners anywhere in
-//! the file are found with the queries in `crates/poolcheck-extract/queries/python/`
-//! (embedded; the test `every_embedded_query_compiles` compiles each).
+//! Everything is walked by hand: statements because what matters is their
+//! scope and the branch arms around them, and calls of interest and event
+//! listeners anywhere in the file by descending only into the nodes that hold
+//! a byte search's hit. (Compiled tree-sitter queries did the latter before;
+//! compiling them cost half of a small project's run.)
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
@@ -16,8 +17,7 @@ use poolcheck_core::facts::python::{
     Import, ImportKind, ImportTimeActivity, ImportTimeKind, ImportedName, Keyword, Param,
     ParamKind, PythonModule, Stmt, StmtKind, UnaryOp,
 };
-use streaming_iterator::StreamingIterator;
-use tree_sitter::{Language, Node, Parser, Query, QueryCursor, Tree};
+use tree_sitter::{Language, Node, Parser, Tree};
 
 use super::nesting::{self, TooDeep};
 
@@ -29,77 +29,11 @@ const MAX_EXPR_DEPTH: u32 = 96;
 /// [`nesting::check`] enforces before parsing; error recovery can still nest
 /// blocks without indentation.
 const MAX_BLOCK_DEPTH: u32 = 100;
-/// Callee hits searched one by one; more are searched as one range.
-const MAX_QUERY_RANGES: usize = 16;
 /// Assignment targets (`((a, b), c) = …`) nested deeper are not bound.
 const MAX_TARGET_DEPTH: u32 = MAX_EXPR_DEPTH;
 
 fn language() -> Language {
     tree_sitter_python::LANGUAGE.into()
-}
-
-/// A compiled embedded query with the captures the walker needs.
-pub(crate) struct CompiledQuery {
-    query: Query,
-    captures: Vec<u32>,
-}
-
-/// An embedded query (`crates/poolcheck-extract/queries/python/`) and the
-/// captures its code reads, in order.
-pub(crate) struct EmbeddedQuery {
-    pub name: &'static str,
-    source: &'static str,
-    captures: &'static [&'static str],
-    compiled: LazyLock<Result<CompiledQuery, String>>,
-}
-
-impl EmbeddedQuery {
-    /// The query, or why this build's copy of it is broken. A broken query is
-    /// a defect of poolcheck, never of the checked file: the test
-    /// `every_embedded_query_compiles` catches it, and at run time
-    /// `broken_queries` turns it into a diagnostic on every Python file so
-    /// that detection is never lost silently.
-    pub(crate) fn get(&self) -> Result<&CompiledQuery, &str> {
-        self.compiled.as_ref().map_err(String::as_str)
-    }
-}
-
-fn compile(source: &str, captures: &[&str]) -> Result<CompiledQuery, String> {
-    let query = Query::new(&language(), source).map_err(|e| e.to_string())?;
-    let captures = captures
-        .iter()
-        .map(|name| {
-            query
-                .capture_index_for_name(name)
-                .ok_or_else(|| format!("it has no capture `@{name}`"))
-        })
-        .collect::<Result<_, _>>()?;
-    Ok(CompiledQuery { query, captures })
-}
-
-pub(crate) static CALLS_QUERY: EmbeddedQuery = EmbeddedQuery {
-    name: "calls.scm",
-    source: include_str!("../../queries/python/calls.scm"),
-    captures: &["call", "callee"],
-    compiled: LazyLock::new(|| compile(CALLS_QUERY.source, CALLS_QUERY.captures)),
-};
-
-pub(crate) static EVENTS_QUERY: EmbeddedQuery = EmbeddedQuery {
-    name: "event_listeners.scm",
-    source: include_str!("../../queries/python/event_listeners.scm"),
-    captures: &["arguments", "decorator", "handler", "body"],
-    compiled: LazyLock::new(|| compile(EVENTS_QUERY.source, EVENTS_QUERY.captures)),
-};
-
-/// Every embedded query.
-pub(crate) static QUERIES: [&EmbeddedQuery; 2] = [&CALLS_QUERY, &EVENTS_QUERY];
-
-/// The embedded queries that do not compile, with the reason.
-pub(crate) fn broken_queries() -> Vec<(&'static str, String)> {
-    QUERIES
-        .iter()
-        .filter_map(|q| q.get().err().map(|e| (q.name, e.to_owned())))
-        .collect()
 }
 
 /// gunicorn server hooks: their `FunctionDef::called` lists are filled.
@@ -111,7 +45,8 @@ const GUNICORN_HOOKS: &[&str] = &[
     "on_starting",
 ];
 
-/// The callee names `calls.scm` matches, for calls through import aliases.
+/// The callee names whose calls are read wherever they are, also through
+/// import aliases.
 const INTERESTING_CALLEES: &[&str] = &[
     "create_engine",
     "create_async_engine",
@@ -139,6 +74,12 @@ thread_local! {
 }
 
 pub(crate) fn parse_tree(text: &str) -> Option<Tree> {
+    reparse_tree(text, None)
+}
+
+/// Parses `text`, reusing the parts of `old` (the tree of the text before,
+/// with every edit since recorded by `Tree::edit`) that the edits left alone.
+fn reparse_tree(text: &str, old: Option<&Tree>) -> Option<Tree> {
     PARSER.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.is_none() {
@@ -146,7 +87,7 @@ pub(crate) fn parse_tree(text: &str) -> Option<Tree> {
             parser.set_language(&language()).ok()?;
             *slot = Some(parser);
         }
-        slot.as_mut()?.parse(text, None)
+        slot.as_mut()?.parse(text, old)
     })
 }
 
@@ -159,11 +100,21 @@ pub fn parse_module(text: &str) -> PythonModule {
 /// [`parse_module`], with what was not read because it nests too deep: the
 /// whole file (nothing parsed) or the blocks past [`MAX_BLOCK_DEPTH`].
 pub fn parse_module_reporting(text: &str) -> (PythonModule, Vec<TooDeep>) {
+    let (module, too_deep, _) = reparse_module(text, None);
+    (module, too_deep)
+}
+
+/// [`parse_module_reporting`] from the edited tree of the previous text (see
+/// [`reparse_tree`]), returning the new tree to keep for the next edit.
+pub(crate) fn reparse_module(
+    text: &str,
+    old: Option<&Tree>,
+) -> (PythonModule, Vec<TooDeep>, Option<Tree>) {
     if let Some(too_deep) = nesting::check(text) {
-        return (PythonModule::default(), vec![too_deep]);
+        return (PythonModule::default(), vec![too_deep], None);
     }
-    let Some(tree) = parse_tree(text) else {
-        return (PythonModule::default(), Vec::new());
+    let Some(tree) = reparse_tree(text, old) else {
+        return (PythonModule::default(), Vec::new(), None);
     };
     let mut builder = Builder {
         src: text.as_bytes(),
@@ -182,7 +133,7 @@ pub fn parse_module_reporting(text: &str) -> (PythonModule, Vec<TooDeep>) {
     if memchr::memmem::find(text.as_bytes(), b"listens_for").is_some() {
         builder.collect_event_handlers(root);
     }
-    (builder.module, builder.too_deep)
+    (builder.module, builder.too_deep, Some(tree))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1238,19 +1189,10 @@ impl<'s> Builder<'s> {
     }
 
     fn collect_calls(&mut self, root: Node<'_>) {
-        // A broken query is reported by `broken_queries`.
-        let Ok(CompiledQuery { query, captures }) = CALLS_QUERY.get() else {
-            return;
-        };
-        let [call_index, callee_index] = captures[..] else {
-            return;
-        };
-        // The query only needs to run where a callee name occurs in the text:
-        // searching the bytes first keeps large files without engines cheap.
-        let mut found: Vec<(Node<'_>, String)> = Vec::new();
-        let mut seen = HashSet::new();
-        let mut cursor = QueryCursor::new();
-        let ranges: Vec<std::ops::Range<usize>> = match CALLEE_FINDER.as_ref() {
+        // Only nodes that hold a callee name's occurrence are visited: large
+        // files without engines stay cheap, and a deep tree is descended once
+        // along the paths to the hits, never once per hit.
+        let hits: Vec<usize> = match CALLEE_FINDER.as_ref() {
             Some(finder) => finder
                 .find_iter(self.src)
                 .filter(|hit| {
@@ -1260,32 +1202,23 @@ impl<'s> Builder<'s> {
                         |b: Option<u8>| b.is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_');
                     !is_ident(before) && !is_ident(after)
                 })
-                .map(|hit| hit.start()..hit.end())
+                .map(|hit| hit.start())
                 .collect(),
-            None => std::iter::once(0..self.src.len()).collect(),
+            None => Vec::new(),
         };
-        // Each range starts a descent from the root; in a deep tree with many
-        // hits that was quadratic, so past a few hits one range covers them all.
-        let ranges = match (ranges.first(), ranges.last()) {
-            (Some(first), Some(last)) if ranges.len() > MAX_QUERY_RANGES => {
-                let covering: std::ops::Range<usize> = first.start..last.end;
-                vec![covering]
+        let mut found: Vec<(Node<'_>, String)> = Vec::new();
+        walk_descendants(root, |node| {
+            if !holds_any(&hits, node) {
+                return false;
             }
-            _ => ranges,
-        };
-        for range in ranges {
-            cursor.set_byte_range(range);
-            let mut matches = cursor.matches(query, root, self.src);
-            while let Some(m) = matches.next() {
-                let call = m.captures.iter().find(|c| c.index == call_index);
-                let callee = m.captures.iter().find(|c| c.index == callee_index);
-                if let (Some(call), Some(callee)) = (call, callee)
-                    && seen.insert(call.node.id())
-                {
-                    found.push((call.node, self.text(callee.node).to_owned()));
-                }
+            if node.kind() == "call"
+                && let Some(callee) = self.callee_name(node)
+                && INTERESTING_CALLEES.contains(&callee)
+            {
+                found.push((node, callee.to_owned()));
             }
-        }
+            true
+        });
         self.collect_aliased_calls(root, &mut found);
         found.sort_by_key(|(node, _)| node.start_byte());
         let nodes: Vec<Node<'_>> = found.iter().map(|(node, _)| *node).collect();
@@ -1419,28 +1352,65 @@ impl<'s> Builder<'s> {
         (None, false)
     }
 
+    /// The last name of a call's callee when it is a name or an attribute
+    /// (`create_engine(…)`, `sqlalchemy.create_engine(…)`).
+    fn callee_name(&self, call: Node<'_>) -> Option<&'s str> {
+        let function = call.child_by_field_name("function")?;
+        let name = match function.kind() {
+            "identifier" => function,
+            "attribute" => function
+                .child_by_field_name("attribute")
+                .filter(|a| a.kind() == "identifier")?,
+            _ => return None,
+        };
+        Some(self.text(name))
+    }
+
+    /// `@event.listens_for(target, "connect")` / `@listens_for(…)` on a function.
     fn collect_event_handlers(&mut self, root: Node<'_>) {
-        // A broken query is reported by `broken_queries`.
-        let Ok(CompiledQuery { query, captures }) = EVENTS_QUERY.get() else {
-            return;
-        };
-        let [arguments_i, decorator_i, handler_i, body_i] = captures[..] else {
-            return;
-        };
+        let hits: Vec<usize> = memchr::memmem::find_iter(self.src, b"listens_for").collect();
         let mut found = Vec::new();
-        let mut cursor = QueryCursor::new();
-        let mut matches = cursor.matches(query, root, self.src);
-        while let Some(m) = matches.next() {
-            let node_of = |i: u32| m.captures.iter().find(|c| c.index == i).map(|c| c.node);
-            if let (Some(arguments), Some(decorator), Some(handler), Some(body)) = (
-                node_of(arguments_i),
-                node_of(decorator_i),
-                node_of(handler_i),
-                node_of(body_i),
-            ) {
-                found.push((arguments, decorator, handler, body));
+        walk_descendants(root, |node| {
+            if !holds_any(&hits, node) {
+                return false;
             }
-        }
+            if node.kind() != "decorated_definition" {
+                return true;
+            }
+            let Some(definition) = node
+                .child_by_field_name("definition")
+                .filter(|d| d.kind() == "function_definition")
+            else {
+                return true;
+            };
+            let (Some(handler), Some(body)) = (
+                definition
+                    .child_by_field_name("name")
+                    .filter(|n| n.kind() == "identifier"),
+                definition
+                    .child_by_field_name("body")
+                    .filter(|b| b.kind() == "block"),
+            ) else {
+                return true;
+            };
+            for decorator in named_children(node)
+                .into_iter()
+                .filter(|d| d.kind() == "decorator")
+            {
+                let Some(call) = decorator.named_child(0).filter(|c| c.kind() == "call") else {
+                    continue;
+                };
+                let arguments = call
+                    .child_by_field_name("arguments")
+                    .filter(|a| a.kind() == "argument_list");
+                if let Some(arguments) = arguments
+                    && self.callee_name(call) == Some("listens_for")
+                {
+                    found.push((arguments, decorator, handler, body));
+                }
+            }
+            true
+        });
         for (arguments, decorator, handler, body) in found {
             let (args, _) = self.arguments(arguments, 0);
             let mut positional = args.into_iter().filter_map(|a| match a {
@@ -1938,27 +1908,8 @@ fn unescape(text: &str) -> String {
     out
 }
 
-#[cfg(test)]
-mod query_tests {
-    use super::*;
-
-    #[test]
-    fn every_embedded_query_compiles() {
-        for query in QUERIES {
-            if let Err(reason) = query.get() {
-                panic!("{} does not compile: {reason}", query.name);
-            }
-        }
-        assert!(broken_queries().is_empty());
-    }
-
-    #[test]
-    fn a_broken_query_is_an_error_not_an_empty_result() {
-        assert!(compile("(call function: (identifier) @callee", &["callee"]).is_err());
-        let missing = compile("(call) @call", &["call", "callee"]);
-        assert_eq!(
-            missing.err().as_deref(),
-            Some("it has no capture `@callee`")
-        );
-    }
+/// Whether one of the sorted byte offsets `hits` lies inside `node`.
+fn holds_any(hits: &[usize], node: Node<'_>) -> bool {
+    let at = hits.partition_point(|&hit| hit < node.start_byte());
+    hits.get(at).is_some_and(|&hit| hit < node.end_byte())
 }
