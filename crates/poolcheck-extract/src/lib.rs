@@ -18,6 +18,7 @@ pub mod procfile;
 pub mod project;
 pub mod python;
 pub mod shell;
+pub mod terraform;
 pub mod uwsgi;
 
 use poolcheck_core::{FileFacts, FileKind, SourceFile};
@@ -49,6 +50,7 @@ pub fn extract(file: &SourceFile, kind: FileKind) -> FileFacts {
         FileKind::Shell => shell::extract(file, &mut facts),
         FileKind::DotEnv => dotenv::extract(file, &mut facts),
         FileKind::Python => python::extract(file, &mut facts),
+        FileKind::Terraform => terraform::extract(file, &mut facts),
     }
     facts
 }

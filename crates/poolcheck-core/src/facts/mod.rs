@@ -8,7 +8,9 @@ pub mod pgbouncer;
 pub mod pool;
 pub mod postgres;
 pub mod process;
+pub mod providers;
 pub mod python;
+pub mod terraform;
 
 use crate::diagnostic::Diagnostic;
 use crate::source::{FilePath, Location};
@@ -40,6 +42,8 @@ pub enum FileKind {
     Compose,
     Shell,
     DotEnv,
+    /// A Terraform `.tf` file; read for managed PostgreSQL resources.
+    Terraform,
 }
 
 impl FileKind {
@@ -48,6 +52,7 @@ impl FileKind {
         match self {
             FileKind::Ini => &[";", "#"],
             FileKind::PipfileLock => &[],
+            FileKind::Terraform => &["#", "//"],
             _ => &["#"],
         }
     }
@@ -75,6 +80,7 @@ pub struct FileFacts {
     pub python: Option<PythonModule>,
     pub deploy: Option<DeployFacts>,
     pub dependencies: Vec<DependencyPin>,
+    pub terraform: Option<terraform::TerraformFile>,
 }
 
 impl FileFacts {
@@ -89,6 +95,7 @@ impl FileFacts {
             python: None,
             deploy: None,
             dependencies: Vec::new(),
+            terraform: None,
         }
     }
 }
