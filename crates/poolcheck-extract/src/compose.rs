@@ -1107,6 +1107,7 @@ fn pgbouncer_from_env(
         version: image_version(image),
         instances: replicas(service, project_env),
         host_aliases,
+        provider: None,
     }
 }
 

@@ -159,6 +159,7 @@ pub fn classify(path: &Path) -> Option<FileKind> {
         // Other .conf files may be a PostgreSQL or PgBouncer config; content decides.
         Some("conf") => Some(FileKind::PostgresConf),
         Some("sh" | "bash") => Some(FileKind::Shell),
+        Some("tf") => Some(FileKind::Terraform),
         // Extensionless entrypoint scripts (`bin/docker-entrypoint`, s6 `run`):
         // content decides (a shebang and a server command).
         None if lower.contains("entrypoint") || lower == "run" || lower == "start" => {
@@ -323,6 +324,12 @@ impl Prefilter {
                     .is_some_and(|n| n.to_ascii_lowercase().starts_with("postgresql"));
                 (named || crate::pgconf::looks_like_postgresql_conf(text)).then_some(kind)
             }
+            // A module's `variables.tf` holds the sizes its resources use.
+            FileKind::Terraform => (crate::terraform::RESOURCE_TYPES
+                .iter()
+                .any(|t| text.contains(t))
+                || text.contains("variable"))
+            .then_some(kind),
             FileKind::PyProject => text.contains("poolcheck").then_some(kind).or_else(|| {
                 // Dependencies in pyproject.toml matter even without a [tool.poolcheck].
                 (text.contains("dependencies")).then_some(kind)

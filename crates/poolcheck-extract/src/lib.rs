@@ -19,6 +19,7 @@ pub mod procfile;
 pub mod project;
 pub mod python;
 pub mod shell;
+pub mod terraform;
 pub mod uwsgi;
 
 use poolcheck_core::{FileFacts, FileKind, SourceFile};
@@ -52,6 +53,7 @@ pub fn extract(file: &SourceFile, kind: FileKind) -> FileFacts {
         FileKind::Python => python::extract(file, &mut facts),
         // A chart is rendered as a whole (`helm::render_chart`), not file by file.
         FileKind::HelmChart | FileKind::HelmValues | FileKind::HelmTemplate => {}
+        FileKind::Terraform => terraform::extract(file, &mut facts),
     }
     facts
 }

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use poolcheck_core::facts::config::{
     DatabaseDecl, HelmDecl, PgBouncerDecl, ProjectConfig, ServiceDecl,
 };
+use poolcheck_core::facts::providers::{Provider, server_limits};
 use poolcheck_core::{
     Code, CodeError, Diagnostic, FileFacts, FileKind, FilePath, Selector, Severity, SourceFile,
     Sourced, Span, Version,
@@ -41,6 +42,8 @@ const DATABASE_KEYS: &[&str] = &[
     "idle_timeout",
     "version",
     "hosts",
+    "provider",
+    "size",
 ];
 const PGBOUNCER_KEYS: &[&str] = &["version", "instances"];
 const HELM_KEYS: &[&str] = &["values", "release", "namespace"];
@@ -693,6 +696,7 @@ impl Reader<'_> {
             location: Some(self.file.location(header.key_span)),
             ..DatabaseDecl::default()
         };
+        let mut size_span = None;
         for field in self.entries(table, header.key_span) {
             match field.name {
                 "max_connections" => {
@@ -735,10 +739,63 @@ impl Reader<'_> {
                 }
                 "version" => decl.version = self.version(&field, section),
                 "hosts" => decl.hosts = self.string_list(&field, section),
+                "provider" => decl.provider = self.provider(&field, section),
+                "size" => {
+                    if let Some(text) = field.item.as_str() {
+                        decl.size = Some(Sourced::declared(
+                            text.to_owned(),
+                            self.file.location(field.value_span),
+                        ));
+                        size_span = Some(field.value_span);
+                    } else {
+                        self.wrong_type(&field, section, "a string like \"db.r6g.large\"");
+                    }
+                }
                 other => self.unknown_key(other, field.key_span, section, DATABASE_KEYS),
             }
         }
+        self.check_provider_size(&decl, size_span, section);
         decl
+    }
+
+    fn provider(&mut self, field: &Field<'_>, section: &Section) -> Option<Sourced<Provider>> {
+        let Some(text) = field.item.as_str() else {
+            self.wrong_type(field, section, "a provider name like \"rds\"");
+            return None;
+        };
+        let provider = Provider::from_key(text);
+        if provider.is_none() {
+            let label = self.label(section);
+            self.error(
+                field.value_span,
+                format!("`provider` in {label} is not a known provider: `{text}`"),
+                Some(format!("known providers: {}", Provider::known_keys())),
+            );
+        }
+        provider.map(|p| Sourced::declared(p, self.file.location(field.value_span)))
+    }
+
+    /// A size the provider's table does not know is an error that lists the
+    /// known ones; a size without a provider too.
+    fn check_provider_size(&mut self, decl: &DatabaseDecl, span: Option<Span>, section: &Section) {
+        let (Some(size), Some(span)) = (&decl.size, span) else {
+            return;
+        };
+        let label = self.label(section);
+        let Some(provider) = decl.provider.as_ref().and_then(|p| p.value) else {
+            self.error(
+                span,
+                format!("`size` in {label} needs a `provider` to say whose size it is"),
+                Some(format!(
+                    "add `provider = \"…\"` (one of {})",
+                    Provider::known_keys()
+                )),
+            );
+            return;
+        };
+        if let Err(problem) = server_limits(provider, size.value.as_deref()) {
+            self.error(span, format!("`size` in {label}: {problem}"), None);
+        }
     }
 
     fn pgbouncer(

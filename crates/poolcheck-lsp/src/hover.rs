@@ -475,8 +475,9 @@ fn describe(item: &Item, analysis: &Analysis, sources: &Sources) -> String {
                     .map(|(name, v)| format!(" − {} {name}", v.value.unwrap_or(0)))
                     .collect();
                 lines.push(format!(
-                    "`{}`: max_connections {}{} = {} usable",
+                    "`{}`{}: max_connections {}{} = {} usable",
                     server.name,
+                    server.provider_suffix(),
                     server
                         .max_connections
                         .value

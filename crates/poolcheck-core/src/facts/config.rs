@@ -60,6 +60,11 @@ pub struct DatabaseDecl {
     pub idle_timeout: Option<Sourced<f64>>,
     pub version: Option<Sourced<Version>>,
     pub hosts: Vec<Sourced<String>>,
+    /// `provider = "rds"`: the managed service that runs the server.
+    pub provider: Option<Sourced<crate::facts::providers::Provider>>,
+    /// `size = "db.r6g.large"`: the provider's size, whose documented
+    /// limits apply unless `max_connections` is declared.
+    pub size: Option<Sourced<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -111,6 +116,8 @@ impl ProjectConfig {
             keep(&mut base.spindles, over.spindles);
             keep(&mut base.idle_timeout, over.idle_timeout);
             keep(&mut base.version, over.version);
+            keep(&mut base.provider, over.provider);
+            keep(&mut base.size, over.size);
             if !over.hosts.is_empty() {
                 base.hosts = over.hosts;
             }

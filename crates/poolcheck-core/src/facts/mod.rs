@@ -8,7 +8,9 @@ pub mod pgbouncer;
 pub mod pool;
 pub mod postgres;
 pub mod process;
+pub mod providers;
 pub mod python;
+pub mod terraform;
 
 use crate::diagnostic::Diagnostic;
 use crate::source::{FilePath, Location};
@@ -47,6 +49,8 @@ pub enum FileKind {
     /// A file under a chart's `templates/`: Go-template text that is YAML
     /// only once rendered, so no YAML reader takes it as it is.
     HelmTemplate,
+    /// A Terraform `.tf` file; read for managed PostgreSQL resources.
+    Terraform,
 }
 
 impl FileKind {
@@ -55,6 +59,7 @@ impl FileKind {
         match self {
             FileKind::Ini => &[";", "#"],
             FileKind::PipfileLock => &[],
+            FileKind::Terraform => &["#", "//"],
             _ => &["#"],
         }
     }
@@ -82,6 +87,7 @@ pub struct FileFacts {
     pub python: Option<PythonModule>,
     pub deploy: Option<DeployFacts>,
     pub dependencies: Vec<DependencyPin>,
+    pub terraform: Option<terraform::TerraformFile>,
 }
 
 impl FileFacts {
@@ -96,6 +102,7 @@ impl FileFacts {
             python: None,
             deploy: None,
             dependencies: Vec::new(),
+            terraform: None,
         }
     }
 }

@@ -141,4 +141,8 @@ pub struct PgBouncerConfig {
     /// Host names that reach this PgBouncer besides its listen address
     /// (compose service name, network aliases).
     pub host_aliases: Vec<String>,
+    /// Set for a provider's pooler (Supavisor, Neon's PgBouncer, RDS
+    /// Proxy…): its documented settings stand in for PgBouncer's defaults,
+    /// and messages name it instead of a file.
+    pub provider: Option<crate::facts::providers::PoolerSpec>,
 }

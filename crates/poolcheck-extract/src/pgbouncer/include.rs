@@ -63,6 +63,7 @@ pub fn resolve(
         version: None,
         instances: None,
         host_aliases: Vec::new(),
+        provider: None,
     };
     (config, diagnostics)
 }

@@ -6,6 +6,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use poolcheck_core::facts::pgbouncer::{PgBouncerConfig, PoolDefinition};
+use poolcheck_core::facts::providers::{DocumentedSetting, PoolerSpec};
 use poolcheck_core::{Bound, ConfigEntry, Origin, Sourced, Version};
 
 use super::keys::{self, TypedValue, strip_matching_quotes};
@@ -120,6 +121,21 @@ impl<'a> PgBouncerView<'a> {
         self.config.version.as_ref().and_then(|v| v.value)
     }
 
+    /// The provider's pooler this view reads, when it is one.
+    pub fn provider(&self) -> Option<&'a PoolerSpec> {
+        self.config.provider.as_ref()
+    }
+
+    /// `Supabase transaction pooler (Supavisor, port 6543)` for a provider's pooler.
+    pub fn provider_label(&self) -> Option<&'a str> {
+        self.provider().map(|p| p.label.as_str())
+    }
+
+    /// What the provider documents for `name`, standing in for PgBouncer's default.
+    pub fn documented(&self, name: &str) -> Option<&'a DocumentedSetting> {
+        self.provider()?.settings.iter().find(|s| s.key == name)
+    }
+
     /// The `[pgbouncer]` line that sets `name`, if any.
     pub fn entry(&self, name: &str) -> Option<&'a ConfigEntry> {
         self.config.settings.get(name)
@@ -140,6 +156,16 @@ impl<'a> PgBouncerView<'a> {
                 Err(problem) => {
                     Sourced::unknown(problem.message, Some(entry.value_location.clone()))
                 }
+            };
+        }
+        if let Some(documented) = self.documented(name) {
+            let tool = self.provider_label().unwrap_or(TOOL);
+            return match &documented.value {
+                Some(value) => match keys::parse_value(spec, value) {
+                    Ok(typed) => Sourced::tool_default(typed, tool),
+                    Err(problem) => Sourced::unknown(problem.message, None),
+                },
+                None => Sourced::unknown(format!("{tool}: {}", documented.note), None),
             };
         }
         match spec.default.map(|d| keys::parse_value(spec, d)) {
@@ -278,7 +304,9 @@ impl<'a> PgBouncerView<'a> {
     /// from 1.24, 0 before (and no support at all before 1.21). With the version
     /// unknown the value is 0 and the origin says that was assumed.
     pub fn max_prepared_statements(&self) -> Sourced<i64> {
-        if self.entry("max_prepared_statements").is_some() {
+        if self.entry("max_prepared_statements").is_some()
+            || self.documented("max_prepared_statements").is_some()
+        {
             return self.int("max_prepared_statements");
         }
         match self.version() {
@@ -313,6 +341,14 @@ impl<'a> PgBouncerView<'a> {
         };
         if value > 0 {
             return PreparedStatements::KnownOn { max: value };
+        }
+        if let (Some(label), Some(documented)) = (
+            self.provider_label(),
+            self.documented("max_prepared_statements"),
+        ) {
+            return PreparedStatements::KnownOff {
+                reason: format!("{label}: {}", documented.note),
+            };
         }
         if max.location.is_some() {
             return PreparedStatements::KnownOff {

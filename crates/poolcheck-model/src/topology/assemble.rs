@@ -20,8 +20,8 @@ use poolcheck_extract::pgconf::PgSettings;
 use poolcheck_extract::{compose, pgbouncer, pgconf};
 
 use super::link::{self, Link, ServerMatch};
-use super::services;
 use super::{DatabaseServer, Deployment, PgBouncer, TargetRef};
+use super::{providers, services};
 use crate::workspace::{Workspace, display_path};
 
 pub fn assemble(workspace: &Workspace) -> Deployment {
@@ -210,6 +210,9 @@ impl Assembler<'_> {
                 }
             }
         }
+        self.deployment
+            .servers
+            .extend(providers::terraform_servers(ws));
         self.declared_servers();
     }
 
@@ -455,6 +458,10 @@ impl Assembler<'_> {
                     .value
                     .clone()
                     .unwrap_or_default();
+                if let Some(linked) = self.link_provider_pooler(s, p, &target) {
+                    self.deployment.services[s].pools[p].target = linked;
+                    continue;
+                }
                 let linked = match link::link(
                     &target,
                     &self.deployment.servers,
@@ -482,12 +489,90 @@ impl Assembler<'_> {
                             Some(expression) => {
                                 TargetRef::Server(self.server_for_unknown(&expression))
                             }
-                            None => TargetRef::Server(self.server_for(Some(&host))),
+                            None => {
+                                let server = self.server_for(Some(&host));
+                                self.mark_provider(server, &target);
+                                TargetRef::Server(server)
+                            }
                         }
                     }
                 };
                 self.deployment.services[s].pools[p].target = linked;
             }
+        }
+    }
+}
+
+impl Assembler<'_> {
+    /// Links a pool whose host is a provider's pooler (Supavisor, Neon's
+    /// `-pooler`, Azure's port 6432, RDS Proxy…) to a PgBouncer that stands
+    /// for it, created on first use, and that PgBouncer to the server behind.
+    fn link_provider_pooler(&mut self, s: usize, p: usize, target: &Target) -> Option<TargetRef> {
+        let sourced = &self.deployment.services[s].pools[p].pool.target;
+        let expression = self
+            .unknown_host_expression(sourced)
+            .or_else(|| match &sourced.origin {
+                Origin::EnvValue { var, .. } | Origin::EnvDefault { var } => Some(var.clone()),
+                _ => None,
+            });
+        let kind = providers::pooler_for(target, expression.as_deref())?;
+        let host = target
+            .host
+            .clone()
+            .or_else(|| expression.clone())
+            .unwrap_or_default();
+        let reached_at = sourced
+            .location
+            .clone()
+            .unwrap_or_else(|| self.deployment.services[s].pools[p].pool.location.clone());
+        let database = target
+            .dbname
+            .clone()
+            .unwrap_or_else(|| "postgres".to_owned());
+        let server = self.server_for(target.host.as_deref());
+        self.mark_provider(server, target);
+        let index = match self.deployment.pgbouncers.iter().position(|b| {
+            b.config
+                .provider
+                .as_ref()
+                .is_some_and(|spec| spec.kind == kind)
+                && b.config.host_aliases.contains(&host)
+        }) {
+            Some(index) => index,
+            None => {
+                let bouncer = providers::provider_pgbouncer(
+                    kind,
+                    &host,
+                    reached_at,
+                    self.deployment.servers.get(server),
+                    self.workspace,
+                );
+                self.deployment.pgbouncers.push(bouncer);
+                self.deployment.pgbouncers.len() - 1
+            }
+        };
+        let links = &mut self.deployment.pgbouncer_links;
+        if !links.iter().any(|(i, d, _)| *i == index && *d == database) {
+            links.push((index, database.clone(), server));
+        }
+        Some(TargetRef::PgBouncer { index, database })
+    }
+
+    /// An assumed server reached at a provider's host runs at that provider:
+    /// its reserve applies, and the budget names it.
+    fn mark_provider(&mut self, server: usize, target: &Target) {
+        let Some(host) = target.host.as_deref() else {
+            return;
+        };
+        let Some(provider) = providers::provider_of_host(host, target.port) else {
+            return;
+        };
+        let server = &mut self.deployment.servers[server];
+        if server.provider.is_some() || !server.assumed {
+            return;
+        }
+        if let Ok(limits) = poolcheck_core::facts::providers::server_limits(provider, None) {
+            providers::apply_limits(server, &limits, None);
         }
     }
 }
@@ -523,6 +608,7 @@ fn database_server(server: &PostgresServer, assumed: bool) -> DatabaseServer {
         version: server.version.clone(),
         hosts: server.host_aliases.clone(),
         assumed,
+        provider: None,
     }
 }
 
@@ -543,7 +629,16 @@ fn assumed_server(host: &str) -> DatabaseServer {
         version: None,
         hosts: vec![host.to_owned()],
         assumed: true,
+        provider: None,
     }
+}
+
+/// A server a file describes (Terraform), before its limits are set.
+pub(super) fn described_server(name: &str) -> DatabaseServer {
+    let mut server = assumed_server(name);
+    server.assumed = false;
+    server.hosts.clear();
+    server
 }
 
 fn declared_server(name: &str, decl: &DatabaseDecl) -> DatabaseServer {
@@ -556,6 +651,19 @@ fn declared_server(name: &str, decl: &DatabaseDecl) -> DatabaseServer {
 
 /// Declared values win over files: the user states what production runs.
 fn apply_decl(server: &mut DatabaseServer, decl: &DatabaseDecl) {
+    if let Some(provider) = decl.provider.as_ref().and_then(|p| p.value) {
+        // An invalid size is PC003 in the configuration; the server then
+        // keeps what it had.
+        if let Ok(limits) = poolcheck_core::facts::providers::server_limits(
+            provider,
+            decl.size.as_ref().and_then(|s| s.value.as_deref()),
+        ) {
+            providers::apply_limits(server, &limits, decl.size.as_ref());
+            if decl.size.is_some() {
+                server.assumed = false;
+            }
+        }
+    }
     let set = |target: &mut Sourced<i64>, value: &Option<Sourced<i64>>| {
         if let Some(v) = value {
             *target = v.clone();

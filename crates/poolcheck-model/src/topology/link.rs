@@ -49,10 +49,13 @@ pub fn find_pgbouncer(target: &Target, pgbouncers: &[PgBouncer]) -> Option<usize
     {
         return Some(i);
     }
+    // A provider's pooler is reached by its host name only.
+    let in_repository = |p: &PgBouncer| p.config.provider.is_none();
     if let Some(port) = target.port.filter(|p| *p != POSTGRES_PORT) {
         let by_port: Vec<usize> = pgbouncers
             .iter()
             .enumerate()
+            .filter(|(_, p)| in_repository(p))
             .filter(|(_, p)| PgBouncerView::new(&p.config).listen_port().value == Some(port))
             .map(|(i, _)| i)
             .collect();
@@ -63,7 +66,10 @@ pub fn find_pgbouncer(target: &Target, pgbouncers: &[PgBouncer]) -> Option<usize
         }
     }
     let lower = host.to_ascii_lowercase();
-    if pgbouncers.len() == 1 && (lower.contains("pgbouncer") || lower.contains("pooler")) {
+    if pgbouncers.len() == 1
+        && in_repository(&pgbouncers[0])
+        && (lower.contains("pgbouncer") || lower.contains("pooler"))
+    {
         return Some(0);
     }
     None

@@ -6,6 +6,7 @@ pub mod budget;
 pub mod capacity;
 pub mod link;
 pub mod pgbouncer_budget;
+pub mod providers;
 pub mod services;
 
 use poolcheck_core::facts::pgbouncer::PgBouncerConfig;
@@ -37,6 +38,9 @@ pub struct DatabaseServer {
     pub hosts: Vec<String>,
     /// True when no file describes this server and PostgreSQL's defaults were assumed.
     pub assumed: bool,
+    /// The managed service that runs it, when the configuration, Terraform
+    /// or a host name says.
+    pub provider: Option<providers::ProviderInfo>,
 }
 
 impl DatabaseServer {
@@ -63,6 +67,36 @@ impl DatabaseServer {
             .iter()
             .map(|(_, v)| v.value.unwrap_or(0))
             .sum()
+    }
+
+    /// ` on Amazon RDS db.r6g.large`, for budget headers and hovers; empty
+    /// without a provider.
+    pub fn provider_suffix(&self) -> String {
+        let Some(info) = &self.provider else {
+            return String::new();
+        };
+        match info.size.as_ref().and_then(|s| s.value.as_deref()) {
+            Some(size) => format!(" on {} {size}", info.provider.display_name()),
+            None => format!(" on {} (size unknown)", info.provider.display_name()),
+        }
+    }
+
+    /// What decided `max_connections`: `config`, `postgresql.conf`,
+    /// `command`, `provider` or `default` (the budget's JSON `source`).
+    pub fn limit_source(&self) -> &'static str {
+        match &self.max_connections.origin {
+            poolcheck_core::Origin::Declared => "config",
+            _ if self.provider.as_ref().is_some_and(|p| p.limit_from_table) => "provider",
+            poolcheck_core::Origin::ToolDefault { .. } | poolcheck_core::Origin::Unknown { .. } => {
+                "default"
+            }
+            _ => match &self.max_connections.location {
+                Some(at) if at.file.file_name().ends_with(".conf") => "postgresql.conf",
+                Some(at) if at.file.file_name().ends_with(".tf") => "provider",
+                Some(_) => "command",
+                None => "default",
+            },
+        }
     }
 
     /// Slots the application may use; `None` when `max_connections` is unknown.

@@ -207,6 +207,7 @@ mod tests {
             version: None,
             instances: None,
             host_aliases: Vec::new(),
+            provider: None,
         };
         session_features(sql, PgBouncerView::new(&config))
     }

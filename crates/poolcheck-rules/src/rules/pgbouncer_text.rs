@@ -53,6 +53,9 @@ impl BouncerClient<'_> {
 
     /// `PgBouncer `deploy/pgbouncer.ini` database `app``
     pub fn bouncer_phrase(&self) -> String {
+        if let Some(label) = self.view.provider_label() {
+            return format!("{label} database `{}`", self.database);
+        }
         format!(
             "PgBouncer `{}` database `{}`",
             self.bouncer.config.name, self.database
@@ -83,7 +86,10 @@ impl BouncerClient<'_> {
     pub fn mode_label(&self) -> String {
         match self.mode.value {
             Some(mode) if self.mode.location.is_some() => format!("pool_mode = {mode}"),
-            Some(mode) => format!("pool_mode = {mode} (PgBouncer default)"),
+            Some(mode) => match self.view.documented("pool_mode") {
+                Some(documented) => format!("pool_mode = {mode} ({})", documented.note),
+                None => format!("pool_mode = {mode} (PgBouncer default)"),
+            },
             None => "pool_mode".to_owned(),
         }
     }
@@ -247,7 +253,22 @@ assumed before 1.24, where it defaults to 0"
 /// is absent) and where the version was read.
 pub fn add_prepared_related(mut diagnostic: Diagnostic, client: &BouncerClient<'_>) -> Diagnostic {
     let max = client.view.max_prepared_statements();
+    let documented = client
+        .view
+        .documented("max_prepared_statements")
+        .zip(client.view.provider_label());
+    let provider_label =
+        documented
+            .filter(|_| max.location.is_none())
+            .map(|(setting, provider)| match &max.value {
+                Some(v) => format!(
+                    "{provider}: max_prepared_statements = {v} ({})",
+                    setting.note
+                ),
+                None => format!("{provider}: {}", setting.note),
+            });
     let label = match (&max.value, &max.location, client.view.version()) {
+        _ if provider_label.is_some() => provider_label.clone().unwrap_or_default(),
         (Some(v), Some(_), _) => format!("max_prepared_statements = {v}"),
         (Some(v), None, Some(version)) => {
             format!("max_prepared_statements not set: {v} by default on PgBouncer {version}")
@@ -274,6 +295,9 @@ assumed 0, the default before 1.24"
 /// asyncpg, 1.22 for psycopg), with the version caveat.
 pub fn enable_support_hint(client: &BouncerClient<'_>, since: Version) -> String {
     let since_text = format!("{}.{}", since.major, since.minor);
+    if let Some(provider) = client.view.provider() {
+        return provider.remedy.clone();
+    }
     match client.view.version() {
         Some(v) if v < since => format!(
             "upgrade PgBouncer (this one is {v}) to {since_text} or later with `max_prepared_statements = 200`"

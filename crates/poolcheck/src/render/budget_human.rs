@@ -40,10 +40,11 @@ pub fn render(deployment: &Deployment, budget: &Budget, sources: &Sources, color
         let (limit, usable, origin) = super::server_limit(server, b, sources);
         let _ = writeln!(
             out,
-            "{} {}{}",
+            "{} {}{}{}",
             paint.wrap(BOLD, "Database"),
             paint.wrap(BOLD, &server.name),
-            if server.assumed {
+            server.provider_suffix(),
+            if server.assumed && server.provider.is_none() {
                 " (assumed: PostgreSQL defaults)"
             } else {
                 ""

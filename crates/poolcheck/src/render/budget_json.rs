@@ -40,6 +40,13 @@ pub fn value(deployment: &Deployment, budget: &Budget, sources: &Sources) -> Val
             json!({
                 "name": server.name,
                 "max_connections": server.max_connections.value,
+                "source": server.limit_source(),
+                "provider": server.provider.as_ref().map(|p| p.provider.key()),
+                "size": server
+                    .provider
+                    .as_ref()
+                    .and_then(|p| p.size.as_ref())
+                    .and_then(|s| s.value.clone()),
                 "reserved": server.reserved_total(),
                 "usable": b.usable,
                 "demand": count(&b.demand),

@@ -106,9 +106,10 @@ pub fn budget(deployment: &Deployment, budget: &Budget, sources: &Sources) -> St
         let server = &deployment.servers[b.server];
         let _ = writeln!(
             out,
-            "\n#### Database {}{}\n",
+            "\n#### Database {}{}{}\n",
             code(&server.name),
-            if server.assumed {
+            server.provider_suffix(),
+            if server.assumed && server.provider.is_none() {
                 " (assumed: PostgreSQL defaults)"
             } else {
                 ""

@@ -51,11 +51,17 @@ pub fn server_limit(
             let _ = write!(limit, " − {v} {label}");
         }
     }
-    let origin = server
-        .max_connections
-        .location
-        .as_ref()
-        .map(|l| sources.describe(l))
+    // A provider's documented figure says so, and how to override it.
+    let from_provider = server.provider.as_ref().is_some_and(|p| p.limit_from_table);
+    let origin = Some(sources.provenance(&server.max_connections))
+        .filter(|_| from_provider)
+        .or_else(|| {
+            server
+                .max_connections
+                .location
+                .as_ref()
+                .map(|l| sources.describe(l))
+        })
         .or_else(|| server.max_connections.origin_phrase())
         .unwrap_or_default();
     let usable = budget
