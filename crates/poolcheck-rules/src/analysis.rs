@@ -33,13 +33,13 @@ pub fn analyze(workspace: &Workspace, options: &Options) -> Analysis {
     let budget = budget::compute(&deployment, Cpus::Declared, &workspace.sources);
     let selection = Selection::new(&workspace.config, &options.overrides);
 
-    let context = Context {
-        deployment: &deployment,
-        budget: &budget,
-        facts: &workspace.facts,
-        sources: &workspace.sources,
-        config: &workspace.config,
-    };
+    let context = Context::new(
+        &deployment,
+        &budget,
+        &workspace.facts,
+        &workspace.sources,
+        &workspace.config,
+    );
     let mut found = Vec::new();
     for rule in registry::all() {
         if !selection.is_enabled(rule.meta.code.as_str()) {

@@ -26,6 +26,14 @@ pub struct PythonProject<'a> {
     root: PathBuf,
     pub(crate) modules: Vec<ModuleEntry<'a>>,
     by_name: HashMap<String, usize>,
+    by_path: HashMap<&'a Path, usize>,
+    /// Modules by every proper dotted suffix of their name (`settings.prod`
+    /// of `src.shop.settings.prod`), for imports below an import root;
+    /// built on first use.
+    by_suffix: OnceCell<HashMap<String, Vec<usize>>>,
+    /// Every dotted prefix of a module name: the packages modules live in.
+    /// Built on first use.
+    package_prefixes: OnceCell<std::collections::HashSet<String>>,
     /// Dotted names of every package directory (prefixes of module names).
     packages_on_disk: RefCell<HashMap<String, bool>>,
     resolved: RefCell<HashMap<(usize, String), Option<usize>>>,
@@ -92,13 +100,18 @@ impl<'a> PythonProject<'a> {
         // Deterministic order whatever order discovery produced.
         entries.sort_by(|a, b| a.path.cmp(b.path));
         let mut by_name = HashMap::new();
+        let mut by_path = HashMap::new();
         for (index, entry) in entries.iter().enumerate() {
             by_name.entry(entry.name.clone()).or_insert(index);
+            by_path.entry(entry.path.as_path()).or_insert(index);
         }
         Self {
             root: root.to_path_buf(),
             modules: entries,
             by_name,
+            by_path,
+            by_suffix: OnceCell::new(),
+            package_prefixes: OnceCell::new(),
             packages_on_disk: RefCell::new(HashMap::new()),
             resolved: RefCell::new(HashMap::new()),
             callers: OnceCell::new(),
@@ -170,13 +183,10 @@ impl<'a> PythonProject<'a> {
 
     /// The module whose file is `path`.
     pub fn index_of_path(&self, path: &Path) -> Option<usize> {
-        self.modules
-            .iter()
-            .position(|m| m.path.as_path() == path)
-            .or_else(|| {
-                let (name, _) = module_name(&self.root, path)?;
-                self.by_name.get(&name).copied()
-            })
+        self.by_path.get(path).copied().or_else(|| {
+            let (name, _) = module_name(&self.root, path)?;
+            self.by_name.get(&name).copied()
+        })
     }
 
     /// The module with this full dotted name (from the root).
@@ -186,8 +196,41 @@ impl<'a> PythonProject<'a> {
 
     /// True when some module lives below the dotted package `name`.
     pub fn has_package(&self, name: &str) -> bool {
-        let prefix = format!("{name}.");
-        self.by_name.contains_key(name) || self.modules.iter().any(|m| m.name.starts_with(&prefix))
+        self.by_name.contains_key(name)
+            || self
+                .package_prefixes
+                .get_or_init(|| {
+                    let mut prefixes = std::collections::HashSet::new();
+                    for m in &self.modules {
+                        let mut rest = m.name.as_str();
+                        while let Some((head, _)) = rest.rsplit_once('.') {
+                            if !prefixes.insert(head.to_owned()) {
+                                break;
+                            }
+                            rest = head;
+                        }
+                    }
+                    prefixes
+                })
+                .contains(name)
+    }
+
+    /// Modules whose dotted name ends with `.{name}`.
+    fn with_suffix(&self, name: &str) -> &[usize] {
+        self.by_suffix
+            .get_or_init(|| {
+                let mut index: HashMap<String, Vec<usize>> = HashMap::new();
+                for (at, m) in self.modules.iter().enumerate() {
+                    let mut rest = m.name.as_str();
+                    while let Some((_, tail)) = rest.split_once('.') {
+                        index.entry(tail.to_owned()).or_default().push(at);
+                        rest = tail;
+                    }
+                }
+                index
+            })
+            .get(name)
+            .map_or(&[], Vec::as_slice)
     }
 
     fn is_package_dir(&self, dotted: &str) -> bool {
@@ -224,9 +267,9 @@ impl<'a> PythonProject<'a> {
         // in a repository without Python files.
         let from_name = self.modules.get(from).map_or("", |m| m.name.as_str());
         let found = self
-            .modules
+            .with_suffix(name)
             .iter()
-            .enumerate()
+            .map(|&index| (index, &self.modules[index]))
             .filter(|(_, m)| m.name.ends_with(&suffix))
             .filter(|(_, m)| {
                 let prefix = &m.name[..m.name.len() - suffix.len()];

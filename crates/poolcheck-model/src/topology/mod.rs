@@ -165,7 +165,7 @@ pub struct Service {
 }
 
 /// Where a pool's connections go.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum TargetRef {
     Server(usize),
     /// A PgBouncer (index) and the `[databases]` entry name it matched.

@@ -141,7 +141,8 @@ pub fn build(workspace: &Workspace, project_env: &Environment, deployment: &mut 
             }
         }
     }
-    let mut seen_keys: Vec<(ServerKind, Option<String>, Option<Location>)> = Vec::new();
+    let mut seen_keys: std::collections::HashSet<(ServerKind, Option<String>, Option<Location>)> =
+        std::collections::HashSet::new();
     // Services read from server config files that no command starts.
     let mut standalone: Vec<usize> = Vec::new();
     let mut names: BTreeMap<String, usize> = BTreeMap::new();
@@ -173,7 +174,7 @@ pub fn build(workspace: &Workspace, project_env: &Environment, deployment: &mut 
             // Dockerfile CMD): one service, not two.
             continue;
         }
-        seen_keys.push(key);
+        seen_keys.insert(key);
 
         let name = unique_name(&mut names, service_name(&f.invocation));
         let decl = workspace.config.services.iter().find(|s| s.name == name);

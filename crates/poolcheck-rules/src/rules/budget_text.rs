@@ -88,12 +88,12 @@ pub fn add_related(
     server: Option<&DatabaseServer>,
 ) -> Diagnostic {
     let mut seen: Vec<(Location, String)> = Vec::new();
+    let mut known: std::collections::HashSet<(&Location, &str)> = std::collections::HashSet::new();
     for c in contributions {
         for f in &c.term.factors {
             if let Some(loc) = &f.location {
-                let entry = (loc.clone(), f.label.clone());
-                if !seen.contains(&entry) && *loc != diagnostic.primary {
-                    seen.push(entry);
+                if *loc != diagnostic.primary && known.insert((loc, f.label.as_str())) {
+                    seen.push((loc.clone(), f.label.clone()));
                 }
             }
         }

@@ -98,43 +98,33 @@ impl BouncerClient<'_> {
 /// Every client pool that reaches a PgBouncer, once each.
 pub fn bouncer_clients<'a>(ctx: &Context<'a>) -> Vec<BouncerClient<'a>> {
     let deployment = ctx.deployment;
-    let mut seen: Vec<(&Location, &str, &TargetRef)> = Vec::new();
     let mut out = Vec::new();
-    for service in &deployment.services {
-        for linked in &service.pools {
-            let TargetRef::PgBouncer { index, database } = &linked.target else {
-                continue;
-            };
-            let Some(bouncer) = deployment.pgbouncers.get(*index) else {
-                continue;
-            };
-            let key = (
-                &linked.pool.location,
-                linked.pool.name.as_str(),
-                &linked.target,
-            );
-            if seen.contains(&key) {
-                continue;
-            }
-            seen.push(key);
-            let view = PgBouncerView::new(&bouncer.config);
-            let user = linked
-                .pool
-                .target
-                .value
-                .as_ref()
-                .and_then(|t| t.user.as_deref());
-            let mode = view.effective_pool_mode(database, user);
-            out.push(BouncerClient {
-                service,
-                linked,
-                index: *index,
-                bouncer,
-                database,
-                view,
-                mode,
-            });
-        }
+    for &(s, p) in ctx.bouncer_pool_indices() {
+        let service = &deployment.services[s];
+        let linked = &service.pools[p];
+        let TargetRef::PgBouncer { index, database } = &linked.target else {
+            continue;
+        };
+        let Some(bouncer) = deployment.pgbouncers.get(*index) else {
+            continue;
+        };
+        let view = PgBouncerView::new(&bouncer.config);
+        let user = linked
+            .pool
+            .target
+            .value
+            .as_ref()
+            .and_then(|t| t.user.as_deref());
+        let mode = view.effective_pool_mode(database, user);
+        out.push(BouncerClient {
+            service,
+            linked,
+            index: *index,
+            bouncer,
+            database,
+            view,
+            mode,
+        });
     }
     out
 }

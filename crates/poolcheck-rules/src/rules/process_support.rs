@@ -123,19 +123,11 @@ pub fn text_at<'a>(ctx: &'a Context<'_>, location: &Location) -> Option<&'a str>
 /// service runs the whole repository's code unless narrowed, so the same
 /// engine appears under each of them.
 pub fn distinct_pools<'a>(ctx: &'a Context<'_>) -> Vec<(&'a Service, &'a LinkedPool)> {
-    let mut seen: Vec<(&Location, &TargetRef)> = Vec::new();
-    let mut out = Vec::new();
-    for service in &ctx.deployment.services {
-        for linked in &service.pools {
-            let key = (&linked.pool.location, &linked.target);
-            if seen.contains(&key) {
-                continue;
-            }
-            seen.push(key);
-            out.push((service, linked));
-        }
-    }
-    out
+    let services = &ctx.deployment.services;
+    ctx.distinct_pool_indices()
+        .iter()
+        .map(|&(s, p)| (&services[s], &services[s].pools[p]))
+        .collect()
 }
 
 /// `engine `engine` (app/db.py:8)` / `Django alias `default` (settings.py:20)`.
