@@ -197,7 +197,10 @@ enum Construct {
 }
 
 fn classify_callee(path: &str) -> Option<Construct> {
-    if path.starts_with("sqlalchemy") {
+    // SQLModel re-exports SQLAlchemy's `create_engine` unchanged.
+    let sqlmodel =
+        path == "sqlmodel.create_engine" || path == "sqlmodel.engine.create.create_engine";
+    if path.starts_with("sqlalchemy") || sqlmodel {
         let last = path.rsplit('.').next().unwrap_or("");
         return match last {
             "create_engine" => Some(Construct::Engine {

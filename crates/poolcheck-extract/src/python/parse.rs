@@ -415,18 +415,19 @@ impl<'s> Builder<'s> {
             return;
         };
         if method == "setdefault" {
-            // setdefault only sets a missing key; modelled as an update that
-            // the evaluator applies only when the key is absent is more than
-            // configuration needs: keep it as an update of that key.
+            // setdefault only sets a missing key: an update that keeps what
+            // the dict (a caller's `**kwargs`, say) already holds.
             if let [Arg::Positional(key), Arg::Positional(value)] = args.as_slice() {
-                let mut target = target;
-                target.path.push(Accessor::Key(key.clone()));
+                let value = Expr::new(
+                    ExprKind::Dict(vec![DictItem::Pair(key.clone(), value.clone())]),
+                    call.span,
+                );
                 self.push_stmt(
                     scope,
-                    StmtKind::Assign {
+                    StmtKind::Update {
                         target,
-                        value: value.clone(),
-                        annotation: None,
+                        value,
+                        keep_existing: true,
                     },
                     span,
                 );
@@ -455,7 +456,15 @@ impl<'s> Builder<'s> {
             }
         }
         let value = Expr::new(ExprKind::Dict(items), call.span);
-        self.push_stmt(scope, StmtKind::Update { target, value }, span);
+        self.push_stmt(
+            scope,
+            StmtKind::Update {
+                target,
+                value,
+                keep_existing: false,
+            },
+            span,
+        );
     }
 
     fn assignment(&mut self, node: Node<'_>, scope: Scope, span: Span) {
