@@ -204,7 +204,44 @@ const PYTHON_TRIGGERS: &[&str] = &[
     "DJANGO_SETTINGS_MODULE",
     "uvicorn.run",
     "listens_for",
+    // Modules that only hold the values a pool or a worker count is built
+    // from, imported by name into the module that builds it.
+    "pool_size",
+    "POOL_SIZE",
+    "max_overflow",
+    "MAX_OVERFLOW",
+    "CONN_MAX_AGE",
+    "WORKER_CONCURRENCY",
+    "worker_concurrency",
+    "split_settings",
+    "UvicornWorker",
+    "GeventWorker",
+    "EventletWorker",
 ];
+
+/// A module of a configuration package or file (`settings/components/base.py`,
+/// `app/config.py`): it may hold only the plain values (`DB_HOST = …`) that
+/// the module building a pool or a Django alias imports or includes.
+fn is_config_path(path: &Path) -> bool {
+    path.components().any(|c| {
+        let name = c.as_os_str().to_str().unwrap_or_default();
+        let stem = name
+            .strip_suffix(".py")
+            .unwrap_or(name)
+            .to_ascii_lowercase();
+        matches!(
+            stem.as_str(),
+            "settings" | "config" | "configs" | "conf" | "configuration"
+        )
+    })
+}
+
+/// A package `__init__.py` that re-exports a submodule (`from .engine import *`):
+/// names imported through the package resolve only when it is read.
+fn is_reexporting_init(path: &Path, text: &[u8]) -> bool {
+    path.file_name().is_some_and(|n| n == "__init__.py")
+        && memchr::memmem::find(text, b"import *").is_some()
+}
 
 const SHELL_TRIGGERS: &[&str] = &[
     "gunicorn",
@@ -259,7 +296,12 @@ impl Prefilter {
     /// library code is dropped before it is even checked to be UTF-8.
     fn rejects_bytes(&self, kind: FileKind, path: &Path, bytes: &[u8]) -> bool {
         match kind {
-            FileKind::Python => !is_gunicorn_config(path) && !self.python.is_match(bytes),
+            FileKind::Python => {
+                !is_gunicorn_config(path)
+                    && !self.python.is_match(bytes)
+                    && !is_reexporting_init(path, bytes)
+                    && !is_config_path(path)
+            }
             FileKind::Shell => !self.shell.is_match(bytes),
             _ => false,
         }
@@ -270,7 +312,10 @@ impl Prefilter {
     fn admit(&self, kind: FileKind, path: &Path, text: &str) -> Option<FileKind> {
         match kind {
             FileKind::Python => {
-                let wanted = is_gunicorn_config(path) || self.python.is_match(text.as_bytes());
+                let wanted = is_gunicorn_config(path)
+                    || self.python.is_match(text.as_bytes())
+                    || is_reexporting_init(path, text.as_bytes())
+                    || is_config_path(path);
                 (wanted && !is_alembic_env(text)).then_some(kind)
             }
             FileKind::Shell => self.shell.is_match(text.as_bytes()).then_some(kind),

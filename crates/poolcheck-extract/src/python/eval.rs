@@ -89,6 +89,8 @@ pub struct Evaluator<'p, 'a> {
     depth: Cell<u32>,
     call_depth: Cell<u32>,
     import_depth: Cell<u32>,
+    /// Modules that run files with django-split-settings' `include()`.
+    split_includers: std::cell::OnceCell<Vec<usize>>,
 }
 
 /// The statements of one scope that can bind or mutate a name, by name, in
@@ -166,6 +168,7 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             depth: Cell::new(0),
             call_depth: Cell::new(0),
             import_depth: Cell::new(0),
+            split_includers: std::cell::OnceCell::new(),
         }
     }
 
@@ -261,8 +264,51 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                 let class = &self.project.module(ctx.module).classes[c];
                 self.lookup_outer(name, ctx, class.span.start, loc)
             }
-            ScopeKind::Module => builtin(name, loc),
+            ScopeKind::Module => self
+                .included_by(name, ctx.module)
+                .unwrap_or_else(|| builtin(name, loc)),
         }
+    }
+
+    /// A file that django-split-settings' `include()` runs sees the names
+    /// the settings module bound before including it.
+    fn included_by(&self, name: &str, module: usize) -> Option<Sourced<Value>> {
+        let depth = self.import_depth.get();
+        if depth >= MAX_IMPORT_DEPTH {
+            return None;
+        }
+        let includers = self.split_includers.get_or_init(|| {
+            (0..self.project.len())
+                .filter(|&m| {
+                    self.project.module(m).body.iter().any(|s| {
+                        matches!(&s.kind, StmtKind::Import(i) if i.module.starts_with("split_settings"))
+                    })
+                })
+                .collect()
+        });
+        for &includer in includers {
+            if includer == module {
+                continue;
+            }
+            let body = &self.project.module(includer).body;
+            let Some(include) = body.iter().find(|s| match &s.kind {
+                StmtKind::Import(i) if i.kind == ImportKind::Star => {
+                    let target = self
+                        .project
+                        .import_target_name(includer, &i.module, i.level);
+                    self.project.index_of_name(&target) == Some(module)
+                }
+                _ => false,
+            }) else {
+                continue;
+            };
+            self.import_depth.set(depth + 1);
+            let ctx = EvalCtx::at(includer, ScopeKind::Module, include.span.start, Vec::new());
+            let value = self.lookup(name, &ctx, None);
+            self.import_depth.set(depth);
+            return Some(value);
+        }
+        None
     }
 
     /// A parameter (`**kwargs` included) as the function body has mutated it

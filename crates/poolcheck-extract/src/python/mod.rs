@@ -7,6 +7,7 @@
 //! across modules, and SQLAlchemy, Flask-SQLAlchemy and raw-driver calls and
 //! Django `DATABASES` aliases become [`ClientPool`]s.
 
+pub mod celery;
 pub mod django;
 pub mod drivers;
 pub mod edits;
@@ -20,6 +21,7 @@ pub mod pydantic;
 pub mod sqlalchemy;
 pub mod url;
 pub mod value;
+pub mod workers;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

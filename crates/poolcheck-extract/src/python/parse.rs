@@ -389,8 +389,72 @@ impl<'s> Builder<'s> {
         }
     }
 
+    /// django-split-settings' `include("base.py", optional("local.py"))`:
+    /// the files run in this module's namespace, in order, which reads like
+    /// `from .base import *` for each (an absent optional file is skipped
+    /// by the import resolution). Glob patterns are not followed.
+    fn split_settings_include(&mut self, node: Node<'_>, scope: Scope, span: Span) -> bool {
+        let call = self.expr(node);
+        let ExprKind::Call { func, args, .. } = &call.kind else {
+            return false;
+        };
+        if !matches!(&func.kind, ExprKind::Name(n) if n == "include") {
+            return false;
+        }
+        let mut files = Vec::new();
+        for arg in args {
+            let Arg::Positional(e) = arg else { continue };
+            let file = match &e.kind {
+                ExprKind::Str(s) => Some((s.clone(), e.span)),
+                ExprKind::Call { func, args, .. } if matches!(&func.kind, ExprKind::Name(n) if n == "optional") => {
+                    match args.first() {
+                        Some(Arg::Positional(Expr {
+                            kind: ExprKind::Str(s),
+                            span,
+                        })) => Some((s.clone(), *span)),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            };
+            if let Some(file) = file {
+                files.push(file);
+            }
+        }
+        if files.is_empty() {
+            return false;
+        }
+        // Each file's import sits on its name, so a later file sees the
+        // names the earlier ones bound (see `Evaluator::included_by`).
+        let _ = span;
+        for (file, span) in files {
+            let Some(stem) = file.strip_suffix(".py") else {
+                continue;
+            };
+            if stem.contains('*') || stem.starts_with('/') || stem.contains("..") {
+                continue;
+            }
+            let module = stem.trim_start_matches("./").replace('/', ".");
+            self.push_stmt(
+                scope,
+                StmtKind::Import(Import {
+                    module,
+                    level: 1,
+                    kind: ImportKind::Star,
+                }),
+                span,
+            );
+        }
+        true
+    }
+
     /// `X.update({...})`, `X.update(k=v)`, `X.setdefault("k", v)`, `X["a"].update(...)`.
     fn mutating_call(&mut self, node: Node<'_>, scope: Scope, span: Span) {
+        if memchr::memmem::find(self.src, b"split_settings").is_some()
+            && self.split_settings_include(node, scope, span)
+        {
+            return;
+        }
         let Some(func) = node.child_by_field_name("function") else {
             return;
         };
