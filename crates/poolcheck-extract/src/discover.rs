@@ -219,21 +219,29 @@ const PYTHON_TRIGGERS: &[&str] = &[
     "EventletWorker",
 ];
 
-/// A module of a configuration package or file (`settings/components/base.py`,
-/// `app/config.py`): it may hold only the plain values (`DB_HOST = …`) that
-/// the module building a pool or a Django alias imports or includes.
-fn is_config_path(path: &Path) -> bool {
-    path.components().any(|c| {
-        let name = c.as_os_str().to_str().unwrap_or_default();
-        let stem = name
-            .strip_suffix(".py")
-            .unwrap_or(name)
-            .to_ascii_lowercase();
-        matches!(
-            stem.as_str(),
-            "settings" | "config" | "configs" | "conf" | "configuration"
-        )
-    })
+/// A module of a configuration package (`app/config/values.py`) or a
+/// django-split-settings component (`settings/components/base.py`): it may
+/// hold only the plain values (`DB_HOST = …`) that the module building a pool
+/// or a Django alias imports or includes. Settings variants beside each other
+/// (`settings/local.py`) are not admitted by their place alone: each would be
+/// one more configuration to check.
+fn is_config_path(path: &Path, text: &[u8]) -> bool {
+    if text.iter().all(u8::is_ascii_whitespace) {
+        return false;
+    }
+    let dirs: Vec<String> = path
+        .parent()
+        .map(|p| {
+            p.components()
+                .map(|c| c.as_os_str().to_string_lossy().to_ascii_lowercase())
+                .collect()
+        })
+        .unwrap_or_default();
+    dirs.iter()
+        .any(|d| matches!(d.as_str(), "config" | "configs" | "conf" | "configuration"))
+        || dirs
+            .windows(2)
+            .any(|w| w[0] == "settings" && w[1] == "components")
 }
 
 /// A package `__init__.py` that re-exports a submodule (`from .engine import *`):
@@ -300,7 +308,7 @@ impl Prefilter {
                 !is_gunicorn_config(path)
                     && !self.python.is_match(bytes)
                     && !is_reexporting_init(path, bytes)
-                    && !is_config_path(path)
+                    && !is_config_path(path, bytes)
             }
             FileKind::Shell => !self.shell.is_match(bytes),
             _ => false,
@@ -315,7 +323,7 @@ impl Prefilter {
                 let wanted = is_gunicorn_config(path)
                     || self.python.is_match(text.as_bytes())
                     || is_reexporting_init(path, text.as_bytes())
-                    || is_config_path(path);
+                    || is_config_path(path, text.as_bytes());
                 (wanted && !is_alembic_env(text)).then_some(kind)
             }
             FileKind::Shell => self.shell.is_match(text.as_bytes()).then_some(kind),
