@@ -226,6 +226,18 @@ impl IntExpr {
         })
     }
 
+    /// The most the value reaches on any host, when a cap (`min(…, 9)`)
+    /// bounds it: the values on a large host and a far larger one agree,
+    /// and no smaller host gives more.
+    pub fn cap(&self) -> Option<i64> {
+        let large = self.eval(1 << 12)?;
+        if self.eval(1 << 20)? != large {
+            return None;
+        }
+        let most = (1..=256).filter_map(|n| self.eval(n)).max()?;
+        Some(most.max(large))
+    }
+
     fn precedence(&self) -> u8 {
         match self {
             IntExpr::Add(..) | IntExpr::Sub(..) => 1,

@@ -236,7 +236,52 @@ const PYTHON_TRIGGERS: &[&str] = &[
     "DJANGO_SETTINGS_MODULE",
     "uvicorn.run",
     "listens_for",
+    // Modules that only hold the values a pool or a worker count is built
+    // from, imported by name into the module that builds it.
+    "pool_size",
+    "POOL_SIZE",
+    "max_overflow",
+    "MAX_OVERFLOW",
+    "CONN_MAX_AGE",
+    "WORKER_CONCURRENCY",
+    "worker_concurrency",
+    "split_settings",
+    "UvicornWorker",
+    "GeventWorker",
+    "EventletWorker",
 ];
+
+/// A module of a configuration package (`app/config/values.py`) or a
+/// django-split-settings component (`settings/components/base.py`): it may
+/// hold only the plain values (`DB_HOST = …`) that the module building a pool
+/// or a Django alias imports or includes. Settings variants beside each other
+/// (`settings/local.py`) are not admitted by their place alone: each would be
+/// one more configuration to check.
+fn is_config_path(path: &Path, text: &[u8]) -> bool {
+    if text.iter().all(u8::is_ascii_whitespace) {
+        return false;
+    }
+    let dirs: Vec<String> = path
+        .parent()
+        .map(|p| {
+            p.components()
+                .map(|c| c.as_os_str().to_string_lossy().to_ascii_lowercase())
+                .collect()
+        })
+        .unwrap_or_default();
+    dirs.iter()
+        .any(|d| matches!(d.as_str(), "config" | "configs" | "conf" | "configuration"))
+        || dirs
+            .windows(2)
+            .any(|w| w[0] == "settings" && w[1] == "components")
+}
+
+/// A package `__init__.py` that re-exports a submodule (`from .engine import *`):
+/// names imported through the package resolve only when it is read.
+fn is_reexporting_init(path: &Path, text: &[u8]) -> bool {
+    path.file_name().is_some_and(|n| n == "__init__.py")
+        && memchr::memmem::find(text, b"import *").is_some()
+}
 
 const SHELL_TRIGGERS: &[&str] = &[
     "gunicorn",
@@ -291,7 +336,12 @@ impl Prefilter {
     /// library code is dropped before it is even checked to be UTF-8.
     fn rejects_bytes(&self, kind: FileKind, path: &Path, bytes: &[u8]) -> bool {
         match kind {
-            FileKind::Python => !is_gunicorn_config(path) && !self.python.is_match(bytes),
+            FileKind::Python => {
+                !is_gunicorn_config(path)
+                    && !self.python.is_match(bytes)
+                    && !is_reexporting_init(path, bytes)
+                    && !is_config_path(path, bytes)
+            }
             FileKind::Shell => !self.shell.is_match(bytes),
             _ => false,
         }
@@ -302,7 +352,10 @@ impl Prefilter {
     fn admit(&self, kind: FileKind, path: &Path, text: &str) -> Option<FileKind> {
         match kind {
             FileKind::Python => {
-                let wanted = is_gunicorn_config(path) || self.python.is_match(text.as_bytes());
+                let wanted = is_gunicorn_config(path)
+                    || self.python.is_match(text.as_bytes())
+                    || is_reexporting_init(path, text.as_bytes())
+                    || is_config_path(path, text.as_bytes());
                 (wanted && !is_alembic_env(text)).then_some(kind)
             }
             FileKind::Shell => self.shell.is_match(text.as_bytes()).then_some(kind),

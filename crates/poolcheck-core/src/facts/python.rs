@@ -75,6 +75,8 @@ pub enum StmtKind {
     Update {
         target: AssignTarget,
         value: Expr,
+        /// `setdefault`: keys the dict already holds keep their value.
+        keep_existing: bool,
     },
     Import(Import),
     /// `class Name(...)`: binds the name to `PythonModule::classes[index]`.

@@ -29,7 +29,7 @@ use poolcheck_core::facts::pool::{
     ClientPool, DjangoAliasSettings, DjangoPoolOption, Driver, PoolCap, PoolKind, PoolSettings,
     Target,
 };
-use poolcheck_core::facts::python::{Accessor, ExprKind, ImportKind, StmtKind};
+use poolcheck_core::facts::python::{Accessor, DictItem, ExprKind, ImportKind, StmtKind};
 use poolcheck_core::{IntExpr, Location, Origin, Sourced, Span};
 
 use super::Unresolved;
@@ -101,6 +101,26 @@ fn settings_hints(module_index: usize, module: &PythonModule) -> Vec<SettingsHin
     let mut hints = Vec::new();
     for (scope, body) in scopes {
         for stmt in body {
+            // `os.environ.setdefault("DJANGO_SETTINGS_MODULE", "x")` is an
+            // update of `os.environ` that keeps a value already there.
+            if let StmtKind::Update {
+                target,
+                value,
+                keep_existing: true,
+            } = &stmt.kind
+                && is_os_environ(&target.name, &target.path)
+                && let ExprKind::Dict(items) = &value.kind
+                && let [DictItem::Pair(key, value)] = items.as_slice()
+                && matches!(&key.kind, ExprKind::Str(k) if k == SETTINGS_VAR)
+            {
+                hints.push(SettingsHint {
+                    module: module_index,
+                    scope,
+                    stmt,
+                    value,
+                });
+                continue;
+            }
             let StmtKind::Assign { target, value, .. } = &stmt.kind else {
                 continue;
             };
@@ -122,6 +142,14 @@ fn settings_hints(module_index: usize, module: &PythonModule) -> Vec<SettingsHin
         }
     }
     hints
+}
+
+fn is_os_environ(name: &str, path: &[Accessor]) -> bool {
+    match (name, path) {
+        ("os", [Accessor::Attr(environ)]) => environ == "environ",
+        ("environ", []) => true,
+        _ => false,
+    }
 }
 
 /// The settings module names a module writes literally into

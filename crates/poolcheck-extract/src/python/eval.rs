@@ -89,6 +89,8 @@ pub struct Evaluator<'p, 'a> {
     depth: Cell<u32>,
     call_depth: Cell<u32>,
     import_depth: Cell<u32>,
+    /// Modules that run files with django-split-settings' `include()`.
+    split_includers: std::cell::OnceCell<Vec<usize>>,
 }
 
 /// The statements of one scope that can bind or mutate a name, by name, in
@@ -166,6 +168,7 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             depth: Cell::new(0),
             call_depth: Cell::new(0),
             import_depth: Cell::new(0),
+            split_includers: std::cell::OnceCell::new(),
         }
     }
 
@@ -248,11 +251,12 @@ impl<'p, 'a> Evaluator<'p, 'a> {
         match ctx.scope {
             ScopeKind::Function(f) => {
                 if let Some(v) = ctx.locals.as_ref().and_then(|l| l.get(name)) {
-                    return v.clone();
+                    return self.mutations_of_parameter(ctx, name, v.clone());
                 }
                 let func = &self.project.module(ctx.module).functions[f];
                 if let Some(param) = func.params.iter().find(|p| p.name == name) {
-                    return self.unbound_parameter(ctx.module, func, param, loc);
+                    let v = self.unbound_parameter(ctx.module, func, param, loc);
+                    return self.mutations_of_parameter(ctx, name, v);
                 }
                 self.lookup_outer(name, ctx, func.span.start, loc)
             }
@@ -260,8 +264,70 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                 let class = &self.project.module(ctx.module).classes[c];
                 self.lookup_outer(name, ctx, class.span.start, loc)
             }
-            ScopeKind::Module => builtin(name, loc),
+            ScopeKind::Module => self
+                .included_by(name, ctx.module)
+                .unwrap_or_else(|| builtin(name, loc)),
         }
+    }
+
+    /// A file that django-split-settings' `include()` runs sees the names
+    /// the settings module bound before including it.
+    fn included_by(&self, name: &str, module: usize) -> Option<Sourced<Value>> {
+        let depth = self.import_depth.get();
+        if depth >= MAX_IMPORT_DEPTH {
+            return None;
+        }
+        let includers = self.split_includers.get_or_init(|| {
+            (0..self.project.len())
+                .filter(|&m| {
+                    self.project.module(m).body.iter().any(|s| {
+                        matches!(&s.kind, StmtKind::Import(i) if i.module.starts_with("split_settings"))
+                    })
+                })
+                .collect()
+        });
+        for &includer in includers {
+            if includer == module {
+                continue;
+            }
+            let body = &self.project.module(includer).body;
+            let Some(include) = body.iter().find(|s| match &s.kind {
+                StmtKind::Import(i) if i.kind == ImportKind::Star => {
+                    let target = self
+                        .project
+                        .import_target_name(includer, &i.module, i.level);
+                    self.project.index_of_name(&target) == Some(module)
+                }
+                _ => false,
+            }) else {
+                continue;
+            };
+            self.import_depth.set(depth + 1);
+            let ctx = EvalCtx::at(includer, ScopeKind::Module, include.span.start, Vec::new());
+            let value = self.lookup(name, &ctx, None);
+            self.import_depth.set(depth);
+            return Some(value);
+        }
+        None
+    }
+
+    /// A parameter (`**kwargs` included) as the function body has mutated it
+    /// before `ctx.pos`: `kwargs.setdefault("pool_size", 2)`, `options["k"] = v`.
+    fn mutations_of_parameter(
+        &self,
+        ctx: &EvalCtx,
+        name: &str,
+        value: Sourced<Value>,
+    ) -> Sourced<Value> {
+        let stmts = self.stmts(ctx.module, ctx.scope);
+        let visible: Vec<(usize, &Stmt)> = self
+            .scope_index(ctx.module, ctx.scope)
+            .candidates(name)
+            .into_iter()
+            .map(|i| (i, &stmts[i]))
+            .filter(|(_, s)| s.span.start < ctx.pos)
+            .collect();
+        self.apply_mutations(ctx, &visible, None, name, value)
     }
 
     /// Names not bound in a class or function body come from the module (as
@@ -359,7 +425,7 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                 continue;
             }
             let value = self.binding_value(ctx, stmt, name);
-            let value = self.apply_mutations(ctx, &visible, index, name, value);
+            let value = self.apply_mutations(ctx, &visible, Some(index), name, value);
             candidates.push((index, stmt, value));
             if let Some(last) = own.last() {
                 arms_seen.entry(last.branch).or_default().insert(last.arm);
@@ -591,19 +657,23 @@ impl<'p, 'a> Evaluator<'p, 'a> {
         &self,
         ctx: &EvalCtx,
         visible: &[(usize, &Stmt)],
-        from: usize,
+        after: Option<usize>,
         name: &str,
         mut value: Sourced<Value>,
     ) -> Sourced<Value> {
         for &(index, stmt) in visible {
-            if index <= from {
+            if after.is_some_and(|from| index <= from) {
                 continue;
             }
             let (target, kind) = match &stmt.kind {
                 StmtKind::Assign { target, value, .. } if !target.path.is_empty() => {
                     (target, Mutation::Set(value))
                 }
-                StmtKind::Update { target, value } => (target, Mutation::Update(value)),
+                StmtKind::Update {
+                    target,
+                    value,
+                    keep_existing,
+                } => (target, Mutation::Update(value, *keep_existing)),
                 StmtKind::AugAssign { target, op, value } if !target.path.is_empty() => {
                     (target, Mutation::Aug(*op, value))
                 }
@@ -624,9 +694,15 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                 locals: ctx.locals.clone(),
             };
             let new = match kind {
-                Mutation::Set(e) | Mutation::Update(e) | Mutation::Aug(_, e) => self.eval(e, &at),
+                Mutation::Set(e) | Mutation::Update(e, _) | Mutation::Aug(_, e) => {
+                    self.eval(e, &at)
+                }
             };
-            let update = matches!(kind, Mutation::Update(_));
+            let update = match kind {
+                Mutation::Update(_, true) => Some(UpdateKind::KeepExisting),
+                Mutation::Update(_, false) => Some(UpdateKind::Overwrite),
+                _ => None,
+            };
             let aug = match kind {
                 Mutation::Aug(op, _) => Some(op),
                 _ => None,
@@ -641,17 +717,26 @@ impl<'p, 'a> Evaluator<'p, 'a> {
         container: Sourced<Value>,
         path: &[Accessor],
         new: Sourced<Value>,
-        update: bool,
+        update: Option<UpdateKind>,
         aug: Option<BinOp>,
         ctx: &EvalCtx,
     ) -> Sourced<Value> {
         let Some((first, rest)) = path.split_first() else {
-            if update {
+            if let Some(kind) = update {
                 let mut merged = container;
                 if let (Some(Value::Dict(d)), Some(Value::Dict(add))) =
                     (merged.value.as_mut(), new.value.as_ref())
                 {
-                    d.merge(add);
+                    match kind {
+                        UpdateKind::Overwrite => d.merge(add),
+                        UpdateKind::KeepExisting => {
+                            for (key, value) in &add.entries {
+                                if d.get(key).is_none() {
+                                    d.insert(key.clone(), value.clone());
+                                }
+                            }
+                        }
+                    }
                 }
                 return merged;
             }
@@ -1078,6 +1163,12 @@ impl<'p, 'a> Evaluator<'p, 'a> {
         };
         let value = match (lhs, op, rhs) {
             (Value::Int(a), _, Value::Int(b)) => int_op(a, op, b),
+            (Value::Float(f), BinOp::Mul, Value::Int(i))
+            | (Value::Int(i), BinOp::Mul, Value::Float(f))
+                if i.depends_on_cpus() =>
+            {
+                scaled_cpus(*f, i)
+            }
             (Value::Int(_) | Value::Float(_), _, Value::Int(_) | Value::Float(_)) => {
                 match (as_f64(lhs), as_f64(rhs)) {
                     (Some(a), Some(b)) => float_op(a, op, b),
@@ -1385,6 +1476,15 @@ impl<'p, 'a> Evaluator<'p, 'a> {
         match &callee.value {
             Some(Value::External(path)) => self.call_external(path, expr, args, keywords, ctx),
             Some(Value::Class(class)) => {
+                // A repository subclass of an env reader reads like the reader itself.
+                let (_, externals) = self.mro(*class);
+                if let Some(reader) = externals.iter().find_map(|p| env_reader(p)) {
+                    return Sourced::computed(
+                        Value::External(format!("{reader}()")),
+                        render(expr),
+                        Some(loc),
+                    );
+                }
                 Sourced::computed(Value::Instance(*class), render(expr), Some(loc))
             }
             Some(Value::Function(f)) => self.call_function(*f, args, keywords, ctx, loc),
@@ -1825,8 +1925,8 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                     Some(loc),
                 ),
             },
-            "environ.Env" | "environs.Env" | "starlette.config.Config" => Sourced::computed(
-                Value::External(format!("{path}()")),
+            _ if env_reader(path).is_some() => Sourced::computed(
+                Value::External(format!("{}()", env_reader(path).unwrap_or(path))),
                 render(expr),
                 Some(loc),
             ),
@@ -2029,8 +2129,14 @@ pub type EvaluatedArgs = (
 
 enum Mutation<'e> {
     Set(&'e Expr),
-    Update(&'e Expr),
+    Update(&'e Expr, bool),
     Aug(BinOp, &'e Expr),
+}
+
+#[derive(Clone, Copy)]
+enum UpdateKind {
+    Overwrite,
+    KeepExisting,
 }
 
 fn default_required(path: &str, named: &[(String, Sourced<Value>)]) -> bool {
@@ -2047,6 +2153,20 @@ fn strip_shared<'g>(guards: &'g [Guard], shared: &[Guard]) -> &'g [Guard] {
         .take_while(|(a, b)| a == b)
         .count();
     &guards[common..]
+}
+
+/// The reader an environment class stands for: django-environ's `FileAwareEnv`
+/// reads like its base `Env` (plus `*_FILE` variables, which are not known here).
+fn env_reader(path: &str) -> Option<&'static str> {
+    match path {
+        "environ.Env"
+        | "environ.FileAwareEnv"
+        | "environ.environ.Env"
+        | "environ.environ.FileAwareEnv" => Some("environ.Env"),
+        "environs.Env" => Some("environs.Env"),
+        "starlette.config.Config" => Some("starlette.config.Config"),
+        _ => None,
+    }
 }
 
 fn is_not_defined(v: &Sourced<Value>) -> bool {
@@ -2128,6 +2248,38 @@ fn format_float(f: f64) -> String {
         format!("{f:.1}")
     } else {
         f.to_string()
+    }
+}
+
+/// `factor * n` for a CPU-dependent `n`, kept symbolic as `(p * n) // q` with
+/// `factor = p / q`: the floor is what `int()` makes of it, and every caller
+/// that sizes workers from such a product passes it through `int()` or
+/// `math.ceil` first. Factors that are not a short decimal stay unknown.
+fn scaled_cpus(factor: f64, n: &IntExpr) -> Option<Value> {
+    if !factor.is_finite() || factor < 0.0 {
+        return None;
+    }
+    let denominator: i64 = 1000;
+    let scaled = factor * denominator as f64;
+    if (scaled - scaled.round()).abs() > 1e-9 || scaled > 1e9 {
+        return None;
+    }
+    let numerator = scaled.round() as i64;
+    let divisor = gcd(numerator, denominator);
+    let (p, q) = (numerator / divisor, denominator / divisor);
+    let product = IntExpr::Mul(Box::new(IntExpr::Const(p)), Box::new(n.clone()));
+    Some(Value::Int(if q == 1 {
+        product
+    } else {
+        IntExpr::FloorDiv(Box::new(product), Box::new(IntExpr::Const(q)))
+    }))
+}
+
+fn gcd(a: i64, b: i64) -> i64 {
+    if b == 0 {
+        a.abs().max(1)
+    } else {
+        gcd(b, a % b)
     }
 }
 

@@ -200,7 +200,7 @@ pub fn flask_pools(
                             }
                         }
                     }
-                    StmtKind::Update { target, value } => {
+                    StmtKind::Update { target, value, .. } => {
                         if matches!(target.path.as_slice(), [Accessor::Attr(a)] if a == "config")
                             && let Some(Value::Dict(d)) = eval.eval(value, &ctx).value
                         {

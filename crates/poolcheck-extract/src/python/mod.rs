@@ -7,6 +7,7 @@
 //! across modules, and SQLAlchemy, Flask-SQLAlchemy and raw-driver calls and
 //! Django `DATABASES` aliases become [`ClientPool`]s.
 
+pub mod celery;
 pub mod django;
 pub mod drivers;
 pub mod edits;
@@ -21,6 +22,7 @@ pub mod pydantic;
 pub mod sqlalchemy;
 pub mod url;
 pub mod value;
+pub mod workers;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -187,7 +189,10 @@ enum Construct {
 }
 
 fn classify_callee(path: &str) -> Option<Construct> {
-    if path.starts_with("sqlalchemy") {
+    // SQLModel re-exports SQLAlchemy's `create_engine` unchanged.
+    let sqlmodel =
+        path == "sqlmodel.create_engine" || path == "sqlmodel.engine.create.create_engine";
+    if path.starts_with("sqlalchemy") || sqlmodel {
         let last = path.rsplit('.').next().unwrap_or("");
         return match last {
             "create_engine" => Some(Construct::Engine {

@@ -340,8 +340,72 @@ impl<'s> Builder<'s> {
         }
     }
 
+    /// django-split-settings' `include("base.py", optional("local.py"))`:
+    /// the files run in this module's namespace, in order, which reads like
+    /// `from .base import *` for each (an absent optional file is skipped
+    /// by the import resolution). Glob patterns are not followed.
+    fn split_settings_include(&mut self, node: Node<'_>, scope: Scope, span: Span) -> bool {
+        let call = self.expr(node);
+        let ExprKind::Call { func, args, .. } = &call.kind else {
+            return false;
+        };
+        if !matches!(&func.kind, ExprKind::Name(n) if n == "include") {
+            return false;
+        }
+        let mut files = Vec::new();
+        for arg in args {
+            let Arg::Positional(e) = arg else { continue };
+            let file = match &e.kind {
+                ExprKind::Str(s) => Some((s.clone(), e.span)),
+                ExprKind::Call { func, args, .. } if matches!(&func.kind, ExprKind::Name(n) if n == "optional") => {
+                    match args.first() {
+                        Some(Arg::Positional(Expr {
+                            kind: ExprKind::Str(s),
+                            span,
+                        })) => Some((s.clone(), *span)),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            };
+            if let Some(file) = file {
+                files.push(file);
+            }
+        }
+        if files.is_empty() {
+            return false;
+        }
+        // Each file's import sits on its name, so a later file sees the
+        // names the earlier ones bound (see `Evaluator::included_by`).
+        let _ = span;
+        for (file, span) in files {
+            let Some(stem) = file.strip_suffix(".py") else {
+                continue;
+            };
+            if stem.contains('*') || stem.starts_with('/') || stem.contains("..") {
+                continue;
+            }
+            let module = stem.trim_start_matches("./").replace('/', ".");
+            self.push_stmt(
+                scope,
+                StmtKind::Import(Import {
+                    module,
+                    level: 1,
+                    kind: ImportKind::Star,
+                }),
+                span,
+            );
+        }
+        true
+    }
+
     /// `X.update({...})`, `X.update(k=v)`, `X.setdefault("k", v)`, `X["a"].update(...)`.
     fn mutating_call(&mut self, node: Node<'_>, scope: Scope, span: Span) {
+        if memchr::memmem::find(self.src, b"split_settings").is_some()
+            && self.split_settings_include(node, scope, span)
+        {
+            return;
+        }
         let Some(func) = node.child_by_field_name("function") else {
             return;
         };
@@ -366,18 +430,19 @@ impl<'s> Builder<'s> {
             return;
         };
         if method == "setdefault" {
-            // setdefault only sets a missing key; modelled as an update that
-            // the evaluator applies only when the key is absent is more than
-            // configuration needs: keep it as an update of that key.
+            // setdefault only sets a missing key: an update that keeps what
+            // the dict (a caller's `**kwargs`, say) already holds.
             if let [Arg::Positional(key), Arg::Positional(value)] = args.as_slice() {
-                let mut target = target;
-                target.path.push(Accessor::Key(key.clone()));
+                let value = Expr::new(
+                    ExprKind::Dict(vec![DictItem::Pair(key.clone(), value.clone())]),
+                    call.span,
+                );
                 self.push_stmt(
                     scope,
-                    StmtKind::Assign {
+                    StmtKind::Update {
                         target,
-                        value: value.clone(),
-                        annotation: None,
+                        value,
+                        keep_existing: true,
                     },
                     span,
                 );
@@ -406,7 +471,15 @@ impl<'s> Builder<'s> {
             }
         }
         let value = Expr::new(ExprKind::Dict(items), call.span);
-        self.push_stmt(scope, StmtKind::Update { target, value }, span);
+        self.push_stmt(
+            scope,
+            StmtKind::Update {
+                target,
+                value,
+                keep_existing: false,
+            },
+            span,
+        );
     }
 
     fn assignment(&mut self, node: Node<'_>, scope: Scope, span: Span) {

@@ -1872,3 +1872,98 @@ fn thousands_of_augmented_assignments_are_not_a_stack_overflow() {
         Some(41)
     );
 }
+
+#[test]
+fn a_name_re_exported_by_a_package_star_import_has_its_value() {
+    let repo = Repo::new(&[
+        ("app/__init__.py", ""),
+        ("app/config/__init__.py", "from .values import *\n"),
+        ("app/config/values.py", "POOL_SIZE = 12\n"),
+        ("app/db/__init__.py", "from .engine import *\n"),
+        (
+            "app/db/engine.py",
+            "from app.config import POOL_SIZE\n__all__ = [\"SIZE\"]\nSIZE = POOL_SIZE + 1\nHIDDEN = 3\n",
+        ),
+        ("app/main.py", "from app.db import SIZE\nTOTAL = SIZE * 2\n"),
+    ]);
+    let e = Environment::new();
+    assert_eq!(int_of(&repo.value("app/main.py", "TOTAL", &e)), Some(26));
+}
+
+#[test]
+fn kwargs_mutated_by_setdefault_and_update_reach_the_engine() {
+    let repo = Repo::new(&[(
+        "db.py",
+        r#"def build(url, **kwargs):
+    kwargs.setdefault("pool_size", 1)
+    kwargs.update(max_overflow=1)
+    kwargs["pool_timeout"] = 5
+    return kwargs
+
+DEFAULTS = build("x")
+GIVEN = build("x", pool_size=7, max_overflow=9)
+"#,
+    )]);
+    let e = Environment::new();
+    let get = |name: &str, key: &str| {
+        let v = repo.value("db.py", name, &e);
+        let Some(Value::Dict(d)) = &v.value else {
+            panic!("{v:?}")
+        };
+        int_of(d.get(key).unwrap())
+    };
+    assert_eq!(get("DEFAULTS", "pool_size"), Some(1));
+    assert_eq!(
+        get("GIVEN", "pool_size"),
+        Some(7),
+        "setdefault keeps the caller's value"
+    );
+    assert_eq!(
+        get("GIVEN", "max_overflow"),
+        Some(1),
+        "update overwrites it"
+    );
+    assert_eq!(get("DEFAULTS", "pool_timeout"), Some(5));
+}
+
+#[test]
+fn a_float_factor_times_the_cpu_count_stays_symbolic_and_a_cap_bounds_it() {
+    let repo = Repo::new(&[(
+        "gunicorn.conf.py",
+        r#"import multiprocessing
+import os
+per_core = float(os.getenv("WORKERS_PER_CORE", "1.5"))
+cores = multiprocessing.cpu_count()
+workers = min(int(per_core * cores) + 1, 9)
+"#,
+    )]);
+    let e = Environment::new();
+    let v = repo.value("gunicorn.conf.py", "workers", &e);
+    let Some(Value::Int(expr)) = &v.value else {
+        panic!("{v:?}")
+    };
+    assert_eq!(expr.eval(2), Some(4));
+    assert_eq!(expr.eval(5), Some(8));
+    assert_eq!(expr.eval(64), Some(9));
+    assert_eq!(expr.cap(), Some(9));
+}
+
+#[test]
+fn a_subclass_of_django_environ_reads_the_environment() {
+    let repo = Repo::new(&[(
+        "settings.py",
+        r#"import environ
+
+class Env(environ.FileAwareEnv):
+    pass
+
+env = Env()
+plain = environ.FileAwareEnv()
+AGE = env.int("CONN_MAX_AGE", default=60)
+WORKERS = plain.int("WORKERS", default=2)
+"#,
+    )]);
+    let e = env(&[("WORKERS", "5")]);
+    assert_eq!(int_of(&repo.value("settings.py", "AGE", &e)), Some(60));
+    assert_eq!(int_of(&repo.value("settings.py", "WORKERS", &e)), Some(5));
+}

@@ -192,6 +192,11 @@ pub fn eval_int(value: &Sourced<IntExpr>, service: &Service, cpus: Cpus) -> (Cou
             declared.is_none() && matches!(cpus, Cpus::Assume(_)),
         ),
         Some(v) => (Count::Unknown(format!("negative value {v}")), false),
+        // A capped formula counts its cap on hosts nobody described; it still
+        // depends on the CPU count, so PC107 can say where the budget breaks.
+        None if expr.cap().is_some_and(|c| c >= 0) => {
+            (Count::Known(expr.cap().unwrap_or_default() as u64), true)
+        }
         None => (
             Count::Unknown(format!(
                 "{expr} depends on the host CPU count; declare [services.{}] cpu_count",

@@ -181,9 +181,35 @@ pub fn build(workspace: &Workspace, project_env: &Environment, deployment: &mut 
         if let Some(decl) = decl {
             layer_declared(&mut f.env, &decl.env, "poolcheck config [services]");
         }
-        let (settings, gunicorn_config, config_path) =
+        let (mut settings, gunicorn_config, config_path) =
             effective_settings(&f, &project, &gunicorn_configs, deployment);
-        let mut service = make_service(name, &f, settings, decl, deployment);
+        // The command line's `--concurrency` wins; without it, the app's
+        // configuration does, before Celery's default of one per CPU.
+        let concurrency_defaulted = settings
+            .concurrency
+            .as_ref()
+            .is_none_or(|c| matches!(c.origin, Origin::ToolDefault { .. }));
+        if f.invocation.kind == ServerKind::Celery && concurrency_defaulted {
+            let app = settings.app.as_ref().and_then(|a| a.value.clone());
+            if let Some(configured) = app.and_then(|app| {
+                poolcheck_extract::python::celery::configured_concurrency(
+                    &project,
+                    &f.env,
+                    &app,
+                    &service_code,
+                )
+            }) {
+                settings.concurrency = Some(configured);
+            }
+        }
+        let inherited_class = settings
+            .worker_class
+            .as_ref()
+            .and_then(|c| c.value.as_deref())
+            .and_then(|c| {
+                poolcheck_extract::python::workers::inherited_worker_class(&project, &f.env, c)
+            });
+        let mut service = make_service(name, &f, settings, inherited_class, decl, deployment);
         service.gunicorn_config = gunicorn_config;
         let paths: Option<Vec<PathBuf>> = decl.filter(|d| !d.paths.is_empty()).map(|d| {
             d.paths
@@ -824,16 +850,21 @@ fn make_service(
     name: String,
     found: &Found,
     settings: ServerSettings,
+    inherited_class: Option<String>,
     decl: Option<&poolcheck_core::facts::config::ServiceDecl>,
     deployment: &mut Deployment,
 ) -> Service {
     let kind = found.invocation.kind;
     let default = |v: i64, tool: &str| Sourced::tool_default(IntExpr::Const(v), tool);
     let worker_class = settings.worker_class.clone();
-    let class = worker_class
+    // Messages name the class as written; what it runs decides its kind,
+    // through its base class when the repository defines it.
+    let written_class = worker_class
         .as_ref()
         .and_then(|c| c.value.clone())
-        .unwrap_or_default()
+        .unwrap_or_default();
+    let class = inherited_class
+        .unwrap_or_else(|| written_class.clone())
         .to_ascii_lowercase();
     let app_is_asgi = settings
         .app
@@ -858,7 +889,7 @@ fn make_service(
                 (
                     workers,
                     unbounded(&format!(
-                        "the ASGI worker `{class}` takes requests without limit"
+                        "the ASGI worker `{written_class}` takes requests without limit"
                     )),
                     true,
                     worker_class,
