@@ -725,8 +725,8 @@ fn service_name(invocation: &ServerInvocation) -> String {
         return hint.clone();
     }
     match invocation.kind {
-        ServerKind::Celery => "worker".to_owned(),
         ServerKind::CeleryBeat => "beat".to_owned(),
+        kind if !kind.is_http() => "worker".to_owned(),
         _ => "web".to_owned(),
     }
 }
@@ -944,9 +944,7 @@ fn make_service(
                 .clone()
                 .unwrap_or_else(|| default(1, "granian"));
             if class.is_empty() || class == "wsgi" {
-                let threads = settings.blocking_threads.clone().unwrap_or_else(|| {
-                    Sourced::unknown("granian's WSGI --blocking-threads is not set; declare it on the command line", None)
-                });
+                let threads = commands::granian_wsgi_blocking_threads(&settings);
                 (
                     workers,
                     Concurrency::Bounded(threads),
@@ -1001,7 +999,48 @@ fn make_service(
                 ),
             }
         }
-        ServerKind::CeleryBeat | ServerKind::DevServer => (
+        ServerKind::Dramatiq => (
+            settings
+                .workers
+                .clone()
+                .unwrap_or_else(|| Sourced::tool_default(IntExpr::Cpus, "dramatiq (one per CPU)")),
+            Concurrency::Bounded(
+                settings
+                    .threads
+                    .clone()
+                    .unwrap_or_else(|| default(8, "dramatiq threads")),
+            ),
+            false,
+            worker_class,
+        ),
+        ServerKind::Rq => (
+            settings.workers.clone().unwrap_or_else(|| default(2, "rq")),
+            Concurrency::Bounded(default(1, "rq: one job at a time")),
+            false,
+            worker_class,
+        ),
+        ServerKind::Huey => {
+            let workers = settings
+                .concurrency
+                .clone()
+                .unwrap_or_else(|| default(1, "huey workers"));
+            if class == "process" {
+                (
+                    workers,
+                    Concurrency::Bounded(default(1, "huey process worker")),
+                    false,
+                    worker_class,
+                )
+            } else {
+                (
+                    default(1, "huey consumer"),
+                    Concurrency::Bounded(workers),
+                    false,
+                    worker_class,
+                )
+            }
+        }
+        ServerKind::CeleryBeat | ServerKind::DevServer | ServerKind::DjangoCommand => (
             default(1, kind.as_str()),
             Concurrency::Bounded(default(1, kind.as_str())),
             false,
