@@ -655,6 +655,18 @@ fn parse_options(args: &[Arg], specs: &[OptSpec], unknown_takes_value: bool) -> 
         let arg = &args[i];
         let text = arg.text();
         i += 1;
+        if !arg.is_known() && text.starts_with('-') {
+            // `"--${MODE}" "${ENDPOINT}"`: an option whose name comes from the
+            // environment. Its known prefix may read `--`, which must not end
+            // the options; skip it and the value that follows it.
+            if args
+                .get(i)
+                .is_some_and(|next| !next.text().starts_with('-'))
+            {
+                i += 1;
+            }
+            continue;
+        }
         if text == "--" {
             positionals.extend(args[i..].iter().cloned());
             break;
@@ -2391,5 +2403,20 @@ mod tests {
             threads("granian --interface wsgi --workers 4 --blocking-threads 3 app:app"),
             Some(3)
         );
+    }
+
+    #[test]
+    fn a_dynamic_option_name_skips_one_option_and_its_value() {
+        for line in [
+            r#"uwsgi "--${UWSGI_MODE}" "${UWSGI_ENDPOINT}" --processes 4 --threads 2 --module shop.wsgi"#,
+            r#"exec uwsgi --${UWSGI_MODE} ${UWSGI_ENDPOINT} --processes 4 --threads 2 --module shop.wsgi"#,
+            r#"gunicorn "--${MODE}" "${ENDPOINT}" --workers 4 --threads 2 shop.wsgi"#,
+        ] {
+            let found = must(line);
+            assert_eq!(int(found.settings.workers.as_ref()), Some(4), "{line}");
+            assert_eq!(int(found.settings.threads.as_ref()), Some(2), "{line}");
+        }
+        let found = must(r#"gunicorn "--${MODE}" "${ENDPOINT}" --workers 4 shop.wsgi"#);
+        assert_eq!(text(found.settings.app.as_ref()), Some("shop.wsgi"));
     }
 }
