@@ -167,3 +167,12 @@ fn celery_concurrency_zero_is_the_cpu_count() {
     assert_eq!(ok["databases"][0]["demand"], 60);
     assert!(!codes("celery-concurrency-zero-ok").contains(&"PC107".to_owned()));
 }
+
+/// A compose file whose quoted scalars continue on lines indented no deeper
+/// than their key, which Docker and PyYAML accept, is read: 8 gunicorn
+/// workers × (10 + 5) = 120 > 97; 4 workers: 60.
+#[test]
+fn compose_quoted_scalars_spanning_lines_are_read() {
+    assert_pair("compose-quoted-multiline", (8, 1, 15, 120), (4, 1, 15, 60));
+    assert!(!codes("compose-quoted-multiline").contains(&"PC004".to_owned()));
+}
