@@ -18,6 +18,7 @@ pub mod procfile;
 pub mod project;
 pub mod python;
 pub mod shell;
+pub mod supervisord;
 pub mod uwsgi;
 
 use poolcheck_core::{FileFacts, FileKind, SourceFile};
@@ -30,6 +31,7 @@ pub fn extract(file: &SourceFile, kind: FileKind) -> FileFacts {
         FileKind::Ini => {
             pgbouncer::extract(file, &mut facts);
             uwsgi::extract(file, &mut facts);
+            supervisord::extract(file, &mut facts);
         }
         FileKind::PostgresConf => pgconf::extract(file, &mut facts),
         FileKind::PoolcheckToml => project::extract(file, &mut facts),

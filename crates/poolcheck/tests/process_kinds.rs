@@ -176,3 +176,31 @@ fn compose_quoted_scalars_spanning_lines_are_read() {
     assert_pair("compose-quoted-multiline", (8, 1, 15, 120), (4, 1, 15, 60));
     assert!(!codes("compose-quoted-multiline").contains(&"PC004".to_owned()));
 }
+
+/// supervisord started by the Dockerfile: `[program:web]` (gunicorn, 4
+/// workers) and `[program:worker]` (celery --concurrency 4, numprocs 3) are
+/// two services named after their programs, numprocs counting as copies:
+/// 60 + 3 × 4 × 15 = 240 > 97; numprocs 1 and concurrency 1: 60 + 15 = 75.
+#[test]
+fn supervisord_programs_are_services() {
+    for (dir, worker, demand, fires) in [
+        ("supervisord-programs", (3, 4), 240, true),
+        ("supervisord-programs-ok", (1, 1), 75, false),
+    ] {
+        let b = budget(dir);
+        let services = b["services"].as_array().expect("services");
+        let names: Vec<&str> = services.iter().filter_map(|s| s["name"].as_str()).collect();
+        assert_eq!(names, ["web", "worker"], "{b:#}");
+        assert_eq!(services[0]["processes"], 4);
+        assert_eq!(
+            (
+                services[1]["replicas"].as_i64(),
+                services[1]["processes"].as_i64()
+            ),
+            (Some(worker.0), Some(worker.1)),
+            "{b:#}"
+        );
+        assert_eq!(b["databases"][0]["demand"], demand, "{b:#}");
+        assert_eq!(codes(dir).contains(&"PC101".to_owned()), fires, "{dir}");
+    }
+}

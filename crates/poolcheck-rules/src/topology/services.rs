@@ -27,6 +27,7 @@ use crate::workspace::{Workspace, display_path};
 enum Source {
     Compose,
     Procfile,
+    Supervisord,
     Dockerfile,
     Script,
     Uwsgi,
@@ -40,6 +41,9 @@ struct Found {
     source: Source,
     /// The compose service, for replicas.
     compose: Option<(ComposeService, Environment)>,
+    /// Copies of the process group a process manager starts (supervisord
+    /// `numprocs`), counted as replicas.
+    copies: Option<Sourced<i64>>,
 }
 
 pub fn build(workspace: &Workspace, project_env: &Environment, deployment: &mut Deployment) {
@@ -74,6 +78,7 @@ pub fn build(workspace: &Workspace, project_env: &Environment, deployment: &mut 
             env: project_env.clone(),
             source: Source::Code,
             compose: None,
+            copies: None,
         });
     }
     found.sort_by_key(|f| f.source);
@@ -107,6 +112,7 @@ pub fn build(workspace: &Workspace, project_env: &Environment, deployment: &mut 
                 env: project_env.clone(),
                 source: Source::GunicornConfig,
                 compose: None,
+                copies: None,
             });
         }
     }
@@ -366,6 +372,7 @@ fn find_invocations(workspace: &Workspace, project_env: &Environment) -> Vec<Fou
                 env,
                 source: Source::Compose,
                 compose: Some((service.clone(), project_env.clone())),
+                copies: None,
             });
         }
         // `command: ./bin/entrypoint.sh`: the script's server runs as this
@@ -389,6 +396,7 @@ fn find_invocations(workspace: &Workspace, project_env: &Environment) -> Vec<Fou
                         env: service_env.clone(),
                         source: Source::Compose,
                         compose: Some((service.clone(), project_env.clone())),
+                        copies: None,
                     });
                 }
                 built.push(&script.path);
@@ -415,6 +423,7 @@ fn find_invocations(workspace: &Workspace, project_env: &Environment) -> Vec<Fou
                     env: service_env.clone(),
                     source: Source::Compose,
                     compose: Some((service.clone(), project_env.clone())),
+                    copies: None,
                 });
             }
             built.push(&dockerfile.path);
@@ -428,12 +437,14 @@ fn find_invocations(workspace: &Workspace, project_env: &Environment) -> Vec<Fou
             FileKind::Compose => {}
             FileKind::Dockerfile | FileKind::Shell if built.contains(&&facts.path) => {}
             FileKind::Ini => {
+                found.extend(supervisord_programs(deploy, project_env));
                 if let Some(invocation) = uwsgi::uwsgi_invocation(deploy, project_env) {
                     found.push(Found {
                         invocation,
                         env: project_env.clone(),
                         source: Source::Uwsgi,
                         compose: None,
+                        copies: None,
                     });
                 }
             }
@@ -449,8 +460,50 @@ fn find_invocations(workspace: &Workspace, project_env: &Environment) -> Vec<Fou
                         env: project_env.clone(),
                         source,
                         compose: None,
+                        copies: None,
                     });
                 }
+            }
+        }
+    }
+    found
+}
+
+/// Each supervisord `[program:x]` command with the program's environment
+/// over the project's, as `numprocs` copies.
+fn supervisord_programs(deploy: &DeployFacts, project_env: &Environment) -> Vec<Found> {
+    let mut found = Vec::new();
+    for program in &deploy.supervisord_programs {
+        let mut env = project_env.clone();
+        add_layers(
+            &mut env,
+            &DeployFacts {
+                env_layers: vec![program.environment.clone()],
+                ..DeployFacts::default()
+            },
+        );
+        let copies = program.numprocs.as_ref().map(|(count, location)| {
+            Sourced::with_origin(
+                *count,
+                Origin::Computed {
+                    expr: format!("supervisord [program:{}] numprocs", program.name),
+                },
+                Some(location.clone()),
+            )
+        });
+        for site in program
+            .commands
+            .iter()
+            .filter_map(|index| deploy.commands.get(*index))
+        {
+            if let Some(invocation) = commands::invocation(site, &env) {
+                found.push(Found {
+                    invocation,
+                    env: env.clone(),
+                    source: Source::Supervisord,
+                    compose: None,
+                    copies: copies.clone(),
+                });
             }
         }
     }
@@ -1068,6 +1121,7 @@ fn make_service(
     }
     let replicas = decl
         .and_then(|d| d.replicas.clone())
+        .or_else(|| found.copies.clone())
         .or_else(|| {
             found
                 .compose
