@@ -204,3 +204,26 @@ fn supervisord_programs_are_services() {
         assert_eq!(codes(dir).contains(&"PC101".to_owned()), fires, "{dir}");
     }
 }
+
+/// `attach-daemon = celery -A app.tasks worker --concurrency 4` in the uwsgi
+/// ini: a worker beside the 4 uwsgi processes, 60 + 60 = 120 > 97; with
+/// concurrency 1: 60 + 15 = 75.
+#[test]
+fn uwsgi_attached_daemons_are_services() {
+    for (dir, demand, fires) in [
+        ("uwsgi-attach-daemon", 120, true),
+        ("uwsgi-attach-daemon-ok", 75, false),
+    ] {
+        let b = budget(dir);
+        let mut names: Vec<&str> = b["services"]
+            .as_array()
+            .expect("services")
+            .iter()
+            .filter_map(|s| s["name"].as_str())
+            .collect();
+        names.sort_unstable();
+        assert_eq!(names, ["web", "worker"], "{b:#}");
+        assert_eq!(b["databases"][0]["demand"], demand, "{b:#}");
+        assert_eq!(codes(dir).contains(&"PC101".to_owned()), fires, "{dir}");
+    }
+}

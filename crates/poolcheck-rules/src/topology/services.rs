@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use poolcheck_core::facts::deploy::{ComposeEnvFile, ComposeService, DeployFacts, ShellWord};
+use poolcheck_core::facts::deploy::{
+    CommandOrigin, ComposeEnvFile, ComposeService, DeployFacts, ShellWord,
+};
 use poolcheck_core::facts::pool::Driver;
 use poolcheck_core::facts::process::{ServerInvocation, ServerKind, ServerSettings};
 use poolcheck_core::{
@@ -438,6 +440,22 @@ fn find_invocations(workspace: &Workspace, project_env: &Environment) -> Vec<Fou
             FileKind::Dockerfile | FileKind::Shell if built.contains(&&facts.path) => {}
             FileKind::Ini => {
                 found.extend(supervisord_programs(deploy, project_env));
+                // uwsgi `attach-daemon` commands run beside the uwsgi workers.
+                for site in deploy
+                    .commands
+                    .iter()
+                    .filter(|c| !matches!(c.origin, CommandOrigin::Supervisord { .. }))
+                {
+                    if let Some(invocation) = commands::invocation(site, project_env) {
+                        found.push(Found {
+                            invocation,
+                            env: project_env.clone(),
+                            source: Source::Script,
+                            compose: None,
+                            copies: None,
+                        });
+                    }
+                }
                 if let Some(invocation) = uwsgi::uwsgi_invocation(deploy, project_env) {
                     found.push(Found {
                         invocation,
