@@ -315,8 +315,8 @@ fn django_manage(manage: &str, rest: &[Arg], file: &FilePath) -> Option<Interpre
     };
     match subcommand.as_str() {
         "runserver" | "runserver_plus" => return Some(dev_server()),
-        "rqworker" => return rq_worker(after, file, out, false),
-        "rqworker-pool" => return rq_worker(after, file, out, true),
+        "rqworker" => return Some(rq_worker(after, file, out, false)),
+        "rqworker-pool" => return Some(rq_worker(after, file, out, true)),
         "run_huey" => {
             out.kind = ServerKind::Huey;
             huey(after, file, &mut out);
@@ -1626,8 +1626,8 @@ const RQ_WORKER_OPTIONS: &[OptSpec] = &[
 fn rq(args: &[Arg], file: &FilePath, out: Interpreted) -> Option<Interpreted> {
     let subcommand = args.iter().position(|a| !a.text().starts_with('-'))?;
     match args[subcommand].text().as_str() {
-        "worker" => rq_worker(&args[subcommand + 1..], file, out, false),
-        "worker-pool" => rq_worker(&args[subcommand + 1..], file, out, true),
+        "worker" => Some(rq_worker(&args[subcommand + 1..], file, out, false)),
+        "worker-pool" => Some(rq_worker(&args[subcommand + 1..], file, out, true)),
         _ => None,
     }
 }
@@ -1636,12 +1636,7 @@ fn rq(args: &[Arg], file: &FilePath, out: Interpreted) -> Option<Interpreted> {
 /// connections at once: the worker and its horse, one job at a time. A
 /// `SimpleWorker` runs jobs in the worker itself. `worker-pool -n N` runs N
 /// such workers (default 1).
-fn rq_worker(
-    args: &[Arg],
-    file: &FilePath,
-    mut out: Interpreted,
-    pool: bool,
-) -> Option<Interpreted> {
+fn rq_worker(args: &[Arg], file: &FilePath, mut out: Interpreted, pool: bool) -> Interpreted {
     out.kind = ServerKind::Rq;
     let parsed = parse_options(args, RQ_WORKER_OPTIONS, false);
     let problems = &mut out.problems;
@@ -1687,7 +1682,7 @@ fn rq_worker(
         IntExpr::Const(1),
         "rq: one job at a time",
     ));
-    Some(out)
+    out
 }
 
 const HUEY_OPTIONS: &[OptSpec] = &[
@@ -2409,7 +2404,7 @@ mod tests {
     fn a_dynamic_option_name_skips_one_option_and_its_value() {
         for line in [
             r#"uwsgi "--${UWSGI_MODE}" "${UWSGI_ENDPOINT}" --processes 4 --threads 2 --module shop.wsgi"#,
-            r#"exec uwsgi --${UWSGI_MODE} ${UWSGI_ENDPOINT} --processes 4 --threads 2 --module shop.wsgi"#,
+            r"exec uwsgi --${UWSGI_MODE} ${UWSGI_ENDPOINT} --processes 4 --threads 2 --module shop.wsgi",
             r#"gunicorn "--${MODE}" "${ENDPOINT}" --workers 4 --threads 2 shop.wsgi"#,
         ] {
             let found = must(line);

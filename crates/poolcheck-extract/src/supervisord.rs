@@ -41,8 +41,8 @@ fn sections(text: &str) -> Vec<Section> {
             continue;
         }
         let indent = line.len() - line.trim_start().len();
-        if body.starts_with('[') {
-            let name = body[1..].split(']').next().unwrap_or("").trim().to_owned();
+        if let Some(header) = body.strip_prefix('[') {
+            let name = header.split(']').next().unwrap_or("").trim().to_owned();
             sections.push(Section {
                 name,
                 header: Span::new(start + indent, start + indent + body.len()),

@@ -415,7 +415,7 @@ mod tests {
     fn attached_daemons_are_commands() {
         let text = "[uwsgi]\nmodule = shop.wsgi\nattach-daemon = celery -A shop worker -c 3\nsmart-attach-daemon = /tmp/beat.pid celery -A shop beat --pidfile /tmp/beat.pid\nattach-daemon2 = cmd=rq worker default,freq=5\n";
         let file = SourceFile::new("uwsgi.ini", text);
-        let mut facts = FileFacts::new(file.path().clone(), poolcheck_core::FileKind::Ini);
+        let mut facts = FileFacts::new(file.path().clone(), FileKind::Ini);
         extract(&file, &mut facts);
         let deploy = facts.deploy.expect("deploy facts");
         let found = crate::commands::invocations(&deploy, &Environment::new());
