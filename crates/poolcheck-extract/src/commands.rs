@@ -7,7 +7,9 @@
 //! values the tool would reject are reported as problems; front-ends turn
 //! them into PC002 diagnostics.
 
-use poolcheck_core::facts::deploy::{CommandSite, DeployFacts, LinkKind, LinkedFile};
+use poolcheck_core::facts::deploy::{
+    CommandOrigin, CommandSite, DeployFacts, LinkKind, LinkedFile,
+};
 use poolcheck_core::facts::process::{ServerInvocation, ServerKind, ServerSettings};
 use poolcheck_core::{
     Diagnostic, Environment, FilePath, IntExpr, Location, Origin, Severity, Sourced, Span,
@@ -38,10 +40,23 @@ pub struct Interpreted {
 /// `${VAR}` in `command:` from the shell and the project's `.env`); for
 /// Dockerfile, Procfile and script commands pass the service's environment.
 pub fn invocations(facts: &DeployFacts, env: &Environment) -> Vec<ServerInvocation> {
+    let last_script_command = facts
+        .commands
+        .iter()
+        .rposition(|site| matches!(site.origin, CommandOrigin::Script { .. }));
     facts
         .commands
         .iter()
-        .filter_map(|site| invocation(site, env))
+        .enumerate()
+        .filter_map(|(index, site)| {
+            let found = invocation(site, env)?;
+            // A script runs `manage.py trace_paths` before it execs its
+            // server: only its last command can be a long-running one.
+            let setup_step = found.kind == ServerKind::DjangoCommand
+                && matches!(site.origin, CommandOrigin::Script { .. })
+                && Some(index) != last_script_command;
+            (!setup_step).then_some(found)
+        })
         .collect()
 }
 
@@ -2413,5 +2428,20 @@ mod tests {
         }
         let found = must(r#"gunicorn "--${MODE}" "${ENDPOINT}" --workers 4 shop.wsgi"#);
         assert_eq!(text(found.settings.app.as_ref()), Some("shop.wsgi"));
+    }
+
+    #[test]
+    fn a_management_command_before_the_last_command_of_a_script_is_a_setup_step() {
+        let file = poolcheck_core::SourceFile::new(
+            "docker-entrypoint.sh",
+            "#!/bin/sh\n./manage.py trace_paths --no-input\nexec ./manage.py process_tasks\n",
+        );
+        let mut facts =
+            poolcheck_core::FileFacts::new(file.path().clone(), poolcheck_core::FileKind::Shell);
+        shell::extract(&file, &mut facts);
+        let deploy = facts.deploy.expect("deploy facts");
+        let found = invocations(&deploy, &Environment::new());
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].location.span.start, 45);
     }
 }
