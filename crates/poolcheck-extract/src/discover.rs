@@ -131,6 +131,9 @@ pub fn classify(path: &Path) -> Option<FileKind> {
     {
         return Some(FileKind::Requirements);
     }
+    if let Some(kind) = classify_helm(path, &lower) {
+        return Some(kind);
+    }
     if lower == "procfile" || lower.starts_with("procfile.") {
         return Some(FileKind::Procfile);
     }
@@ -163,6 +166,34 @@ pub fn classify(path: &Path) -> Option<FileKind> {
         }
         _ => None,
     }
+}
+
+/// A Helm chart's files, by their place beside or under a `Chart.yaml`:
+/// templates are text until rendered, so they must never reach a YAML
+/// reader (compose, Kubernetes manifests) as they are. Only paths under a
+/// `templates` directory, or named like values files, cost a look at the disk.
+fn classify_helm(path: &Path, lower: &str) -> Option<FileKind> {
+    if lower == "chart.yaml" {
+        return Some(FileKind::HelmChart);
+    }
+    let is_chart_dir = |dir: &Path| dir.join("Chart.yaml").is_file();
+    let ext = lower.rsplit_once('.').map(|(_, e)| e);
+    let yaml = matches!(ext, Some("yaml" | "yml"));
+    if yaml && lower.starts_with("values") && path.parent().is_some_and(is_chart_dir) {
+        return Some(FileKind::HelmValues);
+    }
+    if !(yaml || ext == Some("tpl")) {
+        return None;
+    }
+    for dir in path.ancestors().skip(1) {
+        if dir.file_name().is_some_and(|n| n == "templates") {
+            return dir
+                .parent()
+                .filter(|chart| is_chart_dir(chart))
+                .map(|_| FileKind::HelmTemplate);
+        }
+    }
+    None
 }
 
 /// Alembic's `env.py` builds an engine to run migrations once, not a pool a
@@ -960,6 +991,58 @@ mod tests {
         assert_eq!(names, ["db.py"]);
         assert_eq!(found.installed_dirs.len(), 2);
         assert!(!found.python_paths.iter().any(|p| p.ends_with("engine.py")));
+    }
+
+    #[test]
+    fn a_charts_files_are_classified_by_their_place_and_always_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let chart = root.join("deploy/chart");
+        std::fs::create_dir_all(chart.join("templates/workers")).unwrap();
+        std::fs::write(chart.join("Chart.yaml"), "name: web\n").unwrap();
+        std::fs::write(chart.join("values.yaml"), "replicaCount: 2\n").unwrap();
+        std::fs::write(chart.join("values-prod.yaml"), "replicaCount: 4\n").unwrap();
+        std::fs::write(
+            chart.join("templates/_helpers.tpl"),
+            "{{ define \"x\" }}{{ end }}\n",
+        )
+        .unwrap();
+        std::fs::write(
+            chart.join("templates/workers/docker-compose.yaml"),
+            "replicas: {{ .Values.replicaCount }}\n",
+        )
+        .unwrap();
+        // A `templates` directory outside a chart is nobody's template.
+        std::fs::create_dir_all(root.join("app/templates")).unwrap();
+        std::fs::write(root.join("app/templates/values.yaml"), "a: 1\n").unwrap();
+        let found = discover(&[root.to_path_buf()], &DiscoverOptions::default());
+        let kinds: Vec<(String, FileKind)> = found
+            .files
+            .iter()
+            .map(|f| {
+                let rel = f.path.strip_prefix(root).unwrap();
+                (rel.to_string_lossy().replace('\\', "/"), f.kind)
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("deploy/chart/Chart.yaml".to_owned(), FileKind::HelmChart),
+                (
+                    "deploy/chart/templates/_helpers.tpl".to_owned(),
+                    FileKind::HelmTemplate
+                ),
+                (
+                    "deploy/chart/templates/workers/docker-compose.yaml".to_owned(),
+                    FileKind::HelmTemplate
+                ),
+                (
+                    "deploy/chart/values-prod.yaml".to_owned(),
+                    FileKind::HelmValues
+                ),
+                ("deploy/chart/values.yaml".to_owned(), FileKind::HelmValues),
+            ]
+        );
     }
 
     #[test]

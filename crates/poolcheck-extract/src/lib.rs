@@ -11,6 +11,7 @@ pub mod deps;
 pub mod discover;
 pub mod dockerfile;
 pub mod dotenv;
+pub mod helm;
 pub mod overrides;
 pub mod pgbouncer;
 pub mod pgconf;
@@ -51,6 +52,8 @@ pub fn extract(file: &SourceFile, kind: FileKind) -> FileFacts {
         FileKind::Shell => shell::extract(file, &mut facts),
         FileKind::DotEnv => dotenv::extract(file, &mut facts),
         FileKind::Python => python::extract(file, &mut facts),
+        // A chart is rendered as a whole (`helm::render_chart`), not file by file.
+        FileKind::HelmChart | FileKind::HelmValues | FileKind::HelmTemplate => {}
     }
     facts
 }

@@ -7,7 +7,9 @@ use std::fmt::Write as _;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use poolcheck_core::facts::config::{DatabaseDecl, PgBouncerDecl, ProjectConfig, ServiceDecl};
+use poolcheck_core::facts::config::{
+    DatabaseDecl, HelmDecl, PgBouncerDecl, ProjectConfig, ServiceDecl,
+};
 use poolcheck_core::{
     Code, CodeError, Diagnostic, FileFacts, FileKind, FilePath, Selector, Severity, SourceFile,
     Sourced, Span, Version,
@@ -26,6 +28,7 @@ const TOP_KEYS: &[&str] = &[
     "databases",
     "pgbouncer",
     "services",
+    "helm",
 ];
 const DATABASE_KEYS: &[&str] = &[
     "max_connections",
@@ -40,6 +43,7 @@ const DATABASE_KEYS: &[&str] = &[
     "hosts",
 ];
 const PGBOUNCER_KEYS: &[&str] = &["version", "instances"];
+const HELM_KEYS: &[&str] = &["values", "release", "namespace"];
 const SERVICE_KEYS: &[&str] = &["replicas", "paths", "cpu_count", "env"];
 
 /// `MAX_BACKENDS`: PostgreSQL rejects larger connection counts.
@@ -631,6 +635,12 @@ impl Reader<'_> {
                         config.pgbouncer = Some(self.pgbouncer(table, &field, &section));
                     }
                 }
+                "helm" => {
+                    let section = top.child("helm");
+                    if let Some(table) = self.table(&field, &top) {
+                        config.helm = Some(self.helm(table, &field, &section));
+                    }
+                }
                 "services" => {
                     let section = top.child("services");
                     let Some(table) = self.table(&field, &top) else {
@@ -749,6 +759,34 @@ impl Reader<'_> {
             }
         }
         decl
+    }
+
+    fn helm(&mut self, table: &dyn TableLike, header: &Field<'_>, section: &Section) -> HelmDecl {
+        let mut decl = HelmDecl {
+            location: Some(self.file.location(header.key_span)),
+            ..HelmDecl::default()
+        };
+        for field in self.entries(table, header.key_span) {
+            match field.name {
+                "values" => decl.values = self.string_list(&field, section),
+                "release" => decl.release = self.string(&field, section),
+                "namespace" => decl.namespace = self.string(&field, section),
+                other => self.unknown_key(other, field.key_span, section, HELM_KEYS),
+            }
+        }
+        decl
+    }
+
+    fn string(&mut self, field: &Field<'_>, section: &Section) -> Option<Sourced<String>> {
+        if let Some(s) = field.item.as_str() {
+            Some(Sourced::declared(
+                s.to_owned(),
+                self.file.location(field.value_span),
+            ))
+        } else {
+            self.wrong_type(field, section, "a string");
+            None
+        }
     }
 
     fn service(
@@ -1023,6 +1061,47 @@ replicas = 0
         assert_eq!(
             (worker.name.as_str(), int(&worker.replicas).0),
             ("worker", 0)
+        );
+    }
+
+    #[test]
+    fn helm_values_files_and_release_are_read_and_validated() {
+        let (file, facts) = poolcheck_toml(
+            "[helm]\nvalues = [\"chart/values-prod.yaml\", \"deploy/more.yaml\"]\nrelease = \"web\"\n",
+        );
+        assert_eq!(problems(&file, &facts), []);
+        let helm = facts.config.unwrap().helm.unwrap();
+        assert_eq!(
+            strings(&file, &helm.values),
+            pairs(&[
+                ("chart/values-prod.yaml", "\"chart/values-prod.yaml\""),
+                ("deploy/more.yaml", "\"deploy/more.yaml\"")
+            ])
+        );
+        assert_eq!(helm.release.unwrap().value.as_deref(), Some("web"));
+
+        let (file, facts) = poolcheck_toml(
+            "[helm]\nvalues = \"values-prod.yaml\"\nrelase = \"x\"\nnamespace = 3\n",
+        );
+        assert_eq!(
+            problems(&file, &facts),
+            [
+                problem(
+                    "`values` in [helm] must be a list of strings, found a string",
+                    "\"values-prod.yaml\"",
+                    None
+                ),
+                problem(
+                    "unknown key `relase` in [helm]",
+                    "relase",
+                    Some("did you mean `release`?")
+                ),
+                problem(
+                    "`namespace` in [helm] must be a string, found an integer",
+                    "3",
+                    None
+                ),
+            ]
         );
     }
 

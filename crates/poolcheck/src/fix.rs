@@ -52,6 +52,8 @@ pub enum WriteError {
     ChangedOnDisk,
     /// The file has no write permission: someone meant it to stay as it is.
     ReadOnly,
+    /// The file is Latin-1, and the fix adds a character Latin-1 cannot hold.
+    Unencodable,
     Io(std::io::Error),
 }
 
@@ -62,6 +64,9 @@ impl std::fmt::Display for WriteError {
             WriteError::ReadOnly => {
                 f.write_str("the file is read-only; make it writable to let `--fix` change it")
             }
+            WriteError::Unencodable => f.write_str(
+                "the file is Latin-1, not UTF-8, and the fix adds characters Latin-1 cannot hold; apply it by hand",
+            ),
             WriteError::Io(e) => write!(f, "{e}"),
         }
     }
@@ -94,9 +99,8 @@ pub fn write_if_unchanged(path: &Path, before: &str, after: &str) -> Result<(), 
     if metadata.permissions().readonly() {
         return Err(WriteError::ReadOnly);
     }
-    if std::fs::read(&target)? != before.as_bytes() {
-        return Err(WriteError::ChangedOnDisk);
-    }
+    let after = encode_like(&std::fs::read(&target)?, before, after)?;
+    let after = after.as_slice();
     if identity::must_write_in_place(&metadata) {
         return write_in_place(&target, after);
     }
@@ -104,7 +108,7 @@ pub fn write_if_unchanged(path: &Path, before: &str, after: &str) -> Result<(), 
     let mut temp = tempfile::Builder::new()
         .prefix(".poolcheck-fix-")
         .tempfile_in(dir)?;
-    temp.write_all(after.as_bytes())?;
+    temp.write_all(after)?;
     temp.as_file().set_permissions(metadata.permissions())?;
     if !identity::take_owner(temp.as_file(), &metadata) {
         drop(temp);
@@ -115,12 +119,43 @@ pub fn write_if_unchanged(path: &Path, before: &str, after: &str) -> Result<(), 
     Ok(())
 }
 
-fn write_in_place(target: &Path, after: &str) -> Result<(), WriteError> {
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// The bytes to write for `after`, in the encoding the file has on disk,
+/// when the file still holds `before`: poolcheck reads a UTF-8 byte-order
+/// mark as no text and a stray non-UTF-8 byte in a `.conf`/`.ini`/`.env`
+/// file (or a Python file with a Latin-1 coding cookie) as Latin-1, so the
+/// comparison and the write go through the same decoding.
+fn encode_like(on_disk: &[u8], before: &str, after: &str) -> Result<Vec<u8>, WriteError> {
+    if on_disk == before.as_bytes() {
+        return Ok(after.as_bytes().to_vec());
+    }
+    if let Some(rest) = on_disk.strip_prefix(UTF8_BOM)
+        && rest == before.as_bytes()
+    {
+        return Ok([UTF8_BOM, after.as_bytes()].concat());
+    }
+    let latin1_before = std::str::from_utf8(on_disk).is_err()
+        && on_disk.len() == before.chars().count()
+        && on_disk
+            .iter()
+            .zip(before.chars())
+            .all(|(&b, c)| char::from(b) == c);
+    if !latin1_before {
+        return Err(WriteError::ChangedOnDisk);
+    }
+    after
+        .chars()
+        .map(|c| u8::try_from(u32::from(c)).map_err(|_| WriteError::Unencodable))
+        .collect()
+}
+
+fn write_in_place(target: &Path, after: &[u8]) -> Result<(), WriteError> {
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .truncate(true)
         .open(target)?;
-    file.write_all(after.as_bytes())?;
+    file.write_all(after)?;
     file.sync_all()?;
     Ok(())
 }
@@ -478,6 +513,43 @@ mod tests {
     }
 
     #[cfg(unix)]
+    #[test]
+    fn a_latin1_file_is_written_back_in_latin1() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("pgbouncer.ini");
+        // `caf\xe9` in a comment: not UTF-8, read as Latin-1.
+        std::fs::write(&path, b"; caf\xe9\npool_mode = statment\n").expect("write");
+        write_if_unchanged(
+            &path,
+            "; caf\u{e9}\npool_mode = statment\n",
+            "; caf\u{e9}\npool_mode = statement\n",
+        )
+        .expect("written");
+        assert_eq!(
+            std::fs::read(&path).expect("read"),
+            b"; caf\xe9\npool_mode = statement\n"
+        );
+        let result = write_if_unchanged(
+            &path,
+            "; caf\u{e9}\npool_mode = statement\n",
+            "; caf\u{e9} \u{2014}\npool_mode = statement\n",
+        );
+        assert!(matches!(result, Err(WriteError::Unencodable)), "{result:?}");
+        assert_eq!(
+            std::fs::read(&path).expect("read"),
+            b"; caf\xe9\npool_mode = statement\n"
+        );
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("db.py");
+        std::fs::write(&path, b"\xEF\xBB\xBFx = 1\n").expect("write");
+        write_if_unchanged(&path, "x = 1\n", "x = 2\n").expect("written");
+        assert_eq!(std::fs::read(&path).expect("read"), b"\xEF\xBB\xBFx = 2\n");
+    }
+
     #[test]
     fn a_read_only_file_is_refused_and_left_as_it_was() {
         use std::os::unix::fs::PermissionsExt;

@@ -26,6 +26,22 @@ pub struct ProjectConfig {
     pub databases: Vec<DatabaseDecl>,
     pub pgbouncer: Option<PgBouncerDecl>,
     pub services: Vec<ServiceDecl>,
+    pub helm: Option<HelmDecl>,
+}
+
+/// `[helm]`: how charts are rendered.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct HelmDecl {
+    pub location: Option<Location>,
+    /// Extra values files, relative to the configuration's directory, laid
+    /// over a chart's values.yaml in order (`helm -f`). A file inside a
+    /// chart's directory applies to that chart; one outside every chart
+    /// applies to every chart.
+    pub values: Vec<Sourced<String>>,
+    /// `.Release.Name` (default `release-name`, as `helm template`).
+    pub release: Option<Sourced<String>>,
+    /// `.Release.Namespace` (default `default`).
+    pub namespace: Option<Sourced<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -127,6 +143,18 @@ impl ProjectConfig {
                     keep(&mut base.instances, over.instances);
                 }
                 None => self.pgbouncer = Some(over),
+            }
+        }
+        if let Some(over) = over.helm {
+            match &mut self.helm {
+                Some(base) => {
+                    if !over.values.is_empty() {
+                        base.values = over.values;
+                    }
+                    keep(&mut base.release, over.release);
+                    keep(&mut base.namespace, over.namespace);
+                }
+                None => self.helm = Some(over),
             }
         }
         for over in over.services {

@@ -40,6 +40,13 @@ pub enum FileKind {
     Compose,
     Shell,
     DotEnv,
+    /// A Helm chart's `Chart.yaml`.
+    HelmChart,
+    /// A values file in a chart's directory (`values.yaml`, `values-*.yaml`).
+    HelmValues,
+    /// A file under a chart's `templates/`: Go-template text that is YAML
+    /// only once rendered, so no YAML reader takes it as it is.
+    HelmTemplate,
 }
 
 impl FileKind {
