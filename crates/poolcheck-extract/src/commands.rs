@@ -7,7 +7,9 @@
 //! values the tool would reject are reported as problems; front-ends turn
 //! them into PC002 diagnostics.
 
-use poolcheck_core::facts::deploy::{CommandSite, DeployFacts, LinkKind, LinkedFile};
+use poolcheck_core::facts::deploy::{
+    CommandOrigin, CommandSite, DeployFacts, LinkKind, LinkedFile,
+};
 use poolcheck_core::facts::process::{ServerInvocation, ServerKind, ServerSettings};
 use poolcheck_core::{
     Diagnostic, Environment, FilePath, IntExpr, Location, Origin, Severity, Sourced, Span,
@@ -38,10 +40,23 @@ pub struct Interpreted {
 /// `${VAR}` in `command:` from the shell and the project's `.env`); for
 /// Dockerfile, Procfile and script commands pass the service's environment.
 pub fn invocations(facts: &DeployFacts, env: &Environment) -> Vec<ServerInvocation> {
+    let last_script_command = facts
+        .commands
+        .iter()
+        .rposition(|site| matches!(site.origin, CommandOrigin::Script { .. }));
     facts
         .commands
         .iter()
-        .filter_map(|site| invocation(site, env))
+        .enumerate()
+        .filter_map(|(index, site)| {
+            let found = invocation(site, env)?;
+            // A script runs `manage.py trace_paths` before it execs its
+            // server: only its last command can be a long-running one.
+            let setup_step = found.kind == ServerKind::DjangoCommand
+                && matches!(site.origin, CommandOrigin::Script { .. })
+                && Some(index) != last_script_command;
+            (!setup_step).then_some(found)
+        })
         .collect()
 }
 
@@ -172,6 +187,8 @@ fn relocate_settings(s: &mut ServerSettings, origin: &Origin, location: Option<&
     relocate(&mut s.config_file, origin, location);
     relocate(&mut s.lazy_apps, origin, location);
     relocate(&mut s.blocking_threads, origin, location);
+    relocate(&mut s.backpressure, origin, location);
+    relocate(&mut s.backlog, origin, location);
     relocate(&mut s.enable_threads, origin, location);
 }
 
@@ -221,7 +238,7 @@ fn interpret_at_depth(
         return interpret_at_depth(rest, file, env, depth + 1);
     }
     if matches!(name, "manage.py" | "django-admin" | "django-admin.py") {
-        return django_manage(rest);
+        return django_manage(&program, rest, file);
     }
     if name == "flask" {
         return rest
@@ -246,6 +263,10 @@ fn program_by_name(
         "granian" => ServerKind::Granian,
         "uwsgi" => ServerKind::Uwsgi,
         "celery" => ServerKind::Celery,
+        "fastapi" => return fastapi(rest, file, env),
+        "dramatiq" | "dramatiq-gevent" => ServerKind::Dramatiq,
+        "rq" => ServerKind::Rq,
+        "huey_consumer" | "huey_consumer.py" => ServerKind::Huey,
         _ => return None,
     };
     let mut out = Interpreted {
@@ -262,7 +283,10 @@ fn program_by_name(
         ServerKind::Granian => granian(rest, file, env, &mut out),
         ServerKind::Uwsgi => uwsgi(rest, file, &mut out),
         ServerKind::Celery => return celery(rest, file, out),
-        ServerKind::CeleryBeat | ServerKind::DevServer => {}
+        ServerKind::Dramatiq => dramatiq(rest, file, name == "dramatiq-gevent", &mut out),
+        ServerKind::Rq => return rq(rest, file, out),
+        ServerKind::Huey => huey(rest, file, &mut out),
+        ServerKind::CeleryBeat | ServerKind::DevServer | ServerKind::DjangoCommand => {}
     }
     Some(out)
 }
@@ -282,9 +306,143 @@ fn dev_server() -> Interpreted {
     }
 }
 
-fn django_manage(rest: &[Arg]) -> Option<Interpreted> {
-    let subcommand = rest.iter().find(|a| !a.text().starts_with('-'))?.text();
-    matches!(subcommand.as_str(), "runserver" | "runserver_plus").then(dev_server)
+/// `manage.py <command>`: the development server, the task workers that
+/// Django integrations start (django-rq, huey, django-dramatiq), another
+/// long-running command (a process that runs the settings module), or a
+/// one-off (`migrate`, `collectstatic`, `wait_for_db`) that is no service.
+fn django_manage(manage: &str, rest: &[Arg], file: &FilePath) -> Option<Interpreted> {
+    let position = rest.iter().position(|a| !a.text().starts_with('-'))?;
+    let subcommand_arg = &rest[position];
+    let subcommand = subcommand_arg.text();
+    let after = &rest[position + 1..];
+    let entry = || {
+        Some(Sourced::computed(
+            manage.to_owned(),
+            "the Django project's manage.py",
+            None,
+        ))
+    };
+    let mut out = Interpreted {
+        kind: ServerKind::DjangoCommand,
+        settings: ServerSettings::default(),
+        development: false,
+        problems: Vec::new(),
+    };
+    match subcommand.as_str() {
+        "runserver" | "runserver_plus" => return Some(dev_server()),
+        "rqworker" => return Some(rq_worker(after, file, out, false)),
+        "rqworker-pool" => return Some(rq_worker(after, file, out, true)),
+        "run_huey" => {
+            out.kind = ServerKind::Huey;
+            huey(after, file, &mut out);
+            out.settings.app = entry();
+            return Some(out);
+        }
+        "rundramatiq" => {
+            out.kind = ServerKind::Dramatiq;
+            dramatiq(after, file, false, &mut out);
+            out.settings.app = entry();
+            return Some(out);
+        }
+        _ => {}
+    }
+    if !subcommand_arg.is_literal() || is_one_off_management_command(&subcommand) {
+        return None;
+    }
+    out.settings.workers = Some(Sourced::tool_default(
+        IntExpr::Const(1),
+        format!("Django management command `{subcommand}`"),
+    ));
+    out.settings.app = entry();
+    Some(out)
+}
+
+/// Management commands that run once and exit (Django's own and the usual
+/// setup commands of projects): they hold connections only while they run.
+fn is_one_off_management_command(name: &str) -> bool {
+    const ONE_OFF: &[&str] = &[
+        "migrate",
+        "makemigrations",
+        "collectstatic",
+        "compilemessages",
+        "makemessages",
+        "createsuperuser",
+        "changepassword",
+        "check",
+        "shell",
+        "shell_plus",
+        "dbshell",
+        "test",
+        "testserver",
+        "loaddata",
+        "dumpdata",
+        "flush",
+        "showmigrations",
+        "sqlmigrate",
+        "squashmigrations",
+        "optimizemigration",
+        "createcachetable",
+        "clearsessions",
+        "diffsettings",
+        "inspectdb",
+        "sendtestemail",
+        "startapp",
+        "startproject",
+        "help",
+        "version",
+        "compress",
+        "remove_stale_contenttypes",
+    ];
+    const ONE_OFF_PREFIXES: &[&str] = &[
+        "wait",
+        "create",
+        "make",
+        "migrate",
+        "compile",
+        "collect",
+        "check",
+        "load",
+        "dump",
+        "init",
+        "setup",
+        "seed",
+        "sync",
+        "clear",
+        "clean",
+        "ensure",
+        "bootstrap",
+        "populate",
+        "import",
+        "export",
+        "upgrade",
+        "install",
+        "generate",
+        "reset",
+        "flush",
+        "sql",
+        "show",
+        "test",
+        "send",
+        "start",
+        "squash",
+        "remove",
+        "delete",
+        "update",
+        "rebuild",
+        "fix",
+        "backup",
+        "restore",
+        "register",
+        "set",
+        "add",
+        "copy",
+        "print",
+        "validate",
+    ];
+    ONE_OFF.contains(&name)
+        || ONE_OFF_PREFIXES
+            .iter()
+            .any(|prefix| name.starts_with(prefix))
 }
 
 fn python(rest: &[Arg], file: &FilePath, env: &Environment) -> Option<Interpreted> {
@@ -295,14 +453,26 @@ fn python(rest: &[Arg], file: &FilePath, env: &Environment) -> Option<Interprete
             let module = rest.get(i + 1)?.text();
             let after = &rest[(i + 2).min(rest.len())..];
             return match module.as_str() {
-                "django" => django_manage(after),
+                "django" => django_manage("django", after, file),
                 "flask" => after
                     .first()
                     .is_some_and(|a| a.text() == "run")
                     .then(dev_server),
-                "uvicorn" | "gunicorn" | "celery" | "hypercorn" | "granian" | "daphne" => {
-                    program_by_name(&module, after, file, env)
-                }
+                "uvicorn"
+                | "gunicorn"
+                | "celery"
+                | "hypercorn"
+                | "granian"
+                | "daphne"
+                | "fastapi"
+                | "dramatiq"
+                | "rq"
+                | "huey.bin.huey_consumer" => program_by_name(
+                    module.rsplit('.').next().unwrap_or(&module),
+                    after,
+                    file,
+                    env,
+                ),
                 _ => None,
             };
         }
@@ -314,7 +484,9 @@ fn python(rest: &[Arg], file: &FilePath, env: &Environment) -> Option<Interprete
             continue;
         }
         return if basename(&text) == "manage.py" {
-            django_manage(&rest[i + 1..])
+            django_manage(&text, &rest[i + 1..], file)
+        } else if basename(&text) == "huey_consumer.py" {
+            program_by_name("huey_consumer", &rest[i + 1..], file, env)
         } else {
             None
         };
@@ -498,6 +670,18 @@ fn parse_options(args: &[Arg], specs: &[OptSpec], unknown_takes_value: bool) -> 
         let arg = &args[i];
         let text = arg.text();
         i += 1;
+        if !arg.is_known() && text.starts_with('-') {
+            // `"--${MODE}" "${ENDPOINT}"`: an option whose name comes from the
+            // environment. Its known prefix may read `--`, which must not end
+            // the options; skip it and the value that follows it.
+            if args
+                .get(i)
+                .is_some_and(|next| !next.text().starts_with('-'))
+            {
+                i += 1;
+            }
+            continue;
+        }
         if text == "--" {
             positionals.extend(args[i..].iter().cloned());
             break;
@@ -1045,6 +1229,8 @@ const GRANIAN_OPTIONS: &[OptSpec] = &[
     opt(&["--workers"], "workers", Takes::Value),
     opt(&["--interface"], "interface", Takes::Value),
     opt(&["--blocking-threads"], "blocking_threads", Takes::Value),
+    opt(&["--backpressure"], "backpressure", Takes::Value),
+    opt(&["--backlog"], "backlog", Takes::Value),
     opt(&["--host"], "host", Takes::Value),
     opt(&["--port"], "port", Takes::Value),
     opt(
@@ -1057,8 +1243,6 @@ const GRANIAN_OPTIONS: &[OptSpec] = &[
             "--runtime-mode",
             "--loop",
             "--task-impl",
-            "--backlog",
-            "--backpressure",
             "--blocking-threads-idle-timeout",
             "--http1-buffer-size",
             "--http1-header-read-timeout",
@@ -1115,6 +1299,8 @@ fn granian(args: &[Arg], file: &FilePath, env: &Environment, out: &mut Interpret
             "blocking_threads" => {
                 s.blocking_threads = Some(count_value(occ, file, "granian", problems));
             }
+            "backpressure" => s.backpressure = Some(count_value(occ, file, "granian", problems)),
+            "backlog" => s.backlog = Some(count_value(occ, file, "granian", problems)),
             "interface" => {
                 s.worker_class = Some(choice_value(
                     occ,
@@ -1140,6 +1326,12 @@ fn granian(args: &[Arg], file: &FilePath, env: &Environment, out: &mut Interpret
     if s.blocking_threads.is_none() {
         s.blocking_threads = env_count(env, "GRANIAN_BLOCKING_THREADS");
     }
+    if s.backpressure.is_none() {
+        s.backpressure = env_count(env, "GRANIAN_BACKPRESSURE");
+    }
+    if s.backlog.is_none() {
+        s.backlog = env_count(env, "GRANIAN_BACKLOG");
+    }
     if s.worker_class.is_none() {
         s.worker_class = Some(
             env_setting(env, "GRANIAN_INTERFACE")
@@ -1150,6 +1342,76 @@ fn granian(args: &[Arg], file: &FilePath, env: &Environment, out: &mut Interpret
         s.bind = Some(join_host_port(host, port, "127.0.0.1", "8000", "granian"));
     }
     s.app = first_positional(&parsed, file);
+}
+
+/// The threads a granian WSGI worker runs requests on: `--blocking-threads`,
+/// else half the backpressure, which defaults to the backlog (1024, at least
+/// 128) shared by the workers: 512 with one worker, 256 each with two
+/// (granian `server/common.py`). Unknown when a factor is.
+pub fn granian_wsgi_blocking_threads(settings: &ServerSettings) -> Sourced<IntExpr> {
+    if let Some(threads) = &settings.blocking_threads {
+        return threads.clone();
+    }
+    let fold = |expr: IntExpr| match expr.constant() {
+        Some(value) => IntExpr::Const(value),
+        None => expr,
+    };
+    let half = |p: IntExpr| {
+        IntExpr::Max(
+            Box::new(IntExpr::Const(1)),
+            Box::new(IntExpr::FloorDiv(Box::new(p), Box::new(IntExpr::Const(2)))),
+        )
+    };
+    if let Some(backpressure) = &settings.backpressure {
+        let Some(p) = &backpressure.value else {
+            return backpressure.clone();
+        };
+        return Sourced::computed(
+            fold(half(p.clone())),
+            "granian WSGI: backpressure ÷ 2",
+            backpressure.location.clone(),
+        );
+    }
+    let workers = settings
+        .workers
+        .clone()
+        .unwrap_or_else(|| Sourced::tool_default(IntExpr::Const(1), "granian"));
+    let backlog = settings
+        .backlog
+        .clone()
+        .unwrap_or_else(|| Sourced::tool_default(IntExpr::Const(1024), "granian"));
+    let (Some(w), Some(b)) = (&workers.value, &backlog.value) else {
+        let missing = if workers.is_known() { backlog } else { workers };
+        return Sourced::unknown(
+            format!(
+                "granian's WSGI blocking threads default to backlog ÷ workers ÷ 2, and {}",
+                missing.unknown_reason().unwrap_or("a factor is unknown")
+            ),
+            missing.location,
+        );
+    };
+    let backpressure = IntExpr::Max(
+        Box::new(IntExpr::Const(1)),
+        Box::new(IntExpr::FloorDiv(
+            Box::new(IntExpr::Max(
+                Box::new(IntExpr::Const(128)),
+                Box::new(b.clone()),
+            )),
+            Box::new(IntExpr::Max(
+                Box::new(IntExpr::Const(1)),
+                Box::new(w.clone()),
+            )),
+        )),
+    );
+    let location = backlog
+        .location
+        .clone()
+        .or_else(|| workers.location.clone());
+    Sourced::computed(
+        fold(half(backpressure)),
+        "granian WSGI default: backlog (1024) ÷ workers ÷ 2",
+        location,
+    )
 }
 
 const UWSGI_OPTIONS: &[OptSpec] = &[
@@ -1214,6 +1476,287 @@ fn uwsgi(args: &[Arg], file: &FilePath, out: &mut Interpreted) {
             .find(|a| has_extension(&a.text(), "ini"))
             .map(|a| a.sourced(file));
     }
+}
+
+const FASTAPI_OPTIONS: &[OptSpec] = &[
+    opt(&["--workers"], "workers", Takes::Value),
+    opt(&["--app"], "app", Takes::Value),
+    opt(&["-e", "--entrypoint"], "entrypoint", Takes::Value),
+    opt(&["--host"], "host", Takes::Value),
+    opt(&["--port"], "port", Takes::Value),
+    opt(
+        &["--root-path", "--forwarded-allow-ips"],
+        "other",
+        Takes::Value,
+    ),
+];
+
+/// `fastapi run [PATH] --workers N` runs uvicorn (its `--workers`, else
+/// `$WEB_CONCURRENCY`, else 1); `fastapi dev` is the reloading development
+/// server. The path (or `--entrypoint module:app`) is the entry point.
+fn fastapi(rest: &[Arg], file: &FilePath, env: &Environment) -> Option<Interpreted> {
+    let subcommand = rest.first()?.text();
+    if subcommand == "dev" {
+        return Some(dev_server());
+    }
+    if subcommand != "run" {
+        return None;
+    }
+    let parsed = parse_options(&rest[1..], FASTAPI_OPTIONS, false);
+    let mut out = Interpreted {
+        kind: ServerKind::Uvicorn,
+        settings: ServerSettings::default(),
+        development: false,
+        problems: Vec::new(),
+    };
+    let s = &mut out.settings;
+    let mut host = None;
+    let mut port = None;
+    for occ in &parsed.options {
+        match occ.key {
+            "workers" => s.workers = Some(count_value(occ, file, "fastapi", &mut out.problems)),
+            "host" => host = Some(string_value(occ, file)),
+            "port" => port = Some(string_value(occ, file)),
+            _ => {}
+        }
+    }
+    // `fastapi run` listens on all interfaces, port 8000.
+    if host.is_some() || port.is_some() {
+        s.bind = Some(join_host_port(host, port, "0.0.0.0", "8000", "fastapi"));
+    }
+    if s.workers.is_none() {
+        s.workers = Some(
+            env_count(env, "WEB_CONCURRENCY")
+                .unwrap_or_else(|| Sourced::tool_default(IntExpr::Const(1), "fastapi run")),
+        );
+    }
+    let attribute = parsed
+        .last("app")
+        .and_then(|o| o.value.as_ref())
+        .map(Arg::text);
+    s.app = match parsed.last("entrypoint") {
+        Some(entrypoint) => Some(string_value(entrypoint, file)),
+        None => first_positional(&parsed, file).map(|path| match &attribute {
+            Some(attribute) => path.map(|p| format!("{p}:{attribute}")),
+            None => path,
+        }),
+    };
+    Some(out)
+}
+
+const DRAMATIQ_OPTIONS: &[OptSpec] = &[
+    opt(&["-p", "--processes"], "workers", Takes::Value),
+    opt(&["-t", "--threads"], "threads", Takes::Value),
+    opt(
+        &[
+            "-P",
+            "--path",
+            "--pid-file",
+            "--log-file",
+            "--watch",
+            "-f",
+            "--fork-function",
+            "--worker-shutdown-timeout",
+            "-Q",
+            "--queues",
+        ],
+        "other",
+        Takes::Value,
+    ),
+];
+
+/// `dramatiq broker_module [module…] --processes N --threads T`: N worker
+/// processes (default: the CPU count) of T threads (default 8); with
+/// `dramatiq-gevent` the threads are greenlets. The broker module is the
+/// entry point.
+fn dramatiq(args: &[Arg], file: &FilePath, gevent: bool, out: &mut Interpreted) {
+    let parsed = parse_options(args, DRAMATIQ_OPTIONS, false);
+    let problems = &mut out.problems;
+    let s = &mut out.settings;
+    for occ in &parsed.options {
+        match occ.key {
+            "workers" => s.workers = Some(count_value(occ, file, "dramatiq", problems)),
+            "threads" => s.threads = Some(count_value(occ, file, "dramatiq", problems)),
+            _ => {}
+        }
+    }
+    s.workers
+        .get_or_insert_with(|| Sourced::tool_default(IntExpr::Cpus, "dramatiq (one per CPU)"));
+    s.threads
+        .get_or_insert_with(|| Sourced::tool_default(IntExpr::Const(8), "dramatiq"));
+    if gevent {
+        s.worker_class = Some(Sourced::tool_default(
+            "gevent".to_owned(),
+            "dramatiq-gevent",
+        ));
+    }
+    if s.app.is_none() {
+        s.app = first_positional(&parsed, file);
+    }
+}
+
+const RQ_WORKER_OPTIONS: &[OptSpec] = &[
+    opt(&["-n", "--num-workers"], "workers", Takes::Value),
+    opt(&["-w", "--worker-class"], "worker_class", Takes::Value),
+    opt(&["-c", "--config"], "config", Takes::Value),
+    opt(
+        &[
+            "-u",
+            "--url",
+            "-j",
+            "--job-class",
+            "--queue-class",
+            "--connection-class",
+            "--name",
+            "--results-ttl",
+            "--worker-ttl",
+            "--maintenance-interval",
+            "--job-monitoring-interval",
+            "-P",
+            "--path",
+            "-l",
+            "--logging_level",
+            "--logging-level",
+            "--log-format",
+            "--date-format",
+            "--exception-handler",
+            "--pid",
+            "--max-jobs",
+            "--max-idle-time",
+            "-S",
+            "--serializer",
+            "--dequeue-strategy",
+            "--sentry-dsn",
+            "--sentry-ca-certs",
+            "--sentry-debug",
+            "-q",
+            "--queue",
+        ],
+        "other",
+        Takes::Value,
+    ),
+];
+
+/// `rq worker` and `rq worker-pool`.
+fn rq(args: &[Arg], file: &FilePath, out: Interpreted) -> Option<Interpreted> {
+    let subcommand = args.iter().position(|a| !a.text().starts_with('-'))?;
+    match args[subcommand].text().as_str() {
+        "worker" => Some(rq_worker(&args[subcommand + 1..], file, out, false)),
+        "worker-pool" => Some(rq_worker(&args[subcommand + 1..], file, out, true)),
+        _ => None,
+    }
+}
+
+/// An rq worker forks a work-horse for each job, so two processes hold
+/// connections at once: the worker and its horse, one job at a time. A
+/// `SimpleWorker` runs jobs in the worker itself. `worker-pool -n N` runs N
+/// such workers (default 1).
+fn rq_worker(args: &[Arg], file: &FilePath, mut out: Interpreted, pool: bool) -> Interpreted {
+    out.kind = ServerKind::Rq;
+    let parsed = parse_options(args, RQ_WORKER_OPTIONS, false);
+    let problems = &mut out.problems;
+    let s = &mut out.settings;
+    let mut workers = None;
+    for occ in &parsed.options {
+        match occ.key {
+            "workers" if pool => workers = Some(count_value(occ, file, "rq", problems)),
+            "worker_class" => s.worker_class = Some(string_value(occ, file)),
+            "config" => s.config_file = Some(string_value(occ, file)),
+            _ => {}
+        }
+    }
+    let simple = s
+        .worker_class
+        .as_ref()
+        .and_then(|c| c.value.as_deref())
+        .is_some_and(|c| c.ends_with("SimpleWorker"));
+    let per_worker = if simple { 1 } else { 2 };
+    let workers = workers.unwrap_or_else(|| {
+        Sourced::tool_default(
+            IntExpr::Const(1),
+            if pool { "rq worker-pool" } else { "rq" },
+        )
+    });
+    let why = if simple {
+        "rq SimpleWorker: jobs run in the worker process"
+    } else {
+        "rq: each worker and the work-horse it forks for the current job"
+    };
+    s.workers = Some(match &workers.value {
+        Some(count) if per_worker > 1 => Sourced::computed(
+            IntExpr::Mul(
+                Box::new(count.clone()),
+                Box::new(IntExpr::Const(per_worker)),
+            ),
+            why,
+            workers.location.clone(),
+        ),
+        _ => workers,
+    });
+    s.concurrency = Some(Sourced::tool_default(
+        IntExpr::Const(1),
+        "rq: one job at a time",
+    ));
+    out
+}
+
+const HUEY_OPTIONS: &[OptSpec] = &[
+    opt(&["-w", "--workers"], "workers", Takes::Value),
+    opt(&["-k", "--worker-type"], "worker_class", Takes::Value),
+    opt(
+        &[
+            "-d",
+            "--delay",
+            "-m",
+            "--max-delay",
+            "-b",
+            "--backoff",
+            "-c",
+            "--health-check-interval",
+            "-s",
+            "--scheduler-interval",
+            "-l",
+            "--logfile",
+        ],
+        "other",
+        Takes::Value,
+    ),
+];
+
+/// `huey_consumer module.huey -w N -k thread|process|greenlet`: N workers
+/// (default 1) of the given kind (default thread). Process workers are
+/// processes; thread and greenlet workers share one process.
+fn huey(args: &[Arg], file: &FilePath, out: &mut Interpreted) {
+    let parsed = parse_options(args, HUEY_OPTIONS, false);
+    let problems = &mut out.problems;
+    let s = &mut out.settings;
+    for occ in &parsed.options {
+        match occ.key {
+            "workers" => s.concurrency = Some(count_value(occ, file, "huey", problems)),
+            "worker_class" => {
+                s.worker_class = Some(choice_value(
+                    occ,
+                    file,
+                    "huey worker type",
+                    &["thread", "process", "greenlet"],
+                    false,
+                    problems,
+                ));
+            }
+            _ => {}
+        }
+    }
+    s.concurrency
+        .get_or_insert_with(|| Sourced::tool_default(IntExpr::Const(1), "huey workers"));
+    s.worker_class
+        .get_or_insert_with(|| Sourced::tool_default("thread".to_owned(), "huey"));
+    // `main.huey` names the Huey instance `huey` in module `main`.
+    s.app = first_positional(&parsed, file).map(|target| {
+        target.map(|t| match t.rsplit_once('.') {
+            Some((module, attribute)) if !t.contains(':') => format!("{module}:{attribute}"),
+            _ => t,
+        })
+    });
 }
 
 const CELERY_GLOBAL_OPTIONS: &[OptSpec] = &[
@@ -1318,7 +1861,19 @@ fn celery(args: &[Arg], file: &FilePath, mut out: Interpreted) -> Option<Interpr
             for occ in &parsed.options {
                 match occ.key {
                     "concurrency" => {
-                        s.concurrency = Some(count_value(occ, file, "celery", problems));
+                        let count = count_value(occ, file, "celery", problems);
+                        s.concurrency = Some(
+                            if count.value.as_ref().and_then(IntExpr::constant) == Some(0) {
+                                // Celery: "0 or unset means the number of CPUs".
+                                Sourced::computed(
+                                    IntExpr::Cpus,
+                                    "celery --concurrency 0 (one per CPU)",
+                                    count.location,
+                                )
+                            } else {
+                                count
+                            },
+                        );
                     }
                     "autoscale" => {
                         // `--autoscale=MAX,MIN`: the pool grows up to MAX.
@@ -1742,5 +2297,151 @@ mod tests {
         );
         assert_eq!(workers.and_then(|w| w.location.clone()), Some(location));
         assert!(gunicorn_cmd_args(&Environment::new()).is_none());
+    }
+
+    fn expr(v: Option<&Sourced<IntExpr>>) -> Option<IntExpr> {
+        v.and_then(|s| s.value.clone())
+    }
+
+    #[test]
+    fn dramatiq_defaults_are_one_process_per_cpu_of_eight_threads() {
+        let found = must("exec dramatiq app.broker app.tasks -Q default");
+        assert_eq!(found.kind, ServerKind::Dramatiq);
+        assert_eq!(expr(found.settings.workers.as_ref()), Some(IntExpr::Cpus));
+        assert_eq!(int(found.settings.threads.as_ref()), Some(8));
+        assert_eq!(text(found.settings.app.as_ref()), Some("app.broker"));
+        let found = must("python -m dramatiq app.tasks -p 3 -t 2");
+        assert_eq!(int(found.settings.workers.as_ref()), Some(3));
+        assert_eq!(int(found.settings.threads.as_ref()), Some(2));
+    }
+
+    #[test]
+    fn rq_workers_hold_a_work_horse_unless_simple() {
+        let found = must("rq worker -u redis://r:6379 high default");
+        assert_eq!(found.kind, ServerKind::Rq);
+        assert_eq!(int(found.settings.workers.as_ref()), Some(2));
+        let found = must("rq worker --worker-class rq.worker.SimpleWorker default");
+        assert_eq!(int(found.settings.workers.as_ref()), Some(1));
+        let found = must("rq worker-pool -n 3 default");
+        assert_eq!(int(found.settings.workers.as_ref()), Some(6));
+        let found = must("python manage.py rqworker default");
+        assert_eq!(
+            (found.kind, int(found.settings.workers.as_ref())),
+            (ServerKind::Rq, Some(2))
+        );
+    }
+
+    #[test]
+    fn huey_worker_count_and_type() {
+        let found = must("huey_consumer.py main.huey -w 4 -k process");
+        assert_eq!(found.kind, ServerKind::Huey);
+        assert_eq!(int(found.settings.concurrency.as_ref()), Some(4));
+        assert_eq!(text(found.settings.worker_class.as_ref()), Some("process"));
+        assert_eq!(text(found.settings.app.as_ref()), Some("main:huey"));
+        let found = must("python manage.py run_huey");
+        assert_eq!(int(found.settings.concurrency.as_ref()), Some(1));
+        assert_eq!(text(found.settings.worker_class.as_ref()), Some("thread"));
+        let found = must("huey_consumer main.huey -k fork");
+        assert_eq!(found.problems.len(), 1, "{:?}", found.problems);
+    }
+
+    #[test]
+    fn fastapi_run_is_uvicorn_and_dev_is_a_development_server() {
+        let found = must("fastapi run src/app/main.py --workers 4 --port 80");
+        assert_eq!(found.kind, ServerKind::Uvicorn);
+        assert_eq!(int(found.settings.workers.as_ref()), Some(4));
+        assert_eq!(text(found.settings.app.as_ref()), Some("src/app/main.py"));
+        let found = must("fastapi run main.py --app api");
+        assert_eq!(text(found.settings.app.as_ref()), Some("main.py:api"));
+        assert_eq!(int(found.settings.workers.as_ref()), Some(1));
+        let found = run("fastapi run", &env(&[("WEB_CONCURRENCY", "3")])).expect("fastapi run");
+        assert_eq!(int(found.settings.workers.as_ref()), Some(3));
+        assert!(must("fastapi dev app/main.py").development);
+    }
+
+    #[test]
+    fn management_commands_are_services_unless_one_off() {
+        for one_off in [
+            "python manage.py migrate --noinput",
+            "python manage.py collectstatic --noinput",
+            "python manage.py wait_for_db",
+            "./manage.py createcachetable",
+            "python manage.py $COMMAND",
+        ] {
+            assert!(run(one_off, &Environment::new()).is_none(), "{one_off}");
+        }
+        let found = must("python manage.py process_tasks --sleep 5");
+        assert_eq!(found.kind, ServerKind::DjangoCommand);
+        assert_eq!(int(found.settings.workers.as_ref()), Some(1));
+        assert_eq!(text(found.settings.app.as_ref()), Some("manage.py"));
+        assert!(must("django-admin runserver").development);
+    }
+
+    #[test]
+    fn celery_concurrency_zero_is_one_per_cpu() {
+        let found = must("celery -A proj worker -c 0");
+        assert_eq!(
+            expr(found.settings.concurrency.as_ref()),
+            Some(IntExpr::Cpus)
+        );
+        let found = must("celery -A proj worker --concurrency=2");
+        assert_eq!(int(found.settings.concurrency.as_ref()), Some(2));
+    }
+
+    #[test]
+    fn granian_wsgi_threads_default_to_half_the_backlog_share() {
+        let threads = |cmd: &str| {
+            let found = must(cmd);
+            granian_wsgi_blocking_threads(&found.settings)
+                .value
+                .and_then(|v| v.constant())
+        };
+        assert_eq!(threads("granian --interface wsgi app:app"), Some(512));
+        assert_eq!(
+            threads("granian --interface wsgi --workers 2 app:app"),
+            Some(256)
+        );
+        assert_eq!(
+            threads("granian --interface wsgi --backpressure 20 app:app"),
+            Some(10)
+        );
+        assert_eq!(
+            threads("granian --interface wsgi --backlog 64 app:app"),
+            Some(64)
+        );
+        assert_eq!(
+            threads("granian --interface wsgi --workers 4 --blocking-threads 3 app:app"),
+            Some(3)
+        );
+    }
+
+    #[test]
+    fn a_dynamic_option_name_skips_one_option_and_its_value() {
+        for line in [
+            r#"uwsgi "--${UWSGI_MODE}" "${UWSGI_ENDPOINT}" --processes 4 --threads 2 --module shop.wsgi"#,
+            r"exec uwsgi --${UWSGI_MODE} ${UWSGI_ENDPOINT} --processes 4 --threads 2 --module shop.wsgi",
+            r#"gunicorn "--${MODE}" "${ENDPOINT}" --workers 4 --threads 2 shop.wsgi"#,
+        ] {
+            let found = must(line);
+            assert_eq!(int(found.settings.workers.as_ref()), Some(4), "{line}");
+            assert_eq!(int(found.settings.threads.as_ref()), Some(2), "{line}");
+        }
+        let found = must(r#"gunicorn "--${MODE}" "${ENDPOINT}" --workers 4 shop.wsgi"#);
+        assert_eq!(text(found.settings.app.as_ref()), Some("shop.wsgi"));
+    }
+
+    #[test]
+    fn a_management_command_before_the_last_command_of_a_script_is_a_setup_step() {
+        let file = poolcheck_core::SourceFile::new(
+            "docker-entrypoint.sh",
+            "#!/bin/sh\n./manage.py trace_paths --no-input\nexec ./manage.py process_tasks\n",
+        );
+        let mut facts =
+            poolcheck_core::FileFacts::new(file.path().clone(), poolcheck_core::FileKind::Shell);
+        shell::extract(&file, &mut facts);
+        let deploy = facts.deploy.expect("deploy facts");
+        let found = invocations(&deploy, &Environment::new());
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].location.span.start, 45);
     }
 }

@@ -209,14 +209,76 @@ fn relaxed_yaml(text: &str) -> Option<String> {
     changed.then(|| lines.concat())
 }
 
+/// A copy of `text`, with every byte offset unchanged, where the line breaks
+/// inside quoted scalars are spaces. saphyr refuses a continuation line of a
+/// quoted scalar indented no deeper than its key (`X: "[a,` / `b]"` with `b]"`
+/// at the key's column); Docker's and PyYAML's readers fold it into one line.
+/// The scalar keeps its words, with the continuation line's indentation as
+/// extra spaces. `None` when no quoted scalar spans lines.
+fn joined_quoted_lines(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = bytes.to_vec();
+    let mut changed = false;
+    let mut i = 0;
+    // The last byte that was not a space or tab, outside quotes and comments.
+    let mut previous = b'\n';
+    while i < bytes.len() {
+        let byte = bytes[i];
+        match byte {
+            b'#' if matches!(previous, b' ' | b'\t' | b'\n') || i == 0 => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            b'"' | b'\'' if matches!(previous, b':' | b'-' | b'[' | b'{' | b',' | b'?' | b'\n') => {
+                let quote = byte;
+                i += 1;
+                while i < bytes.len() {
+                    match bytes[i] {
+                        b'\\' if quote == b'"' => i += 1,
+                        b'\'' if quote == b'\'' && bytes.get(i + 1) == Some(&b'\'') => i += 1,
+                        b if b == quote => break,
+                        b'\n' => {
+                            out[i] = b' ';
+                            if i > 0 && bytes[i - 1] == b'\r' {
+                                out[i - 1] = b' ';
+                            }
+                            changed = true;
+                        }
+                        _ => {}
+                    }
+                    i += 1;
+                }
+                previous = quote;
+                i += 1;
+                continue;
+            }
+            b' ' | b'\t' | b'\r' => {}
+            _ => previous = byte,
+        }
+        if byte == b'\n' {
+            previous = b'\n';
+        }
+        i += 1;
+    }
+    // Only ASCII bytes were replaced, so the copy is still UTF-8.
+    changed.then(|| String::from_utf8(out).ok()).flatten()
+}
+
 pub fn extract(file: &SourceFile, facts: &mut FileFacts) {
     let mut deploy = DeployFacts::default();
     let positions = Positions::new(file.text());
     let blanked = relaxed_yaml(file.text());
+    let joined = joined_quoted_lines(file.text()).map(|joined| {
+        let relaxed = relaxed_yaml(&joined);
+        relaxed.unwrap_or(joined)
+    });
     let docs = match MarkedYaml::load_from_str(file.text()).or_else(|error| {
-        blanked
-            .as_deref()
-            .and_then(|text| MarkedYaml::load_from_str(text).ok())
+        [blanked.as_deref(), joined.as_deref()]
+            .into_iter()
+            .flatten()
+            .find_map(|text| MarkedYaml::load_from_str(text).ok())
             .ok_or(error)
     }) {
         Ok(docs) => docs,
@@ -1673,6 +1735,26 @@ services:
                 .and_then(|c| c.value.as_deref()),
             Some("uvicorn.workers.UvicornWorker")
         );
+    }
+
+    #[test]
+    fn a_quoted_scalar_continued_at_its_keys_column_is_read_as_docker_reads_it() {
+        let text = "services:\n  web:\n    image: app\n    environment:\n      ALLOWED: \"[a,\n  b]\"\n    command: \"gunicorn app:app\n  --workers 4\"\n";
+        let file = SourceFile::new(
+            poolcheck_core::FilePath::from("docker-compose.yml"),
+            text.to_owned(),
+        );
+        let mut facts = FileFacts::new(file.path().clone(), FileKind::Compose);
+        extract(&file, &mut facts);
+        assert!(facts.diagnostics.is_empty(), "{:?}", facts.diagnostics);
+        let deploy = facts.deploy.expect("compose facts");
+        assert_eq!(deploy.compose_services.len(), 1);
+        let found = commands::invocations(&deploy, &Environment::new());
+        assert_eq!(found.len(), 1);
+        let workers = found[0].settings.workers.as_ref().expect("workers");
+        assert_eq!(workers.value, Some(IntExpr::Const(4)));
+        let at = workers.location.as_ref().expect("location").span;
+        assert_eq!(&text[at.start as usize..at.end as usize], "4");
     }
 
     #[test]

@@ -361,14 +361,16 @@ impl Prefilter {
             FileKind::Shell => self.shell.is_match(text.as_bytes()).then_some(kind),
             FileKind::Ini => {
                 let lower = text.to_ascii_lowercase();
-                ["[pgbouncer]", "[uwsgi]"]
+                ["[pgbouncer]", "[uwsgi]", "[program:"]
                     .iter()
                     .any(|s| lower.contains(s))
                     .then_some(kind)
             }
             FileKind::PostgresConf => {
                 let lower = text.to_ascii_lowercase();
-                if lower.contains("[pgbouncer]") {
+                // PgBouncer and supervisord (`supervisord.conf`, `conf.d/*.conf`)
+                // configs are INI files.
+                if lower.contains("[pgbouncer]") || lower.contains("[program:") {
                     return Some(FileKind::Ini);
                 }
                 let named = path

@@ -19,6 +19,7 @@ pub mod procfile;
 pub mod project;
 pub mod python;
 pub mod shell;
+pub mod supervisord;
 pub mod terraform;
 pub mod uwsgi;
 
@@ -32,6 +33,7 @@ pub fn extract(file: &SourceFile, kind: FileKind) -> FileFacts {
         FileKind::Ini => {
             pgbouncer::extract(file, &mut facts);
             uwsgi::extract(file, &mut facts);
+            supervisord::extract(file, &mut facts);
         }
         FileKind::PostgresConf => pgconf::extract(file, &mut facts),
         FileKind::PoolcheckToml => project::extract(file, &mut facts),

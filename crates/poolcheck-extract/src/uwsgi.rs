@@ -6,7 +6,7 @@
 //! the file (`%(workers)`) or the CPU count (`%k`). uwsgi also takes every
 //! option from a `UWSGI_<OPTION>` variable, which overrides the file.
 
-use poolcheck_core::facts::deploy::{DeployFacts, UwsgiConfig};
+use poolcheck_core::facts::deploy::{CommandOrigin, CommandSite, DeployFacts, UwsgiConfig};
 use poolcheck_core::facts::process::{ServerInvocation, ServerKind, ServerSettings};
 use poolcheck_core::{
     ConfigEntry, Diagnostic, Environment, FileFacts, IntExpr, Origin, Severity, SourceFile,
@@ -27,7 +27,52 @@ pub fn extract(file: &SourceFile, facts: &mut FileFacts) {
         ));
     }
     let deploy = facts.deploy.get_or_insert_with(DeployFacts::default);
+    attached_daemons(file, &config, deploy);
     deploy.uwsgi = Some(config);
+}
+
+/// `attach-daemon = celery -A proj worker` (and `smart-attach-daemon =
+/// /tmp/pid celery …`, `attach-daemon2 = cmd=…`): uwsgi's master runs the
+/// command beside its workers, so it is a process group of its own.
+fn attached_daemons(file: &SourceFile, config: &UwsgiConfig, deploy: &mut DeployFacts) {
+    for entry in &config.entries {
+        let (skip_words, text_start) = match entry.key.as_str() {
+            "attach-daemon" | "attach-control-daemon" | "attach-daemon-as-root" => (0, 0),
+            "smart-attach-daemon" | "smart-attach-daemon-as-root" => (1, 0),
+            "attach-daemon2" => {
+                // Key-value form: the command is the `cmd=` value, up to the
+                // next `,key=` (commands rarely hold a comma).
+                let Some(at) = entry.value.find("cmd=") else {
+                    continue;
+                };
+                (0, at + 4)
+            }
+            _ => continue,
+        };
+        let mut text = &entry.value[text_start..];
+        if entry.key == "attach-daemon2"
+            && let Some(comma) = text.find(',')
+        {
+            text = &text[..comma];
+        }
+        let start = entry.value_location.span.start as usize + text_start;
+        for command in crate::shell::parse_script(text, &crate::shell::OffsetMap::Shifted(start)) {
+            if command.words.len() <= skip_words {
+                continue;
+            }
+            deploy.commands.push(CommandSite {
+                location: file.location(command.span),
+                origin: CommandOrigin::Script { function: None },
+                name_hint: None,
+                words: command.words[skip_words..].to_vec(),
+                assignments: command
+                    .assignments
+                    .iter()
+                    .map(|a| a.located(file.path()))
+                    .collect(),
+            });
+        }
+    }
 }
 
 /// The `[uwsgi]` section, or `None` when the file has none.
@@ -364,5 +409,23 @@ mod tests {
             facts.diagnostics[0].message,
             "invalid value `four` for uwsgi `processes`: expected a whole number"
         );
+    }
+
+    #[test]
+    fn attached_daemons_are_commands() {
+        let text = "[uwsgi]\nmodule = shop.wsgi\nattach-daemon = celery -A shop worker -c 3\nsmart-attach-daemon = /tmp/beat.pid celery -A shop beat --pidfile /tmp/beat.pid\nattach-daemon2 = cmd=rq worker default,freq=5\n";
+        let file = SourceFile::new("uwsgi.ini", text);
+        let mut facts = FileFacts::new(file.path().clone(), FileKind::Ini);
+        extract(&file, &mut facts);
+        let deploy = facts.deploy.expect("deploy facts");
+        let found = crate::commands::invocations(&deploy, &Environment::new());
+        let kinds: Vec<ServerKind> = found.iter().map(|f| f.kind).collect();
+        assert_eq!(
+            kinds,
+            [ServerKind::Celery, ServerKind::CeleryBeat, ServerKind::Rq]
+        );
+        let concurrency = found[0].settings.concurrency.as_ref().expect("concurrency");
+        let at = concurrency.location.as_ref().expect("location").span;
+        assert_eq!(&text[at.start as usize..at.end as usize], "3");
     }
 }

@@ -24,6 +24,25 @@ pub struct DeployFacts {
     pub links: Vec<LinkedFile>,
     /// The `[uwsgi]` section of a uwsgi INI file.
     pub uwsgi: Option<UwsgiConfig>,
+    /// supervisord `[program:x]` sections, in file order.
+    pub supervisord_programs: Vec<SupervisordProgram>,
+}
+
+/// One supervisord `[program:x]`: `numprocs` copies of its command, each with
+/// the program's `environment`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SupervisordProgram {
+    pub name: String,
+    /// The section header.
+    pub location: Location,
+    /// Indices into [`DeployFacts::commands`] of its `command`.
+    pub commands: Vec<usize>,
+    /// `numprocs` (default 1): literal, or unknown when not a whole number.
+    pub numprocs: Option<(i64, Location)>,
+    /// `environment=KEY="value",…`.
+    pub environment: EnvLayer,
+    /// `directory`: where the command runs.
+    pub directory: Option<String>,
 }
 
 /// One simple command (`gunicorn app:app -w 4`) as written, unexpanded.
@@ -59,6 +78,10 @@ pub enum CommandOrigin {
         /// True when the words come from `entrypoint:` (with `command:`
         /// appended when both are set).
         entrypoint: bool,
+    },
+    /// A supervisord `[program:x]` command.
+    Supervisord {
+        program: String,
     },
     /// A shell script, with the function the command sits in, if any.
     Script {

@@ -17,6 +17,15 @@ pub enum ServerKind {
     CeleryBeat,
     /// `manage.py runserver`, `flask run`: development servers, never services.
     DevServer,
+    /// `dramatiq module…`: `--processes` worker processes of `--threads` threads.
+    Dramatiq,
+    /// `rq worker` (a parent and one work-horse per job) or `rq worker-pool -n N`.
+    Rq,
+    /// `huey_consumer module.huey` / `manage.py run_huey`: `-w` workers of kind `-k`.
+    Huey,
+    /// A long-running Django management command (`manage.py process_tasks`):
+    /// one process running the settings module.
+    DjangoCommand,
 }
 
 impl ServerKind {
@@ -31,12 +40,24 @@ impl ServerKind {
             ServerKind::Celery => "celery",
             ServerKind::CeleryBeat => "celery beat",
             ServerKind::DevServer => "development server",
+            ServerKind::Dramatiq => "dramatiq",
+            ServerKind::Rq => "rq",
+            ServerKind::Huey => "huey",
+            ServerKind::DjangoCommand => "Django management command",
         }
     }
 
     /// An HTTP server (named `web` by default) rather than a task worker.
     pub fn is_http(self) -> bool {
-        !matches!(self, ServerKind::Celery | ServerKind::CeleryBeat)
+        !matches!(
+            self,
+            ServerKind::Celery
+                | ServerKind::CeleryBeat
+                | ServerKind::Dramatiq
+                | ServerKind::Rq
+                | ServerKind::Huey
+                | ServerKind::DjangoCommand
+        )
     }
 }
 
@@ -70,6 +91,12 @@ pub struct ServerSettings {
     pub lazy_apps: Option<Sourced<bool>>,
     /// granian `--blocking-threads`.
     pub blocking_threads: Option<Sourced<IntExpr>>,
+    /// granian `--backpressure`, which sets the WSGI blocking threads'
+    /// default (half of it).
+    pub backpressure: Option<Sourced<IntExpr>>,
+    /// granian `--backlog` (default 1024), whose share per worker is the
+    /// default backpressure.
+    pub backlog: Option<Sourced<IntExpr>>,
     /// uwsgi `enable-threads` (threads > 1 enables them too).
     pub enable_threads: Option<Sourced<bool>>,
 }
@@ -100,6 +127,8 @@ impl ServerSettings {
             config_file,
             lazy_apps,
             blocking_threads,
+            backpressure,
+            backlog,
             enable_threads
         );
     }

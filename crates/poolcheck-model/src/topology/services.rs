@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use poolcheck_core::facts::deploy::{ComposeEnvFile, ComposeService, DeployFacts, ShellWord};
+use poolcheck_core::facts::deploy::{
+    CommandOrigin, ComposeEnvFile, ComposeService, DeployFacts, ShellWord,
+};
 use poolcheck_core::facts::pool::Driver;
 use poolcheck_core::facts::process::{ServerInvocation, ServerKind, ServerSettings};
 use poolcheck_core::{
@@ -27,6 +29,7 @@ use crate::workspace::{Workspace, display_path};
 enum Source {
     Compose,
     Procfile,
+    Supervisord,
     Dockerfile,
     Script,
     Uwsgi,
@@ -40,6 +43,9 @@ struct Found {
     source: Source,
     /// The compose service, for replicas.
     compose: Option<(ComposeService, Environment)>,
+    /// Copies of the process group a process manager starts (supervisord
+    /// `numprocs`), counted as replicas.
+    copies: Option<Sourced<i64>>,
 }
 
 pub fn build(workspace: &Workspace, project_env: &Environment, deployment: &mut Deployment) {
@@ -74,6 +80,7 @@ pub fn build(workspace: &Workspace, project_env: &Environment, deployment: &mut 
             env: project_env.clone(),
             source: Source::Code,
             compose: None,
+            copies: None,
         });
     }
     found.sort_by_key(|f| f.source);
@@ -107,6 +114,7 @@ pub fn build(workspace: &Workspace, project_env: &Environment, deployment: &mut 
                 env: project_env.clone(),
                 source: Source::GunicornConfig,
                 compose: None,
+                copies: None,
             });
         }
     }
@@ -381,6 +389,7 @@ fn find_invocations(workspace: &Workspace, project_env: &Environment) -> Vec<Fou
                 env,
                 source: Source::Compose,
                 compose: Some((service.clone(), project_env.clone())),
+                copies: None,
             });
         }
         // `command: ./bin/entrypoint.sh`: the script's server runs as this
@@ -404,6 +413,7 @@ fn find_invocations(workspace: &Workspace, project_env: &Environment) -> Vec<Fou
                         env: service_env.clone(),
                         source: Source::Compose,
                         compose: Some((service.clone(), project_env.clone())),
+                        copies: None,
                     });
                 }
                 built.push(&script.path);
@@ -430,6 +440,7 @@ fn find_invocations(workspace: &Workspace, project_env: &Environment) -> Vec<Fou
                     env: service_env.clone(),
                     source: Source::Compose,
                     compose: Some((service.clone(), project_env.clone())),
+                    copies: None,
                 });
             }
             built.push(&dockerfile.path);
@@ -443,12 +454,30 @@ fn find_invocations(workspace: &Workspace, project_env: &Environment) -> Vec<Fou
             FileKind::Compose => {}
             FileKind::Dockerfile | FileKind::Shell if built.contains(&&facts.path) => {}
             FileKind::Ini => {
+                found.extend(supervisord_programs(deploy, project_env));
+                // uwsgi `attach-daemon` commands run beside the uwsgi workers.
+                for site in deploy
+                    .commands
+                    .iter()
+                    .filter(|c| !matches!(c.origin, CommandOrigin::Supervisord { .. }))
+                {
+                    if let Some(invocation) = commands::invocation(site, project_env) {
+                        found.push(Found {
+                            invocation,
+                            env: project_env.clone(),
+                            source: Source::Script,
+                            compose: None,
+                            copies: None,
+                        });
+                    }
+                }
                 if let Some(invocation) = uwsgi::uwsgi_invocation(deploy, project_env) {
                     found.push(Found {
                         invocation,
                         env: project_env.clone(),
                         source: Source::Uwsgi,
                         compose: None,
+                        copies: None,
                     });
                 }
             }
@@ -464,8 +493,50 @@ fn find_invocations(workspace: &Workspace, project_env: &Environment) -> Vec<Fou
                         env: project_env.clone(),
                         source,
                         compose: None,
+                        copies: None,
                     });
                 }
+            }
+        }
+    }
+    found
+}
+
+/// Each supervisord `[program:x]` command with the program's environment
+/// over the project's, as `numprocs` copies.
+fn supervisord_programs(deploy: &DeployFacts, project_env: &Environment) -> Vec<Found> {
+    let mut found = Vec::new();
+    for program in &deploy.supervisord_programs {
+        let mut env = project_env.clone();
+        add_layers(
+            &mut env,
+            &DeployFacts {
+                env_layers: vec![program.environment.clone()],
+                ..DeployFacts::default()
+            },
+        );
+        let copies = program.numprocs.as_ref().map(|(count, location)| {
+            Sourced::with_origin(
+                *count,
+                Origin::Computed {
+                    expr: format!("supervisord [program:{}] numprocs", program.name),
+                },
+                Some(location.clone()),
+            )
+        });
+        for site in program
+            .commands
+            .iter()
+            .filter_map(|index| deploy.commands.get(*index))
+        {
+            if let Some(invocation) = commands::invocation(site, &env) {
+                found.push(Found {
+                    invocation,
+                    env: env.clone(),
+                    source: Source::Supervisord,
+                    compose: None,
+                    copies: copies.clone(),
+                });
             }
         }
     }
@@ -740,8 +811,8 @@ fn service_name(invocation: &ServerInvocation) -> String {
         return hint.clone();
     }
     match invocation.kind {
-        ServerKind::Celery => "worker".to_owned(),
         ServerKind::CeleryBeat => "beat".to_owned(),
+        kind if !kind.is_http() => "worker".to_owned(),
         _ => "web".to_owned(),
     }
 }
@@ -964,9 +1035,7 @@ fn make_service(
                 .clone()
                 .unwrap_or_else(|| default(1, "granian"));
             if class.is_empty() || class == "wsgi" {
-                let threads = settings.blocking_threads.clone().unwrap_or_else(|| {
-                    Sourced::unknown("granian's WSGI --blocking-threads is not set; declare it on the command line", None)
-                });
+                let threads = commands::granian_wsgi_blocking_threads(&settings);
                 (
                     workers,
                     Concurrency::Bounded(threads),
@@ -1021,7 +1090,48 @@ fn make_service(
                 ),
             }
         }
-        ServerKind::CeleryBeat | ServerKind::DevServer => (
+        ServerKind::Dramatiq => (
+            settings
+                .workers
+                .clone()
+                .unwrap_or_else(|| Sourced::tool_default(IntExpr::Cpus, "dramatiq (one per CPU)")),
+            Concurrency::Bounded(
+                settings
+                    .threads
+                    .clone()
+                    .unwrap_or_else(|| default(8, "dramatiq threads")),
+            ),
+            false,
+            worker_class,
+        ),
+        ServerKind::Rq => (
+            settings.workers.clone().unwrap_or_else(|| default(2, "rq")),
+            Concurrency::Bounded(default(1, "rq: one job at a time")),
+            false,
+            worker_class,
+        ),
+        ServerKind::Huey => {
+            let workers = settings
+                .concurrency
+                .clone()
+                .unwrap_or_else(|| default(1, "huey workers"));
+            if class == "process" {
+                (
+                    workers,
+                    Concurrency::Bounded(default(1, "huey process worker")),
+                    false,
+                    worker_class,
+                )
+            } else {
+                (
+                    default(1, "huey consumer"),
+                    Concurrency::Bounded(workers),
+                    false,
+                    worker_class,
+                )
+            }
+        }
+        ServerKind::CeleryBeat | ServerKind::DevServer | ServerKind::DjangoCommand => (
             default(1, kind.as_str()),
             Concurrency::Bounded(default(1, kind.as_str())),
             false,
@@ -1049,6 +1159,7 @@ fn make_service(
     }
     let replicas = decl
         .and_then(|d| d.replicas.clone())
+        .or_else(|| found.copies.clone())
         .or_else(|| {
             found
                 .compose
