@@ -11,6 +11,7 @@ pub mod deps;
 pub mod discover;
 pub mod dockerfile;
 pub mod dotenv;
+pub mod kubernetes;
 pub mod overrides;
 pub mod pgbouncer;
 pub mod pgconf;
@@ -19,6 +20,7 @@ pub mod project;
 pub mod python;
 pub mod shell;
 pub mod uwsgi;
+pub mod yaml;
 
 use poolcheck_core::{FileFacts, FileKind, SourceFile};
 
@@ -46,6 +48,7 @@ pub fn extract(file: &SourceFile, kind: FileKind) -> FileFacts {
         FileKind::Procfile => procfile::extract(file, &mut facts),
         FileKind::Dockerfile => dockerfile::extract(file, &mut facts),
         FileKind::Compose => compose::extract(file, &mut facts),
+        FileKind::Kubernetes => kubernetes::extract(file, &mut facts),
         FileKind::Shell => shell::extract(file, &mut facts),
         FileKind::DotEnv => dotenv::extract(file, &mut facts),
         FileKind::Python => python::extract(file, &mut facts),

@@ -38,6 +38,9 @@ pub enum FileKind {
     Procfile,
     Dockerfile,
     Compose,
+    /// A YAML file holding Kubernetes objects (`apiVersion:` and `kind:`),
+    /// kustomizations included.
+    Kubernetes,
     Shell,
     DotEnv,
 }

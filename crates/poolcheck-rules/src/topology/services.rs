@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use poolcheck_core::facts::deploy::{ComposeEnvFile, ComposeService, DeployFacts, ShellWord};
+use poolcheck_core::facts::deploy::{ComposeEnvFile, DeployFacts, Platform, ShellWord, Workload};
 use poolcheck_core::facts::pool::Driver;
 use poolcheck_core::facts::process::{ServerInvocation, ServerKind, ServerSettings};
 use poolcheck_core::{
@@ -17,7 +17,7 @@ use poolcheck_extract::python::{
 };
 use poolcheck_extract::{commands, compose, dotenv, uwsgi};
 
-use super::{Concurrency, Deployment, LinkedPool, Service, TargetRef};
+use super::{Concurrency, Deployment, LinkedPool, Scaling, Service, TargetRef, scaling};
 use crate::workspace::{Workspace, display_path};
 
 /// Where an invocation was found, which decides precedence when the same
@@ -38,8 +38,9 @@ struct Found {
     invocation: ServerInvocation,
     env: Environment,
     source: Source,
-    /// The compose service, for replicas.
-    compose: Option<(ComposeService, Environment)>,
+    /// The replicas of the workload (compose service, Kubernetes
+    /// Deployment…) that runs the invocation.
+    scaling: Option<Scaling>,
 }
 
 pub fn build(workspace: &Workspace, project_env: &Environment, deployment: &mut Deployment) {
@@ -73,7 +74,7 @@ pub fn build(workspace: &Workspace, project_env: &Environment, deployment: &mut 
             invocation: server.clone(),
             env: project_env.clone(),
             source: Source::Code,
-            compose: None,
+            scaling: None,
         });
     }
     found.sort_by_key(|f| f.source);
@@ -106,7 +107,7 @@ pub fn build(workspace: &Workspace, project_env: &Environment, deployment: &mut 
                 },
                 env: project_env.clone(),
                 source: Source::GunicornConfig,
-                compose: None,
+                scaling: None,
             });
         }
     }
@@ -312,6 +313,9 @@ fn layer_declared(env: &mut Environment, declared: &[(String, Sourced<String>)],
 
 /// Reads a compose `env_file:` (relative to the compose file).
 pub(super) fn load_env_file(workspace: &Workspace, file: &ComposeEnvFile) -> Option<Environment> {
+    if let Some(selection) = &file.config_map {
+        return scaling::config_map_environment(workspace, &file.path, selection.as_ref());
+    }
     let base = file
         .location
         .file
@@ -345,7 +349,7 @@ fn find_invocations(workspace: &Workspace, project_env: &Environment) -> Vec<Fou
     for facts in workspace
         .facts
         .iter()
-        .filter(|f| f.kind == FileKind::Compose)
+        .filter(|f| matches!(f.kind, FileKind::Compose | FileKind::Kubernetes))
     {
         let Some(deploy) = &facts.deploy else {
             continue;
@@ -353,11 +357,7 @@ fn find_invocations(workspace: &Workspace, project_env: &Environment) -> Vec<Fou
         for (service_name, invocation) in
             compose::compose_invocations(deploy, project_env, &mut load_env_file)
         {
-            let Some(service) = deploy
-                .compose_services
-                .iter()
-                .find(|s| s.name == service_name)
-            else {
+            let Some(service) = deploy.workloads.iter().find(|s| s.name == service_name) else {
                 continue;
             };
             let env = compose_service_env(workspace, service, project_env, &mut load_env_file);
@@ -365,12 +365,12 @@ fn find_invocations(workspace: &Workspace, project_env: &Environment) -> Vec<Fou
                 invocation,
                 env,
                 source: Source::Compose,
-                compose: Some((service.clone(), project_env.clone())),
+                scaling: Some(scaling::of_workload(workspace, service, project_env)),
             });
         }
         // `command: ./bin/entrypoint.sh`: the script's server runs as this
         // service, with its environment.
-        for service in &deploy.compose_services {
+        for service in &deploy.workloads {
             for script in service
                 .commands
                 .iter()
@@ -388,17 +388,13 @@ fn find_invocations(workspace: &Workspace, project_env: &Environment) -> Vec<Fou
                         invocation,
                         env: service_env.clone(),
                         source: Source::Compose,
-                        compose: Some((service.clone(), project_env.clone())),
+                        scaling: Some(scaling::of_workload(workspace, service, project_env)),
                     });
                 }
                 built.push(&script.path);
             }
         }
-        for service in deploy
-            .compose_services
-            .iter()
-            .filter(|s| s.commands.is_empty())
-        {
+        for service in deploy.workloads.iter().filter(|s| s.commands.is_empty()) {
             let Some(dockerfile) = built_dockerfile(workspace, &facts.path, service) else {
                 continue;
             };
@@ -414,7 +410,7 @@ fn find_invocations(workspace: &Workspace, project_env: &Environment) -> Vec<Fou
                     invocation,
                     env: service_env.clone(),
                     source: Source::Compose,
-                    compose: Some((service.clone(), project_env.clone())),
+                    scaling: Some(scaling::of_workload(workspace, service, project_env)),
                 });
             }
             built.push(&dockerfile.path);
@@ -425,7 +421,7 @@ fn find_invocations(workspace: &Workspace, project_env: &Environment) -> Vec<Fou
             continue;
         };
         match facts.kind {
-            FileKind::Compose => {}
+            FileKind::Compose | FileKind::Kubernetes => {}
             FileKind::Dockerfile | FileKind::Shell if built.contains(&&facts.path) => {}
             FileKind::Ini => {
                 if let Some(invocation) = uwsgi::uwsgi_invocation(deploy, project_env) {
@@ -433,7 +429,7 @@ fn find_invocations(workspace: &Workspace, project_env: &Environment) -> Vec<Fou
                         invocation,
                         env: project_env.clone(),
                         source: Source::Uwsgi,
-                        compose: None,
+                        scaling: None,
                     });
                 }
             }
@@ -448,7 +444,7 @@ fn find_invocations(workspace: &Workspace, project_env: &Environment) -> Vec<Fou
                         invocation,
                         env: project_env.clone(),
                         source,
-                        compose: None,
+                        scaling: None,
                     });
                 }
             }
@@ -460,7 +456,7 @@ fn find_invocations(workspace: &Workspace, project_env: &Environment) -> Vec<Fou
 /// A compose service's environment over `base`, under the declared `[env]`.
 fn compose_service_env(
     workspace: &Workspace,
-    service: &ComposeService,
+    service: &Workload,
     base: &Environment,
     load_env_file: &mut dyn FnMut(&ComposeEnvFile) -> Option<Environment>,
 ) -> Environment {
@@ -477,7 +473,7 @@ fn compose_service_env(
 fn run_script<'w>(
     workspace: &'w Workspace,
     compose_file: &FilePath,
-    service: &ComposeService,
+    service: &Workload,
     site: &poolcheck_core::facts::deploy::CommandSite,
 ) -> Option<&'w FileFacts> {
     let mut words = site.words.iter().filter_map(ShellWord::literal_text);
@@ -534,8 +530,11 @@ fn run_script<'w>(
 fn built_dockerfile<'w>(
     workspace: &'w Workspace,
     compose_file: &FilePath,
-    service: &ComposeService,
+    service: &Workload,
 ) -> Option<&'w FileFacts> {
+    if service.platform == Platform::Kubernetes {
+        return scaling::image_dockerfile(workspace, compose_file, service);
+    }
     let build = service.build.as_ref()?;
     let base = compose_file.as_path().parent().unwrap_or(Path::new(""));
     let name = build.dockerfile.as_deref().unwrap_or("Dockerfile");
@@ -1029,15 +1028,21 @@ fn make_service(
     }
     let replicas = decl
         .and_then(|d| d.replicas.clone())
-        .or_else(|| {
-            found
-                .compose
-                .as_ref()
-                .and_then(|(service, env)| compose::replicas(service, env))
-        })
+        .or_else(|| found.scaling.as_ref().map(|s| s.max.clone()))
         .unwrap_or_else(|| {
             Sourced::tool_default(1, "poolcheck: no replica count declared, so one replica")
         });
+    if let Some(reason) = replicas.unknown_reason() {
+        let at = replicas
+            .location
+            .as_ref()
+            .unwrap_or(&found.invocation.location);
+        deployment.diagnostics.push(unresolved_diagnostic(
+            at,
+            &format!("the replica count of service `{name}`"),
+            &format!("{reason}; declare it with `[services.{name}] replicas`"),
+        ));
+    }
     Service {
         name,
         server: Some(kind),
@@ -1052,6 +1057,7 @@ fn make_service(
         alternative_group: None,
         runs_all_code: None,
         cpu_count: decl.and_then(|d| d.cpu_count.clone()),
+        scaling: found.scaling.clone(),
         env: found.env.clone(),
         pools: Vec::new(),
         import_time_connections: Vec::new(),
@@ -1126,6 +1132,7 @@ fn implicit_service(env: Environment) -> Service {
         alternative_group: None,
         runs_all_code: Some("no server command was found".to_owned()),
         cpu_count: None,
+        scaling: None,
         env,
         pools: Vec::new(),
         import_time_connections: Vec::new(),

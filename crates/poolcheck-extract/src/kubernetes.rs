@@ -1,0 +1,479 @@
+//! Kubernetes manifests: multi-document YAML read into platform-neutral
+//! [`Workload`]s, with their containers' commands, environment, images and
+//! scaling, plus the autoscalers (HPA, KEDA ScaledObject) and ConfigMaps the
+//! rules crate matches to workloads by name across files.
+//!
+//! Each container of a pod is a workload of its own (a PgBouncer or Cloud
+//! SQL proxy sidecar is not the app), sharing the pod's replicas and the
+//! Services that select it; the first container carries the object's name.
+//! Plain init containers run to completion before the app and hold no
+//! connection steadily, so only native sidecars (`restartPolicy: Always`)
+//! among them are read.
+//!
+//! # Reading rendered text (Helm)
+//!
+//! [`read_documents`] reads manifests from any text together with a function
+//! that maps a byte span of that text to the [`Location`] to report: a plain
+//! file maps spans to themselves ([`extract`]), a template renderer maps them
+//! to the values-file or template line the text came from. Shell-word spans
+//! inside [`CommandSite`]s stay in the text's own coordinates.
+
+use poolcheck_core::facts::deploy::{
+    Autoscaler, CommandOrigin, CommandSite, ComposeEnvEntry, ComposeEnvFile, ComposeImage,
+    DeployFacts, EnvEntry, EnvLayer, Platform, Scaling, ShellWord, Surge, SurgeRule, Workload,
+};
+use poolcheck_core::{Diagnostic, FileFacts, Location, Severity, SourceFile, Span};
+use saphyr::{LoadableYamlNode, MarkedYaml, YamlData};
+
+use crate::commands;
+use crate::compose::split_image;
+use crate::shell;
+use crate::yaml::{Positions, entries, get, scalar_text};
+
+/// Cheap test of a YAML file's content: a Kubernetes object has both
+/// `apiVersion:` and `kind:` at the start of a line; a kustomization may
+/// have neither, so its name decides.
+pub fn looks_like_manifest(path: &std::path::Path, text: &str) -> bool {
+    let named_kustomization = path.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+        n.eq_ignore_ascii_case("kustomization.yaml") || n.eq_ignore_ascii_case("kustomization.yml")
+    });
+    let at_line_start = |key: &str| text.starts_with(key) || text.contains(&format!("\n{key}"));
+    named_kustomization || at_line_start("apiVersion:") && at_line_start("kind:")
+}
+
+/// Reads a manifest file.
+pub fn extract(file: &SourceFile, facts: &mut FileFacts) {
+    let path = file.path().clone();
+    let locate = move |span: Span| Location::new(path.clone(), span);
+    read_documents(file.text(), &locate, facts);
+}
+
+/// Reads every Kubernetes object of `text` into `facts.deploy`, reporting
+/// at `locate(span)` (see the module documentation).
+pub fn read_documents(text: &str, locate: &dyn Fn(Span) -> Location, facts: &mut FileFacts) {
+    let mut deploy = facts.deploy.take().unwrap_or_default();
+    let positions = Positions::new(text);
+    let docs = match MarkedYaml::load_from_str(text) {
+        Ok(docs) => docs,
+        Err(error) => {
+            let offset = positions.byte(error.marker().index());
+            facts.diagnostics.push(Diagnostic::new(
+                "PC004",
+                Severity::Info,
+                locate(Span::new(offset, offset)),
+                format!(
+                    "cannot read this Kubernetes manifest ({}), so its workloads are left out of the budget",
+                    error.info()
+                ),
+            ));
+            facts.deploy = Some(deploy);
+            return;
+        }
+    };
+    let reader = Reader {
+        positions: &positions,
+        locate,
+    };
+    let mut selectors: Vec<(String, Vec<(String, String)>)> = Vec::new();
+    let mut pod_labels: Vec<(usize, Vec<(String, String)>)> = Vec::new();
+    for doc in &docs {
+        let Some(kind) = get(doc, "kind").and_then(|k| scalar_text(k, &positions)) else {
+            continue;
+        };
+        let metadata = get(doc, "metadata");
+        let name_node = metadata.and_then(|m| get(m, "name"));
+        let Some(name) = name_node.and_then(|n| scalar_text(n, &positions)) else {
+            continue;
+        };
+        let name_span = name_node.map_or_else(|| positions.span(doc), |n| positions.span(n));
+        let spec = get(doc, "spec");
+        match kind.as_str() {
+            "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" | "CronJob" => {
+                let Some(spec) = spec else { continue };
+                let first = deploy.workloads.len();
+                reader.read_workload(&kind, &name, name_span, spec, &mut deploy, facts);
+                let labels = spec_template(&kind, spec)
+                    .and_then(|t| get(t, "metadata"))
+                    .and_then(|m| get(m, "labels"))
+                    .map(|l| reader.string_map(l))
+                    .unwrap_or_default();
+                for index in first..deploy.workloads.len() {
+                    pod_labels.push((index, labels.clone()));
+                }
+            }
+            "HorizontalPodAutoscaler" | "ScaledObject" => {
+                if let Some(spec) = spec
+                    && let Some(autoscaler) = reader.autoscaler(&kind, &name, name_span, spec)
+                {
+                    deploy.autoscalers.push(autoscaler);
+                }
+            }
+            "ConfigMap" => {
+                if let Some(data) = get(doc, "data") {
+                    deploy.config_maps.push(EnvLayer {
+                        source: config_map_source(&name),
+                        entries: reader.env_entries(data),
+                    });
+                }
+            }
+            "Service" => {
+                let selector = spec
+                    .and_then(|s| get(s, "selector"))
+                    .map(|s| reader.string_map(s))
+                    .unwrap_or_default();
+                if !selector.is_empty() {
+                    selectors.push((name, selector));
+                }
+            }
+            _ => {}
+        }
+    }
+    // A Service's name is a host name of the pods it selects.
+    for (service, selector) in selectors {
+        for (index, labels) in &pod_labels {
+            let selected = selector.iter().all(|pair| labels.contains(pair));
+            let workload = &mut deploy.workloads[*index];
+            if selected && workload.name != service && !workload.aliases.contains(&service) {
+                workload.aliases.push(service.clone());
+            }
+        }
+    }
+    facts.deploy = Some(deploy);
+}
+
+/// The [`EnvLayer::source`] of a ConfigMap, by which workloads find it.
+pub fn config_map_source(name: &str) -> String {
+    format!("ConfigMap {name}")
+}
+
+/// The pod template of a workload's spec.
+fn spec_template<'n, 'i>(kind: &str, spec: &'n MarkedYaml<'i>) -> Option<&'n MarkedYaml<'i>> {
+    if kind == "CronJob" {
+        get(spec, "jobTemplate")
+            .and_then(|j| get(j, "spec"))
+            .and_then(|s| get(s, "template"))
+    } else {
+        get(spec, "template")
+    }
+}
+
+struct Reader<'a> {
+    positions: &'a Positions<'a>,
+    locate: &'a dyn Fn(Span) -> Location,
+}
+
+impl Reader<'_> {
+    fn location(&self, node: &MarkedYaml<'_>) -> Location {
+        (self.locate)(self.positions.trimmed_span(node))
+    }
+
+    fn text(&self, node: &MarkedYaml<'_>) -> Option<String> {
+        scalar_text(node, self.positions)
+    }
+
+    fn int(&self, node: &MarkedYaml<'_>) -> Option<i64> {
+        self.text(node)?.trim().parse().ok()
+    }
+
+    /// A scalar as one literal shell word (Kubernetes does not interpolate
+    /// `${VAR}`; its `$(VAR)` stays an unknown part).
+    fn word(&self, node: &MarkedYaml<'_>) -> Option<ShellWord> {
+        let text = self.text(node)?;
+        Some(shell::parse_interpolated(
+            &text,
+            &self.positions.value_map(node, &text),
+        ))
+    }
+
+    fn string_map(&self, node: &MarkedYaml<'_>) -> Vec<(String, String)> {
+        entries(node)
+            .into_iter()
+            .filter_map(|(k, _, v)| Some((k, self.text(v)?)))
+            .collect()
+    }
+
+    fn env_entries(&self, data: &MarkedYaml<'_>) -> Vec<EnvEntry> {
+        entries(data)
+            .into_iter()
+            .filter_map(|(name, key, value)| {
+                Some(EnvEntry {
+                    name,
+                    value: self.text(value)?,
+                    name_location: self.location(key),
+                    value_location: self.location(value),
+                })
+            })
+            .collect()
+    }
+
+    fn read_workload(
+        &self,
+        kind: &str,
+        name: &str,
+        name_span: Span,
+        spec: &MarkedYaml<'_>,
+        deploy: &mut DeployFacts,
+        facts: &mut FileFacts,
+    ) {
+        let mut scaling = Scaling {
+            kind: kind.to_owned(),
+            ..Scaling::default()
+        };
+        match kind {
+            "Job" => scaling.replicas = get(spec, "parallelism").and_then(|n| self.word(n)),
+            "CronJob" => {
+                scaling.replicas = get(spec, "jobTemplate")
+                    .and_then(|j| get(j, "spec"))
+                    .and_then(|s| get(s, "parallelism"))
+                    .and_then(|n| self.word(n));
+            }
+            "DaemonSet" => {
+                scaling.unknown_replicas = Some((
+                    "a DaemonSet runs one pod on every node, and the node count is in no file"
+                        .to_owned(),
+                    (self.locate)(name_span),
+                ));
+            }
+            _ => scaling.replicas = get(spec, "replicas").and_then(|n| self.word(n)),
+        }
+        if kind == "Deployment" {
+            scaling.surge = Some(self.surge(spec));
+        }
+        let Some(pod) = spec_template(kind, spec).and_then(|t| get(t, "spec")) else {
+            return;
+        };
+        let mut containers: Vec<&MarkedYaml<'_>> = Vec::new();
+        if let Some(YamlData::Sequence(items)) = get(pod, "containers").map(|c| &c.data) {
+            containers.extend(items.iter());
+        }
+        if let Some(YamlData::Sequence(items)) = get(pod, "initContainers").map(|c| &c.data) {
+            containers.extend(items.iter().filter(|c| {
+                get(c, "restartPolicy")
+                    .and_then(|r| self.text(r))
+                    .is_some_and(|r| r == "Always")
+            }));
+        }
+        for (index, container) in containers.into_iter().enumerate() {
+            let container_name = get(container, "name")
+                .and_then(|n| self.text(n))
+                .unwrap_or_else(|| index.to_string());
+            let workload_name = if index == 0 {
+                name.to_owned()
+            } else {
+                format!("{name}/{container_name}")
+            };
+            let workload = self.read_container(
+                &workload_name,
+                name,
+                &container_name,
+                name_span,
+                container,
+                scaling.clone(),
+                deploy,
+            );
+            for site_index in &workload.commands {
+                if let Some(site) = deploy.commands.get(*site_index) {
+                    commands::check_site(
+                        site,
+                        Some(&workload.name),
+                        &mut facts.diagnostics,
+                        &mut deploy.links,
+                    );
+                }
+            }
+            deploy.workloads.push(workload);
+        }
+    }
+
+    /// `strategy.rollingUpdate.maxSurge` (a count or a percentage), 0 for
+    /// `Recreate`, else Kubernetes' default of 25 %.
+    fn surge(&self, spec: &MarkedYaml<'_>) -> Surge {
+        let strategy = get(spec, "strategy");
+        if let Some(kind) = strategy.and_then(|s| get(s, "type"))
+            && self.text(kind).as_deref() == Some("Recreate")
+        {
+            return Surge {
+                rule: SurgeRule::Count(0),
+                location: Some(self.location(kind)),
+            };
+        }
+        let max_surge = strategy
+            .and_then(|s| get(s, "rollingUpdate"))
+            .and_then(|r| get(r, "maxSurge"));
+        if let Some(node) = max_surge
+            && let Some(text) = self.text(node)
+        {
+            let text = text.trim();
+            let rule = match text.strip_suffix('%') {
+                Some(percent) => percent.trim().parse().ok().map(SurgeRule::Percent),
+                None => text.parse().ok().map(SurgeRule::Count),
+            };
+            if let Some(rule) = rule {
+                return Surge {
+                    rule,
+                    location: Some(self.location(node)),
+                };
+            }
+        }
+        Surge {
+            rule: SurgeRule::Percent(25),
+            location: None,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn read_container(
+        &self,
+        workload_name: &str,
+        object: &str,
+        container_name: &str,
+        name_span: Span,
+        container: &MarkedYaml<'_>,
+        scaling: Scaling,
+        deploy: &mut DeployFacts,
+    ) -> Workload {
+        let mut workload = Workload {
+            platform: Platform::Kubernetes,
+            name: workload_name.to_owned(),
+            name_location: (self.locate)(name_span),
+            image: None,
+            build: None,
+            commands: Vec::new(),
+            environment: Vec::new(),
+            env_files: Vec::new(),
+            scaling,
+            aliases: Vec::new(),
+        };
+        if let Some(image) = get(container, "image")
+            && let Some(text) = self.text(image)
+        {
+            let (name, tag) = split_image(&text);
+            workload.image = Some(ComposeImage {
+                name,
+                tag,
+                location: self.location(image),
+            });
+        }
+        let command = get(container, "command");
+        let args = get(container, "args");
+        let mut words = Vec::new();
+        let mut span: Option<Span> = None;
+        for node in [command, args].into_iter().flatten() {
+            if let YamlData::Sequence(items) = &node.data {
+                words.extend(items.iter().filter_map(|item| self.word(item)));
+                let node_span = self.positions.trimmed_span(node);
+                span = Some(span.map_or(node_span, |s| s.cover(node_span)));
+            }
+        }
+        if let Some(span) = span
+            && !words.is_empty()
+        {
+            deploy.commands.push(CommandSite {
+                location: (self.locate)(span),
+                origin: CommandOrigin::Kubernetes {
+                    workload: object.to_owned(),
+                    container: container_name.to_owned(),
+                },
+                name_hint: Some(workload_name.to_owned()),
+                words,
+                assignments: Vec::new(),
+            });
+            workload.commands.push(deploy.commands.len() - 1);
+        }
+        if let Some(YamlData::Sequence(items)) = get(container, "env").map(|e| &e.data) {
+            for item in items {
+                self.env_item(item, &mut workload);
+            }
+        }
+        if let Some(YamlData::Sequence(items)) = get(container, "envFrom").map(|e| &e.data) {
+            // `envFrom` comes before `env`: explicit variables win.
+            let imports: Vec<ComposeEnvFile> = items
+                .iter()
+                .filter_map(|item| {
+                    let reference = get(item, "configMapRef")?;
+                    let name = get(reference, "name")?;
+                    Some(ComposeEnvFile {
+                        path: self.text(name)?,
+                        location: self.location(name),
+                        required: !optional(reference, self),
+                        config_map: Some(None),
+                    })
+                })
+                .collect();
+            workload.env_files.splice(0..0, imports);
+        }
+        workload
+    }
+
+    fn env_item(&self, item: &MarkedYaml<'_>, workload: &mut Workload) {
+        let Some(name_node) = get(item, "name") else {
+            return;
+        };
+        let Some(name) = self.text(name_node) else {
+            return;
+        };
+        if let Some(value) = get(item, "value") {
+            let word = self.word(value).unwrap_or(ShellWord {
+                parts: Vec::new(),
+                span: self.positions.span(value),
+            });
+            workload.environment.push(ComposeEnvEntry {
+                name,
+                value: Some(word),
+                name_location: self.location(name_node),
+                value_location: self.location(value),
+            });
+            return;
+        }
+        let reference = get(item, "valueFrom").and_then(|v| get(v, "configMapKeyRef"));
+        if let Some(reference) = reference
+            && let Some(map) = get(reference, "name")
+            && let Some(map_name) = self.text(map)
+            && let Some(key) = get(reference, "key").and_then(|k| self.text(k))
+        {
+            workload.env_files.push(ComposeEnvFile {
+                path: map_name,
+                location: self.location(map),
+                required: !optional(reference, self),
+                config_map: Some(Some((key, name))),
+            });
+        }
+    }
+
+    fn autoscaler(
+        &self,
+        kind: &str,
+        name: &str,
+        name_span: Span,
+        spec: &MarkedYaml<'_>,
+    ) -> Option<Autoscaler> {
+        let target = get(spec, "scaleTargetRef")?;
+        let target_name = self.text(get(target, "name")?)?;
+        let target_kind = get(target, "kind")
+            .and_then(|k| self.text(k))
+            .unwrap_or_else(|| "Deployment".to_owned());
+        let (min_key, max_key, default_max) = if kind == "ScaledObject" {
+            // KEDA's documented default maximum.
+            ("minReplicaCount", "maxReplicaCount", Some(100))
+        } else {
+            ("minReplicas", "maxReplicas", None)
+        };
+        let max_node = get(spec, max_key);
+        let max = max_node.and_then(|n| self.int(n)).or(default_max)?;
+        Some(Autoscaler {
+            kind: kind.to_owned(),
+            name: name.to_owned(),
+            target_kind,
+            target: target_name,
+            min: get(spec, min_key).and_then(|n| self.int(n)),
+            max,
+            max_location: max_node.map_or_else(|| (self.locate)(name_span), |n| self.location(n)),
+        })
+    }
+}
+
+fn optional(reference: &MarkedYaml<'_>, reader: &Reader<'_>) -> bool {
+    get(reference, "optional")
+        .and_then(|o| reader.text(o))
+        .is_some_and(|o| o == "true")
+}
