@@ -20,15 +20,16 @@
 
 use poolcheck_core::facts::deploy::{
     Autoscaler, CommandOrigin, CommandSite, ComposeEnvEntry, ComposeEnvFile, ComposeImage,
-    DeployFacts, EnvEntry, EnvLayer, Platform, Scaling, ShellWord, Surge, SurgeRule, Workload,
+    DeployFacts, EnvEntry, EnvLayer, Platform, ReplicaOverride, Scaling, ShellWord, Surge,
+    SurgeRule, Workload,
 };
 use poolcheck_core::{Diagnostic, FileFacts, Location, Severity, SourceFile, Span};
 use saphyr::{LoadableYamlNode, MarkedYaml, YamlData};
 
-use crate::commands;
 use crate::compose::split_image;
 use crate::shell;
 use crate::yaml::{Positions, entries, get, scalar_text};
+use crate::{commands, kustomize};
 
 /// Cheap test of a YAML file's content: a Kubernetes object has both
 /// `apiVersion:` and `kind:` at the start of a line; a kustomization may
@@ -76,7 +77,13 @@ pub fn read_documents(text: &str, locate: &dyn Fn(Span) -> Location, facts: &mut
     };
     let mut selectors: Vec<(String, Vec<(String, String)>)> = Vec::new();
     let mut pod_labels: Vec<(usize, Vec<(String, String)>)> = Vec::new();
+    let file_name = locate(Span::empty(0)).file.file_name().to_ascii_lowercase();
+    let named = file_name == "kustomization.yaml" || file_name == "kustomization.yml";
     for doc in &docs {
+        if kustomize::is_kustomization(doc, &positions, named) {
+            deploy.kustomization = Some(kustomize::read(doc, &positions, locate));
+            continue;
+        }
         let Some(kind) = get(doc, "kind").and_then(|k| scalar_text(k, &positions)) else {
             continue;
         };
@@ -90,6 +97,18 @@ pub fn read_documents(text: &str, locate: &dyn Fn(Span) -> Location, facts: &mut
         match kind.as_str() {
             "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" | "CronJob" => {
                 let Some(spec) = spec else { continue };
+                if spec_template(&kind, spec).is_none() {
+                    if let Some(count) = get(spec, "replicas")
+                        && let Some(value) = reader.int(count)
+                    {
+                        deploy.patch_replicas.push(ReplicaOverride {
+                            name: name.clone(),
+                            count: value,
+                            location: reader.location(count),
+                        });
+                    }
+                    continue;
+                }
                 let first = deploy.workloads.len();
                 reader.read_workload(&kind, &name, name_span, spec, &mut deploy, facts);
                 let labels = spec_template(&kind, spec)

@@ -12,6 +12,7 @@ pub mod discover;
 pub mod dockerfile;
 pub mod dotenv;
 pub mod kubernetes;
+pub mod kustomize;
 pub mod overrides;
 pub mod pgbouncer;
 pub mod pgconf;

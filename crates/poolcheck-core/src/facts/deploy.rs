@@ -27,6 +27,11 @@ pub struct DeployFacts {
     /// Named sets of variables a workload may import (Kubernetes
     /// ConfigMaps), looked up across files.
     pub config_maps: Vec<EnvLayer>,
+    /// A `kustomization.yaml`: what it includes and the replicas it sets.
+    pub kustomization: Option<Kustomization>,
+    /// Replica counts of workload objects without a pod template: the
+    /// strategic-merge patches a kustomization applies.
+    pub patch_replicas: Vec<ReplicaOverride>,
     /// Other files this one names, for the rules crate to resolve.
     pub links: Vec<LinkedFile>,
     /// The `[uwsgi]` section of a uwsgi INI file.
@@ -290,6 +295,28 @@ impl SurgeRule {
             SurgeRule::Percent(p) => (replicas.max(0) * p.max(0) + 99) / 100,
         }
     }
+}
+
+/// A kustomize overlay or base.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Kustomization {
+    /// `resources:` (and the older `bases:`) as written, relative to the
+    /// kustomization's directory: manifest files or directories holding a
+    /// kustomization.
+    pub resources: Vec<String>,
+    /// Patch files (`patches: - path:`, `patchesStrategicMerge:`), which
+    /// describe changes, not workloads of their own.
+    pub patch_files: Vec<String>,
+    /// Replica counts set by `replicas:` and by patches, in file order.
+    pub replicas: Vec<ReplicaOverride>,
+}
+
+/// A replica count a kustomization sets for a workload by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicaOverride {
+    pub name: String,
+    pub count: i64,
+    pub location: Location,
 }
 
 /// An autoscaler that sets a workload's replica count between bounds.

@@ -4,18 +4,28 @@
 //! ConfigMaps its environment imports. Platform specifics stay in the
 //! workload declarations; this module only matches them by name.
 
-use poolcheck_core::facts::deploy::{Autoscaler, Platform, SurgeRule, Workload};
-use poolcheck_core::{EnvVar, Environment, FileFacts, FileKind, Sourced};
+use std::path::{Path, PathBuf};
+
+use poolcheck_core::facts::deploy::{
+    Autoscaler, Kustomization, Platform, ReplicaOverride, SurgeRule, Workload,
+};
+use poolcheck_core::{EnvVar, Environment, FileFacts, FileKind, FilePath, Sourced};
 use poolcheck_extract::{compose, kubernetes};
 
 use super::Scaling;
-use crate::workspace::Workspace;
+use crate::workspace::{Workspace, display_path};
 
 /// The replica bounds and surge of `workload`: an autoscaler's maximum,
 /// else the declared replicas, else one (or unknown, for a DaemonSet).
 pub fn of_workload(workspace: &Workspace, workload: &Workload, env: &Environment) -> Scaling {
     let object = workload.name.split('/').next().unwrap_or(&workload.name);
-    let declared = compose::replicas(workload, env);
+    let overlay = (workload.platform == Platform::Kubernetes)
+        .then(|| kustomize_replicas(workspace, &workload.name_location.file, object))
+        .flatten();
+    let declared = match &overlay {
+        Some((count, _)) => Some(count.clone()),
+        None => compose::replicas(workload, env),
+    };
     let autoscaler = (workload.platform == Platform::Kubernetes)
         .then(|| autoscaler_of(workspace, &workload.scaling.kind, object))
         .flatten();
@@ -34,11 +44,15 @@ pub fn of_workload(workspace: &Workspace, workload: &Workload, env: &Environment
             (min, max, format!("{} `{}` maximum", a.kind, a.name))
         }
         None => match declared {
-            Some(replicas) => (
-                replicas.clone(),
-                replicas,
-                format!("{kind} `{object}` replicas"),
-            ),
+            Some(replicas) => {
+                let source = match &overlay {
+                    Some((_, kustomization)) => {
+                        format!("kustomize overlay {kustomization} replicas of `{object}`")
+                    }
+                    None => format!("{kind} `{object}` replicas"),
+                };
+                (replicas.clone(), replicas, source)
+            }
             None => match &workload.scaling.unknown_replicas {
                 Some((reason, at)) => {
                     let unknown = Sourced::unknown(reason.clone(), Some(at.clone()));
@@ -127,7 +141,7 @@ fn is_infrastructure_image(workload: &Workload) -> bool {
 /// only one. Sidecars and infrastructure images run no project code.
 pub fn image_dockerfile<'w>(
     workspace: &'w Workspace,
-    manifest: &poolcheck_core::FilePath,
+    manifest: &FilePath,
     workload: &Workload,
 ) -> Option<&'w FileFacts> {
     if workload.name.contains('/') || is_infrastructure_image(workload) {
@@ -195,4 +209,124 @@ pub fn config_map_environment(
         );
     }
     Some(env)
+}
+
+/// A kustomization of the repository, by its directory.
+struct Kustomize<'w> {
+    dir: PathBuf,
+    path: &'w FilePath,
+    kustomization: &'w Kustomization,
+}
+
+fn normalized(path: &Path) -> PathBuf {
+    poolcheck_core::normalize_lexically(display_path(path).as_path())
+}
+
+fn kustomizations(workspace: &Workspace) -> Vec<Kustomize<'_>> {
+    workspace
+        .facts
+        .iter()
+        .filter_map(|f| {
+            let kustomization = f.deploy.as_ref()?.kustomization.as_ref()?;
+            Some(Kustomize {
+                dir: normalized(f.path.as_path().parent().unwrap_or(Path::new(""))),
+                path: &f.path,
+                kustomization,
+            })
+        })
+        .collect()
+}
+
+/// The resources of a kustomization: other kustomizations (by index) and
+/// manifest files.
+fn resources(all: &[Kustomize<'_>], k: &Kustomize<'_>) -> (Vec<usize>, Vec<PathBuf>) {
+    let mut children = Vec::new();
+    let mut files = Vec::new();
+    for resource in &k.kustomization.resources {
+        let path = normalized(&k.dir.join(resource));
+        match all.iter().position(|other| other.dir == path) {
+            Some(index) => children.push(index),
+            None => files.push(path),
+        }
+    }
+    (children, files)
+}
+
+/// True for a file a kustomization applies as a patch: it changes a
+/// workload of another file rather than describing one.
+pub fn is_kustomize_patch(workspace: &Workspace, path: &FilePath) -> bool {
+    let path = normalized(path.as_path());
+    kustomizations(workspace).iter().any(|k| {
+        k.kustomization
+            .patch_files
+            .iter()
+            .any(|p| normalized(&k.dir.join(p)) == path)
+    })
+}
+
+/// The replica count kustomize gives the object of `manifest`: each leaf
+/// overlay (one no other kustomization includes) that includes the file
+/// sets the count nearest to it (the overlay over its bases); across
+/// leaf overlays the largest counts, since each is a configuration that
+/// may be deployed. Returns the count and the overlay's path.
+fn kustomize_replicas(
+    workspace: &Workspace,
+    manifest: &FilePath,
+    object: &str,
+) -> Option<(Sourced<i64>, String)> {
+    let all = kustomizations(workspace);
+    if all.is_empty() {
+        return None;
+    }
+    let manifest = normalized(manifest.as_path());
+    let included: Vec<usize> = all.iter().flat_map(|k| resources(&all, k).0).collect();
+    let patch_counts = |k: &Kustomize<'_>| -> Option<ReplicaOverride> {
+        let own = k
+            .kustomization
+            .replicas
+            .iter()
+            .rev()
+            .find(|r| r.name == object);
+        let patched = k.kustomization.patch_files.iter().find_map(|p| {
+            let path = normalized(&k.dir.join(p));
+            workspace
+                .facts
+                .iter()
+                .find(|f| normalized(f.path.as_path()) == path)?
+                .deploy
+                .as_ref()?
+                .patch_replicas
+                .iter()
+                .find(|r| r.name == object)
+        });
+        own.or(patched).cloned()
+    };
+    fn find(
+        all: &[Kustomize<'_>],
+        index: usize,
+        manifest: &Path,
+        own: &dyn Fn(&Kustomize<'_>) -> Option<ReplicaOverride>,
+        depth: usize,
+    ) -> Option<Option<ReplicaOverride>> {
+        if depth > 16 {
+            return None;
+        }
+        let k = &all[index];
+        let (children, files) = resources(all, k);
+        let here = own(k);
+        if files.iter().any(|f| f == manifest) {
+            return Some(here);
+        }
+        children.into_iter().find_map(|child| {
+            find(all, child, manifest, own, depth + 1).map(|inner| here.clone().or(inner))
+        })
+    }
+    (0..all.len())
+        .filter(|i| !included.contains(i))
+        .filter_map(|leaf| {
+            let found = find(&all, leaf, &manifest, &patch_counts, 0)??;
+            Some((found, all[leaf].path.display_string()))
+        })
+        .max_by_key(|(r, _)| r.count)
+        .map(|(r, overlay)| (Sourced::literal(r.count, r.location), overlay))
 }

@@ -354,6 +354,9 @@ fn find_invocations(workspace: &Workspace, project_env: &Environment) -> Vec<Fou
         let Some(deploy) = &facts.deploy else {
             continue;
         };
+        if scaling::is_kustomize_patch(workspace, &facts.path) {
+            continue;
+        }
         for (service_name, invocation) in
             compose::compose_invocations(deploy, project_env, &mut load_env_file)
         {
