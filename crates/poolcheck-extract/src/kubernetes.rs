@@ -496,3 +496,230 @@ fn optional(reference: &MarkedYaml<'_>, reader: &Reader<'_>) -> bool {
         .and_then(|o| reader.text(o))
         .is_some_and(|o| o == "true")
 }
+
+#[cfg(test)]
+mod tests {
+    use poolcheck_core::facts::deploy::{DeployFacts, SurgeRule};
+    use poolcheck_core::{FileFacts, FileKind, SourceFile};
+
+    fn read(path: &str, text: &str) -> (DeployFacts, FileFacts) {
+        let file = SourceFile::new(poolcheck_core::FilePath::new(path), text.to_owned());
+        let mut facts = FileFacts::new(file.path().clone(), FileKind::Kubernetes);
+        super::extract(&file, &mut facts);
+        (facts.deploy.clone().expect("deploy facts"), facts)
+    }
+
+    const APP: &str = "\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 8
+  strategy:
+    rollingUpdate:
+      maxSurge: 50%
+  template:
+    metadata:
+      labels: {app: web, tier: front}
+    spec:
+      initContainers:
+        - name: migrate
+          image: ghcr.io/x/web
+          command: [python, manage.py, migrate]
+      containers:
+        - name: app
+          image: ghcr.io/x/web:2
+          command: [sh, -c]
+          args: [\"gunicorn -w 3 app:app\"]
+        - name: proxy
+          image: gcr.io/cloud-sql-connectors/cloud-sql-proxy:2
+          args: [--port=5432, proj:region:db]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web-svc}
+spec:
+  selector: {app: web}
+---
+apiVersion: keda.sh/v1alpha1
+kind: ScaledObject
+metadata: {name: web-scaler}
+spec:
+  scaleTargetRef: {name: web}
+";
+
+    #[test]
+    fn every_document_is_read_and_each_container_is_a_workload() {
+        let (deploy, facts) = read("k8s/web.yaml", APP);
+        assert!(facts.diagnostics.is_empty(), "{:?}", facts.diagnostics);
+        let names: Vec<&str> = deploy.workloads.iter().map(|w| w.name.as_str()).collect();
+        // The init container runs to completion before the app: not a workload.
+        assert_eq!(names, ["web", "web/proxy"]);
+        let web = &deploy.workloads[0];
+        assert_eq!(web.scaling.kind, "Deployment");
+        assert_eq!(
+            web.scaling
+                .replicas
+                .as_ref()
+                .and_then(|r| r.literal_text())
+                .as_deref(),
+            Some("8")
+        );
+        assert_eq!(
+            web.scaling.surge.as_ref().map(|s| s.rule),
+            Some(SurgeRule::Percent(50))
+        );
+        assert_eq!(web.aliases, ["web-svc"]);
+        let words: Vec<String> = deploy.commands[web.commands[0]]
+            .words
+            .iter()
+            .filter_map(|w| w.literal_text())
+            .collect();
+        assert_eq!(words, ["sh", "-c", "gunicorn -w 3 app:app"]);
+        // KEDA's default maximum.
+        assert_eq!(deploy.autoscalers[0].max, 100);
+        assert_eq!(deploy.autoscalers[0].target, "web");
+    }
+
+    #[test]
+    fn daemonsets_have_no_replica_count_and_jobs_run_their_parallelism() {
+        let (deploy, _) = read(
+            "k8s/jobs.yaml",
+            "\
+kind: DaemonSet
+apiVersion: apps/v1
+metadata: {name: agent}
+spec:
+  template:
+    spec:
+      containers: [{name: a, image: ghcr.io/x/agent, args: [celery, worker]}]
+---
+kind: CronJob
+apiVersion: batch/v1
+metadata: {name: nightly}
+spec:
+  schedule: '0 3 * * *'
+  jobTemplate:
+    spec:
+      parallelism: 4
+      template:
+        spec:
+          containers: [{name: n, image: ghcr.io/x/app}]
+---
+kind: Deployment
+apiVersion: apps/v1
+metadata: {name: old}
+spec:
+  strategy: {type: Recreate}
+  template:
+    spec:
+      containers: [{name: o, image: ghcr.io/x/app}]
+",
+        );
+        let agent = &deploy.workloads[0];
+        assert!(agent.scaling.unknown_replicas.is_some());
+        assert!(agent.scaling.surge.is_none());
+        let nightly = &deploy.workloads[1];
+        assert_eq!(
+            nightly
+                .scaling
+                .replicas
+                .as_ref()
+                .and_then(|r| r.literal_text())
+                .as_deref(),
+            Some("4")
+        );
+        let old = &deploy.workloads[2];
+        assert_eq!(
+            old.scaling.surge.as_ref().map(|s| s.rule),
+            Some(SurgeRule::Count(0))
+        );
+    }
+
+    #[test]
+    fn config_map_imports_are_recorded_and_config_maps_kept() {
+        let (deploy, _) = read(
+            "k8s/app.yaml",
+            "\
+kind: ConfigMap
+apiVersion: v1
+metadata: {name: settings}
+data: {WEB_CONCURRENCY: '5', DATABASE_URL: 'postgres://db/app'}
+---
+kind: Deployment
+apiVersion: apps/v1
+metadata: {name: web}
+spec:
+  template:
+    spec:
+      containers:
+        - name: web
+          image: ghcr.io/x/app
+          envFrom: [{configMapRef: {name: settings}}]
+          env:
+            - {name: POOL, valueFrom: {configMapKeyRef: {name: settings, key: WEB_CONCURRENCY}}}
+            - {name: MODE, value: prod}
+",
+        );
+        assert_eq!(deploy.config_maps[0].source, "ConfigMap settings");
+        assert_eq!(deploy.config_maps[0].entries.len(), 2);
+        let web = &deploy.workloads[0];
+        assert_eq!(web.env_files[0].config_map, Some(None));
+        assert_eq!(
+            web.env_files[1].config_map,
+            Some(Some(("WEB_CONCURRENCY".to_owned(), "POOL".to_owned())))
+        );
+        assert_eq!(web.environment[0].name, "MODE");
+    }
+
+    #[test]
+    fn kustomizations_record_resources_and_replica_changes() {
+        let (deploy, _) = read(
+            "overlays/prod/kustomization.yaml",
+            "\
+resources: [../../base]
+replicas: [{name: worker, count: 6}]
+patches:
+  - target: {kind: Deployment, name: web}
+    patch: |-
+      - op: replace
+        path: /spec/replicas
+        value: 9
+  - path: more.yaml
+",
+        );
+        let k = deploy.kustomization.expect("a kustomization");
+        assert_eq!(k.resources, ["../../base"]);
+        assert_eq!(k.patch_files, ["more.yaml"]);
+        let counts: Vec<(&str, i64)> = k
+            .replicas
+            .iter()
+            .map(|r| (r.name.as_str(), r.count))
+            .collect();
+        assert_eq!(counts, [("worker", 6), ("web", 9)]);
+        assert!(deploy.workloads.is_empty());
+    }
+
+    #[test]
+    fn broken_yaml_is_a_diagnostic_not_a_panic() {
+        let (deploy, facts) = read("k8s/bad.yaml", "kind: Deployment\napiVersion: v1\n  : [\n");
+        assert!(deploy.workloads.is_empty());
+        assert_eq!(facts.diagnostics[0].code, "PC004");
+    }
+
+    #[test]
+    fn only_yaml_with_api_version_and_kind_is_a_manifest() {
+        let path = std::path::Path::new("deploy/app.yaml");
+        assert!(super::looks_like_manifest(
+            path,
+            "apiVersion: v1\nkind: Service\n"
+        ));
+        assert!(!super::looks_like_manifest(path, "name: CI\non: push\n"));
+        let kustomization = std::path::Path::new("base/kustomization.yaml");
+        assert!(super::looks_like_manifest(
+            kustomization,
+            "resources: [a.yaml]\n"
+        ));
+    }
+}
