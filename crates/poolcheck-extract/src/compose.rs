@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use poolcheck_core::facts::deploy::{
     CommandOrigin, CommandSite, ComposeBuild, ComposeEnvEntry, ComposeEnvFile, ComposeImage,
-    DeployFacts, LinkKind, LinkedFile, Platform, Scaling, ShellWord, Workload,
+    DeployFacts, LinkKind, LinkedFile, Platform, Scaling, ShellWord, Surge, SurgeRule, Workload,
 };
 use poolcheck_core::facts::pgbouncer::{PgBouncerConfig, PoolDefinition};
 use poolcheck_core::facts::postgres::PostgresServer;
@@ -204,6 +204,21 @@ fn read_service(
             &text,
             &positions.value_map(replicas, &text),
         ));
+    }
+    // `order: start-first` starts the new containers before stopping the
+    // old ones: `parallelism` (default 1) replicas overlap during an update.
+    if let Some(update) = field("deploy").and_then(|d| get(d, "update_config"))
+        && let Some(order) = get(update, "order")
+        && scalar_text(order, positions).as_deref() == Some("start-first")
+    {
+        let parallelism = get(update, "parallelism")
+            .and_then(|p| scalar_text(p, positions))
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or(1);
+        service.scaling.surge = Some(Surge {
+            rule: SurgeRule::Count(parallelism),
+            location: Some(file.location(positions.trimmed_span(order))),
+        });
     }
     if let Some(networks) = field("networks") {
         for (_, _, network) in entries(networks) {
@@ -1492,6 +1507,21 @@ services:
                 .and_then(|c| c.value.as_deref()),
             Some("uvicorn.workers.UvicornWorker")
         );
+    }
+
+    #[test]
+    fn start_first_updates_surge_by_their_parallelism() {
+        let facts = run(
+            "services:\n  web:\n    deploy:\n      replicas: 4\n      update_config:\n        parallelism: 2\n        order: start-first\n  worker:\n    deploy:\n      update_config:\n        order: stop-first\n",
+        );
+        let deploy = facts.deploy.expect("deploy facts");
+        let web = &deploy.workloads[0];
+        assert_eq!(
+            web.scaling.surge.as_ref().map(|s| s.rule),
+            Some(SurgeRule::Count(2))
+        );
+        // Stopping first never overlaps old and new containers.
+        assert!(deploy.workloads[1].scaling.surge.is_none());
     }
 
     #[test]
