@@ -499,7 +499,7 @@ fn optional(reference: &MarkedYaml<'_>, reader: &Reader<'_>) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use poolcheck_core::facts::deploy::{DeployFacts, SurgeRule};
+    use poolcheck_core::facts::deploy::{DeployFacts, ShellWord, SurgeRule};
     use poolcheck_core::{FileFacts, FileKind, SourceFile};
 
     fn read(path: &str, text: &str) -> (DeployFacts, FileFacts) {
@@ -562,7 +562,7 @@ spec:
             web.scaling
                 .replicas
                 .as_ref()
-                .and_then(|r| r.literal_text())
+                .and_then(ShellWord::literal_text)
                 .as_deref(),
             Some("8")
         );
@@ -574,7 +574,7 @@ spec:
         let words: Vec<String> = deploy.commands[web.commands[0]]
             .words
             .iter()
-            .filter_map(|w| w.literal_text())
+            .filter_map(ShellWord::literal_text)
             .collect();
         assert_eq!(words, ["sh", "-c", "gunicorn -w 3 app:app"]);
         // KEDA's default maximum.
@@ -626,7 +626,7 @@ spec:
                 .scaling
                 .replicas
                 .as_ref()
-                .and_then(|r| r.literal_text())
+                .and_then(ShellWord::literal_text)
                 .as_deref(),
             Some("4")
         );

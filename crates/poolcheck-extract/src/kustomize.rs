@@ -112,43 +112,40 @@ fn inline_patch(
     let location = locate(positions.trimmed_span(patch));
     let inner = Positions::new(&text);
     for doc in &docs {
-        match &doc.data {
-            YamlData::Sequence(ops) => {
-                let Some(name) = target else { continue };
-                for op in ops {
-                    let path = get(op, "path").and_then(|p| scalar_text(p, &inner));
-                    let value = get(op, "value")
-                        .and_then(|v| scalar_text(v, &inner))
-                        .and_then(|v| v.trim().parse().ok());
-                    let kind = get(op, "op").and_then(|o| scalar_text(o, &inner));
-                    if path.as_deref() == Some("/spec/replicas")
-                        && matches!(kind.as_deref(), Some("replace" | "add"))
-                        && let Some(count) = value
-                    {
-                        out.push(ReplicaOverride {
-                            name: name.to_owned(),
-                            count,
-                            location: location.clone(),
-                        });
-                    }
-                }
-            }
-            _ => {
-                let name = get(doc, "metadata")
-                    .and_then(|m| get(m, "name"))
-                    .and_then(|n| scalar_text(n, &inner))
-                    .or_else(|| target.map(str::to_owned));
-                let count = get(doc, "spec")
-                    .and_then(|s| get(s, "replicas"))
-                    .and_then(|r| scalar_text(r, &inner))
-                    .and_then(|r| r.trim().parse().ok());
-                if let (Some(name), Some(count)) = (name, count) {
+        if let YamlData::Sequence(ops) = &doc.data {
+            let Some(name) = target else { continue };
+            for op in ops {
+                let path = get(op, "path").and_then(|p| scalar_text(p, &inner));
+                let value = get(op, "value")
+                    .and_then(|v| scalar_text(v, &inner))
+                    .and_then(|v| v.trim().parse().ok());
+                let kind = get(op, "op").and_then(|o| scalar_text(o, &inner));
+                if path.as_deref() == Some("/spec/replicas")
+                    && matches!(kind.as_deref(), Some("replace" | "add"))
+                    && let Some(count) = value
+                {
                     out.push(ReplicaOverride {
-                        name,
+                        name: name.to_owned(),
                         count,
                         location: location.clone(),
                     });
                 }
+            }
+        } else {
+            let name = get(doc, "metadata")
+                .and_then(|m| get(m, "name"))
+                .and_then(|n| scalar_text(n, &inner))
+                .or_else(|| target.map(str::to_owned));
+            let count = get(doc, "spec")
+                .and_then(|s| get(s, "replicas"))
+                .and_then(|r| scalar_text(r, &inner))
+                .and_then(|r| r.trim().parse().ok());
+            if let (Some(name), Some(count)) = (name, count) {
+                out.push(ReplicaOverride {
+                    name,
+                    count,
+                    location: location.clone(),
+                });
             }
         }
     }

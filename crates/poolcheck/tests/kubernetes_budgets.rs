@@ -38,9 +38,9 @@ fn codes(dir: &Path) -> Vec<String> {
     let value: serde_json::Value = serde_json::from_str(&json).expect("check JSON");
     value["diagnostics"]
         .as_array()
-        .unwrap()
+        .expect("diagnostics")
         .iter()
-        .map(|d| d["code"].as_str().unwrap().to_owned())
+        .map(|d| d["code"].as_str().expect("code").to_owned())
         .collect()
 }
 
@@ -78,7 +78,7 @@ fn an_hpa_maximum_is_the_replica_count() {
     assert!(
         web["scaling"]["source"]
             .as_str()
-            .unwrap()
+            .expect("source")
             .contains("HorizontalPodAutoscaler")
     );
     assert_eq!(b["databases"][0]["demand"], 400);
@@ -93,13 +93,13 @@ fn an_hpa_maximum_is_the_replica_count() {
 #[test]
 fn a_kustomize_overlay_patch_sets_the_replicas() {
     let b = budget(&project("k8s-kustomize-overlay"));
-    let services = b["services"].as_array().unwrap();
+    let services = b["services"].as_array().expect("services");
     assert_eq!(services.len(), 1, "{services:#?}");
     assert_eq!(services[0]["replicas"], 4);
     assert!(
         services[0]["scaling"]["source"]
             .as_str()
-            .unwrap()
+            .expect("source")
             .contains("overlays/prod")
     );
     assert_eq!(b["databases"][0]["demand"], 160);

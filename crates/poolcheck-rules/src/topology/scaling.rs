@@ -53,12 +53,11 @@ pub fn of_workload(workspace: &Workspace, workload: &Workload, env: &Environment
                 };
                 (replicas.clone(), replicas, source)
             }
-            None => match &workload.scaling.unknown_replicas {
-                Some((reason, at)) => {
+            None => {
+                if let Some((reason, at)) = &workload.scaling.unknown_replicas {
                     let unknown = Sourced::unknown(reason.clone(), Some(at.clone()));
                     (unknown.clone(), unknown, format!("{kind} `{object}`"))
-                }
-                None => {
+                } else {
                     let one = Sourced::tool_default(1, format!("{kind} default of one replica"));
                     (
                         one.clone(),
@@ -66,7 +65,7 @@ pub fn of_workload(workspace: &Workspace, workload: &Workload, env: &Environment
                         format!("{kind} `{object}` (no replicas: one)"),
                     )
                 }
-            },
+            }
         },
     };
     let surge = match &workload.scaling.surge {
@@ -301,32 +300,47 @@ fn kustomize_replicas(
         });
         own.or(patched).cloned()
     };
-    fn find(
-        all: &[Kustomize<'_>],
-        index: usize,
-        manifest: &Path,
-        own: &dyn Fn(&Kustomize<'_>) -> Option<ReplicaOverride>,
-        depth: usize,
-    ) -> Option<Option<ReplicaOverride>> {
-        if depth > 16 {
-            return None;
-        }
-        let k = &all[index];
-        let (children, files) = resources(all, k);
-        let here = own(k);
-        if files.iter().any(|f| f == manifest) {
-            return Some(here);
-        }
-        children.into_iter().find_map(|child| {
-            find(all, child, manifest, own, depth + 1).map(|inner| here.clone().or(inner))
-        })
-    }
     (0..all.len())
         .filter(|i| !included.contains(i))
         .filter_map(|leaf| {
-            let found = find(&all, leaf, &manifest, &patch_counts, 0)??;
+            let Reach::Included(found) = find(&all, leaf, &manifest, &patch_counts, 0) else {
+                return None;
+            };
+            let found = found?;
             Some((found, all[leaf].path.display_string()))
         })
         .max_by_key(|(r, _)| r.count)
         .map(|(r, overlay)| (Sourced::literal(r.count, r.location), overlay))
+}
+
+/// Whether a kustomization includes a manifest, and the replica count the
+/// nearest kustomization on the way sets.
+enum Reach {
+    NotIncluded,
+    Included(Option<ReplicaOverride>),
+}
+
+fn find(
+    all: &[Kustomize<'_>],
+    index: usize,
+    manifest: &Path,
+    own: &dyn Fn(&Kustomize<'_>) -> Option<ReplicaOverride>,
+    depth: usize,
+) -> Reach {
+    // kustomize rejects cycles; a bound keeps a cyclic repository finite.
+    if depth > 16 {
+        return Reach::NotIncluded;
+    }
+    let k = &all[index];
+    let (children, files) = resources(all, k);
+    let here = own(k);
+    if files.iter().any(|f| f == manifest) {
+        return Reach::Included(here);
+    }
+    for child in children {
+        if let Reach::Included(inner) = find(all, child, manifest, own, depth + 1) {
+            return Reach::Included(here.or(inner));
+        }
+    }
+    Reach::NotIncluded
 }
