@@ -191,7 +191,9 @@ fn current_file(state: &State, uri: &Uri) -> Option<(Arc<SourceFile>, PathBuf)> 
     }
     let text = match state.open.get(&path) {
         Some(doc) => doc.text.clone(),
-        None => std::fs::read_to_string(&path).ok()?,
+        None => poolcheck_extract::discover::read_candidate(&path)
+            .ok()?
+            .ok()?,
     };
     Some((Arc::new(SourceFile::new(file_path, text)), path))
 }

@@ -230,7 +230,7 @@ impl State {
         let absolute = self.absolute(path);
         let text = match self.open.get(&absolute) {
             Some(doc) => doc.text.clone(),
-            None => std::fs::read_to_string(&absolute).ok()?,
+            None => discover::read_candidate(&absolute).ok()?.ok()?,
         };
         let file = Arc::new(SourceFile::new(path.clone(), text));
         self.extra_sources.insert(path.clone(), Arc::clone(&file));

@@ -228,7 +228,7 @@ engine = create_engine(\"postgresql+psycopg2://app@pgbouncer:6432/app\", pool_si
     assert_eq!(found.len(), 1, "{found:#?}");
     assert!(
         found[0].message.contains(
-            "= 20 client connections > 10 server connections (pool_size 10, pgbouncer.ini:2)"
+            "2 workers × (pool_size 4 + max_overflow 6) = 20 client connections > 10 server connections (pool_size 10)"
         ),
         "{}",
         found[0].message

@@ -72,13 +72,13 @@ fn an_implicit_process_and_one_request_are_said_plainly() {
     )
     .unwrap();
     let found = diagnostics(dir.path());
-    // 90 of 97 usable: PC102 quotes every factor with its provenance.
+    // 90 of 97 usable: PC102's one line says that the one process is assumed.
     let pc102 = find(&found, "PC102")["message"]
         .as_str()
         .unwrap()
         .to_owned();
     assert!(
-        pc102.starts_with("1 process (no server command found, so one implicit process) × "),
+        pc102.starts_with("1 implicit process × (pool_size 80 + max_overflow 10) = 90 connections"),
         "{pc102}"
     );
     for d in &found {

@@ -7,7 +7,7 @@ use poolcheck_core::facts::DependencyPin;
 use poolcheck_core::facts::pool::{ClientPool, DjangoAliasSettings};
 use poolcheck_core::facts::process::ServerKind;
 use poolcheck_core::{Fix, Location, Origin, Version};
-use poolcheck_extract::python::edits;
+use poolcheck_model::fix_edits as edits;
 
 use super::process_support::{describe_pin, gunicorn_worker_class, pin, provenance};
 use crate::context::Context;

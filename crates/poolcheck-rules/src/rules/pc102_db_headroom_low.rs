@@ -1,8 +1,6 @@
 use poolcheck_core::{Diagnostic, Severity};
 
-use super::budget_text::{
-    add_related, contributions_text, primary_location, server_name, usable_explanation,
-};
+use super::budget_text::{add_related, primary_location, server_name, totals_text, usable_limit};
 use crate::context::Context;
 use crate::registry::{FixAvailability, Rule, RuleMeta};
 use crate::topology::budget::Count;
@@ -26,11 +24,18 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         let Some(primary) = primary_location(budget, ctx.deployment) else {
             continue;
         };
+        // Short: the totals and the limit; every factor, with its location,
+        // is a note.
+        let demand_text = if budget.contributors.len() == 1 {
+            totals_text(&budget.contributors)
+        } else {
+            format!("{demand} ({})", totals_text(&budget.contributors))
+        };
         let message = format!(
-            "{} = {demand} leaves {free} of {usable} usable slots free, less than the {}% headroom ({wanted}) kept for migrations, admin shells, monitoring and deploy overlap ({})",
-            contributions_text(&budget.contributors),
+            "{demand_text} connections leave {free} of {usable} usable slots free on {} ({}), less than the {}% headroom ({wanted}) kept for migrations, admin shells, monitoring and deploy overlap",
+            server_name(server),
+            usable_limit(server),
             (headroom * 100.0).round(),
-            usable_explanation(server, ctx.sources)
         );
         let diagnostic = Diagnostic::new(RULE.meta.code, RULE.meta.severity, primary, message)
             .with_label(format!("{free} free of {usable} on {}", server_name(server)))

@@ -1,7 +1,7 @@
 use poolcheck_core::facts::pool::{ClientPool, PoolCap, PoolKind};
 use poolcheck_core::facts::process::ServerKind;
 use poolcheck_core::{Bound, Diagnostic, IntExpr, Location, Severity};
-use poolcheck_extract::pgbouncer::view::PgBouncerView;
+use poolcheck_model::facts::PgBouncerView;
 
 use super::budget_text::{server_name, usable_explanation};
 use crate::context::Context;

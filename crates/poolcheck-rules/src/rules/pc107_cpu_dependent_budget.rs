@@ -2,7 +2,7 @@ use poolcheck_core::facts::pool::PoolCap;
 use poolcheck_core::facts::process::ServerKind;
 use poolcheck_core::{Diagnostic, IntExpr, Location, Severity, Sourced};
 
-use super::budget_text::{add_related, contributions_text, server_name, usable_explanation};
+use super::budget_text::{add_related, server_name, totals_text, usable_limit};
 use super::pc104_pgbouncer_pool_exceeds_db::single_pgbouncer_explains;
 use crate::context::Context;
 use crate::registry::{FixAvailability, Rule, RuleMeta};
@@ -135,12 +135,10 @@ impl Target {
             .filter(|(i, _)| self.services().contains(i))
             .flat_map(|(_, f)| f)
             .collect();
+        // The message keeps the factors' words; their locations are notes.
         let factor_text = factors
             .iter()
-            .map(|f| match &f.location {
-                Some(at) => format!("{}, {}", f.text, ctx.sources.describe(at)),
-                None => f.text.clone(),
-            })
+            .map(|f| f.text.as_str())
             .collect::<Vec<_>>()
             .join("; ");
         let hosts = if cpus == 1 {
@@ -166,11 +164,11 @@ impl Target {
                 let usable = server.usable().unwrap_or(0);
                 let contributors = b.map(|b| b.contributors.clone()).unwrap_or_default();
                 let message = format!(
-                    "the connections to {} exceed its {usable} usable slots {hosts} ({factor_text}): with {cpus} CPU{}, {} = {demand} > {usable} usable ({})",
+                    "the connections to {} exceed its {usable} usable slots {hosts} ({factor_text}): with {cpus} CPU{}, {} > {usable} usable ({})",
                     server_name(server),
                     if cpus == 1 { "" } else { "s" },
-                    contributions_text(&contributors),
-                    usable_explanation(server, ctx.sources),
+                    demand_words(&contributors, &demand),
+                    usable_limit(server),
                 );
                 let holds = previous
                     .and_then(|p| p.servers.iter().find(|b| b.server == *index))
@@ -199,11 +197,13 @@ impl Target {
                     .map(|b| b.clients.clone())
                     .unwrap_or_default();
                 let message = format!(
-                    "the client connections into PgBouncer `{}` exceed max_client_conn {} {hosts} ({factor_text}): with {cpus} CPU{}, {} = {demand} > {limit}",
+                    "the client connections into PgBouncer `{}` exceed max_client_conn {} {hosts} ({factor_text}): with {cpus} CPU{}, {} > {limit}",
                     bouncer.config.name,
-                    ctx.sources.quote_with(&max_client_conn(bouncer), ""),
+                    max_client_conn(bouncer)
+                        .value
+                        .map_or_else(|| "?".to_owned(), |v| v.to_string()),
                     if cpus == 1 { "" } else { "s" },
-                    contributions_text(&contributors),
+                    demand_words(&contributors, &demand.to_string()),
                 );
                 let holds = previous
                     .and_then(|p| client_limit(p, *index))
@@ -233,6 +233,16 @@ impl Target {
             _ => d,
         });
         Some(add_related(diagnostic, &contributors, server))
+    }
+}
+
+/// `7 workers × 15 = 105` for one contributor, `105 (service `web` 45 + …)`
+/// for several.
+fn demand_words(contributors: &[Contribution], demand: &str) -> String {
+    if contributors.len() == 1 {
+        totals_text(contributors)
+    } else {
+        format!("{demand} ({})", totals_text(contributors))
     }
 }
 

@@ -8,7 +8,7 @@ use super::pgbouncer_text::{
 use crate::context::Context;
 use crate::registry::{FixAvailability, Rule, RuleMeta};
 use crate::sources::Sources;
-use poolcheck_extract::pgbouncer::view::PREPARED_STATEMENTS_SINCE;
+use poolcheck_model::facts::PREPARED_STATEMENTS_SINCE;
 
 fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     for client in bouncer_clients(ctx) {

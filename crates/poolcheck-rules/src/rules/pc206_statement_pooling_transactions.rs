@@ -1,6 +1,6 @@
 use poolcheck_core::facts::pool::{ClientPool, PoolKind};
 use poolcheck_core::{Diagnostic, Severity, Sourced};
-use poolcheck_extract::pgbouncer::view::PoolMode;
+use poolcheck_model::facts::PoolMode;
 
 use super::pgbouncer_text::{bouncer_clients, client_phrase};
 use crate::context::Context;

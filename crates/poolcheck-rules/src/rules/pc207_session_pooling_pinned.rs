@@ -2,10 +2,9 @@ use std::collections::BTreeMap;
 
 use poolcheck_core::facts::pool::{ClientPool, PoolKind};
 use poolcheck_core::{Bound, Diagnostic, Severity, Sourced};
-use poolcheck_extract::pgbouncer::view::{PgBouncerView, PoolMode};
+use poolcheck_model::facts::{PgBouncerView, PoolMode};
 
-use super::budget_text::{add_related, contributions_text};
-use super::pgbouncer_text::{client_phrase, inline_quote};
+use super::budget_text::{add_related, totals_text};
 use crate::context::Context;
 use crate::registry::{FixAvailability, Rule, RuleMeta};
 use crate::topology::budget::{Contribution, ContributorKind, Count, Cpus, service_term};
@@ -141,11 +140,9 @@ fn pinned(
     } else {
         "pool_size"
     };
-    let mut pool_text = inline_quote(
-        sources,
-        &size,
-        format!("{size_name} {}", size.value.unwrap_or_default()),
-    );
+    // The message says the totals and the limits in words; every factor and
+    // setting, with its location, is a note.
+    let mut pool_text = format!("{size_name} {}", size.value.unwrap_or_default());
     if let Some(r) = reserve.value.filter(|r| *r > 0) {
         pool_text = format!("{pool_text}; reserve_pool_size {r}");
     }
@@ -163,27 +160,23 @@ fn pinned(
     }
     let holders_text = holders
         .iter()
-        .map(|(pool, how)| format!("{} {how}", client_phrase(pool, sources)))
+        .map(|(pool, how)| format!("`{}` {how}", pool.name))
         .collect::<Vec<_>>()
         .join(", ");
+    let demand_text = if contributions.len() == 1 {
+        totals_text(&contributions)
+    } else {
+        format!("{demand} ({})", totals_text(&contributions))
+    };
     let wait = view.query_wait_timeout();
     let user_text = user.map(|u| format!(" (user `{u}`)")).unwrap_or_default();
     let message = format!(
-        "PgBouncer `{}` database `{database}`{user_text} pools in session mode ({}) and its \
-clients keep their connections open ({holders_text}): {} = {demand} client connections > \
-{servers} server connections ({pool_text}); each idle client pins a server connection and the \
-others wait `query_wait_timeout` ({}) and are disconnected",
+        "PgBouncer `{}` database `{database}`{user_text} pools in session mode and its clients \
+keep their connections open ({holders_text}): {demand_text} client connections > {servers} server \
+connections ({pool_text}); each idle client pins a server connection and the others wait \
+`query_wait_timeout` ({} s) and are disconnected",
         bouncer.config.name,
-        inline_quote(sources, &mode, "pool_mode = session".to_owned()),
-        contributions_text(&contributions),
-        inline_quote(
-            sources,
-            &wait,
-            format!(
-                "{} s",
-                wait.value.map_or_else(|| "?".to_owned(), |w| w.to_string())
-            )
-        ),
+        wait.value.map_or_else(|| "?".to_owned(), |w| w.to_string()),
     );
     let primary = mode
         .location

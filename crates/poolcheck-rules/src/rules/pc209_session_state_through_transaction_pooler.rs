@@ -1,6 +1,6 @@
 use poolcheck_core::facts::pool::EventSql;
 use poolcheck_core::{Diagnostic, Severity};
-use poolcheck_extract::pgbouncer::view::PgBouncerView;
+use poolcheck_model::facts::PgBouncerView;
 
 use super::pgbouncer_text::{bouncer_clients, client_phrase};
 use crate::context::Context;

@@ -1,6 +1,6 @@
 use poolcheck_core::facts::process::ServerKind;
 use poolcheck_core::{Diagnostic, Fix, Location, Origin, Severity};
-use poolcheck_extract::python::edits;
+use poolcheck_model::fix_edits as edits;
 
 use super::django_support::{
     DjangoClient, HEALTH_CHECKS_SINCE, alias_phrase, conn_max_age_location, conn_max_age_text,
@@ -211,7 +211,7 @@ mod tests {
 
     use super::super::django_support::testing::relative;
     use super::super::process_support::testing::Project;
-    use poolcheck_extract::python::edits;
+    use poolcheck_model::fix_edits as edits;
 
     fn project(alias: &str, requirements: &str) -> Project {
         let settings = format!("DATABASES = {{\n    \"default\": {{\n{alias}    }}\n}}\n");

@@ -3,7 +3,7 @@ use poolcheck_core::facts::python::{
     BranchKind, CmpOp, Expr, ExprKind, ImportTimeKind, PythonModule,
 };
 use poolcheck_core::{Diagnostic, Severity, Sourced, Span};
-use poolcheck_extract::python::ImportTimeConnection;
+use poolcheck_model::facts::ImportTimeConnection;
 
 use crate::context::Context;
 use crate::registry::{FixAvailability, Rule, RuleMeta};

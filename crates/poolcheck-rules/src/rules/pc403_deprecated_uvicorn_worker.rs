@@ -1,5 +1,5 @@
 use poolcheck_core::{Diagnostic, Edit, Fix, Location, Origin, Severity, Sourced, Span, Version};
-use poolcheck_extract::python::edits;
+use poolcheck_model::fix_edits as edits;
 
 use super::process_support::{describe_pin, pin, provenance, text_at};
 use crate::context::Context;

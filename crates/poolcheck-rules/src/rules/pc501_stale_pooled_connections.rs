@@ -1,7 +1,7 @@
 use poolcheck_core::facts::pool::{ClientPool, DjangoAliasSettings, PoolKind};
 use poolcheck_core::{Diagnostic, Fix, Location, Origin, Severity, Sourced};
-use poolcheck_extract::pgbouncer::view::PgBouncerView;
-use poolcheck_extract::python::edits;
+use poolcheck_model::facts::PgBouncerView;
+use poolcheck_model::fix_edits as edits;
 
 use super::process_support::{describe_pool, distinct_pools, provenance, seconds, text_at};
 use crate::context::Context;

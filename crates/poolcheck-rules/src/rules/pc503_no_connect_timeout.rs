@@ -1,7 +1,7 @@
 use poolcheck_core::facts::pool::{ClientPool, Driver, PoolKind};
 use poolcheck_core::{Diagnostic, Severity};
 
-use super::process_support::{describe_pool, distinct_pools};
+use super::process_support::{distinct_pools, name_pool};
 use crate::context::Context;
 use crate::registry::{FixAvailability, Rule, RuleMeta};
 
@@ -35,7 +35,7 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         reported.push(&pool.location);
         let message = format!(
             "{} connects through libpq ({client}) with no `connect_timeout`: libpq then waits indefinitely for a server that does not answer (only the OS TCP timeout, about two minutes on Linux, ends the attempt), so during an outage every worker hangs instead of failing fast",
-            describe_pool(ctx, pool)
+            name_pool(pool)
         );
         out.push(
             Diagnostic::new(

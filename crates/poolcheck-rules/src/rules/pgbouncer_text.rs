@@ -5,11 +5,11 @@
 
 use poolcheck_core::facts::pool::{ClientPool, Driver, PoolKind, StartupParameter, StartupVia};
 use poolcheck_core::{Diagnostic, Edit, Location, Severity, Sourced, Version};
-use poolcheck_extract::pgbouncer::view::{
+use poolcheck_model::facts::{
     PREPARED_STATEMENTS_SINCE, PgBouncerView, PoolMode, PreparedStatements,
     TRACK_EXTRA_PARAMETERS_SINCE,
 };
-use poolcheck_extract::python::edits;
+use poolcheck_model::fix_edits as edits;
 
 use crate::context::Context;
 use crate::sources::Sources;

@@ -6,8 +6,8 @@ use poolcheck_core::facts::DependencyPin;
 use poolcheck_core::facts::pool::ClientPool;
 use poolcheck_core::facts::process::ServerKind;
 use poolcheck_core::{Location, Sourced, Version};
-use poolcheck_extract::deps::normalize_name;
-use poolcheck_extract::pgbouncer::view::{PgBouncerView, PoolMode};
+use poolcheck_model::facts::normalize_package_name as normalize_name;
+use poolcheck_model::facts::{PgBouncerView, PoolMode};
 
 use crate::context::Context;
 use crate::topology::{LinkedPool, PgBouncer, Service, TargetRef};
@@ -140,6 +140,16 @@ pub fn distinct_pools<'a>(ctx: &'a Context<'_>) -> Vec<(&'a Service, &'a LinkedP
 
 /// `engine `engine` (app/db.py:8)` / `Django alias `default` (settings.py:20)`.
 pub fn describe_pool(ctx: &Context<'_>, pool: &ClientPool) -> String {
+    format!(
+        "{} ({})",
+        name_pool(pool),
+        ctx.sources.describe(&pool.location)
+    )
+}
+
+/// `engine `engine``: for a message placed at the pool itself, where its
+/// location would only repeat the line the finding points at.
+pub fn name_pool(pool: &ClientPool) -> String {
     use poolcheck_core::facts::pool::PoolKind;
     let noun = match pool.kind {
         PoolKind::SqlAlchemy => "engine",
@@ -149,11 +159,7 @@ pub fn describe_pool(ctx: &Context<'_>, pool: &ClientPool) -> String {
         PoolKind::Psycopg2Pool if pool.single_connection => "psycopg2 connection",
         PoolKind::Psycopg2Pool => "psycopg2 pool",
     };
-    format!(
-        "{noun} `{}` ({})",
-        pool.name,
-        ctx.sources.describe(&pool.location)
-    )
+    format!("{noun} `{}`", pool.name)
 }
 
 /// Where a value comes from, for a parenthesis after it: `gunicorn.conf.py:5`,

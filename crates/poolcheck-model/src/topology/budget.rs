@@ -660,6 +660,8 @@ fn group_term(
 pub fn process_noun(service: &Service) -> (&'static str, &'static str) {
     use poolcheck_core::facts::process::ServerKind;
     match service.server {
+        // No server command anywhere: say that the one process is assumed.
+        None if service.location.is_none() => ("implicit process", "implicit processes"),
         Some(ServerKind::Celery) => ("worker process", "worker processes"),
         Some(ServerKind::Uwsgi) | None => ("process", "processes"),
         _ => ("worker", "workers"),

@@ -316,20 +316,8 @@ pub(super) fn load_env_file(workspace: &Workspace, file: &ComposeEnvFile) -> Opt
     if let Some(selection) = &file.config_map {
         return scaling::config_map_environment(workspace, &file.path, selection.as_ref());
     }
-    let base = file
-        .location
-        .file
-        .as_path()
-        .parent()
-        .unwrap_or(Path::new(""));
-    let path = display_path(&base.join(&file.path));
-    let text = match workspace.sources.get(&path) {
-        Some(source) => source.text().to_owned(),
-        None => match poolcheck_extract::discover::read_candidate(path.as_path()) {
-            Ok(Ok(text)) => text,
-            _ => return None,
-        },
-    };
+    let path = crate::workspace::env_file_path(&file.location.file, &file.path);
+    let text = workspace.referenced_text(&path)?.to_owned();
     let source = SourceFile::new(path, text);
     let mut env = Environment::new();
     let mut facts = FileFacts::new(source.path().clone(), FileKind::DotEnv);

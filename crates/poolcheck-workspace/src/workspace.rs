@@ -43,6 +43,10 @@ pub struct Workspace {
     pub unread: BTreeMap<FilePath, ReadProblem>,
     /// The entries of each `include_dir` directory, listed at load.
     pub listings: BTreeMap<FilePath, Vec<PathBuf>>,
+    /// Texts of files that deployment files reference but that are not
+    /// analysed themselves (compose `env_file:`), read at load so that
+    /// assembly never touches the disk. A file that cannot be read is absent.
+    pub referenced: BTreeMap<FilePath, String>,
     /// The paths asked about when they are parts of the project: findings
     /// are reported only when they point (primary or related) under one.
     /// Empty for the whole project.
@@ -162,6 +166,7 @@ impl Workspace {
         }
         workspace.load_included_files();
         workspace.load_imported_modules(None);
+        workspace.load_env_files();
         Ok(workspace)
     }
 
@@ -267,6 +272,37 @@ impl Workspace {
         targets
     }
 
+    /// Reads the compose `env_file:`s (relative to the compose file) that are
+    /// not analysed files of their own.
+    fn load_env_files(&mut self) {
+        let paths: Vec<FilePath> = self
+            .facts
+            .iter()
+            .filter_map(|f| f.deploy.as_ref())
+            .flat_map(|d| &d.workloads)
+            .flat_map(|s| &s.env_files)
+            // A Kubernetes ConfigMap import names an object, not a file.
+            .filter(|file| file.config_map.is_none())
+            .map(|file| env_file_path(&file.location.file, &file.path))
+            .collect();
+        for path in paths {
+            if self.sources.get(&path).is_some() || self.referenced.contains_key(&path) {
+                continue;
+            }
+            if let Ok(Ok(text)) = discover::read_candidate(path.as_path()) {
+                self.referenced.insert(path, text);
+            }
+        }
+    }
+
+    /// The text of a referenced file: an analysed one's, else the one read at load.
+    pub fn referenced_text(&self, path: &FilePath) -> Option<&str> {
+        match self.sources.get(path) {
+            Some(file) => Some(file.text()),
+            None => self.referenced.get(path).map(String::as_str),
+        }
+    }
+
     /// Adds or replaces one file's text and facts (the config file included).
     pub fn insert(&mut self, file: Arc<SourceFile>, facts: FileFacts) {
         // Facts stay sorted by path; the configuration may be both discovered
@@ -291,6 +327,9 @@ impl Workspace {
         if kind == FileKind::Python {
             // Only the edited module's imports can be new.
             self.load_imported_modules(Some(path));
+        }
+        if kind == FileKind::Compose {
+            self.load_env_files();
         }
     }
 
@@ -322,6 +361,12 @@ impl Workspace {
             .ok()
             .map(|at| &self.facts[at])
     }
+}
+
+/// Where a compose `env_file:` entry points: relative to the compose file.
+pub fn env_file_path(compose_file: &FilePath, entry: &str) -> FilePath {
+    let base = compose_file.as_path().parent().unwrap_or(Path::new(""));
+    display_path(&base.join(entry))
 }
 
 /// The project root in the style of display paths: relative to the working

@@ -1,0 +1,178 @@
+//! The crate layout's two invariants, checked on the sources themselves:
+//! only the I/O crates read the disk (the binary writes `--fix` edits and
+//! `--output-file`, nothing else), and the rules depend on core and the model
+//! only, never on a parser.
+
+use std::path::{Path, PathBuf};
+
+/// The crates that discover and read files.
+const IO_CRATES: &[&str] = &["poolcheck-extract", "poolcheck-workspace"];
+
+/// Disk access the binary keeps, by file: the atomic `--fix` writer whole,
+/// and the `--output-file` write.
+const BINARY_WRITES: &[(&str, &str)] = &[
+    ("poolcheck/src/fix.rs", ""),
+    ("poolcheck/src/commands/mod.rs", "std::fs::create_dir_all("),
+    ("poolcheck/src/commands/mod.rs", "std::fs::write("),
+];
+
+/// Spellings of a filesystem access in Rust source.
+const DISK_ACCESS: &[&str] = &[
+    "fs::",
+    ".is_file()",
+    ".is_dir()",
+    ".exists()",
+    "canonicalize(",
+    "read_dir(",
+];
+
+fn crates_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("crates/")
+        .to_path_buf()
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// Lines (1-based, with their text) that access the disk outside
+/// `#[cfg(test)]` items and comments.
+fn disk_accesses(source: &str) -> Vec<(usize, String)> {
+    let mut found = Vec::new();
+    let mut lines = source.lines().enumerate();
+    while let Some((index, line)) = lines.next() {
+        let code = line.split("//").next().unwrap_or("").trim();
+        if code.starts_with("#[cfg(test)]") {
+            skip_item(&mut lines);
+            continue;
+        }
+        if DISK_ACCESS.iter().any(|needle| code.contains(needle)) {
+            found.push((index + 1, code.to_owned()));
+        }
+    }
+    found
+}
+
+/// Skips the item after an attribute: up to its `;`, or to the brace that
+/// closes the one it opens.
+fn skip_item<'a>(lines: &mut impl Iterator<Item = (usize, &'a str)>) {
+    let mut depth = 0i64;
+    let mut opened = false;
+    for (_, line) in lines {
+        let code = line.split("//").next().unwrap_or("");
+        for c in code.chars() {
+            match c {
+                '{' => {
+                    depth += 1;
+                    opened = true;
+                }
+                '}' => depth -= 1,
+                _ => {}
+            }
+        }
+        if (opened && depth <= 0) || (!opened && code.trim_end().ends_with(';')) {
+            return;
+        }
+    }
+}
+
+#[test]
+fn only_the_io_crates_touch_the_disk() {
+    let crates = crates_dir();
+    let mut offences = Vec::new();
+    let mut scanned = 0;
+    for entry in std::fs::read_dir(&crates)
+        .expect("crates/ is listable")
+        .flatten()
+    {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if IO_CRATES.contains(&name.as_str()) {
+            continue;
+        }
+        let mut files = Vec::new();
+        rust_files(&entry.path().join("src"), &mut files);
+        for file in files {
+            let relative = file
+                .strip_prefix(&crates)
+                .expect("under crates/")
+                .to_string_lossy()
+                .replace('\\', "/");
+            let text = std::fs::read_to_string(&file).expect("source is readable");
+            scanned += 1;
+            for (line, code) in disk_accesses(&text) {
+                let allowed = BINARY_WRITES
+                    .iter()
+                    .any(|(path, needle)| relative == *path && code.contains(needle));
+                if !allowed {
+                    offences.push(format!("crates/{relative}:{line}: {code}"));
+                }
+            }
+        }
+    }
+    assert!(scanned > 50, "only {scanned} source files found");
+    assert!(
+        offences.is_empty(),
+        "disk access outside {IO_CRATES:?} (load the file into the Workspace instead):\n{}",
+        offences.join("\n")
+    );
+}
+
+#[test]
+fn the_rules_depend_on_core_and_the_model_only() {
+    let manifest = std::fs::read_to_string(crates_dir().join("poolcheck-rules/Cargo.toml"))
+        .expect("manifest is readable");
+    let document: toml_edit::DocumentMut = manifest.parse().expect("manifest is TOML");
+    let dependencies = document["dependencies"]
+        .as_table()
+        .expect("[dependencies] table");
+    let project_crates: Vec<&str> = dependencies
+        .iter()
+        .map(|(name, _)| name)
+        .filter(|name| name.starts_with("poolcheck"))
+        .collect();
+    assert_eq!(project_crates, ["poolcheck-core", "poolcheck-model"]);
+
+    let mut files = Vec::new();
+    rust_files(&crates_dir().join("poolcheck-rules"), &mut files);
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("source is readable");
+        assert!(
+            !text.contains("poolcheck_extract"),
+            "{} names the parser crate",
+            file.display()
+        );
+    }
+}
+
+#[test]
+fn the_scanner_sees_disk_access_outside_tests_only() {
+    let source = "\
+use std::path::Path;
+fn load(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_default() // reads
+}
+// fs::write in a comment is no access
+fn probe(p: &Path) -> bool { p.is_file() }
+#[cfg(test)]
+mod tests {
+    fn fixture() { std::fs::write(\"x\", \"y\").unwrap(); }
+}
+#[cfg(test)]
+use std::fs::File;
+fn after() { let _ = std::fs::metadata(\"x\"); }
+";
+    let lines: Vec<usize> = disk_accesses(source).into_iter().map(|(l, _)| l).collect();
+    assert_eq!(lines, [3, 6, 13]);
+}
