@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use poolcheck_core::facts::deploy::{
     CommandOrigin, CommandSite, ComposeBuild, ComposeEnvEntry, ComposeEnvFile, ComposeImage,
-    ComposeService, DeployFacts, LinkKind, LinkedFile, ShellWord,
+    DeployFacts, LinkKind, LinkedFile, Platform, Scaling, ShellWord, Surge, SurgeRule, Workload,
 };
 use poolcheck_core::facts::pgbouncer::{PgBouncerConfig, PoolDefinition};
 use poolcheck_core::facts::postgres::PostgresServer;
@@ -24,190 +24,7 @@ use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, YamlData};
 
 use crate::commands;
 use crate::shell::{self, Arg, OffsetMap, ParsedCommand, Scope};
-
-/// Converts saphyr's character markers to byte offsets.
-struct Positions<'a> {
-    text: &'a str,
-    /// Byte offset of each character, when the text is not ASCII.
-    char_starts: Option<Vec<u32>>,
-}
-
-impl<'a> Positions<'a> {
-    fn new(text: &'a str) -> Self {
-        let char_starts = (!text.is_ascii()).then(|| {
-            text.char_indices()
-                .map(|(i, _)| i as u32)
-                .chain(std::iter::once(text.len() as u32))
-                .collect()
-        });
-        Self { text, char_starts }
-    }
-
-    fn byte(&self, char_index: usize) -> usize {
-        match &self.char_starts {
-            None => char_index.min(self.text.len()),
-            Some(starts) => starts
-                .get(char_index)
-                .or_else(|| starts.last())
-                .map_or(0, |&b| b as usize),
-        }
-    }
-
-    fn span(&self, node: &MarkedYaml<'_>) -> Span {
-        let start = self.byte(node.span.start.index());
-        let end = self.byte(node.span.end.index()).max(start);
-        Span::new(start, end)
-    }
-
-    /// The node's span without a trailing line break (block scalars end
-    /// after it).
-    fn trimmed_span(&self, node: &MarkedYaml<'_>) -> Span {
-        let span = self.span(node);
-        let slice = &self.text[span.range()];
-        let trimmed = slice.trim_end_matches(['\n', '\r', ' ']);
-        Span::new(span.start as usize, span.start as usize + trimmed.len())
-    }
-
-    /// Where each byte of a decoded scalar `value` sits in the file: the
-    /// characters are matched in order against the node's source text,
-    /// skipping quotes, escapes, indentation and folded line breaks.
-    fn value_map(&self, node: &MarkedYaml<'_>, value: &str) -> OffsetMap {
-        let span = self.span(node);
-        let source = &self.text[span.range()];
-        if source == value {
-            return OffsetMap::Shifted(span.start as usize);
-        }
-        let base = span.start as usize;
-        let src: Vec<(usize, char)> = source.char_indices().collect();
-        let mut table = Vec::with_capacity(value.len() + 1);
-        let mut j = 0usize;
-        for c in value.chars() {
-            let window = src
-                .iter()
-                .skip(j)
-                .take(12)
-                .position(|&(_, s)| s == c || (c.is_whitespace() && s.is_whitespace()));
-            let at = match window {
-                Some(k) => {
-                    j += k;
-                    let at = src[j].0;
-                    j += 1;
-                    at
-                }
-                None => src.get(j).map_or(source.len(), |&(i, _)| i),
-            };
-            for k in 0..c.len_utf8() {
-                table.push((base + at + k) as u32);
-            }
-        }
-        table.push((base + src.get(j).map_or(source.len(), |&(i, _)| i)) as u32);
-        OffsetMap::Table(table)
-    }
-}
-
-/// The text of a scalar as compose sees it: strings decoded, numbers and
-/// booleans as written.
-fn scalar_text(node: &MarkedYaml<'_>, positions: &Positions<'_>) -> Option<String> {
-    match &node.data {
-        YamlData::Value(Scalar::String(s)) => Some(s.to_string()),
-        YamlData::Value(Scalar::Null) => None,
-        YamlData::Value(_) => Some(positions.text[positions.span(node).range()].to_owned()),
-        YamlData::Tagged(_, inner) => scalar_text(inner, positions),
-        _ => None,
-    }
-}
-
-/// Entries of a mapping, with `<<` merge keys applied (own keys win).
-fn entries<'n, 'i>(
-    node: &'n MarkedYaml<'i>,
-) -> Vec<(String, &'n MarkedYaml<'i>, &'n MarkedYaml<'i>)> {
-    let mut out = Vec::new();
-    collect_entries(node, &mut out, 0);
-    out
-}
-
-fn collect_entries<'n, 'i>(
-    node: &'n MarkedYaml<'i>,
-    out: &mut Vec<(String, &'n MarkedYaml<'i>, &'n MarkedYaml<'i>)>,
-    depth: usize,
-) {
-    let YamlData::Mapping(mapping) = &node.data else {
-        return;
-    };
-    let mut merged = Vec::new();
-    for (key, value) in mapping {
-        let Some(name) = key_text(key) else { continue };
-        if name == "<<" && depth < 8 {
-            match &value.data {
-                YamlData::Sequence(items) => {
-                    for item in items {
-                        collect_entries(item, &mut merged, depth + 1);
-                    }
-                }
-                _ => collect_entries(value, &mut merged, depth + 1),
-            }
-        } else if let Some(existing) = out.iter_mut().find(|(k, _, _)| *k == name) {
-            *existing = (name, key, value);
-        } else {
-            out.push((name, key, value));
-        }
-    }
-    for entry in merged {
-        if !out.iter().any(|(k, _, _)| *k == entry.0) {
-            out.push(entry);
-        }
-    }
-}
-
-fn key_text(key: &MarkedYaml<'_>) -> Option<String> {
-    match &key.data {
-        YamlData::Value(Scalar::String(s)) => Some(s.to_string()),
-        YamlData::Value(Scalar::Integer(i)) => Some(i.to_string()),
-        YamlData::Value(Scalar::Boolean(b)) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
-fn get<'n, 'i>(node: &'n MarkedYaml<'i>, key: &str) -> Option<&'n MarkedYaml<'i>> {
-    entries(node)
-        .into_iter()
-        .find(|(k, _, _)| k == key)
-        .map(|(_, _, v)| v)
-}
-
-/// A copy of `text`, with every byte offset unchanged, that saphyr accepts
-/// where it is stricter than Docker Compose's YAML reader: comment lines
-/// inside a multi-line flow sequence are blanked, and a closing `]`/`}` alone
-/// on a line indented no deeper than its key (`test: [` … `]`) is moved onto
-/// the previous line's trailing comma. `None` when nothing needed relaxing.
-fn relaxed_yaml(text: &str) -> Option<String> {
-    let mut lines: Vec<String> = text.split_inclusive('\n').map(str::to_owned).collect();
-    let blank = |line: &str| -> String {
-        line.chars()
-            .map(|c| if c == '\n' || c == '\r' { c } else { ' ' })
-            .collect()
-    };
-    let mut changed = false;
-    for i in 0..lines.len() {
-        let trimmed = lines[i].trim();
-        if trimmed.starts_with('#') {
-            lines[i] = blank(&lines[i]);
-            changed = true;
-        } else if trimmed == "]" || trimmed == "}" {
-            let closer = trimmed.to_owned();
-            let previous = (0..i).rev().find(|&j| !lines[j].trim().is_empty());
-            if let Some(j) = previous {
-                let content_end = lines[j].trim_end().len();
-                if lines[j].trim_end().ends_with(',') {
-                    lines[j].replace_range(content_end - 1..content_end, &closer);
-                    lines[i] = blank(&lines[i]);
-                    changed = true;
-                }
-            }
-        }
-    }
-    changed.then(|| lines.concat())
-}
+use crate::yaml::{Positions, entries, get, relaxed_yaml, scalar_text};
 
 /// A copy of `text`, with every byte offset unchanged, where the line breaks
 /// inside quoted scalars are spaces. saphyr refuses a continuation line of a
@@ -349,7 +166,7 @@ pub fn extract(file: &SourceFile, facts: &mut FileFacts) {
                 service: Some(service.name.clone()),
             });
         }
-        deploy.compose_services.push(service);
+        deploy.workloads.push(service);
     }
     facts.deploy = Some(deploy);
 }
@@ -361,8 +178,8 @@ fn read_service(
     key: &MarkedYaml<'_>,
     body: &MarkedYaml<'_>,
     deploy: &mut DeployFacts,
-) -> ComposeService {
-    let mut service = ComposeService {
+) -> Workload {
+    let mut service = Workload {
         name: name.to_owned(),
         name_location: file.location(positions.span(key)),
         image: None,
@@ -370,7 +187,8 @@ fn read_service(
         commands: Vec::new(),
         environment: Vec::new(),
         env_files: Vec::new(),
-        replicas: None,
+        scaling: Scaling::default(),
+        platform: Platform::Compose,
         aliases: Vec::new(),
     };
     let fields = entries(body);
@@ -444,10 +262,25 @@ fn read_service(
     if let Some(replicas) = replicas
         && let Some(text) = scalar_text(replicas, positions)
     {
-        service.replicas = Some(shell::parse_interpolated(
+        service.scaling.replicas = Some(shell::parse_interpolated(
             &text,
             &positions.value_map(replicas, &text),
         ));
+    }
+    // `order: start-first` starts the new containers before stopping the
+    // old ones: `parallelism` (default 1) replicas overlap during an update.
+    if let Some(update) = field("deploy").and_then(|d| get(d, "update_config"))
+        && let Some(order) = get(update, "order")
+        && scalar_text(order, positions).as_deref() == Some("start-first")
+    {
+        let parallelism = get(update, "parallelism")
+            .and_then(|p| scalar_text(p, positions))
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or(1);
+        service.scaling.surge = Some(Surge {
+            rule: SurgeRule::Count(parallelism),
+            location: Some(file.location(positions.trimmed_span(order))),
+        });
     }
     if let Some(networks) = field("networks") {
         for (_, _, network) in entries(networks) {
@@ -502,7 +335,7 @@ fn command_words(positions: &Positions<'_>, node: &MarkedYaml<'_>) -> Vec<Parsed
 
 /// `postgres:15-alpine` → (`postgres`, `15-alpine`); registry ports and
 /// digests are not tags.
-fn split_image(image: &str) -> (String, Option<String>) {
+pub(crate) fn split_image(image: &str) -> (String, Option<String>) {
     let without_digest = image.split('@').next().unwrap_or(image);
     let last_slash = without_digest.rfind('/').map_or(0, |i| i + 1);
     match without_digest[last_slash..].rfind(':') {
@@ -637,6 +470,7 @@ fn read_env_files(
                 path,
                 location: file.location(positions.span(item)),
                 required: true,
+                config_map: None,
             });
         }
         let path_node = get(item, "path")?;
@@ -648,6 +482,7 @@ fn read_env_files(
             path: scalar_text(path_node, positions)?,
             location: file.location(positions.span(path_node)),
             required,
+            config_map: None,
         })
     };
     match &node.data {
@@ -672,7 +507,7 @@ pub struct ServiceVar {
 /// `load_env_file`, in order), then `environment:` over them, each value
 /// interpolated with `project_env` (the shell and the project's `.env`).
 pub fn service_vars(
-    service: &ComposeService,
+    service: &Workload,
     project_env: &Environment,
     load_env_file: &mut dyn FnMut(&ComposeEnvFile) -> Option<Environment>,
 ) -> BTreeMap<String, ServiceVar> {
@@ -733,7 +568,7 @@ pub fn service_vars(
 /// The [`Environment`] a service's processes see (see [`service_vars`]);
 /// variables whose value is unknown are left out.
 pub fn service_environment(
-    service: &ComposeService,
+    service: &Workload,
     project_env: &Environment,
     load_env_file: &mut dyn FnMut(&ComposeEnvFile) -> Option<Environment>,
 ) -> Environment {
@@ -758,8 +593,8 @@ fn vars_environment(vars: &BTreeMap<String, ServiceVar>) -> Environment {
 }
 
 /// `deploy.replicas` or `scale`, interpolated with the project environment.
-pub fn replicas(service: &ComposeService, project_env: &Environment) -> Option<Sourced<i64>> {
-    let word = service.replicas.as_ref()?;
+pub fn replicas(service: &Workload, project_env: &Environment) -> Option<Sourced<i64>> {
+    let word = service.scaling.replicas.as_ref()?;
     let file = &service.name_location.file;
     let sourced = shell::expand_to_sourced(word, Scope::new(project_env, &[]), file);
     let text = sourced.value.clone().unwrap_or_default();
@@ -778,7 +613,7 @@ pub fn compose_invocations(
     load_env_file: &mut dyn FnMut(&ComposeEnvFile) -> Option<Environment>,
 ) -> Vec<(String, ServerInvocation)> {
     let mut out = Vec::new();
-    for service in &facts.compose_services {
+    for service in &facts.workloads {
         if service.commands.is_empty() {
             continue;
         }
@@ -840,7 +675,7 @@ pub fn postgres_servers(
     load_env_file: &mut dyn FnMut(&ComposeEnvFile) -> Option<Environment>,
 ) -> Vec<PostgresServer> {
     let mut out = Vec::new();
-    for service in &facts.compose_services {
+    for service in &facts.workloads {
         let Some(image) = service.image.as_ref().filter(|i| is_postgres_image(i)) else {
             continue;
         };
@@ -1049,7 +884,7 @@ fn env_configured_flavor(image: &ComposeImage) -> Option<PgBouncerImage> {
 /// environment variables: their keys are host names of that PgBouncer.
 pub fn file_configured_pgbouncer_services(facts: &DeployFacts) -> Vec<String> {
     facts
-        .compose_services
+        .workloads
         .iter()
         .filter(|s| {
             s.image
@@ -1068,7 +903,7 @@ pub fn pgbouncers(
     load_env_file: &mut dyn FnMut(&ComposeEnvFile) -> Option<Environment>,
 ) -> Vec<PgBouncerConfig> {
     let mut out = Vec::new();
-    for service in &facts.compose_services {
+    for service in &facts.workloads {
         let Some(image) = service.image.as_ref().filter(|i| is_pgbouncer_image(i)) else {
             continue;
         };
@@ -1088,7 +923,7 @@ pub fn pgbouncers(
 }
 
 fn pgbouncer_from_env(
-    service: &ComposeService,
+    service: &Workload,
     image: &ComposeImage,
     family: PgBouncerImage,
     vars: &BTreeMap<String, ServiceVar>,
@@ -1198,7 +1033,7 @@ fn param(
 /// `${DB_NAME:-*} = host=$DB_HOST port=${DB_PORT:-5432} user=${DB_USER:-postgres}`,
 /// or the same parts from `DATABASE_URL`.
 fn edoburu_databases(
-    service: &ComposeService,
+    service: &Workload,
     vars: &BTreeMap<String, ServiceVar>,
     entry_for: &EntryFor<'_>,
 ) -> Vec<PoolDefinition> {
@@ -1244,7 +1079,7 @@ fn edoburu_databases(
 
 /// `$PGBOUNCER_DATABASE = host=$POSTGRESQL_HOST port=$POSTGRESQL_PORT dbname=$POSTGRESQL_DATABASE`.
 fn bitnami_databases(
-    service: &ComposeService,
+    service: &Workload,
     vars: &BTreeMap<String, ServiceVar>,
     entry_for: &EntryFor<'_>,
 ) -> Vec<PoolDefinition> {
@@ -1378,17 +1213,17 @@ mod tests {
       POOL_MODE: transaction
 "#;
         let d = deploy(text);
-        assert_eq!(d.compose_services.len(), 1);
-        let env = &d.compose_services[0].environment[0];
+        assert_eq!(d.workloads.len(), 1);
+        let env = &d.workloads[0].environment[0];
         assert_eq!(slice(text, &env.value_location), "transaction");
     }
 
     #[test]
     fn services_commands_and_environment() {
         let d = deploy(APP);
-        let names: Vec<&str> = d.compose_services.iter().map(|s| s.name.as_str()).collect();
+        let names: Vec<&str> = d.workloads.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, ["db", "web", "worker"]);
-        let db = &d.compose_services[0];
+        let db = &d.workloads[0];
         let image = db
             .image
             .as_ref()
@@ -1436,7 +1271,7 @@ mod tests {
             Some("4")
         );
 
-        for service in &d.compose_services[1..] {
+        for service in &d.workloads[1..] {
             let env = service_environment(service, &Environment::new(), &mut no_files);
             let url = env.get("DATABASE_URL");
             assert_eq!(
@@ -1453,7 +1288,7 @@ mod tests {
                 Some("postgres://app:secret@db:5432/app")
             );
         }
-        let web = &d.compose_services[1];
+        let web = &d.workloads[1];
         assert_eq!(
             replicas(web, &Environment::new()).and_then(|r| r.value),
             Some(2)
@@ -1670,7 +1505,7 @@ services:
     fn env_files_are_loaded_through_the_callback_and_environment_wins() {
         let text = "services:\n  web:\n    image: app\n    env_file:\n      - .env.web\n      - path: ./optional.env\n        required: false\n    environment:\n      WEB_CONCURRENCY: ${WEB_WORKERS:-3}\n    command: uvicorn app:app\n";
         let d = deploy(text);
-        let service = &d.compose_services[0];
+        let service = &d.workloads[0];
         let files: Vec<(&str, bool)> = service
             .env_files
             .iter()
@@ -1748,13 +1583,28 @@ services:
         extract(&file, &mut facts);
         assert!(facts.diagnostics.is_empty(), "{:?}", facts.diagnostics);
         let deploy = facts.deploy.expect("compose facts");
-        assert_eq!(deploy.compose_services.len(), 1);
+        assert_eq!(deploy.workloads.len(), 1);
         let found = commands::invocations(&deploy, &Environment::new());
         assert_eq!(found.len(), 1);
         let workers = found[0].settings.workers.as_ref().expect("workers");
         assert_eq!(workers.value, Some(IntExpr::Const(4)));
         let at = workers.location.as_ref().expect("location").span;
         assert_eq!(&text[at.start as usize..at.end as usize], "4");
+    }
+
+    #[test]
+    fn start_first_updates_surge_by_their_parallelism() {
+        let facts = run(
+            "services:\n  web:\n    deploy:\n      replicas: 4\n      update_config:\n        parallelism: 2\n        order: start-first\n  worker:\n    deploy:\n      update_config:\n        order: stop-first\n",
+        );
+        let deploy = facts.deploy.expect("deploy facts");
+        let web = &deploy.workloads[0];
+        assert_eq!(
+            web.scaling.surge.as_ref().map(|s| s.rule),
+            Some(SurgeRule::Count(2))
+        );
+        // Stopping first never overlaps old and new containers.
+        assert!(deploy.workloads[1].scaling.surge.is_none());
     }
 
     #[test]

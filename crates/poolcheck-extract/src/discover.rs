@@ -149,6 +149,10 @@ pub fn classify(path: &Path) -> Option<FileKind> {
     {
         return Some(FileKind::Compose);
     }
+    // Any other YAML file may hold Kubernetes objects: content decides.
+    if matches!(ext, Some("yml" | "yaml")) {
+        return Some(FileKind::Kubernetes);
+    }
     if lower == ".env" || lower.starts_with(".env.") || ext == Some("env") {
         return Some(FileKind::DotEnv);
     }
@@ -359,6 +363,9 @@ impl Prefilter {
                 (wanted && !is_alembic_env(text)).then_some(kind)
             }
             FileKind::Shell => self.shell.is_match(text.as_bytes()).then_some(kind),
+            FileKind::Kubernetes => {
+                crate::kubernetes::looks_like_manifest(path, text).then_some(kind)
+            }
             FileKind::Ini => {
                 let lower = text.to_ascii_lowercase();
                 ["[pgbouncer]", "[uwsgi]", "[program:"]

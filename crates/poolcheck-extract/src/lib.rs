@@ -12,6 +12,8 @@ pub mod discover;
 pub mod dockerfile;
 pub mod dotenv;
 pub mod helm;
+pub mod kubernetes;
+pub mod kustomize;
 pub mod overrides;
 pub mod pgbouncer;
 pub mod pgconf;
@@ -22,6 +24,7 @@ pub mod shell;
 pub mod supervisord;
 pub mod terraform;
 pub mod uwsgi;
+pub mod yaml;
 
 use poolcheck_core::{FileFacts, FileKind, SourceFile};
 
@@ -50,6 +53,7 @@ pub fn extract(file: &SourceFile, kind: FileKind) -> FileFacts {
         FileKind::Procfile => procfile::extract(file, &mut facts),
         FileKind::Dockerfile => dockerfile::extract(file, &mut facts),
         FileKind::Compose => compose::extract(file, &mut facts),
+        FileKind::Kubernetes => kubernetes::extract(file, &mut facts),
         FileKind::Shell => shell::extract(file, &mut facts),
         FileKind::DotEnv => dotenv::extract(file, &mut facts),
         FileKind::Python => python::extract(file, &mut facts),

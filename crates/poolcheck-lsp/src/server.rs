@@ -97,8 +97,9 @@ const WATCHED: &[&str] = &[
     "**/Dockerfile*",
     "**/*.dockerfile",
     "**/Containerfile",
-    "**/*compose*.yml",
-    "**/*compose*.yaml",
+    // compose files, Kubernetes manifests and kustomizations.
+    "**/*.yml",
+    "**/*.yaml",
     "**/requirements*.txt",
     "**/*.lock",
     "**/*entrypoint*",

@@ -202,7 +202,7 @@ fn deployment_settings_names(workspace: &Workspace) -> Vec<String> {
                     .map(|e| e.value.clone()),
             );
         }
-        for service in &deploy.compose_services {
+        for service in &deploy.workloads {
             settings_names.extend(
                 service
                     .environment

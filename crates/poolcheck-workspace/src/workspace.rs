@@ -279,8 +279,10 @@ impl Workspace {
             .facts
             .iter()
             .filter_map(|f| f.deploy.as_ref())
-            .flat_map(|d| &d.compose_services)
+            .flat_map(|d| &d.workloads)
             .flat_map(|s| &s.env_files)
+            // A Kubernetes ConfigMap import names an object, not a file.
+            .filter(|file| file.config_map.is_none())
             .map(|file| env_file_path(&file.location.file, &file.path))
             .collect();
         for path in paths {

@@ -36,7 +36,7 @@ fn service<'a>(budget: &'a serde_json::Value, name: &str) -> &'a serde_json::Val
 /// `postgres -c max_connections=50`, `gunicorn -w 6` and `celery --concurrency 4`,
 /// both with `DATABASE_URL` from compose: 47 usable, 60 + 40 = 100 demanded.
 #[test]
-fn compose_services_share_the_compose_postgres() {
+fn workloads_share_the_compose_postgres() {
     let b = budget(&project("compose-web-and-worker"));
     let db = &b["databases"][0];
     assert_eq!(db["name"], "db");

@@ -60,6 +60,7 @@ fn wsgi_sync_workers_open_one_connection_each() {
                 "reserved": 3,
                 "usable": 97,
                 "demand": 4,
+                "rollout_demand": 4,
                 "contributors": [{
                     "kind": "service",
                     "name": "web",
@@ -71,6 +72,7 @@ fn wsgi_sync_workers_open_one_connection_each() {
             "services": [{
                 "name": "web",
                 "replicas": 1,
+                "scaling": null,
                 "processes": 4,
                 "concurrency": 1,
                 "fits": {"replicas": 24, "processes": 97, "per_process": 24},
@@ -103,6 +105,7 @@ fn persistent_connections_per_thread_exceed_the_server() {
                 "reserved": 3,
                 "usable": 97,
                 "demand": 144,
+                "rollout_demand": 144,
                 "contributors": [{
                     "kind": "service",
                     "name": "web",
@@ -114,6 +117,7 @@ fn persistent_connections_per_thread_exceed_the_server() {
             "services": [{
                 "name": "web",
                 "replicas": 3,
+                "scaling": null,
                 "processes": 12,
                 "concurrency": 4,
                 "fits": {"replicas": 2, "processes": 8, "per_process": 2},
@@ -147,6 +151,7 @@ fn an_asgi_pool_caps_each_process_at_max_size() {
                 "reserved": 3,
                 "usable": 97,
                 "demand": 16,
+                "rollout_demand": 16,
                 "contributors": [{
                     "kind": "service",
                     "name": "web",
@@ -158,6 +163,7 @@ fn an_asgi_pool_caps_each_process_at_max_size() {
             "services": [{
                 "name": "web",
                 "replicas": 1,
+                "scaling": null,
                 "processes": 2,
                 "concurrency": null,
                 "fits": {"replicas": 6, "processes": 12, "per_process": 48},

@@ -18,8 +18,20 @@ pub struct DeployFacts {
     pub commands: Vec<CommandSite>,
     /// Environment declared by this file (`.env`, Dockerfile `ENV`/`ARG`).
     pub env_layers: Vec<EnvLayer>,
-    /// Services of a docker-compose file, in file order.
-    pub compose_services: Vec<ComposeService>,
+    /// Workloads the file declares (compose services, Kubernetes
+    /// Deployments, StatefulSets…), in file order.
+    pub workloads: Vec<Workload>,
+    /// Autoscalers (Kubernetes HPA, KEDA ScaledObject) and the workload
+    /// each scales, matched by name across files by the rules crate.
+    pub autoscalers: Vec<Autoscaler>,
+    /// Named sets of variables a workload may import (Kubernetes
+    /// ConfigMaps), looked up across files.
+    pub config_maps: Vec<EnvLayer>,
+    /// A `kustomization.yaml`: what it includes and the replicas it sets.
+    pub kustomization: Option<Kustomization>,
+    /// Replica counts of workload objects without a pod template: the
+    /// strategic-merge patches a kustomization applies.
+    pub patch_replicas: Vec<ReplicaOverride>,
     /// Other files this one names, for the rules crate to resolve.
     pub links: Vec<LinkedFile>,
     /// The `[uwsgi]` section of a uwsgi INI file.
@@ -82,6 +94,11 @@ pub enum CommandOrigin {
     /// A supervisord `[program:x]` command.
     Supervisord {
         program: String,
+    },
+    /// A container of a Kubernetes workload (`command:` then `args:`).
+    Kubernetes {
+        workload: String,
+        container: String,
     },
     /// A shell script, with the function the command sits in, if any.
     Script {
@@ -226,10 +243,21 @@ pub struct EnvEntry {
     pub value_location: Location,
 }
 
-/// One service of a docker-compose file.
+/// The platform that runs a [`Workload`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Platform {
+    Compose,
+    Kubernetes,
+}
+
+/// A group of identical containers a platform runs: a compose service or a
+/// Kubernetes workload (Deployment, StatefulSet, DaemonSet, Job, CronJob).
+/// Platform-neutral so that the rules crate builds services from both alike.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ComposeService {
-    /// The service key, which is also its host name on the compose network.
+pub struct Workload {
+    pub platform: Platform,
+    /// The compose service key (also its host name on the compose network)
+    /// or the Kubernetes `metadata.name`.
     pub name: String,
     pub name_location: Location,
     pub image: Option<ComposeImage>,
@@ -244,10 +272,90 @@ pub struct ComposeService {
     pub environment: Vec<ComposeEnvEntry>,
     /// `env_file:` paths as written (relative to the compose file).
     pub env_files: Vec<ComposeEnvFile>,
-    /// `deploy.replicas`, else `scale`.
-    pub replicas: Option<ShellWord>,
-    /// `networks.<net>.aliases`: more host names for this service.
+    /// How many replicas run, steadily and during a rollout.
+    pub scaling: Scaling,
+    /// More host names for this workload: compose `networks.<net>.aliases`,
+    /// Kubernetes Services selecting its pods.
     pub aliases: Vec<String>,
+}
+
+/// The replica count and rollout behaviour a workload declares.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Scaling {
+    /// compose `deploy.replicas`/`scale`, Kubernetes `spec.replicas` (or
+    /// a Job's `parallelism`), unexpanded.
+    pub replicas: Option<ShellWord>,
+    /// Extra replicas started beside the old ones during an update.
+    /// `None` when the platform does not surge.
+    pub surge: Option<Surge>,
+    /// Why the replica count is not in any file (a DaemonSet runs one pod
+    /// per node), with where that is said.
+    pub unknown_replicas: Option<(String, Location)>,
+    /// The Kubernetes kind, for messages (`Deployment`); empty for compose.
+    pub kind: String,
+}
+
+/// How many extra replicas a rolling update starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Surge {
+    pub rule: SurgeRule,
+    /// The `maxSurge:` value or the `strategy:`; `None` for the platform default.
+    pub location: Option<Location>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SurgeRule {
+    Count(i64),
+    /// A percentage of the replicas, rounded up (Kubernetes `maxSurge: 25%`).
+    Percent(i64),
+}
+
+impl SurgeRule {
+    /// The extra replicas for `replicas` replicas.
+    pub fn extra(self, replicas: i64) -> i64 {
+        match self {
+            SurgeRule::Count(n) => n.max(0),
+            SurgeRule::Percent(p) => (replicas.max(0) * p.max(0) + 99) / 100,
+        }
+    }
+}
+
+/// A kustomize overlay or base.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Kustomization {
+    /// `resources:` (and the older `bases:`) as written, relative to the
+    /// kustomization's directory: manifest files or directories holding a
+    /// kustomization.
+    pub resources: Vec<String>,
+    /// Patch files (`patches: - path:`, `patchesStrategicMerge:`), which
+    /// describe changes, not workloads of their own.
+    pub patch_files: Vec<String>,
+    /// Replica counts set by `replicas:` and by patches, in file order.
+    pub replicas: Vec<ReplicaOverride>,
+}
+
+/// A replica count a kustomization sets for a workload by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicaOverride {
+    pub name: String,
+    pub count: i64,
+    pub location: Location,
+}
+
+/// An autoscaler that sets a workload's replica count between bounds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Autoscaler {
+    /// `HorizontalPodAutoscaler` or `ScaledObject`.
+    pub kind: String,
+    pub name: String,
+    /// The kind and name of the workload it scales.
+    pub target_kind: String,
+    pub target: String,
+    pub min: Option<i64>,
+    pub max: i64,
+    /// The `maxReplicas:`/`maxReplicaCount:` value, or the object when the
+    /// maximum is the default.
+    pub max_location: Location,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -282,6 +390,10 @@ pub struct ComposeEnvFile {
     pub location: Location,
     /// `required: false` in the long syntax.
     pub required: bool,
+    /// Set when `path` names a Kubernetes ConfigMap rather than a file:
+    /// `None` imports every key (`envFrom`), `Some((key, variable))` one key
+    /// as a variable (`valueFrom.configMapKeyRef`).
+    pub config_map: Option<Option<(String, String)>>,
 }
 
 /// A file named by another one.

@@ -40,6 +40,9 @@ pub enum FileKind {
     Procfile,
     Dockerfile,
     Compose,
+    /// A YAML file holding Kubernetes objects (`apiVersion:` and `kind:`),
+    /// kustomizations included.
+    Kubernetes,
     Shell,
     DotEnv,
     /// A Helm chart's `Chart.yaml`.

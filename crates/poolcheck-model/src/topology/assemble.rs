@@ -191,7 +191,7 @@ impl Assembler<'_> {
             let Some(deploy) = facts
                 .deploy
                 .as_ref()
-                .filter(|_| facts.kind == FileKind::Compose)
+                .filter(|_| matches!(facts.kind, FileKind::Compose | FileKind::Kubernetes))
             else {
                 continue;
             };
@@ -303,7 +303,7 @@ impl Assembler<'_> {
             let Some(deploy) = facts
                 .deploy
                 .as_ref()
-                .filter(|_| facts.kind == FileKind::Compose)
+                .filter(|_| matches!(facts.kind, FileKind::Compose | FileKind::Kubernetes))
             else {
                 continue;
             };
@@ -328,7 +328,11 @@ impl Assembler<'_> {
             .filter(|b| b.from_file)
             .count();
         if file_configured == 1 {
-            for facts in ws.facts.iter().filter(|f| f.kind == FileKind::Compose) {
+            for facts in ws
+                .facts
+                .iter()
+                .filter(|f| matches!(f.kind, FileKind::Compose | FileKind::Kubernetes))
+            {
                 let Some(deploy) = &facts.deploy else {
                     continue;
                 };

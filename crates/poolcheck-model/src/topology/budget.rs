@@ -143,6 +143,58 @@ pub struct ServerBudget {
     pub usable: Option<i64>,
     pub demand: Count,
     pub contributors: Vec<Contribution>,
+    /// The demand while the service with the largest surge rolls out;
+    /// `None` when no service surges.
+    pub rollout: Option<Rollout>,
+}
+
+/// A rolling update of one service: old and new replicas hold pools at once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rollout {
+    /// The steady demand plus the surge replicas' connections.
+    pub demand: Count,
+    /// The service that rolls out (index into the deployment's services).
+    pub service: usize,
+    pub surge: Sourced<i64>,
+    pub replicas: i64,
+    /// Connections one replica of that service opens towards this server.
+    pub per_replica: u64,
+}
+
+/// The rollout that adds the most connections to a server's demand: the
+/// largest single service's surge × its connections per replica (services
+/// roll out one at a time).
+fn largest_rollout(
+    deployment: &Deployment,
+    demand: &Count,
+    contributors: &[Contribution],
+) -> Option<Rollout> {
+    contributors
+        .iter()
+        .filter(|c| c.kind == ContributorKind::Service)
+        .filter_map(|c| {
+            let service = deployment.services.get(c.index)?;
+            let surge = service.scaling.as_ref()?.surge.clone();
+            let extra = surge.value.filter(|s| *s > 0)?;
+            let replicas = service.replicas.value.filter(|r| *r > 0)?;
+            let per_replica = c.term.count.known()? / replicas as u64;
+            Some(Rollout {
+                demand: demand
+                    .clone()
+                    .plus(Count::Known(per_replica.saturating_mul(extra as u64))),
+                service: c.index,
+                surge,
+                replicas,
+                per_replica,
+            })
+        })
+        .max_by_key(|r| {
+            (
+                r.per_replica
+                    .saturating_mul(r.surge.value.unwrap_or(0) as u64),
+                std::cmp::Reverse(r.service),
+            )
+        })
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -741,11 +793,13 @@ pub fn compute(deployment: &Deployment, cpus: Cpus, sources: &Sources) -> Budget
                 });
             }
         }
+        let rollout = largest_rollout(deployment, &demand, &contributors);
         servers.push(ServerBudget {
             server: index,
             usable: server.usable(),
             demand,
             contributors,
+            rollout,
         });
     }
     Budget {

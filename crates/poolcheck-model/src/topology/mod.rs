@@ -7,6 +7,7 @@ pub mod capacity;
 pub mod link;
 pub mod pgbouncer_budget;
 pub mod providers;
+pub mod scaling;
 pub mod services;
 
 use poolcheck_core::facts::pgbouncer::PgBouncerConfig;
@@ -156,12 +157,28 @@ pub struct Service {
     pub runs_all_code: Option<String>,
     /// Declared `cpu_count`, which makes CPU-dependent factors concrete.
     pub cpu_count: Option<Sourced<i64>>,
+    /// The replicas of the workload that runs the service, when a
+    /// deployment file (compose, Kubernetes) declares one.
+    pub scaling: Option<Scaling>,
     pub env: Environment,
     pub pools: Vec<LinkedPool>,
     /// Connections the service's code opens when it is imported (PC401).
     pub import_time_connections: Vec<ImportTimeConnection>,
     /// The gunicorn config file the service reads, with its server hooks (PC401).
     pub gunicorn_config: Option<GunicornConfig>,
+}
+
+/// How many replicas of a service run: steadily between an autoscaler's
+/// bounds (`max` is what the budget counts) and, during a rolling update,
+/// `surge` more beside them.
+#[derive(Debug, Clone)]
+pub struct Scaling {
+    pub min: Sourced<i64>,
+    pub max: Sourced<i64>,
+    pub surge: Sourced<i64>,
+    /// What decides `max`, for messages and JSON (`HorizontalPodAutoscaler
+    /// web maxReplicas`, `Deployment replicas`, `compose deploy.replicas`).
+    pub source: String,
 }
 
 /// Where a pool's connections go.

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use poolcheck_core::facts::deploy::{
-    CommandOrigin, ComposeEnvFile, ComposeService, DeployFacts, ShellWord,
+    CommandOrigin, ComposeEnvFile, DeployFacts, Platform, ShellWord, Workload,
 };
 use poolcheck_core::facts::pool::Driver;
 use poolcheck_core::facts::process::{ServerInvocation, ServerKind, ServerSettings};
@@ -19,7 +19,7 @@ use poolcheck_extract::python::{
 };
 use poolcheck_extract::{commands, compose, dotenv, uwsgi};
 
-use super::{Concurrency, Deployment, LinkedPool, Service, TargetRef};
+use super::{Concurrency, Deployment, LinkedPool, Scaling, Service, TargetRef, scaling};
 use crate::workspace::{Workspace, display_path};
 
 /// Where an invocation was found, which decides precedence when the same
@@ -41,8 +41,9 @@ struct Found {
     invocation: ServerInvocation,
     env: Environment,
     source: Source,
-    /// The compose service, for replicas.
-    compose: Option<(ComposeService, Environment)>,
+    /// The replicas of the workload (compose service, Kubernetes
+    /// Deployment…) that runs the invocation.
+    scaling: Option<Scaling>,
     /// Copies of the process group a process manager starts (supervisord
     /// `numprocs`), counted as replicas.
     copies: Option<Sourced<i64>>,
@@ -79,7 +80,7 @@ pub fn build(workspace: &Workspace, project_env: &Environment, deployment: &mut 
             invocation: server.clone(),
             env: project_env.clone(),
             source: Source::Code,
-            compose: None,
+            scaling: None,
             copies: None,
         });
     }
@@ -113,7 +114,7 @@ pub fn build(workspace: &Workspace, project_env: &Environment, deployment: &mut 
                 },
                 env: project_env.clone(),
                 source: Source::GunicornConfig,
-                compose: None,
+                scaling: None,
                 copies: None,
             });
         }
@@ -347,6 +348,9 @@ fn layer_declared(env: &mut Environment, declared: &[(String, Sourced<String>)],
 
 /// Reads a compose `env_file:` (relative to the compose file).
 pub(super) fn load_env_file(workspace: &Workspace, file: &ComposeEnvFile) -> Option<Environment> {
+    if let Some(selection) = &file.config_map {
+        return scaling::config_map_environment(workspace, &file.path, selection.as_ref());
+    }
     let path = crate::workspace::env_file_path(&file.location.file, &file.path);
     let text = workspace.referenced_text(&path)?.to_owned();
     let source = SourceFile::new(path, text);
@@ -368,19 +372,18 @@ fn find_invocations(workspace: &Workspace, project_env: &Environment) -> Vec<Fou
     for facts in workspace
         .facts
         .iter()
-        .filter(|f| f.kind == FileKind::Compose)
+        .filter(|f| matches!(f.kind, FileKind::Compose | FileKind::Kubernetes))
     {
         let Some(deploy) = &facts.deploy else {
             continue;
         };
+        if scaling::is_kustomize_patch(workspace, &facts.path) {
+            continue;
+        }
         for (service_name, invocation) in
             compose::compose_invocations(deploy, project_env, &mut load_env_file)
         {
-            let Some(service) = deploy
-                .compose_services
-                .iter()
-                .find(|s| s.name == service_name)
-            else {
+            let Some(service) = deploy.workloads.iter().find(|s| s.name == service_name) else {
                 continue;
             };
             let env = compose_service_env(workspace, service, project_env, &mut load_env_file);
@@ -388,13 +391,13 @@ fn find_invocations(workspace: &Workspace, project_env: &Environment) -> Vec<Fou
                 invocation,
                 env,
                 source: Source::Compose,
-                compose: Some((service.clone(), project_env.clone())),
+                scaling: Some(scaling::of_workload(workspace, service, project_env)),
                 copies: None,
             });
         }
         // `command: ./bin/entrypoint.sh`: the script's server runs as this
         // service, with its environment.
-        for service in &deploy.compose_services {
+        for service in &deploy.workloads {
             for script in service
                 .commands
                 .iter()
@@ -412,18 +415,14 @@ fn find_invocations(workspace: &Workspace, project_env: &Environment) -> Vec<Fou
                         invocation,
                         env: service_env.clone(),
                         source: Source::Compose,
-                        compose: Some((service.clone(), project_env.clone())),
+                        scaling: Some(scaling::of_workload(workspace, service, project_env)),
                         copies: None,
                     });
                 }
                 built.push(&script.path);
             }
         }
-        for service in deploy
-            .compose_services
-            .iter()
-            .filter(|s| s.commands.is_empty())
-        {
+        for service in deploy.workloads.iter().filter(|s| s.commands.is_empty()) {
             let Some(dockerfile) = built_dockerfile(workspace, &facts.path, service) else {
                 continue;
             };
@@ -439,7 +438,7 @@ fn find_invocations(workspace: &Workspace, project_env: &Environment) -> Vec<Fou
                     invocation,
                     env: service_env.clone(),
                     source: Source::Compose,
-                    compose: Some((service.clone(), project_env.clone())),
+                    scaling: Some(scaling::of_workload(workspace, service, project_env)),
                     copies: None,
                 });
             }
@@ -451,7 +450,7 @@ fn find_invocations(workspace: &Workspace, project_env: &Environment) -> Vec<Fou
             continue;
         };
         match facts.kind {
-            FileKind::Compose => {}
+            FileKind::Compose | FileKind::Kubernetes => {}
             FileKind::Dockerfile | FileKind::Shell if built.contains(&&facts.path) => {}
             FileKind::Ini => {
                 found.extend(supervisord_programs(deploy, project_env));
@@ -466,7 +465,7 @@ fn find_invocations(workspace: &Workspace, project_env: &Environment) -> Vec<Fou
                             invocation,
                             env: project_env.clone(),
                             source: Source::Script,
-                            compose: None,
+                            scaling: None,
                             copies: None,
                         });
                     }
@@ -476,7 +475,7 @@ fn find_invocations(workspace: &Workspace, project_env: &Environment) -> Vec<Fou
                         invocation,
                         env: project_env.clone(),
                         source: Source::Uwsgi,
-                        compose: None,
+                        scaling: None,
                         copies: None,
                     });
                 }
@@ -492,7 +491,7 @@ fn find_invocations(workspace: &Workspace, project_env: &Environment) -> Vec<Fou
                         invocation,
                         env: project_env.clone(),
                         source,
-                        compose: None,
+                        scaling: None,
                         copies: None,
                     });
                 }
@@ -534,7 +533,7 @@ fn supervisord_programs(deploy: &DeployFacts, project_env: &Environment) -> Vec<
                     invocation,
                     env: env.clone(),
                     source: Source::Supervisord,
-                    compose: None,
+                    scaling: None,
                     copies: copies.clone(),
                 });
             }
@@ -546,7 +545,7 @@ fn supervisord_programs(deploy: &DeployFacts, project_env: &Environment) -> Vec<
 /// A compose service's environment over `base`, under the declared `[env]`.
 fn compose_service_env(
     workspace: &Workspace,
-    service: &ComposeService,
+    service: &Workload,
     base: &Environment,
     load_env_file: &mut dyn FnMut(&ComposeEnvFile) -> Option<Environment>,
 ) -> Environment {
@@ -563,7 +562,7 @@ fn compose_service_env(
 fn run_script<'w>(
     workspace: &'w Workspace,
     compose_file: &FilePath,
-    service: &ComposeService,
+    service: &Workload,
     site: &poolcheck_core::facts::deploy::CommandSite,
 ) -> Option<&'w FileFacts> {
     let mut words = site.words.iter().filter_map(ShellWord::literal_text);
@@ -620,8 +619,11 @@ fn run_script<'w>(
 fn built_dockerfile<'w>(
     workspace: &'w Workspace,
     compose_file: &FilePath,
-    service: &ComposeService,
+    service: &Workload,
 ) -> Option<&'w FileFacts> {
+    if service.platform == Platform::Kubernetes {
+        return scaling::image_dockerfile(workspace, compose_file, service);
+    }
     let build = service.build.as_ref()?;
     let base = compose_file.as_path().parent().unwrap_or(Path::new(""));
     let name = build.dockerfile.as_deref().unwrap_or("Dockerfile");
@@ -1160,15 +1162,21 @@ fn make_service(
     let replicas = decl
         .and_then(|d| d.replicas.clone())
         .or_else(|| found.copies.clone())
-        .or_else(|| {
-            found
-                .compose
-                .as_ref()
-                .and_then(|(service, env)| compose::replicas(service, env))
-        })
+        .or_else(|| found.scaling.as_ref().map(|s| s.max.clone()))
         .unwrap_or_else(|| {
             Sourced::tool_default(1, "poolcheck: no replica count declared, so one replica")
         });
+    if let Some(reason) = replicas.unknown_reason() {
+        let at = replicas
+            .location
+            .as_ref()
+            .unwrap_or(&found.invocation.location);
+        deployment.diagnostics.push(unresolved_diagnostic(
+            at,
+            &format!("the replica count of service `{name}`"),
+            &format!("{reason}; declare it with `[services.{name}] replicas`"),
+        ));
+    }
     Service {
         name,
         server: Some(kind),
@@ -1183,6 +1191,7 @@ fn make_service(
         alternative_group: None,
         runs_all_code: None,
         cpu_count: decl.and_then(|d| d.cpu_count.clone()),
+        scaling: found.scaling.clone(),
         env: found.env.clone(),
         pools: Vec::new(),
         import_time_connections: Vec::new(),
@@ -1257,6 +1266,7 @@ fn implicit_service(env: Environment) -> Service {
         alternative_group: None,
         runs_all_code: Some("no server command was found".to_owned()),
         cpu_count: None,
+        scaling: None,
         env,
         pools: Vec::new(),
         import_time_connections: Vec::new(),

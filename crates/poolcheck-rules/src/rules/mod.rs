@@ -17,6 +17,7 @@ mod pc105_pool_smaller_than_concurrency;
 mod pc106_unbounded_pool;
 mod pc107_cpu_dependent_budget;
 mod pc108_active_connections_above_db_cores;
+mod pc109_rollout_surge_exceeded;
 mod pc201_asyncpg_prepared_statements;
 mod pc202_psycopg_prepared_statements;
 mod pc203_django_server_side_cursors;
@@ -70,6 +71,7 @@ pub static ALL: &[&Rule] = &[
     &pc106_unbounded_pool::RULE,
     &pc107_cpu_dependent_budget::RULE,
     &pc108_active_connections_above_db_cores::RULE,
+    &pc109_rollout_surge_exceeded::RULE,
     &pc201_asyncpg_prepared_statements::RULE,
     &pc202_psycopg_prepared_statements::RULE,
     &pc203_django_server_side_cursors::RULE,

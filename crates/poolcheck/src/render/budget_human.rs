@@ -94,6 +94,23 @@ pub fn render(deployment: &Deployment, budget: &Budget, sources: &Sources, color
             Count::Unknown(why) => format!("unknown ({why})"),
         };
         let _ = writeln!(out, "  {:<w0$}  {:<w1$}  {demand_text}", "demand", "");
+        if let Some(rollout) = &b.rollout {
+            let service = &deployment.services[rollout.service].name;
+            let surge = rollout.surge.value.unwrap_or(0);
+            let formula = format!(
+                "+ {surge} surge {} of {service} × {}",
+                if surge == 1 { "replica" } else { "replicas" },
+                rollout.per_replica
+            );
+            let text = match (&rollout.demand, b.usable) {
+                (Count::Known(d), Some(u)) if *d > u as u64 => {
+                    paint.wrap(RED, &format!("{d} / {u} ({} over)", *d - u as u64))
+                }
+                (Count::Known(d), Some(u)) => format!("{d} / {u} ({} free)", u as u64 - d),
+                (other, _) => other.to_string(),
+            };
+            let _ = writeln!(out, "  {:<w0$}  {formula:<w1$}  {text}", "rollout");
+        }
         if let (Some(u), Count::Known(_)) = (b.usable, &b.demand) {
             let _ = writeln!(out, "  {}", bar(b, u.max(0) as u64, &paint));
             if !b.contributors.is_empty() {

@@ -50,6 +50,7 @@ pub fn value(deployment: &Deployment, budget: &Budget, sources: &Sources) -> Val
                 "reserved": server.reserved_total(),
                 "usable": b.usable,
                 "demand": count(&b.demand),
+                "rollout_demand": b.rollout.as_ref().map_or_else(|| count(&b.demand), |r| count(&r.demand)),
                 "contributors": b.contributors.iter().map(|c| json!({
                     "kind": c.kind.as_str(),
                     "name": c.name,
@@ -88,9 +89,18 @@ pub fn value(deployment: &Deployment, budget: &Budget, sources: &Sources) -> Val
                 Concurrency::Bounded(c) => count(&eval_int(c, s, Cpus::Declared).0),
                 Concurrency::Unbounded { .. } => Value::Null,
             };
+            let scaling = s.scaling.as_ref().map(|scaling| {
+                json!({
+                    "min": scaling.min.value,
+                    "max": scaling.max.value,
+                    "surge": scaling.surge.value,
+                    "source": scaling.source,
+                })
+            });
             json!({
                 "name": s.name,
                 "replicas": count(&replicas),
+                "scaling": scaling,
                 "processes": count(&processes),
                 "concurrency": concurrency,
                 "fits": json!({

@@ -9,7 +9,7 @@ M.filetypes = {
   "dosini", -- pgbouncer.ini, uwsgi.ini
   "conf", -- postgresql.conf
   "toml", -- poolcheck.toml, pyproject.toml
-  "yaml", -- docker-compose.yml
+  "yaml", -- docker-compose.yml, Kubernetes manifests, kustomization.yaml
   "dockerfile",
   "sh",
   "procfile",
