@@ -596,7 +596,10 @@ fn vars_environment(vars: &BTreeMap<String, ServiceVar>) -> Environment {
 pub fn replicas(service: &Workload, project_env: &Environment) -> Option<Sourced<i64>> {
     let word = service.scaling.replicas.as_ref()?;
     let file = &service.name_location.file;
-    let sourced = shell::expand_to_sourced(word, Scope::new(project_env, &[]), file);
+    let mut sourced = shell::expand_to_sourced(word, Scope::new(project_env, &[]), file);
+    if let Some(origin) = &service.scaling.replicas_origin {
+        sourced.location = Some(origin.clone());
+    }
     let text = sourced.value.clone().unwrap_or_default();
     Some(
         sourced.and_then(&format!("replicas `{text}` is not a whole number"), |s| {

@@ -41,8 +41,10 @@ pub const RESOURCE_TYPES: &[&str] = &[
 pub fn extract(file: &SourceFile, facts: &mut FileFacts) {
     let (parsed, diagnostics) = parse(file);
     facts.diagnostics.extend(diagnostics);
-    if !(parsed.servers.is_empty() && parsed.settings.is_empty() && parsed.poolers.is_empty())
-        || !parsed.variables.is_empty()
+    if !(parsed.servers.is_empty()
+        && parsed.settings.is_empty()
+        && parsed.poolers.is_empty()
+        && parsed.variables.is_empty())
     {
         facts.terraform = Some(parsed);
     }
@@ -348,7 +350,7 @@ fn variable_name(expr: &Expression) -> Option<&str> {
     if root.as_str() != "var" {
         return None;
     }
-    match traversal.operators.first().map(|o| o.value()) {
+    match traversal.operators.first().map(hcl_edit::Decorated::value) {
         Some(TraversalOperator::GetAttr(ident)) => Some(ident.as_str()),
         _ => None,
     }
@@ -364,7 +366,8 @@ fn reference_or_literal(expr: &Expression) -> Option<String> {
         return None;
     };
     let root: &Ident = traversal.expr.as_variable()?;
-    let Some(TraversalOperator::GetAttr(name)) = traversal.operators.first().map(|o| o.value())
+    let Some(TraversalOperator::GetAttr(name)) =
+        traversal.operators.first().map(hcl_edit::Decorated::value)
     else {
         return None;
     };

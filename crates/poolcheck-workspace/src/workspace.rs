@@ -167,7 +167,119 @@ impl Workspace {
         workspace.load_included_files();
         workspace.load_imported_modules(None);
         workspace.load_env_files();
+        workspace.render_helm_charts();
         Ok(workspace)
+    }
+
+    /// Renders every Helm chart with its values (and `[helm] values` files)
+    /// and reads the rendered manifests as Kubernetes objects into each
+    /// template's facts, so that a chart's Deployment, HPA or PgBouncer joins
+    /// the deployment like a plain manifest, with its numbers' origins in the
+    /// values file that set them.
+    pub fn render_helm_charts(&mut self) {
+        let helm_kinds = [
+            FileKind::HelmChart,
+            FileKind::HelmValues,
+            FileKind::HelmTemplate,
+        ];
+        let files: Vec<(FileKind, Arc<SourceFile>)> = self
+            .facts
+            .iter()
+            .filter(|f| helm_kinds.contains(&f.kind))
+            .filter_map(|f| Some((f.kind, self.sources.get(&f.path)?.clone())))
+            .collect();
+        if files.is_empty() {
+            return;
+        }
+        let helm = self.config.helm.clone().unwrap_or_default();
+        // `[helm] values` paths are relative to the configuration's directory.
+        let config_dir = helm
+            .location
+            .as_ref()
+            .and_then(|l| l.file.as_path().parent().map(Path::to_path_buf))
+            .unwrap_or_else(|| self.root.clone());
+        let extra: Vec<Arc<SourceFile>> = helm
+            .values
+            .iter()
+            .filter_map(|v| v.value.as_ref())
+            .filter_map(|v| {
+                let path = FilePath::new(normalize_lexically(&config_dir.join(v)));
+                self.sources.get(&path).cloned()
+            })
+            .collect();
+        let extra_refs: Vec<&SourceFile> = extra.iter().map(AsRef::as_ref).collect();
+        let charts = poolcheck_extract::helm::group_charts(
+            files.iter().map(|(k, f)| (*k, f.as_ref())),
+            &extra_refs,
+            helm.release.as_ref().and_then(|r| r.value.as_deref()),
+            helm.namespace.as_ref().and_then(|n| n.value.as_deref()),
+        );
+        let mut rendered_texts = Vec::new();
+        for chart in &charts {
+            let rendered = poolcheck_extract::helm::render_chart(chart);
+            let chart_path = chart.chart.as_ref().map(|c| c.path().clone());
+            let chart_dir = chart_path
+                .as_ref()
+                .and_then(|p| p.as_path().parent().map(Path::to_path_buf))
+                .unwrap_or_default();
+            for manifest in &rendered.manifests {
+                let Ok(at) = self
+                    .facts
+                    .binary_search_by(|f| f.path.cmp(&manifest.template))
+                else {
+                    continue;
+                };
+                // The reader's words keep spans into the text they were read
+                // from, so every location is first one of the rendered text,
+                // which stands in for the template in `sources`; the numbers
+                // that set the budget's scale then point at the values file
+                // line that set them.
+                let template = manifest.template.clone();
+                let locate = |span: poolcheck_core::Span| poolcheck_core::Location {
+                    file: template.clone(),
+                    span,
+                };
+                let facts = &mut self.facts[at];
+                facts.deploy = None;
+                poolcheck_extract::kubernetes::read_documents(&manifest.text, &locate, facts);
+                let in_values = |location: &poolcheck_core::Location| {
+                    manifest
+                        .location_of(location.span.start as usize..location.span.end as usize)
+                        .filter(|l| l.file != template)
+                        .filter(|l| !l.file.as_path().starts_with(chart_dir.join("templates")))
+                };
+                if let Some(deploy) = &mut facts.deploy {
+                    for workload in &mut deploy.workloads {
+                        if let Some(word) = &workload.scaling.replicas {
+                            let at = locate(word.span);
+                            workload.scaling.replicas_origin = in_values(&at);
+                        }
+                    }
+                    for autoscaler in &mut deploy.autoscalers {
+                        if let Some(origin) = in_values(&autoscaler.max_location) {
+                            autoscaler.max_location = origin;
+                        }
+                    }
+                }
+                rendered_texts.push(Arc::new(SourceFile::new(template, manifest.text.clone())));
+            }
+            // The renderer's own findings (an include loop, an unrendered
+            // condition) belong to the chart.
+            if let Some(path) = chart_path
+                && let Ok(at) = self.facts.binary_search_by(|f| f.path.cmp(&path))
+            {
+                let facts = &mut self.facts[at];
+                facts
+                    .diagnostics
+                    .retain(|d| !rendered.diagnostics.contains(d));
+                facts
+                    .diagnostics
+                    .extend(rendered.diagnostics.iter().cloned());
+            }
+        }
+        for text in rendered_texts {
+            self.sources.insert(text);
+        }
     }
 
     /// Reads every file a `postgresql.conf` or PgBouncer config includes,
@@ -330,6 +442,14 @@ impl Workspace {
         }
         if kind == FileKind::Compose {
             self.load_env_files();
+        }
+        if matches!(
+            kind,
+            FileKind::HelmChart | FileKind::HelmValues | FileKind::HelmTemplate
+        ) || kind == FileKind::PoolcheckToml
+            || kind == FileKind::PyProject
+        {
+            self.render_helm_charts();
         }
     }
 

@@ -57,6 +57,9 @@ fn wsgi_sync_workers_open_one_connection_each() {
             "databases": [{
                 "name": "db",
                 "max_connections": 100,
+                "source": "default",
+                "provider": null,
+                "size": null,
                 "reserved": 3,
                 "usable": 97,
                 "demand": 4,
@@ -102,6 +105,9 @@ fn persistent_connections_per_thread_exceed_the_server() {
             "databases": [{
                 "name": "db",
                 "max_connections": 100,
+                "source": "default",
+                "provider": null,
+                "size": null,
                 "reserved": 3,
                 "usable": 97,
                 "demand": 144,
@@ -148,6 +154,9 @@ fn an_asgi_pool_caps_each_process_at_max_size() {
             "databases": [{
                 "name": "broker-db",
                 "max_connections": 100,
+                "source": "default",
+                "provider": null,
+                "size": null,
                 "reserved": 3,
                 "usable": 97,
                 "demand": 16,

@@ -129,3 +129,34 @@ fn a_cpu_limit_does_not_declare_the_cpu_count() {
     // Unknown until `[services.worker] cpu_count` is declared.
     assert!(b["databases"][0]["demand"].is_null());
 }
+
+/// A Helm chart rendered with its values: 3 web pods × 4 gunicorn workers ×
+/// pool 5 + 2 worker pods × 8 celery processes × pool 5 = 140 steady, and
+/// 180 while the worker Deployment surges one pod. With the production
+/// values file the HPA (maxReplicas 12) owns the web replicas: 12 × 4 × 5 +
+/// 80 = 320 > 297 usable, and the replicas' origin is that values file.
+#[test]
+fn helm_chart_values_decide_replicas_and_autoscaling() {
+    let dir = project("helm-autoscaling");
+    let steady = budget(&dir);
+    assert_eq!(steady["databases"][0]["demand"], 140, "{steady:#}");
+    assert_eq!(steady["databases"][0]["rollout_demand"], 180, "{steady:#}");
+    let web = &steady["services"][0];
+    assert_eq!(web["replicas"], 3, "{web:#}");
+    assert_eq!(web["processes"], 4, "{web:#}");
+    assert!(!codes(&dir).contains(&"PC101".to_owned()));
+
+    let values = "helm.values=[\"chart/values-autoscaling.yaml\"]";
+    let (json, code) = run(&dir, &["budget", "--format", "json", "--set", values]);
+    assert_eq!(code, 0, "{json}");
+    let autoscaled: serde_json::Value = serde_json::from_str(&json).expect("budget JSON");
+    assert_eq!(autoscaled["databases"][0]["demand"], 320, "{autoscaled:#}");
+    assert_eq!(autoscaled["services"][0]["replicas"], 12, "{autoscaled:#}");
+    let (human, code) = run(&dir, &["check", "--set", values]);
+    assert_eq!(code, 1, "{human}");
+    assert!(human.contains("error[PC101]"), "{human}");
+    assert!(
+        human.contains("chart/values-autoscaling.yaml:4"),
+        "the HPA maximum points at the values file that sets it: {human}"
+    );
+}

@@ -293,6 +293,9 @@ pub struct Scaling {
     pub unknown_replicas: Option<(String, Location)>,
     /// The Kubernetes kind, for messages (`Deployment`); empty for compose.
     pub kind: String,
+    /// Where the replica count was really written when that is another file
+    /// than the workload's (a Helm chart's values file).
+    pub replicas_origin: Option<Location>,
 }
 
 /// How many extra replicas a rolling update starts.

@@ -273,32 +273,33 @@ pub fn server_limits(provider: Provider, size: Option<&str>) -> Result<ServerLim
     match provider {
         Provider::Rds | Provider::Aurora => {
             limits.provider_reserve = 2;
-            limits.reserve_reason =
-                "rds.rds_superuser_reserved_connections (2), kept for RDS's own tooling".to_owned();
+            limits.reserve_reason = String::from(
+                "rds.rds_superuser_reserved_connections (2), kept for RDS's own tooling",
+            );
         }
         Provider::Azure => {
             limits.provider_reserve = 12;
-            limits.reserve_reason =
-                "Azure keeps 15 connections for replication and monitoring, PostgreSQL's 3 superuser slots among them"
-                    .to_owned();
+            limits.reserve_reason = String::from(
+                "Azure keeps 15 connections for replication and monitoring, PostgreSQL's 3 superuser slots among them",
+            );
         }
         Provider::Neon => {
             limits.provider_reserve = 4;
-            limits.reserve_reason =
-                "Neon reserves 7 connections for its superuser, PostgreSQL's 3 among them"
-                    .to_owned();
+            limits.reserve_reason = String::from(
+                "Neon reserves 7 connections for its superuser, PostgreSQL's 3 among them",
+            );
         }
         Provider::Timescale => {
             limits.superuser_reserved = 12;
             limits.provider_reserve = 5;
-            limits.reserve_reason =
-                "Timescale keeps 17 connections: 12 superuser slots and 5 for its services"
-                    .to_owned();
+            limits.reserve_reason = String::from(
+                "Timescale keeps 17 connections: 12 superuser slots and 5 for its services",
+            );
         }
         Provider::DigitalOcean => {
-            limits.reserve_reason =
-                "DigitalOcean keeps 3 connections for maintenance (PostgreSQL's superuser slots)"
-                    .to_owned();
+            limits.reserve_reason = String::from(
+                "DigitalOcean keeps 3 connections for maintenance (PostgreSQL's superuser slots)",
+            );
         }
         _ => {}
     }

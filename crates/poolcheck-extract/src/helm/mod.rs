@@ -72,12 +72,13 @@ impl RenderedManifest {
     /// copied verbatim; otherwise the whole origin. `None` when nothing in
     /// the span has an origin.
     pub fn location_of(&self, span: Range<usize>) -> Option<Location> {
-        let first = self
-            .origins
-            .partition_point(|(range, _)| range.end <= span.start);
-        let overlapping = self.origins[first..]
-            .iter()
-            .take_while(|(range, _)| range.start < span.end.max(span.start + 1));
+        // Marks nest (an `include` holds the values it interpolates), so the
+        // list is not a partition: every overlapping origin is looked at, and
+        // the first interpolated value wins over template text.
+        let overlapping = self.origins.iter().filter(|(range, _)| {
+            range.start < span.end.max(span.start + 1)
+                && span.start < range.end.max(range.start + 1)
+        });
         let mut best: Option<&(Range<usize>, Location)> = None;
         for candidate in overlapping {
             let is_value = !is_template_file(&candidate.1.file);

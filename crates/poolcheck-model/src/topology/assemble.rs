@@ -188,11 +188,12 @@ impl Assembler<'_> {
         }
         let project_env = self.project_env;
         for facts in &ws.facts {
-            let Some(deploy) = facts
-                .deploy
-                .as_ref()
-                .filter(|_| matches!(facts.kind, FileKind::Compose | FileKind::Kubernetes))
-            else {
+            let Some(deploy) = facts.deploy.as_ref().filter(|_| {
+                matches!(
+                    facts.kind,
+                    FileKind::Compose | FileKind::Kubernetes | FileKind::HelmTemplate
+                )
+            }) else {
                 continue;
             };
             let mut load = |f: &ComposeEnvFile| services::load_env_file(ws, f);
@@ -300,11 +301,12 @@ impl Assembler<'_> {
         }
         let project_env = self.project_env;
         for facts in &ws.facts {
-            let Some(deploy) = facts
-                .deploy
-                .as_ref()
-                .filter(|_| matches!(facts.kind, FileKind::Compose | FileKind::Kubernetes))
-            else {
+            let Some(deploy) = facts.deploy.as_ref().filter(|_| {
+                matches!(
+                    facts.kind,
+                    FileKind::Compose | FileKind::Kubernetes | FileKind::HelmTemplate
+                )
+            }) else {
                 continue;
             };
             let mut load = |f: &ComposeEnvFile| services::load_env_file(ws, f);
@@ -328,11 +330,12 @@ impl Assembler<'_> {
             .filter(|b| b.from_file)
             .count();
         if file_configured == 1 {
-            for facts in ws
-                .facts
-                .iter()
-                .filter(|f| matches!(f.kind, FileKind::Compose | FileKind::Kubernetes))
-            {
+            for facts in ws.facts.iter().filter(|f| {
+                matches!(
+                    f.kind,
+                    FileKind::Compose | FileKind::Kubernetes | FileKind::HelmTemplate
+                )
+            }) {
                 let Some(deploy) = &facts.deploy else {
                     continue;
                 };
@@ -489,15 +492,12 @@ impl Assembler<'_> {
                         let expression = self.unknown_host_expression(
                             &self.deployment.services[s].pools[p].pool.target,
                         );
-                        match expression.filter(|_| distinct_unknown) {
-                            Some(expression) => {
-                                TargetRef::Server(self.server_for_unknown(&expression))
-                            }
-                            None => {
-                                let server = self.server_for(Some(&host));
-                                self.mark_provider(server, &target);
-                                TargetRef::Server(server)
-                            }
+                        if let Some(expression) = expression.filter(|_| distinct_unknown) {
+                            TargetRef::Server(self.server_for_unknown(&expression))
+                        } else {
+                            let server = self.server_for(Some(&host));
+                            self.mark_provider(server, &target);
+                            TargetRef::Server(server)
                         }
                     }
                 };
@@ -535,25 +535,24 @@ impl Assembler<'_> {
             .unwrap_or_else(|| "postgres".to_owned());
         let server = self.server_for(target.host.as_deref());
         self.mark_provider(server, target);
-        let index = match self.deployment.pgbouncers.iter().position(|b| {
+        let index = if let Some(index) = self.deployment.pgbouncers.iter().position(|b| {
             b.config
                 .provider
                 .as_ref()
                 .is_some_and(|spec| spec.kind == kind)
                 && b.config.host_aliases.contains(&host)
         }) {
-            Some(index) => index,
-            None => {
-                let bouncer = providers::provider_pgbouncer(
-                    kind,
-                    &host,
-                    reached_at,
-                    self.deployment.servers.get(server),
-                    self.workspace,
-                );
-                self.deployment.pgbouncers.push(bouncer);
-                self.deployment.pgbouncers.len() - 1
-            }
+            index
+        } else {
+            let bouncer = providers::provider_pgbouncer(
+                kind,
+                &host,
+                reached_at,
+                self.deployment.servers.get(server),
+                self.workspace,
+            );
+            self.deployment.pgbouncers.push(bouncer);
+            self.deployment.pgbouncers.len() - 1
         };
         let links = &mut self.deployment.pgbouncer_links;
         if !links.iter().any(|(i, d, _)| *i == index && *d == database) {

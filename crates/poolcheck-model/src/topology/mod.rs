@@ -92,9 +92,18 @@ impl DatabaseServer {
                 "default"
             }
             _ => match &self.max_connections.location {
-                Some(at) if at.file.file_name().ends_with(".conf") => "postgresql.conf",
-                Some(at) if at.file.file_name().ends_with(".tf") => "provider",
-                Some(_) => "command",
+                Some(at) => match at
+                    .file
+                    .as_path()
+                    .extension()
+                    .and_then(|e| e.to_str())
+                    .map(str::to_ascii_lowercase)
+                    .as_deref()
+                {
+                    Some("conf") => "postgresql.conf",
+                    Some("tf") => "provider",
+                    _ => "command",
+                },
                 None => "default",
             },
         }

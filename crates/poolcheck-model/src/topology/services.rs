@@ -369,11 +369,12 @@ fn find_invocations(workspace: &Workspace, project_env: &Environment) -> Vec<Fou
     // Dockerfiles whose CMD a compose service runs (`build:` without
     // `command:`): that service owns the command, with its environment.
     let mut built: Vec<&FilePath> = Vec::new();
-    for facts in workspace
-        .facts
-        .iter()
-        .filter(|f| matches!(f.kind, FileKind::Compose | FileKind::Kubernetes))
-    {
+    for facts in workspace.facts.iter().filter(|f| {
+        matches!(
+            f.kind,
+            FileKind::Compose | FileKind::Kubernetes | FileKind::HelmTemplate
+        )
+    }) {
         let Some(deploy) = &facts.deploy else {
             continue;
         };
@@ -450,7 +451,7 @@ fn find_invocations(workspace: &Workspace, project_env: &Environment) -> Vec<Fou
             continue;
         };
         match facts.kind {
-            FileKind::Compose | FileKind::Kubernetes => {}
+            FileKind::Compose | FileKind::Kubernetes | FileKind::HelmTemplate => {}
             FileKind::Dockerfile | FileKind::Shell if built.contains(&&facts.path) => {}
             FileKind::Ini => {
                 found.extend(supervisord_programs(deploy, project_env));
