@@ -18,7 +18,7 @@ seconds=${1:?usage: fuzz/run.sh SECONDS [TARGET ...]}
 shift
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(python shell compose dockerfile procfile pgbouncer pgconf uwsgi dotenv config pins project)
+  targets=(python shell compose kubernetes helm terraform supervisord dockerfile procfile pgbouncer pgconf uwsgi dotenv config pins project)
 fi
 
 export RUSTC_BOOTSTRAP=1

@@ -1489,7 +1489,11 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             }
             Some(Value::Function(f)) => self.call_function(*f, args, keywords, ctx, loc),
             Some(other) => unknown(
-                format!("calling {} is not evaluated", other.describe()),
+                format!(
+                    "calling `{}` is not evaluated: it is {}",
+                    render(func),
+                    other.describe()
+                ),
                 Some(loc),
             ),
             None => unknown(

@@ -183,15 +183,31 @@ impl Value {
             Value::Class(_) => "a class".into(),
             Value::Instance(_) => "an instance".into(),
             Value::Function(_) | Value::Callable => "a function".into(),
-            Value::OneOf(options) => options
-                .iter()
-                .map(|o| {
-                    o.value
-                        .as_ref()
-                        .map_or_else(|| "unknown".into(), Value::describe)
-                })
-                .collect::<Vec<_>>()
-                .join(" or "),
+            Value::OneOf(options) => {
+                // `None or unknown or unknown` reads as noise: name each known
+                // alternative once, and the unknown ones together.
+                let mut known: Vec<String> = Vec::new();
+                let mut undecided = false;
+                for option in options {
+                    match option.value.as_ref() {
+                        Some(value) => {
+                            let text = value.describe();
+                            if !known.contains(&text) {
+                                known.push(text);
+                            }
+                        }
+                        None => undecided = true,
+                    }
+                }
+                match (known.is_empty(), undecided) {
+                    (true, _) => "a value poolcheck cannot evaluate".into(),
+                    (false, false) => known.join(" or "),
+                    (false, true) => format!(
+                        "{}, or a value poolcheck cannot evaluate",
+                        known.join(" or ")
+                    ),
+                }
+            }
         }
     }
 
@@ -355,5 +371,28 @@ pub fn provenance_note(value: &Sourced<Value>) -> Option<String> {
         Origin::ToolDefault { tool } => Some(format!("{tool} default")),
         Origin::Computed { expr } => expr.split_once(" with ").map(|(_, notes)| notes.to_owned()),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use poolcheck_core::{Location, Sourced, Span};
+
+    use super::Value;
+
+    #[test]
+    fn alternatives_name_each_known_value_once_and_the_unknown_ones_together() {
+        let at = Location::new("settings.py".into(), Span::new(0, 1));
+        let none = || Sourced::literal(Value::None, at.clone());
+        let unknown = || Sourced::unknown("`vault.secret()` is not evaluated", None);
+        let mixed = Value::OneOf(vec![none(), unknown(), unknown(), none()]);
+        assert_eq!(
+            mixed.describe(),
+            "None, or a value poolcheck cannot evaluate"
+        );
+        let only_unknown = Value::OneOf(vec![unknown(), unknown()]);
+        assert_eq!(only_unknown.describe(), "a value poolcheck cannot evaluate");
+        let known = Value::OneOf(vec![none(), Sourced::literal(Value::Bool(true), at)]);
+        assert_eq!(known.describe(), "None or True");
     }
 }
