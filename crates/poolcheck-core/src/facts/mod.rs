@@ -57,6 +57,21 @@ pub enum FileKind {
 }
 
 impl FileKind {
+    /// Files whose deploy facts declare workloads (compose services,
+    /// Kubernetes objects, a Helm template once rendered): the model reads
+    /// them alike, whatever the platform.
+    pub fn declares_workloads(self) -> bool {
+        matches!(
+            self,
+            FileKind::Compose | FileKind::Kubernetes | FileKind::HelmTemplate
+        )
+    }
+
+    /// Kubernetes objects, written as manifests or rendered from a chart.
+    pub fn declares_kubernetes_objects(self) -> bool {
+        matches!(self, FileKind::Kubernetes | FileKind::HelmTemplate)
+    }
+
     /// Line-comment prefixes recognised in this kind of file, for suppressions.
     pub fn comment_prefixes(self) -> &'static [&'static str] {
         match self {

@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use poolcheck_core::FileKind;
 use poolcheck_core::facts::config::DatabaseDecl;
 use poolcheck_core::facts::deploy::ComposeEnvFile;
 use poolcheck_core::facts::pgbouncer::PgBouncerFile;
@@ -188,12 +187,11 @@ impl Assembler<'_> {
         }
         let project_env = self.project_env;
         for facts in &ws.facts {
-            let Some(deploy) = facts.deploy.as_ref().filter(|_| {
-                matches!(
-                    facts.kind,
-                    FileKind::Compose | FileKind::Kubernetes | FileKind::HelmTemplate
-                )
-            }) else {
+            let Some(deploy) = facts
+                .deploy
+                .as_ref()
+                .filter(|_| facts.kind.declares_workloads())
+            else {
                 continue;
             };
             let mut load = |f: &ComposeEnvFile| services::load_env_file(ws, f);
@@ -301,12 +299,11 @@ impl Assembler<'_> {
         }
         let project_env = self.project_env;
         for facts in &ws.facts {
-            let Some(deploy) = facts.deploy.as_ref().filter(|_| {
-                matches!(
-                    facts.kind,
-                    FileKind::Compose | FileKind::Kubernetes | FileKind::HelmTemplate
-                )
-            }) else {
+            let Some(deploy) = facts
+                .deploy
+                .as_ref()
+                .filter(|_| facts.kind.declares_workloads())
+            else {
                 continue;
             };
             let mut load = |f: &ComposeEnvFile| services::load_env_file(ws, f);
@@ -330,12 +327,7 @@ impl Assembler<'_> {
             .filter(|b| b.from_file)
             .count();
         if file_configured == 1 {
-            for facts in ws.facts.iter().filter(|f| {
-                matches!(
-                    f.kind,
-                    FileKind::Compose | FileKind::Kubernetes | FileKind::HelmTemplate
-                )
-            }) {
+            for facts in ws.facts.iter().filter(|f| f.kind.declares_workloads()) {
                 let Some(deploy) = &facts.deploy else {
                     continue;
                 };

@@ -106,7 +106,7 @@ fn autoscaler_of<'w>(workspace: &'w Workspace, kind: &str, object: &str) -> Opti
     workspace
         .facts
         .iter()
-        .filter(|f| matches!(f.kind, FileKind::Kubernetes | FileKind::HelmTemplate))
+        .filter(|f| f.kind.declares_kubernetes_objects())
         .filter_map(|f| f.deploy.as_ref())
         .flat_map(|d| d.autoscalers.iter())
         .find(|a| a.target == object && (kind.is_empty() || a.target_kind == kind))

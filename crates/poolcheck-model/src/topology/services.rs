@@ -369,12 +369,11 @@ fn find_invocations(workspace: &Workspace, project_env: &Environment) -> Vec<Fou
     // Dockerfiles whose CMD a compose service runs (`build:` without
     // `command:`): that service owns the command, with its environment.
     let mut built: Vec<&FilePath> = Vec::new();
-    for facts in workspace.facts.iter().filter(|f| {
-        matches!(
-            f.kind,
-            FileKind::Compose | FileKind::Kubernetes | FileKind::HelmTemplate
-        )
-    }) {
+    for facts in workspace
+        .facts
+        .iter()
+        .filter(|f| f.kind.declares_workloads())
+    {
         let Some(deploy) = &facts.deploy else {
             continue;
         };
@@ -451,7 +450,7 @@ fn find_invocations(workspace: &Workspace, project_env: &Environment) -> Vec<Fou
             continue;
         };
         match facts.kind {
-            FileKind::Compose | FileKind::Kubernetes | FileKind::HelmTemplate => {}
+            kind if kind.declares_workloads() => {}
             FileKind::Dockerfile | FileKind::Shell if built.contains(&&facts.path) => {}
             FileKind::Ini => {
                 found.extend(supervisord_programs(deploy, project_env));
