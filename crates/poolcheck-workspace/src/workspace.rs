@@ -47,6 +47,10 @@ pub struct Workspace {
     /// analysed themselves (compose `env_file:`), read at load so that
     /// assembly never touches the disk. A file that cannot be read is absent.
     pub referenced: BTreeMap<FilePath, String>,
+    /// The Helm templates as written: `sources` shows their rendered text,
+    /// and a re-render (a values file edited in the editor) starts again
+    /// from these.
+    pub helm_templates: BTreeMap<FilePath, Arc<SourceFile>>,
     /// The paths asked about when they are parts of the project: findings
     /// are reported only when they point (primary or related) under one.
     /// Empty for the whole project.
@@ -186,10 +190,23 @@ impl Workspace {
             .facts
             .iter()
             .filter(|f| helm_kinds.contains(&f.kind))
-            .filter_map(|f| Some((f.kind, self.sources.get(&f.path)?.clone())))
+            .filter_map(|f| {
+                let written = match f.kind {
+                    FileKind::HelmTemplate => self.helm_templates.get(&f.path),
+                    _ => None,
+                };
+                Some((f.kind, written.or(self.sources.get(&f.path))?.clone()))
+            })
             .collect();
         if files.is_empty() {
             return;
+        }
+        for (kind, file) in &files {
+            if *kind == FileKind::HelmTemplate {
+                self.helm_templates
+                    .entry(file.path().clone())
+                    .or_insert_with(|| file.clone());
+            }
         }
         let helm = self.config.helm.clone().unwrap_or_default();
         // `[helm] values` paths are relative to the configuration's directory.
@@ -435,7 +452,11 @@ impl Workspace {
                 self.config = config.clone();
             }
         }
-        self.insert(Arc::new(file), facts);
+        let file = Arc::new(file);
+        if kind == FileKind::HelmTemplate {
+            self.helm_templates.insert(path.clone(), file.clone());
+        }
+        self.insert(file, facts);
         if kind == FileKind::Python {
             // Only the edited module's imports can be new.
             self.load_imported_modules(Some(path));
@@ -515,4 +536,51 @@ pub fn display_path(path: &Path) -> FilePath {
         return FilePath::new(path);
     }
     FilePath::new(path.strip_prefix("./").unwrap_or(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn web_replicas(workspace: &Workspace) -> String {
+        let facts = workspace
+            .facts
+            .iter()
+            .find(|f| f.path.as_path().ends_with("templates/deployment.yaml"))
+            .expect("the web template");
+        let deploy = facts.deploy.as_ref().expect("rendered workloads");
+        let word = deploy.workloads[0]
+            .scaling
+            .replicas
+            .as_ref()
+            .expect("replicas");
+        let rendered = workspace.sources.get(&facts.path).expect("rendered text");
+        rendered.slice(word.span).to_owned()
+    }
+
+    /// The editor changes values.yaml: the chart is rendered again from its
+    /// templates as written, not from the text rendered before.
+    #[test]
+    fn an_edited_values_file_renders_the_chart_again() {
+        let root =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/projects/helm-autoscaling");
+        let options = LoadOptions {
+            respect_gitignore: true,
+            config_file: None,
+            overrides: Vec::new(),
+        };
+        let mut workspace = Workspace::load(&[root], &options).expect("loads");
+        assert_eq!(web_replicas(&workspace), "3");
+        let values = workspace
+            .sources
+            .iter()
+            .find(|f| f.path().as_path().ends_with("chart/values.yaml"))
+            .expect("values.yaml")
+            .clone();
+        let edited = values
+            .text()
+            .replacen("replicaCount: 3", "replicaCount: 5", 1);
+        workspace.update(values.path(), FileKind::HelmValues, edited);
+        assert_eq!(web_replicas(&workspace), "5");
+    }
 }
