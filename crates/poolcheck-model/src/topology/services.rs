@@ -15,7 +15,7 @@ use poolcheck_core::{
     Severity, SourceFile, Sourced, Span,
 };
 use poolcheck_extract::python::{
-    GunicornConfig, PythonAnalysis, PythonProject, is_gunicorn_config_name,
+    Analyzer, GunicornConfig, PythonAnalysis, PythonProject, is_gunicorn_config_name,
 };
 use poolcheck_extract::{commands, compose, dotenv, uwsgi};
 
@@ -55,6 +55,7 @@ pub fn build(workspace: &Workspace, project_env: &Environment, deployment: &mut 
         .iter()
         .filter_map(|f| f.python.as_ref().map(|m| (&f.path, m)));
     let project = PythonProject::new(&workspace.root, modules);
+    let analyzer = Analyzer::new(&project);
 
     let mut found = find_invocations(workspace, project_env);
     let uwsgi_inis: Vec<&FileFacts> = workspace
@@ -74,7 +75,7 @@ pub fn build(workspace: &Workspace, project_env: &Environment, deployment: &mut 
         let settings = with_uwsgi_ini(f.invocation.settings.clone(), f, &uwsgi_inis);
         f.invocation.settings = settings;
     }
-    let base_analysis = project.analyze(project_env, None);
+    let base_analysis = analyzer.analyze(project_env, None);
     for server in &base_analysis.servers {
         found.push(Found {
             invocation: server.clone(),
@@ -120,9 +121,7 @@ pub fn build(workspace: &Workspace, project_env: &Environment, deployment: &mut 
         }
     }
 
-    // Analyses by (environment, code the service runs).
     let service_code = project.service_code();
-    let mut cache: Vec<(Environment, Scope, PythonAnalysis)> = Vec::new();
     let app_of = |f: &Found| {
         f.invocation
             .settings
@@ -234,7 +233,14 @@ pub fn build(workspace: &Workspace, project_env: &Environment, deployment: &mut 
         let scope = if let Some(paths) = paths {
             Scope::Paths(paths)
         } else {
-            match code_of(&project, &f, &service, config_path.as_ref(), &service_code) {
+            match code_of(
+                &analyzer,
+                &project,
+                &f,
+                &service,
+                config_path.as_ref(),
+                &service_code,
+            ) {
                 Ok((entry, scope)) => {
                     service.entry = Some(entry);
                     scope
@@ -248,8 +254,8 @@ pub fn build(workspace: &Workspace, project_env: &Environment, deployment: &mut 
                 }
             }
         };
-        let analysis = analysis_for(&project, &mut cache, &service.env, scope);
-        attach_pools(&mut service, analysis, deployment);
+        let analysis = analysis_for(&analyzer, &service.env, &scope);
+        attach_pools(&mut service, &analysis, deployment);
         if matches!(f.source, Source::Uwsgi | Source::GunicornConfig) {
             standalone.push(deployment.services.len());
         }
@@ -268,8 +274,8 @@ pub fn build(workspace: &Workspace, project_env: &Environment, deployment: &mut 
             code: service_code.clone(),
             config: service_code.clone(),
         };
-        let analysis = analysis_for(&project, &mut cache, project_env, scope);
-        attach_pools(&mut service, analysis, deployment);
+        let analysis = analysis_for(&analyzer, project_env, &scope);
+        attach_pools(&mut service, &analysis, deployment);
         deployment.services.push(service);
     }
 
@@ -700,22 +706,14 @@ enum Scope {
     },
 }
 
-fn analysis_for<'c>(
-    project: &PythonProject<'_>,
-    cache: &'c mut Vec<(Environment, Scope, PythonAnalysis)>,
-    env: &Environment,
-    scope: Scope,
-) -> &'c PythonAnalysis {
-    let cached = cache.iter().position(|(e, s, _)| e == env && *s == scope);
-    let index = cached.unwrap_or_else(|| {
-        let analysis = match &scope {
-            Scope::Paths(paths) => project.analyze(env, Some(paths)),
-            Scope::Modules { code, config } => project.analyze_modules(env, code, config),
-        };
-        cache.push((env.clone(), scope, analysis));
-        cache.len() - 1
-    });
-    &cache[index].2
+/// The analysis of the code one service runs. The analyzer evaluates each
+/// module once per environment, so services that share code share its
+/// evaluation and each analysis only joins the modules' results.
+fn analysis_for(analyzer: &Analyzer<'_, '_>, env: &Environment, scope: &Scope) -> PythonAnalysis {
+    match scope {
+        Scope::Paths(paths) => analyzer.analyze(env, Some(paths)),
+        Scope::Modules { code, config } => analyzer.analyze_modules(env, code, config),
+    }
 }
 
 /// The entry point of a service (as written) and the code it runs: the
@@ -723,6 +721,7 @@ fn analysis_for<'c>(
 /// file, and for a Django process what Django loads by name. `Err` says why
 /// the entry point could not be resolved in the repository.
 fn code_of(
+    analyzer: &Analyzer<'_, '_>,
     project: &PythonProject<'_>,
     found: &Found,
     service: &Service,
@@ -797,7 +796,7 @@ fn code_of(
     let flask = project.imports_package(&code, "flask")
         || project.imports_package(&code, "flask_sqlalchemy");
     if django {
-        starts.extend(project.django_loaded_modules(&service.env, service_code));
+        starts.extend(analyzer.django_loaded_modules(&service.env, &code, service_code));
         code = project.reachable_from(&starts);
     }
     let config = if django || flask {
