@@ -295,6 +295,24 @@ pub fn normalize_lexically(path: &Path) -> PathBuf {
     out
 }
 
+/// Whether `path` lies at or below `root`, both compared as written after
+/// lexical normalisation (no disk, no working directory): a relative path
+/// and an absolute one are never inside each other, and `..` that climbs
+/// above `root` leaves it.
+pub fn is_lexically_within(path: &Path, root: &Path) -> bool {
+    use std::path::Component;
+    let path = normalize_lexically(path);
+    let root = normalize_lexically(root);
+    let climbs = |p: &Path| {
+        p.components()
+            .take_while(|c| matches!(c, Component::ParentDir))
+            .count()
+    };
+    path.is_absolute() == root.is_absolute()
+        && path.starts_with(&root)
+        && climbs(&path) == climbs(&root)
+}
+
 /// One file's text with its line index.
 #[derive(Debug, PartialEq, Eq)]
 pub struct SourceFile {

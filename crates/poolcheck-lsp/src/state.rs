@@ -10,11 +10,11 @@ use std::sync::Arc;
 use poolcheck_core::{
     FileFacts, FileKind, FilePath, Location, PositionEncoding, Severity, SourceFile,
 };
-use poolcheck_extract::discover;
 use poolcheck_extract::python::incremental::IncrementalParse;
 use poolcheck_rules::analysis::{self, Analysis, Options};
 use poolcheck_rules::registry;
 use poolcheck_rules::workspace::{self, LoadOptions, Workspace};
+use poolcheck_workspace::discover;
 use serde_json::json;
 use tower_lsp_server::ls_types::{
     self as lsp, CodeDescription, DiagnosticRelatedInformation, NumberOrString,
@@ -531,7 +531,7 @@ pub struct LoadedWorkspace {
 /// unreadable root gives an empty workspace and the reason.
 pub fn load(roots: &[PathBuf]) -> (LoadedWorkspace, Option<String>) {
     let root = roots.first().cloned().unwrap_or_default();
-    let config_path = poolcheck_extract::project::find_config(&root);
+    let config_path = poolcheck_workspace::config::find_config(&root);
     match Workspace::load(
         roots,
         &LoadOptions {

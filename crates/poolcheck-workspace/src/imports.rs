@@ -70,7 +70,7 @@ pub fn imported_modules(
         let parsed: Vec<(Arc<SourceFile>, FileFacts)> = wave
             .into_par_iter()
             .filter_map(|path| {
-                let Ok(Ok(text)) = poolcheck_extract::discover::read_candidate(path) else {
+                let Ok(Ok(text)) = crate::discover::read_candidate(path) else {
                     return None;
                 };
                 let file = SourceFile::new(display_path(path), text);

@@ -6,10 +6,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use poolcheck_core::decode::ReadProblem;
 use poolcheck_core::facts::ProjectConfig;
 use poolcheck_core::facts::postgres::PgIncludeKind;
 use poolcheck_core::{FileFacts, FileKind, FilePath, SourceFile, normalize_lexically};
-use poolcheck_extract::discover::{self, DiscoverOptions, ReadProblem, SkipReason};
+
+use crate::config;
+use crate::discover::{self, DiscoverOptions, SkipReason};
 use rayon::prelude::*;
 
 use crate::sources::Sources;
@@ -107,7 +110,7 @@ impl Workspace {
                 return Err(format!("{}: configuration file not found", path.display()));
             }
             Some(path) => Some(path.clone()),
-            None => poolcheck_extract::project::find_config(&absolute(&root)),
+            None => config::find_config(&absolute(&root)),
         };
         let mut workspace = Workspace {
             root: root.clone(),
@@ -116,17 +119,9 @@ impl Workspace {
         };
         let mut config_facts = None;
         if let Some(path) = &config_path {
-            let kind = if path
-                .file_name()
-                .is_some_and(|n| n.eq_ignore_ascii_case("pyproject.toml"))
-            {
-                FileKind::PyProject
-            } else {
-                FileKind::PoolcheckToml
-            };
             // An unreadable or non-UTF-8 configuration is PC003 at the file.
             let (file, facts) =
-                poolcheck_extract::project::load_config(path, display_path(path), kind);
+                config::load_config(path, display_path(path), config::config_kind(path));
             if let Some(config) = &facts.config {
                 workspace.config = config.clone();
             }
@@ -337,7 +332,7 @@ impl Workspace {
                             poolcheck_extract::pgbouncer::include::include_candidates(
                                 file.path().as_path(),
                                 &inc.path,
-                                &project_root,
+                                &self.root,
                             )
                         })
                         .collect()
@@ -422,6 +417,19 @@ impl Workspace {
                 self.referenced.insert(path, text);
             }
         }
+    }
+
+    /// The dotted names of the repository's package directories: those with
+    /// an `__init__.py` among the Python files discovery saw, parsed or not.
+    pub fn python_package_dirs(&self) -> impl Iterator<Item = String> + '_ {
+        self.python_paths
+            .iter()
+            .filter(|p| p.file_name().is_some_and(|n| n == "__init__.py"))
+            .filter_map(|p| {
+                let file = display_path(p);
+                poolcheck_extract::python::project::module_name(&self.root, file.as_path())
+            })
+            .map(|(name, _)| name)
     }
 
     /// The text of a referenced file: an analysed one's, else the one read at load.
@@ -541,6 +549,57 @@ pub fn display_path(path: &Path) -> FilePath {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn write(root: &Path, path: &str, text: &str) {
+        let path = root.join(path);
+        std::fs::create_dir_all(path.parent().expect("a directory")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    }
+
+    /// `%include`s are read at load, so that the resolver answers from
+    /// memory; what cannot be read is kept with why.
+    #[test]
+    fn included_files_are_read_up_front() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write(
+            dir.path(),
+            "deploy/pgbouncer.ini",
+            "[pgbouncer]\n%include local.ini\n%include missing.ini\n",
+        );
+        write(dir.path(), "deploy/local.ini", "max_client_conn = 900\n");
+        let workspace =
+            Workspace::load(&[dir.path().to_path_buf()], &LoadOptions::default()).expect("loads");
+        let root = workspace
+            .sources
+            .iter()
+            .find(|f| f.path().as_path().ends_with("deploy/pgbouncer.ini"))
+            .expect("the config")
+            .clone();
+        let (parsed, _) = poolcheck_extract::pgbouncer::parse(&root);
+        let mut loader = |path: &Path| {
+            let id = display_path(path);
+            let file = workspace.sources.get(&id).cloned().ok_or_else(|| {
+                workspace
+                    .unread
+                    .get(&id)
+                    .cloned()
+                    .unwrap_or(ReadProblem::Missing)
+            })?;
+            let (parsed, _) = poolcheck_extract::pgbouncer::parse(&file);
+            Ok((file, parsed))
+        };
+        let (config, diagnostics) =
+            poolcheck_extract::pgbouncer::resolve(&root, &parsed, &mut loader, &workspace.root);
+        assert_eq!(config.settings["max_client_conn"].value, "900");
+        assert!(workspace.unread.iter().any(|(path, problem)| {
+            path.as_path().ends_with("deploy/missing.ini") && *problem == ReadProblem::Missing
+        }));
+        let messages: Vec<&str> = diagnostics.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            ["`%include` file `missing.ini` not found: PgBouncer refuses to start without it"]
+        );
+    }
 
     fn web_replicas(workspace: &Workspace) -> String {
         let facts = workspace

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use poolcheck_core::decode::ReadProblem;
 use poolcheck_core::facts::config::DatabaseDecl;
 use poolcheck_core::facts::deploy::ComposeEnvFile;
 use poolcheck_core::facts::pgbouncer::PgBouncerFile;
@@ -14,7 +15,6 @@ use poolcheck_core::facts::postgres::{PostgresConfFile, PostgresServer};
 use poolcheck_core::{
     Diagnostic, Environment, Origin, Severity, SourceFile, Sourced, normalize_lexically,
 };
-use poolcheck_extract::discover::ReadProblem;
 use poolcheck_extract::pgconf::PgSettings;
 use poolcheck_extract::{compose, pgbouncer, pgconf};
 
@@ -258,7 +258,7 @@ impl Assembler<'_> {
 
     fn pgbouncers(&mut self) {
         let ws = self.workspace;
-        let checked_root = std::path::absolute(&ws.root).unwrap_or_else(|_| ws.root.clone());
+        let checked_root = self.checked_root();
         let top_level = Self::top_level(
             ws,
             |f| {

@@ -54,7 +54,8 @@ pub fn build(workspace: &Workspace, project_env: &Environment, deployment: &mut 
         .facts
         .iter()
         .filter_map(|f| f.python.as_ref().map(|m| (&f.path, m)));
-    let project = PythonProject::new(&workspace.root, modules);
+    let project = PythonProject::new(&workspace.root, modules)
+        .with_package_dirs(workspace.python_package_dirs());
 
     let mut found = find_invocations(workspace, project_env);
     let uwsgi_inis: Vec<&FileFacts> = workspace

@@ -43,7 +43,7 @@ pub fn resolve_target(project: &ProjectArgs) -> Result<Target, String> {
     let mut unusable = Vec::new();
     let mut usable = Vec::new();
     for path in &given {
-        match poolcheck_extract::discover::check_named_path(path) {
+        match poolcheck_workspace::discover::check_named_path(path) {
             Ok(()) => usable.push(path.clone()),
             Err(reason) => unusable.push(format!("{}: {reason}", path.display())),
         }
@@ -55,9 +55,9 @@ pub fn resolve_target(project: &ProjectArgs) -> Result<Target, String> {
     for message in unusable {
         eprintln!("poolcheck: error: {message}");
     }
-    let root = poolcheck_extract::discover::project_root(&first);
+    let root = poolcheck_workspace::discover::project_root(&first);
     usable.retain(|path| {
-        let same = poolcheck_extract::discover::project_root(path) == root;
+        let same = poolcheck_workspace::discover::project_root(path) == root;
         if !same {
             eprintln!(
                 "poolcheck: error: {}: belongs to another project than {}; check it in a separate run",
