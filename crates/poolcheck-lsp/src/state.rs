@@ -102,9 +102,6 @@ pub struct State {
     published: HashMap<Uri, Vec<lsp::Diagnostic>>,
     /// Bumped by every (re)load, so a slower, older load is discarded.
     pub generation: u64,
-    /// The working directory relative file paths are resolved against, read
-    /// once when the server starts.
-    cwd: PathBuf,
 }
 
 impl State {
@@ -113,7 +110,6 @@ impl State {
             roots,
             caps,
             settings,
-            cwd: std::env::current_dir().unwrap_or_default(),
             ..Self::default()
         }
     }
@@ -148,18 +144,23 @@ impl State {
         self.workspace.is_some()
     }
 
-    /// The path as the workspace names it.
+    /// The directory the workspace's paths are relative to: the loaded
+    /// project's root, else the first workspace folder. Never the server's
+    /// working directory.
+    fn project_root(&self) -> &Path {
+        match &self.workspace {
+            Some(ws) => &ws.root,
+            None => self.roots.first().map_or(Path::new(""), PathBuf::as_path),
+        }
+    }
+
+    /// The path as the workspace names it (relative to the project root).
     pub fn file_path(&self, absolute: &Path) -> FilePath {
-        workspace::display_path(absolute)
+        workspace::file_id(self.project_root(), absolute)
     }
 
     pub fn absolute(&self, path: &FilePath) -> PathBuf {
-        let p = path.as_path();
-        if p.is_absolute() {
-            p.to_path_buf()
-        } else {
-            self.cwd.join(p)
-        }
+        self.project_root().join(path.as_path())
     }
 
     pub fn uri_of(&self, path: &FilePath) -> Option<Uri> {

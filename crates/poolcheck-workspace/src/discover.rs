@@ -496,7 +496,10 @@ pub fn discover(roots: &[PathBuf], options: &DiscoverOptions) -> Discovery {
                 }
                 Examined::Failed(err) => {
                     r.candidates += 1;
-                    r.errors.push(format!("{}: {err}", path.display()));
+                    // Named from the project root, like every path the
+                    // workspace keeps.
+                    let shown = path.strip_prefix(first).unwrap_or(path);
+                    r.errors.push(format!("{}: {err}", shown.display()));
                 }
             }
             WalkState::Continue

@@ -2,7 +2,8 @@
 //! and extracted, with every file they reference (includes, imported modules,
 //! compose `env_file`s). This is the only crate that reads the disk: the
 //! parsers of `poolcheck-extract` get text, the model, the rules and the
-//! language server work on the in-memory [`Workspace`].
+//! language server work on the in-memory [`Workspace`], whose file paths are
+//! relative to the project root wherever the process runs.
 
 pub mod config;
 pub mod discover;

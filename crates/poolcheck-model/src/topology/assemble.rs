@@ -21,7 +21,14 @@ use poolcheck_extract::{compose, pgbouncer, pgconf};
 use super::link::{self, Link, ServerMatch};
 use super::{DatabaseServer, Deployment, PgBouncer, TargetRef};
 use super::{providers, services};
-use crate::workspace::{Workspace, display_path};
+use crate::workspace::{Workspace, root_relative};
+
+/// The checked root in the frame of the files' paths: they are relative to
+/// the project root, so it is the empty path (includes are compared
+/// lexically, never against the disk or the working directory).
+fn checked_root() -> PathBuf {
+    PathBuf::new()
+}
 
 pub fn assemble(workspace: &Workspace) -> Deployment {
     let mut deployment = Deployment::default();
@@ -50,20 +57,10 @@ struct Assembler<'a> {
 }
 
 impl Assembler<'_> {
-    /// The checked root in the style of the files' display paths.
-    fn checked_root(&self) -> PathBuf {
-        display_path(
-            &std::path::absolute(&self.workspace.root)
-                .unwrap_or_else(|_| self.workspace.root.clone()),
-        )
-        .as_path()
-        .to_path_buf()
-    }
-
     /// Text of a file another includes: the workspace read every such file
     /// up front, or kept why it could not.
     fn load(&self, path: &Path) -> Result<Arc<SourceFile>, ReadProblem> {
-        let display = display_path(path);
+        let display = root_relative(path);
         if let Some(file) = self.workspace.sources.get(&display) {
             return Ok(file.clone());
         }
@@ -101,7 +98,7 @@ impl Assembler<'_> {
                 let base = f.path.as_path().parent().unwrap_or(Path::new(""));
                 let mut targets: Vec<usize> = includes
                     .iter()
-                    .map(|p| display_path(&normalize_lexically(&base.join(p))))
+                    .map(|p| root_relative(&normalize_lexically(&base.join(p))))
                     .filter_map(|p| index.get(p.as_path()).copied())
                     .collect();
                 targets.sort_unstable();
@@ -149,7 +146,7 @@ impl Assembler<'_> {
 
     fn servers(&mut self) {
         let ws = self.workspace;
-        let checked_root = self.checked_root();
+        let checked_root = checked_root();
         // Files another postgresql.conf includes are parts, not servers.
         let top_level = Self::top_level(
             ws,
@@ -175,7 +172,7 @@ impl Assembler<'_> {
                 };
             let mut list_dir = |dir: &Path| -> Vec<PathBuf> {
                 ws.listings
-                    .get(&display_path(dir))
+                    .get(&root_relative(dir))
                     .cloned()
                     .unwrap_or_default()
             };
@@ -258,7 +255,7 @@ impl Assembler<'_> {
 
     fn pgbouncers(&mut self) {
         let ws = self.workspace;
-        let checked_root = self.checked_root();
+        let checked_root = checked_root();
         let top_level = Self::top_level(
             ws,
             |f| {

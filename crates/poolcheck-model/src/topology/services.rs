@@ -20,7 +20,7 @@ use poolcheck_extract::python::{
 use poolcheck_extract::{commands, compose, dotenv, uwsgi};
 
 use super::{Concurrency, Deployment, LinkedPool, Scaling, Service, TargetRef, scaling};
-use crate::workspace::{Workspace, display_path};
+use crate::workspace::{Workspace, root_relative};
 
 /// Where an invocation was found, which decides precedence when the same
 /// server is started from several files (compose over Procfile over
@@ -54,7 +54,7 @@ pub fn build(workspace: &Workspace, project_env: &Environment, deployment: &mut 
         .facts
         .iter()
         .filter_map(|f| f.python.as_ref().map(|m| (&f.path, m)));
-    let project = PythonProject::new(&workspace.root, modules)
+    let project = PythonProject::new(Path::new(""), modules)
         .with_package_dirs(workspace.python_package_dirs());
 
     let mut found = find_invocations(workspace, project_env);
@@ -225,11 +225,7 @@ pub fn build(workspace: &Workspace, project_env: &Environment, deployment: &mut 
             d.paths
                 .iter()
                 .filter_map(|p| p.value.as_ref())
-                .map(|p| {
-                    display_path(&workspace.root.join(p))
-                        .as_path()
-                        .to_path_buf()
-                })
+                .map(|p| root_relative(Path::new(p)).as_path().to_path_buf())
                 .collect()
         });
         let scope = if let Some(paths) = paths {
@@ -592,7 +588,7 @@ fn run_script<'w>(
         candidates.push(base.join(relative));
     }
     for candidate in candidates {
-        let normalized = poolcheck_core::normalize_lexically(display_path(&candidate).as_path());
+        let normalized = poolcheck_core::normalize_lexically(root_relative(&candidate).as_path());
         if let Some(found) =
             scripts().find(|f| poolcheck_core::normalize_lexically(f.path.as_path()) == normalized)
         {
@@ -628,7 +624,7 @@ fn built_dockerfile<'w>(
     let build = service.build.as_ref()?;
     let base = compose_file.as_path().parent().unwrap_or(Path::new(""));
     let name = build.dockerfile.as_deref().unwrap_or("Dockerfile");
-    let path = display_path(&base.join(&build.context).join(name));
+    let path = root_relative(&base.join(&build.context).join(name));
     let normalized = poolcheck_core::normalize_lexically(path.as_path());
     workspace.facts.iter().find(|f| {
         f.kind == FileKind::Dockerfile
