@@ -122,6 +122,7 @@ impl<'a> PythonProject<'a> {
 
     /// The dotted names of the repository's package directories, from the
     /// `__init__.py` files the workspace found (parsed or not).
+    #[must_use]
     pub fn with_package_dirs(mut self, dirs: impl IntoIterator<Item = String>) -> Self {
         self.package_dirs.extend(dirs);
         self
