@@ -12,10 +12,11 @@ use poolcheck_core::facts::deploy::{
 };
 use poolcheck_core::facts::process::{ServerInvocation, ServerKind, ServerSettings};
 use poolcheck_core::{
-    Diagnostic, Environment, FilePath, IntExpr, Location, Origin, Severity, Sourced, Span,
+    Diagnostic, Environment, FilePath, IntExpr, Location, Origin, Severity, SourceFile, Sourced,
+    Span,
 };
 
-use crate::shell::{self, Arg, OffsetMap, PieceKind, Scope};
+use crate::shell::{self, Arg, OffsetMap, ParsedCommand, PieceKind, Scope};
 
 /// A literal value the server would reject.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +77,33 @@ pub fn invocation(site: &CommandSite, env: &Environment) -> Option<ServerInvocat
 pub fn interpret_site(site: &CommandSite, env: &Environment) -> Option<Interpreted> {
     let args = shell::expand_words(&site.words, Scope::new(env, &site.assignments));
     interpret(&args, &site.location.file, env)
+}
+
+/// A command a process manager's file runs (a Procfile line, a supervisord
+/// `command=`), checked like any other and added to the file's commands;
+/// returns its index there.
+pub(crate) fn add_managed_command(
+    file: &SourceFile,
+    command: ParsedCommand,
+    origin: CommandOrigin,
+    name: &str,
+    diagnostics: &mut Vec<Diagnostic>,
+    deploy: &mut DeployFacts,
+) -> usize {
+    let site = CommandSite {
+        location: file.location(command.span),
+        origin,
+        name_hint: Some(name.to_owned()),
+        words: command.words,
+        assignments: command
+            .assignments
+            .iter()
+            .map(|a| a.located(file.path()))
+            .collect(),
+    };
+    check_site(&site, Some(name), diagnostics, &mut deploy.links);
+    deploy.commands.push(site);
+    deploy.commands.len() - 1
 }
 
 /// PC002 diagnostics for literal values in a command site, and the files it
@@ -2364,7 +2392,7 @@ mod tests {
 
     #[test]
     fn a_management_command_before_the_last_command_of_a_script_is_a_setup_step() {
-        let file = poolcheck_core::SourceFile::new(
+        let file = SourceFile::new(
             "docker-entrypoint.sh",
             "#!/bin/sh\n./manage.py trace_paths --no-input\nexec ./manage.py process_tasks\n",
         );
