@@ -1372,76 +1372,6 @@ fn granian(args: &[Arg], file: &FilePath, env: &Environment, out: &mut Interpret
     s.app = first_positional(&parsed, file);
 }
 
-/// The threads a granian WSGI worker runs requests on: `--blocking-threads`,
-/// else half the backpressure, which defaults to the backlog (1024, at least
-/// 128) shared by the workers: 512 with one worker, 256 each with two
-/// (granian `server/common.py`). Unknown when a factor is.
-pub fn granian_wsgi_blocking_threads(settings: &ServerSettings) -> Sourced<IntExpr> {
-    if let Some(threads) = &settings.blocking_threads {
-        return threads.clone();
-    }
-    let fold = |expr: IntExpr| match expr.constant() {
-        Some(value) => IntExpr::Const(value),
-        None => expr,
-    };
-    let half = |p: IntExpr| {
-        IntExpr::Max(
-            Box::new(IntExpr::Const(1)),
-            Box::new(IntExpr::FloorDiv(Box::new(p), Box::new(IntExpr::Const(2)))),
-        )
-    };
-    if let Some(backpressure) = &settings.backpressure {
-        let Some(p) = &backpressure.value else {
-            return backpressure.clone();
-        };
-        return Sourced::computed(
-            fold(half(p.clone())),
-            "granian WSGI: backpressure ÷ 2",
-            backpressure.location.clone(),
-        );
-    }
-    let workers = settings
-        .workers
-        .clone()
-        .unwrap_or_else(|| Sourced::tool_default(IntExpr::Const(1), "granian"));
-    let backlog = settings
-        .backlog
-        .clone()
-        .unwrap_or_else(|| Sourced::tool_default(IntExpr::Const(1024), "granian"));
-    let (Some(w), Some(b)) = (&workers.value, &backlog.value) else {
-        let missing = if workers.is_known() { backlog } else { workers };
-        return Sourced::unknown(
-            format!(
-                "granian's WSGI blocking threads default to backlog ÷ workers ÷ 2, and {}",
-                missing.unknown_reason().unwrap_or("a factor is unknown")
-            ),
-            missing.location,
-        );
-    };
-    let backpressure = IntExpr::Max(
-        Box::new(IntExpr::Const(1)),
-        Box::new(IntExpr::FloorDiv(
-            Box::new(IntExpr::Max(
-                Box::new(IntExpr::Const(128)),
-                Box::new(b.clone()),
-            )),
-            Box::new(IntExpr::Max(
-                Box::new(IntExpr::Const(1)),
-                Box::new(w.clone()),
-            )),
-        )),
-    );
-    let location = backlog
-        .location
-        .clone()
-        .or_else(|| workers.location.clone());
-    Sourced::computed(
-        fold(half(backpressure)),
-        "granian WSGI default: backlog (1024) ÷ workers ÷ 2",
-        location,
-    )
-}
-
 const UWSGI_OPTIONS: &[OptSpec] = &[
     opt(&["-p", "--processes", "--workers"], "workers", Takes::Value),
     opt(&["--threads"], "threads", Takes::Value),
@@ -2420,7 +2350,9 @@ mod tests {
     fn granian_wsgi_threads_default_to_half_the_backlog_share() {
         let threads = |cmd: &str| {
             let found = must(cmd);
-            granian_wsgi_blocking_threads(&found.settings)
+            found
+                .settings
+                .granian_wsgi_blocking_threads()
                 .value
                 .and_then(|v| v.constant())
         };

@@ -230,3 +230,43 @@ fn out_of_line_test_modules_are_test_code() {
     assert!(tests.contains(&dir.path().join("django/tests.rs")));
     assert!(!tests.contains(&helm.join("values.rs")));
 }
+
+/// What assembly may name from the parser crate: the Python evaluator
+/// (which code a service runs, and the pools it opens) and the typed view
+/// of a resolved PgBouncer's settings. Every deployment platform reaches
+/// assembly through `Declarations` instead.
+const ASSEMBLY_MAY_NAME: &[&str] = &[
+    "poolcheck_extract::python",
+    "poolcheck_extract::pgbouncer::view",
+];
+
+#[test]
+fn assembly_reads_declarations_not_file_kinds_or_front_ends() {
+    let topology = crates_dir().join("poolcheck-model/src/topology");
+    let mut files = Vec::new();
+    rust_files(&topology, &mut files);
+    assert!(
+        files.len() > 5,
+        "only {} files under {topology:?}",
+        files.len()
+    );
+    let mut offences = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("source is readable");
+        for (index, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            let names_front_end = code.contains("poolcheck_extract::")
+                && !ASSEMBLY_MAY_NAME
+                    .iter()
+                    .any(|allowed| code.contains(allowed));
+            if code.contains("FileKind") || names_front_end {
+                offences.push(format!("{}:{}: {}", file.display(), index + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        offences.is_empty(),
+        "assembly dispatches on file kinds or calls a front-end (lower it in poolcheck-model/src/lower/ instead):\n{}",
+        offences.join("\n")
+    );
+}
