@@ -15,7 +15,7 @@ use poolcheck_core::facts::terraform::TfPooler;
 use poolcheck_core::{Diagnostic, Environment, FilePath, Sourced, normalize_lexically};
 
 use crate::topology::{DatabaseServer, PgBouncer, Scaling};
-use crate::workspace::display_path;
+use crate::workspace::root_relative;
 
 /// What the repository's deployment files and code declare, front-end by
 /// front-end, before assembly links them.
@@ -160,13 +160,13 @@ impl ContainerFiles {
                     Some(PathBuf::from(&copy.dest))
                 };
                 if as_file.is_some_and(|f| f == absolute) && exists(&source_in_repo) {
-                    return Some(display_path(&source_in_repo));
+                    return Some(root_relative(&source_in_repo));
                 }
                 // A directory's contents copied into `dest`.
                 if let Ok(rest) = absolute.strip_prefix(&copy.dest) {
                     let candidate = normalize_lexically(&source_in_repo.join(rest));
                     if !rest.as_os_str().is_empty() && exists(&candidate) {
-                        return Some(display_path(&candidate));
+                        return Some(root_relative(&candidate));
                     }
                 }
             }

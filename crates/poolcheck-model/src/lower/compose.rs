@@ -16,7 +16,7 @@ use poolcheck_extract::{commands, compose, dotenv};
 use super::{Context, config, dockerfile, group, kubernetes, pgconf};
 use crate::declarations::{Declarations, DeclaredBy, ServerDeclaration, ServerSource};
 use crate::topology::{DatabaseServer, PgBouncer};
-use crate::workspace::{Workspace, display_path};
+use crate::workspace::{Workspace, root_relative};
 
 pub(super) fn lower(
     cx: &Context<'_>,
@@ -177,7 +177,7 @@ fn image_of(
     let context = match (&service.build, service.platform) {
         (Some(build), Platform::Compose) => {
             let base = manifest.as_path().parent().unwrap_or(Path::new(""));
-            display_path(&base.join(&build.context))
+            root_relative(&base.join(&build.context))
                 .as_path()
                 .to_path_buf()
         }
@@ -227,7 +227,7 @@ fn run_script<'w>(
         candidates.push(base.join(relative));
     }
     for candidate in candidates {
-        let normalized = poolcheck_core::normalize_lexically(display_path(&candidate).as_path());
+        let normalized = poolcheck_core::normalize_lexically(root_relative(&candidate).as_path());
         if let Some(found) =
             scripts().find(|f| poolcheck_core::normalize_lexically(f.path.as_path()) == normalized)
         {
@@ -264,7 +264,7 @@ fn built_dockerfile<'w>(
     let build = service.build.as_ref()?;
     let base = compose_file.as_path().parent().unwrap_or(Path::new(""));
     let name = build.dockerfile.as_deref().unwrap_or("Dockerfile");
-    let path = display_path(&base.join(&build.context).join(name));
+    let path = root_relative(&base.join(&build.context).join(name));
     let normalized = poolcheck_core::normalize_lexically(path.as_path());
     workspace.facts.iter().find(|f| {
         f.kind == FileKind::Dockerfile

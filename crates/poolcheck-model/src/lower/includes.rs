@@ -6,22 +6,22 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use poolcheck_core::decode::ReadProblem;
 use poolcheck_core::{FileFacts, SourceFile, normalize_lexically};
-use poolcheck_extract::discover::ReadProblem;
 
-use crate::workspace::{Workspace, display_path};
+use crate::workspace::{Workspace, root_relative};
 
-/// The checked root in the style of the files' display paths.
-pub(super) fn checked_root(workspace: &Workspace) -> PathBuf {
-    display_path(&std::path::absolute(&workspace.root).unwrap_or_else(|_| workspace.root.clone()))
-        .as_path()
-        .to_path_buf()
+/// The checked root in the frame of the files' paths: they are relative to
+/// the project root, so it is the empty path (includes are compared
+/// lexically, never against the disk or the working directory).
+pub(super) fn checked_root() -> PathBuf {
+    PathBuf::new()
 }
 
 /// Text of a file another includes: the workspace read every such file
 /// up front, or kept why it could not.
 pub(super) fn load(workspace: &Workspace, path: &Path) -> Result<Arc<SourceFile>, ReadProblem> {
-    let display = display_path(path);
+    let display = root_relative(path);
     if let Some(file) = workspace.sources.get(&display) {
         return Ok(file.clone());
     }
@@ -58,7 +58,7 @@ pub(super) fn top_level<'w>(
             let base = f.path.as_path().parent().unwrap_or(Path::new(""));
             let mut targets: Vec<usize> = includes
                 .iter()
-                .map(|p| display_path(&normalize_lexically(&base.join(p))))
+                .map(|p| root_relative(&normalize_lexically(&base.join(p))))
                 .filter_map(|p| index.get(p.as_path()).copied())
                 .collect();
             targets.sort_unstable();

@@ -14,7 +14,7 @@ use poolcheck_core::{EnvVar, Environment, FileFacts, FileKind, FilePath, Sourced
 use poolcheck_extract::{compose, kubernetes};
 
 use crate::topology::Scaling;
-use crate::workspace::{Workspace, display_path};
+use crate::workspace::{Workspace, root_relative};
 
 /// The replica bounds and surge of `workload`: an autoscaler's maximum,
 /// else the declared replicas, else one (or unknown, for a DaemonSet).
@@ -223,7 +223,7 @@ struct Kustomize<'w> {
 }
 
 fn normalized(path: &Path) -> PathBuf {
-    poolcheck_core::normalize_lexically(display_path(path).as_path())
+    poolcheck_core::normalize_lexically(root_relative(path).as_path())
 }
 
 fn kustomizations(workspace: &Workspace) -> Vec<Kustomize<'_>> {

@@ -4,9 +4,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use poolcheck_core::decode::ReadProblem;
 use poolcheck_core::facts::pgbouncer::PgBouncerFile;
 use poolcheck_core::{SourceFile, Sourced};
-use poolcheck_extract::discover::ReadProblem;
 use poolcheck_extract::pgbouncer;
 
 use super::{Context, includes};
@@ -15,7 +15,7 @@ use crate::topology::PgBouncer;
 
 pub(super) fn lower(cx: &Context<'_>, out: &mut Declarations) {
     let ws = cx.workspace;
-    let checked_root = std::path::absolute(&ws.root).unwrap_or_else(|_| ws.root.clone());
+    let checked_root = includes::checked_root();
     let top_level = includes::top_level(
         ws,
         |f| {

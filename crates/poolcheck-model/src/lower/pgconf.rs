@@ -5,18 +5,18 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use poolcheck_core::SourceFile;
+use poolcheck_core::decode::ReadProblem;
 use poolcheck_core::facts::postgres::{PostgresConfFile, PostgresServer};
-use poolcheck_extract::discover::ReadProblem;
 use poolcheck_extract::pgconf::{self, PgSettings};
 
 use super::{Context, includes};
 use crate::declarations::{Declarations, ServerDeclaration, ServerSource};
 use crate::topology::DatabaseServer;
-use crate::workspace::display_path;
+use crate::workspace::root_relative;
 
 pub(super) fn lower(cx: &Context<'_>, out: &mut Declarations) {
     let ws = cx.workspace;
-    let checked_root = includes::checked_root(ws);
+    let checked_root = includes::checked_root();
     // Files another postgresql.conf includes are parts, not servers.
     let top_level = includes::top_level(
         ws,
@@ -41,7 +41,7 @@ pub(super) fn lower(cx: &Context<'_>, out: &mut Declarations) {
         };
         let mut list_dir = |dir: &Path| -> Vec<PathBuf> {
             ws.listings
-                .get(&display_path(dir))
+                .get(&root_relative(dir))
                 .cloned()
                 .unwrap_or_default()
         };

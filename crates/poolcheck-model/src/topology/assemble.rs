@@ -3,6 +3,8 @@
 //! them alone, evaluate each service's pools with its own environment, and
 //! link every pool to what it connects to.
 
+use std::path::Path;
+
 use poolcheck_core::facts::config::DatabaseDecl;
 use poolcheck_core::facts::pool::Target;
 use poolcheck_core::{Diagnostic, Origin, Severity, Sourced};
@@ -20,7 +22,8 @@ pub fn assemble(workspace: &Workspace) -> Deployment {
         .facts
         .iter()
         .filter_map(|f| f.python.as_ref().map(|m| (&f.path, m)));
-    let project = PythonProject::new(&workspace.root, modules);
+    let project = PythonProject::new(Path::new(""), modules)
+        .with_package_dirs(workspace.python_package_dirs());
     let declarations = lower::lower(workspace, &project);
     let mut deployment = Deployment {
         diagnostics: declarations.diagnostics.clone(),

@@ -4,7 +4,7 @@
 //! declared a group matters here only as precedence ([`DeclaredBy`]).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use poolcheck_core::facts::pool::Driver;
 use poolcheck_core::facts::process::{ServerInvocation, ServerKind, ServerSettings};
@@ -16,7 +16,7 @@ use poolcheck_extract::python::{GunicornConfig, PythonAnalysis, PythonProject};
 use super::{Concurrency, Deployment, LinkedPool, Service, TargetRef};
 use crate::declarations::{Declarations, DeclaredBy, ProcessGroup};
 use crate::lower;
-use crate::workspace::{Workspace, display_path};
+use crate::workspace::{Workspace, root_relative};
 
 pub fn build(
     workspace: &Workspace,
@@ -135,11 +135,7 @@ pub fn build(
             d.paths
                 .iter()
                 .filter_map(|p| p.value.as_ref())
-                .map(|p| {
-                    display_path(&workspace.root.join(p))
-                        .as_path()
-                        .to_path_buf()
-                })
+                .map(|p| root_relative(Path::new(p)).as_path().to_path_buf())
                 .collect()
         });
         let scope = if let Some(paths) = paths {
