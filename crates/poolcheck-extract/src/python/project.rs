@@ -1,7 +1,7 @@
 //! The repository's Python modules by dotted name, and import resolution.
 
 use std::cell::{OnceCell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Component, Path, PathBuf};
 
 use poolcheck_core::FilePath;
@@ -33,9 +33,11 @@ pub struct PythonProject<'a> {
     by_suffix: OnceCell<HashMap<String, Vec<usize>>>,
     /// Every dotted prefix of a module name: the packages modules live in.
     /// Built on first use.
-    package_prefixes: OnceCell<std::collections::HashSet<String>>,
-    /// Dotted names of every package directory (prefixes of module names).
-    packages_on_disk: RefCell<HashMap<String, bool>>,
+    package_prefixes: OnceCell<HashSet<String>>,
+    /// Dotted names of the repository's package directories (those that
+    /// hold an `__init__.py`), loaded or not: an import root is a directory
+    /// that is no package. Given by the workspace that listed the files.
+    package_dirs: HashSet<String>,
     resolved: RefCell<HashMap<(usize, String), Option<usize>>>,
     /// Statements `x = f(...)` / `return f(...)`, by the callee's last name:
     /// where a function's arguments may come from. Built on first use.
@@ -123,7 +125,7 @@ impl<'a> PythonProject<'a> {
             by_path,
             by_suffix: OnceCell::new(),
             package_prefixes: OnceCell::new(),
-            packages_on_disk: RefCell::new(HashMap::new()),
+            package_dirs: HashSet::new(),
             resolved: RefCell::new(HashMap::new()),
             callers: OnceCell::new(),
             packages_by_tail: OnceCell::new(),
@@ -154,7 +156,7 @@ impl<'a> PythonProject<'a> {
         self.packages_by_tail
             .get_or_init(|| {
                 let mut index: HashMap<String, String> = HashMap::new();
-                let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
+                let mut seen: HashSet<&str> = HashSet::new();
                 for m in &self.modules {
                     let parts: Vec<&str> = m.name.split('.').collect();
                     // Each package prefix `parts[..=last]` (a module lies
@@ -175,6 +177,14 @@ impl<'a> PythonProject<'a> {
             })
             .get(tail)
             .map(String::as_str)
+    }
+
+    /// The dotted names of the repository's package directories, from the
+    /// `__init__.py` files the workspace found (parsed or not).
+    #[must_use]
+    pub fn with_package_dirs(mut self, dirs: impl IntoIterator<Item = String>) -> Self {
+        self.package_dirs.extend(dirs);
+        self
     }
 
     /// The statements that call a function named `name` (assignment or
@@ -259,7 +269,7 @@ impl<'a> PythonProject<'a> {
             || self
                 .package_prefixes
                 .get_or_init(|| {
-                    let mut prefixes = std::collections::HashSet::new();
+                    let mut prefixes = HashSet::new();
                     for m in &self.modules {
                         let mut rest = m.name.as_str();
                         while let Some((head, _)) = rest.rsplit_once('.') {
@@ -299,14 +309,7 @@ impl<'a> PythonProject<'a> {
         if let Some(index) = self.by_name.get(dotted) {
             return self.modules[*index].is_package;
         }
-        let mut cache = self.packages_on_disk.borrow_mut();
-        *cache.entry(dotted.to_owned()).or_insert_with(|| {
-            let mut dir = self.root.clone();
-            for part in dotted.split('.') {
-                dir.push(part);
-            }
-            dir.join("__init__.py").is_file()
-        })
+        self.package_dirs.contains(dotted)
     }
 
     /// Resolves an absolute import `name` seen in module `from`: the module
@@ -528,7 +531,7 @@ impl PythonProject<'_> {
     pub fn reachable_from(&self, starts: &[usize]) -> Vec<usize> {
         // A walk over the edges reached, never over every module: each
         // service of a large monorepo walks its own part of the graph.
-        let mut seen: std::collections::HashSet<usize> = std::collections::HashSet::new();
+        let mut seen: HashSet<usize> = HashSet::new();
         let mut pending: Vec<usize> = starts.iter().copied().filter(|&m| m < self.len()).collect();
         while let Some(m) = pending.pop() {
             if !seen.insert(m) {
