@@ -301,10 +301,13 @@ struct EnvAnalysis<'p, 'a> {
     eval: Evaluator<'p, 'a>,
     modules: RefCell<HashMap<usize, Rc<ModuleSites>>>,
     /// By (the modules that select the settings, the configuration modules).
-    django: RefCell<HashMap<(Vec<usize>, Vec<usize>), DjangoResult>>,
-    django_loaded: RefCell<HashMap<(Vec<usize>, Vec<usize>), Rc<Vec<usize>>>>,
+    django: RefCell<HashMap<DjangoInputs, DjangoResult>>,
+    django_loaded: RefCell<HashMap<DjangoInputs, Rc<Vec<usize>>>>,
 }
 
+/// The modules of a process that write `DJANGO_SETTINGS_MODULE`, and the
+/// modules Django may load settings from.
+type DjangoInputs = (Vec<usize>, Vec<usize>);
 type DjangoResult = Rc<(Vec<ClientPool>, Vec<Unresolved>)>;
 
 /// The constructors one module calls, evaluated.
