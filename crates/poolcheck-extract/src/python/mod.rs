@@ -24,6 +24,7 @@ pub mod url;
 pub mod value;
 pub mod workers;
 
+use poolcheck_core::Code;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -84,7 +85,7 @@ fn extract_parsed(
     for unread in too_deep {
         facts.diagnostics.push(
             Diagnostic::new(
-                "PC002",
+                Code::PC002,
                 Severity::Error,
                 file.location(unread.span),
                 unread.message,
@@ -124,7 +125,7 @@ fn extract_parsed(
         };
         facts.diagnostics.push(
             Diagnostic::new(
-                "PC002",
+                Code::PC002,
                 Severity::Error,
                 file.location(span),
                 format!(

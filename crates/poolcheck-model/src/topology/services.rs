@@ -3,6 +3,7 @@
 //! the pools the code it runs opens with that environment. Which platform
 //! declared a group matters here only as precedence ([`DeclaredBy`]).
 
+use poolcheck_core::Code;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -198,7 +199,7 @@ pub fn build(
                 .collect();
             deployment.diagnostics.push(
                 Diagnostic::new(
-                    "PC003",
+                    Code::PC003,
                     Severity::Error,
                     location.clone(),
                     format!("`[services.{}]` matches no service", decl.name),
@@ -702,7 +703,7 @@ fn make_service(
 
 fn unresolved_diagnostic(location: &Location, what: &str, reason: &str) -> Diagnostic {
     Diagnostic::new(
-        "PC004",
+        Code::PC004,
         Severity::Info,
         location.clone(),
         format!("{what} is unknown, so the budget checks that need it were skipped: {reason}"),
