@@ -39,6 +39,9 @@ pub struct PythonProject<'a> {
     /// that is no package. Given by the workspace that listed the files.
     package_dirs: HashSet<String>,
     resolved: RefCell<HashMap<(usize, String), Option<usize>>>,
+    /// Full names found for absolute imports that name no module file
+    /// (see [`Self::import_target_name`]), by the name as written.
+    unfiled_packages: RefCell<HashMap<String, String>>,
     /// Statements `x = f(...)` / `return f(...)`, by the callee's last name:
     /// where a function's arguments may come from. Built on first use.
     callers: OnceCell<HashMap<&'a str, Vec<Caller<'a>>>>,
@@ -116,6 +119,7 @@ impl<'a> PythonProject<'a> {
             package_prefixes: OnceCell::new(),
             package_dirs: HashSet::new(),
             resolved: RefCell::new(HashMap::new()),
+            unfiled_packages: RefCell::new(HashMap::new()),
             callers: OnceCell::new(),
         }
     }
@@ -294,9 +298,15 @@ impl<'a> PythonProject<'a> {
             return if let Some(index) = self.resolve_absolute(from, module) {
                 self.modules[index].name.clone()
             } else {
+                if let Some(known) = self.unfiled_packages.borrow().get(module) {
+                    return known.clone();
+                }
                 // A package without its own file: find its prefix via a child.
+                // Every module is scanned, so the answer is kept: a large
+                // tree's reachability asks again for each importing module.
                 let suffix = format!(".{module}.");
-                self.modules
+                let full = self
+                    .modules
                     .iter()
                     .find_map(|m| {
                         m.name
@@ -307,7 +317,11 @@ impl<'a> PythonProject<'a> {
                         let prefix = &full[..full.len() - module.len() - 1];
                         !self.is_package_dir(prefix)
                     })
-                    .unwrap_or_else(|| module.to_owned())
+                    .unwrap_or_else(|| module.to_owned());
+                self.unfiled_packages
+                    .borrow_mut()
+                    .insert(module.to_owned(), full.clone());
+                full
             };
         }
         let Some(entry) = self.modules.get(from) else {
