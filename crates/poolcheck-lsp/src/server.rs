@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use poolcheck_core::SourceFile;
 use serde_json::Value;
@@ -62,6 +63,13 @@ impl EditQueue {
         self.wake.notify_one();
     }
 
+    fn is_empty(&self) -> bool {
+        self.queued
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_empty()
+    }
+
     fn take(&self) -> Vec<DocumentEdit> {
         std::mem::take(
             &mut *self
@@ -72,14 +80,34 @@ impl EditQueue {
     }
 }
 
+/// How long a burst of edits must pause before its last state is analysed.
+/// A burst is edits that arrive while an analysis runs: they are typed
+/// faster than the project is analysed, so analysing each would only
+/// publish states the user has already left. An edit that finds the server
+/// idle is analysed at once, so that a single change costs no delay.
+pub const BURST_PAUSE: Duration = Duration::from_millis(30);
+
 /// Applies and publishes the queued edits whenever some arrive.
 async fn apply_edits_forever(state: Arc<Mutex<State>>, edits: Arc<EditQueue>, client: Client) {
+    let mut in_burst = false;
     loop {
         edits.wake.notified().await;
         // Lets notifications already read off the wire join this batch.
         tokio::task::yield_now().await;
+        if in_burst {
+            // Each new edit restarts the pause.
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(BURST_PAUSE) => break,
+                    () = edits.wake.notified() => {}
+                }
+            }
+        }
         let mut state = state.lock().await;
         let publishes = state.apply_edits(edits.take());
+        // What is queued now came while this batch was analysed (not while
+        // its results are sent, which a client answers with its next edit).
+        in_burst = !edits.is_empty();
         send(&client, publishes).await;
     }
 }

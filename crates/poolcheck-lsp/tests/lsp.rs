@@ -616,3 +616,44 @@ async fn hover_and_inlay_hints_answer_how_much_fits() {
     );
     assert_eq!(c.finish().await, Ending::Clean);
 }
+
+/// The demand PC101 reports in `shop/db.py`'s latest publish, if any.
+fn pc101_demand(diagnostics: &[Value]) -> Option<u64> {
+    let message = diagnostics.iter().find(|d| d["code"] == "PC101")?["message"].as_str()?;
+    message.split(' ').next()?.parse().ok()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_burst_of_edits_publishes_in_order_and_ends_with_the_last_edit() {
+    let mut c = demo().await;
+    c.diagnostics("shop/db.py", |d| pc101_demand(d) == Some(565))
+        .await;
+    let text = c.open("shop/db.py", "python").await;
+    // Each edit raises max_overflow by one: 12 processes share the engine,
+    // so every later state reports 12 more connections.
+    let edits = 20;
+    for step in 1..=edits {
+        let edited = text.replace("max_overflow=30", &format!("max_overflow={}", 30 + step));
+        c.change("shop/db.py", 1 + step as i32, json!([{"text": edited}]))
+            .await;
+    }
+    let last = 565 + 12 * edits;
+    let mut seen = Vec::new();
+    while seen.last() != Some(&last) {
+        let db = c.diagnostics("shop/db.py", |_| true).await;
+        seen.extend(pc101_demand(&db));
+    }
+    // One more edit after the burst: nothing older is published before it.
+    let edited = text.replace("max_overflow=30", "max_overflow=31");
+    c.change("shop/db.py", 2 + edits as i32, json!([{"text": edited}]))
+        .await;
+    let after = c.diagnostics("shop/db.py", |_| true).await;
+    seen.extend(pc101_demand(&after));
+    assert_eq!(seen.last(), Some(&577), "{seen:?}");
+    let burst = &seen[..seen.len() - 1];
+    assert!(
+        burst.windows(2).all(|w| w[0] < w[1]),
+        "an older state was published after a newer one: {seen:?}"
+    );
+    assert_eq!(c.finish().await, Ending::Clean);
+}

@@ -89,8 +89,10 @@ fn apply_suppressions(
     selection: &Selection,
 ) -> Vec<Diagnostic> {
     let mut by_file: BTreeMap<FilePath, FileSuppressions<'_>> = BTreeMap::new();
-    for facts in &workspace.facts {
-        let Some(file) = workspace.sources.get(&facts.path) else {
+    // Only texts that mention the marker can hold a suppression; the
+    // sources know which, so a large tree is not searched again per analysis.
+    for file in workspace.sources.with_suppression_marker() {
+        let Some(facts) = workspace.facts_of(file.path()) else {
             continue;
         };
         let entries = suppress::parse(file, facts.kind);

@@ -22,7 +22,7 @@ pub struct Suppression {
     pub list: Span,
 }
 
-const MARKER: &str = "poolcheck:";
+use crate::sources::SUPPRESSION_MARKER as MARKER;
 
 /// Finds every suppression comment in a file.
 pub fn parse(file: &SourceFile, kind: FileKind) -> Vec<Suppression> {
