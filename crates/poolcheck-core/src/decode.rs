@@ -4,6 +4,44 @@
 //! UTF-8 is read as Latin-1 (one character per byte, nothing lost) rather than
 //! hiding every setting of the file.
 
+/// Files larger than this are not read: no configuration file is this big,
+/// and generated or vendored blobs would only cost time.
+pub const MAX_FILE_SIZE: u64 = 5 * 1024 * 1024;
+
+/// Why a file another file references (an include, an env file) was not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadProblem {
+    /// No such file (a broken symbolic link included).
+    Missing,
+    /// It resolves, after symbolic links, outside the project root.
+    Outside,
+    /// A directory, FIFO, socket or device: only regular files are read.
+    NotRegular,
+    TooLarge(u64),
+    Binary,
+    Undecodable(DecodeError),
+    /// Permission denied, a symlink loop, an I/O error.
+    Unreadable(String),
+}
+
+impl std::fmt::Display for ReadProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadProblem::Missing => f.write_str("it does not exist"),
+            ReadProblem::Outside => f.write_str("it lies outside the project"),
+            ReadProblem::NotRegular => f.write_str("it is not a regular file"),
+            ReadProblem::TooLarge(size) => write!(
+                f,
+                "it is larger than {} MiB ({size} bytes)",
+                MAX_FILE_SIZE / 1024 / 1024
+            ),
+            ReadProblem::Binary => f.write_str("it is binary (contains a NUL byte)"),
+            ReadProblem::Undecodable(err) => write!(f, "it is {err}"),
+            ReadProblem::Unreadable(err) => f.write_str(err),
+        }
+    }
+}
+
 /// Why a file's bytes could not be turned into text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DecodeError {

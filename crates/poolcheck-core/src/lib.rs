@@ -18,7 +18,7 @@ pub use env::{EnvVar, Environment};
 pub use facts::{ConfigEntry, FileFacts, FileKind};
 pub use source::{
     FilePath, LineCol, LineIndex, Location, LspPosition, PositionEncoding, SourceFile, Span,
-    normalize_lexically,
+    is_lexically_within, normalize_lexically, show_paths_from,
 };
 pub use value::{Bound, IntExpr, Origin, Sourced};
 pub use version::Version;

@@ -207,8 +207,23 @@ fn clamp_to_char_boundary(text: &str, offset: usize) -> usize {
     offset
 }
 
-/// A file's path as shown to users: relative to the working directory when it
-/// lies below it, otherwise as given. Cheap to clone.
+/// Where output shows root-relative paths from: the project root as the
+/// user sees it from where they run (`demo` when run from its parent
+/// directory, the absolute root from elsewhere). Only the rendering of a
+/// [`FilePath`] to text uses it; identity (comparison, hashing, `as_path`)
+/// never does, and nothing sets it outside the command line's output.
+static DISPLAY_BASE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// Sets, once per process, the base [`FilePath::display_string`] shows
+/// root-relative paths from (see `DISPLAY_BASE`); later calls change nothing.
+pub fn show_paths_from(base: PathBuf) {
+    let _ = DISPLAY_BASE.set(base);
+}
+
+/// A file's identity: its path relative to the project root (absolute only
+/// for a file outside it), never dependent on the process's working
+/// directory. Output may show it from where the user stands
+/// ([`show_paths_from`]). Cheap to clone.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct FilePath(Arc<Path>);
 
@@ -221,9 +236,14 @@ impl FilePath {
         &self.0
     }
 
-    /// The path with `/` separators, as JSON, SARIF and messages print it.
+    /// The path with `/` separators, as JSON, SARIF and messages print it:
+    /// a root-relative path is shown from [`show_paths_from`]'s base.
     pub fn display_string(&self) -> String {
-        let s = self.0.to_string_lossy();
+        let shown: std::borrow::Cow<'_, Path> = match DISPLAY_BASE.get() {
+            Some(base) if self.0.is_relative() => base.join(&self.0).into(),
+            _ => (&*self.0).into(),
+        };
+        let s = shown.to_string_lossy();
         let s = s.strip_prefix("./").unwrap_or(&s);
         s.replace('\\', "/")
     }
@@ -236,9 +256,9 @@ impl FilePath {
             || name.ends_with("_test.py")
             || name == "conftest.py"
             || self
-                .display_string()
-                .split('/')
-                .any(|part| matches!(part, "tests" | "test"))
+                .0
+                .components()
+                .any(|part| matches!(part.as_os_str().to_str(), Some("tests" | "test")))
     }
 
     /// The file name, for messages that must stay short.
@@ -293,6 +313,24 @@ pub fn normalize_lexically(path: &Path) -> PathBuf {
         }
     }
     out
+}
+
+/// Whether `path` lies at or below `root`, both compared as written after
+/// lexical normalisation (no disk, no working directory): a relative path
+/// and an absolute one are never inside each other, and `..` that climbs
+/// above `root` leaves it.
+pub fn is_lexically_within(path: &Path, root: &Path) -> bool {
+    use std::path::Component;
+    let path = normalize_lexically(path);
+    let root = normalize_lexically(root);
+    let climbs = |p: &Path| {
+        p.components()
+            .take_while(|c| matches!(c, Component::ParentDir))
+            .count()
+    };
+    path.is_absolute() == root.is_absolute()
+        && path.starts_with(&root)
+        && climbs(&path) == climbs(&root)
 }
 
 /// One file's text with its line index.

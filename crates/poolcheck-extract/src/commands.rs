@@ -12,10 +12,11 @@ use poolcheck_core::facts::deploy::{
 };
 use poolcheck_core::facts::process::{ServerInvocation, ServerKind, ServerSettings};
 use poolcheck_core::{
-    Diagnostic, Environment, FilePath, IntExpr, Location, Origin, Severity, Sourced, Span,
+    Diagnostic, Environment, FilePath, IntExpr, Location, Origin, Severity, SourceFile, Sourced,
+    Span,
 };
 
-use crate::shell::{self, Arg, OffsetMap, PieceKind, Scope};
+use crate::shell::{self, Arg, OffsetMap, ParsedCommand, PieceKind, Scope};
 
 /// A literal value the server would reject.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +77,33 @@ pub fn invocation(site: &CommandSite, env: &Environment) -> Option<ServerInvocat
 pub fn interpret_site(site: &CommandSite, env: &Environment) -> Option<Interpreted> {
     let args = shell::expand_words(&site.words, Scope::new(env, &site.assignments));
     interpret(&args, &site.location.file, env)
+}
+
+/// A command a process manager's file runs (a Procfile line, a supervisord
+/// `command=`), checked like any other and added to the file's commands;
+/// returns its index there.
+pub(crate) fn add_managed_command(
+    file: &SourceFile,
+    command: ParsedCommand,
+    origin: CommandOrigin,
+    name: &str,
+    diagnostics: &mut Vec<Diagnostic>,
+    deploy: &mut DeployFacts,
+) -> usize {
+    let site = CommandSite {
+        location: file.location(command.span),
+        origin,
+        name_hint: Some(name.to_owned()),
+        words: command.words,
+        assignments: command
+            .assignments
+            .iter()
+            .map(|a| a.located(file.path()))
+            .collect(),
+    };
+    check_site(&site, Some(name), diagnostics, &mut deploy.links);
+    deploy.commands.push(site);
+    deploy.commands.len() - 1
 }
 
 /// PC002 diagnostics for literal values in a command site, and the files it
@@ -1344,76 +1372,6 @@ fn granian(args: &[Arg], file: &FilePath, env: &Environment, out: &mut Interpret
     s.app = first_positional(&parsed, file);
 }
 
-/// The threads a granian WSGI worker runs requests on: `--blocking-threads`,
-/// else half the backpressure, which defaults to the backlog (1024, at least
-/// 128) shared by the workers: 512 with one worker, 256 each with two
-/// (granian `server/common.py`). Unknown when a factor is.
-pub fn granian_wsgi_blocking_threads(settings: &ServerSettings) -> Sourced<IntExpr> {
-    if let Some(threads) = &settings.blocking_threads {
-        return threads.clone();
-    }
-    let fold = |expr: IntExpr| match expr.constant() {
-        Some(value) => IntExpr::Const(value),
-        None => expr,
-    };
-    let half = |p: IntExpr| {
-        IntExpr::Max(
-            Box::new(IntExpr::Const(1)),
-            Box::new(IntExpr::FloorDiv(Box::new(p), Box::new(IntExpr::Const(2)))),
-        )
-    };
-    if let Some(backpressure) = &settings.backpressure {
-        let Some(p) = &backpressure.value else {
-            return backpressure.clone();
-        };
-        return Sourced::computed(
-            fold(half(p.clone())),
-            "granian WSGI: backpressure ÷ 2",
-            backpressure.location.clone(),
-        );
-    }
-    let workers = settings
-        .workers
-        .clone()
-        .unwrap_or_else(|| Sourced::tool_default(IntExpr::Const(1), "granian"));
-    let backlog = settings
-        .backlog
-        .clone()
-        .unwrap_or_else(|| Sourced::tool_default(IntExpr::Const(1024), "granian"));
-    let (Some(w), Some(b)) = (&workers.value, &backlog.value) else {
-        let missing = if workers.is_known() { backlog } else { workers };
-        return Sourced::unknown(
-            format!(
-                "granian's WSGI blocking threads default to backlog ÷ workers ÷ 2, and {}",
-                missing.unknown_reason().unwrap_or("a factor is unknown")
-            ),
-            missing.location,
-        );
-    };
-    let backpressure = IntExpr::Max(
-        Box::new(IntExpr::Const(1)),
-        Box::new(IntExpr::FloorDiv(
-            Box::new(IntExpr::Max(
-                Box::new(IntExpr::Const(128)),
-                Box::new(b.clone()),
-            )),
-            Box::new(IntExpr::Max(
-                Box::new(IntExpr::Const(1)),
-                Box::new(w.clone()),
-            )),
-        )),
-    );
-    let location = backlog
-        .location
-        .clone()
-        .or_else(|| workers.location.clone());
-    Sourced::computed(
-        fold(half(backpressure)),
-        "granian WSGI default: backlog (1024) ÷ workers ÷ 2",
-        location,
-    )
-}
-
 const UWSGI_OPTIONS: &[OptSpec] = &[
     opt(&["-p", "--processes", "--workers"], "workers", Takes::Value),
     opt(&["--threads"], "threads", Takes::Value),
@@ -2392,7 +2350,9 @@ mod tests {
     fn granian_wsgi_threads_default_to_half_the_backlog_share() {
         let threads = |cmd: &str| {
             let found = must(cmd);
-            granian_wsgi_blocking_threads(&found.settings)
+            found
+                .settings
+                .granian_wsgi_blocking_threads()
                 .value
                 .and_then(|v| v.constant())
         };
@@ -2432,7 +2392,7 @@ mod tests {
 
     #[test]
     fn a_management_command_before_the_last_command_of_a_script_is_a_setup_step() {
-        let file = poolcheck_core::SourceFile::new(
+        let file = SourceFile::new(
             "docker-entrypoint.sh",
             "#!/bin/sh\n./manage.py trace_paths --no-input\nexec ./manage.py process_tasks\n",
         );

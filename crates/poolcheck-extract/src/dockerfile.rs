@@ -6,7 +6,8 @@
 //! a `CMD` inherited from its parent, as Docker does.
 
 use poolcheck_core::facts::deploy::{
-    CommandOrigin, CommandSite, DeployFacts, DockerInstruction, EnvEntry, EnvLayer, ShellWord,
+    CommandOrigin, CommandSite, DeployFacts, DockerInstruction, EnvEntry, EnvLayer, ImageCopy,
+    ImageFiles, ShellWord,
 };
 use poolcheck_core::{EnvVar, Environment, FileFacts, SourceFile, Span};
 
@@ -118,6 +119,10 @@ struct Stage {
     args: Vec<EnvEntry>,
     cmd: Option<Instruction>,
     entrypoint: Option<Instruction>,
+    /// `COPY`/`ADD` from the build context, in order.
+    copies: Vec<ImageCopy>,
+    /// The `WORKDIR` in effect, absolute (inherited from a parent stage).
+    workdir: Option<String>,
 }
 
 pub fn extract(file: &SourceFile, facts: &mut FileFacts) {
@@ -145,12 +150,50 @@ pub fn extract(file: &SourceFile, facts: &mut FileFacts) {
                     _ => None,
                 };
                 let label = name.clone().unwrap_or_else(|| stages.len().to_string());
+                let base = words.first().map(|w| (*w).to_owned()).unwrap_or_default();
+                // A stage built from an earlier one starts in its WORKDIR.
+                let workdir = stages
+                    .iter()
+                    .rev()
+                    .find(|s| {
+                        s.name
+                            .as_deref()
+                            .is_some_and(|n| n.eq_ignore_ascii_case(&base))
+                    })
+                    .and_then(|s| s.workdir.clone());
                 stages.push(Stage {
                     name,
-                    base: words.first().map(|w| (*w).to_owned()).unwrap_or_default(),
+                    base,
                     label,
+                    workdir,
                     ..Stage::default()
                 });
+            }
+            "WORKDIR" => {
+                if let Some(stage) = stages.last_mut() {
+                    let written = args.trim();
+                    stage.workdir = (!written.is_empty() && !written.contains('$'))
+                        .then(|| in_container(stage.workdir.as_deref(), written));
+                }
+            }
+            "COPY" | "ADD" => {
+                if let Some(current) = stages.len().checked_sub(1) {
+                    let location =
+                        file.location(logical.span(keyword_start, text.trim_end().len()));
+                    let copies = match image_copy(
+                        args,
+                        keyword == "ADD",
+                        stages[current].workdir.as_deref(),
+                        location,
+                    ) {
+                        Some(Copied::FromContext(copy)) => vec![copy],
+                        Some(Copied::FromStage { stage, copy }) => {
+                            from_stage(&stages[..current], &stage, &copy)
+                        }
+                        None => Vec::new(),
+                    };
+                    stages[current].copies.extend(copies);
+                }
             }
             "ENV" | "ARG" | "CMD" | "ENTRYPOINT" => {
                 if stages.is_empty() {
@@ -208,6 +251,16 @@ pub fn extract(file: &SourceFile, facts: &mut FileFacts) {
                 entries: env_layer,
             });
         }
+        let mut image = ImageFiles {
+            copies: Vec::new(),
+            workdir: stages[last].workdir.clone(),
+        };
+        for &i in chain.iter().rev() {
+            image.copies.extend(stages[i].copies.iter().cloned());
+        }
+        if !image.copies.is_empty() || image.workdir.is_some() {
+            deploy.image_files = Some(image);
+        }
         let (entrypoint, cmd) = effective_commands(&stages, &chain);
         let label = stages[last].label.clone();
         deploy.commands = sites(file, entrypoint, cmd, &label);
@@ -216,6 +269,151 @@ pub fn extract(file: &SourceFile, facts: &mut FileFacts) {
         }
     }
     facts.deploy = Some(deploy);
+}
+
+/// A path inside the image, absolute against the working directory.
+fn in_container(workdir: Option<&str>, written: &str) -> String {
+    let written = written.trim_matches('"');
+    let joined = if written.starts_with('/') {
+        written.to_owned()
+    } else {
+        format!("{}/{written}", workdir.unwrap_or("").trim_end_matches('/'))
+    };
+    let mut parts: Vec<&str> = Vec::new();
+    for part in joined.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            part => parts.push(part),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
+/// What one `COPY`/`ADD` puts into the image.
+enum Copied {
+    /// Files of the build context.
+    FromContext(ImageCopy),
+    /// `--from=<stage>`: paths inside an earlier stage (sources absolute).
+    FromStage { stage: String, copy: ImageCopy },
+}
+
+/// `COPY [--chown=…] [--from=stage] src… dest` (shell or JSON form);
+/// `None` for what names no repository file for sure (another image, URLs,
+/// here-documents, variables).
+fn image_copy(
+    args: &str,
+    is_add: bool,
+    workdir: Option<&str>,
+    location: poolcheck_core::Location,
+) -> Option<Copied> {
+    let mut words: Vec<String> = Vec::new();
+    let mut rest = args.trim();
+    let mut from = None;
+    while let Some(flag) = rest.strip_prefix("--") {
+        let end = flag.find(char::is_whitespace).unwrap_or(flag.len());
+        if let Some(stage) = flag[..end].strip_prefix("from=") {
+            from = Some(stage.to_owned());
+        }
+        rest = flag[end..].trim_start();
+    }
+    if rest.starts_with('[') {
+        words.extend(
+            json_string_array(rest)?
+                .into_iter()
+                .map(|(value, ..)| value),
+        );
+    } else {
+        words.extend(rest.split_whitespace().map(str::to_owned));
+    }
+    if words.len() < 2 || words.iter().any(|w| w.contains('$') || w.starts_with("<<")) {
+        return None;
+    }
+    let dest = words.pop()?;
+    if is_add
+        && words
+            .iter()
+            .any(|w| w.contains("://") || w.starts_with("git@"))
+    {
+        return None;
+    }
+    let into_directory =
+        words.len() > 1 || dest.ends_with('/') || dest == "." || dest.ends_with("/.");
+    let mut copy = ImageCopy {
+        sources: words,
+        dest: in_container(workdir, &dest),
+        into_directory,
+        location,
+    };
+    match from {
+        None => Some(Copied::FromContext(copy)),
+        Some(stage) => {
+            // Paths in another stage are read from its root.
+            for source in &mut copy.sources {
+                *source = in_container(None, source);
+            }
+            Some(Copied::FromStage { stage, copy })
+        }
+    }
+}
+
+/// `COPY --from=builder /opt/app/ /opt/app/`: the build-context files the
+/// named earlier stage holds under the copied paths, at their new place.
+/// A stage of another image (`--from=nginx:1.27`) holds none.
+fn from_stage(earlier: &[Stage], name: &str, copy: &ImageCopy) -> Vec<ImageCopy> {
+    let Some(index) = earlier
+        .iter()
+        .rposition(|s| {
+            s.name
+                .as_deref()
+                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        })
+        .or_else(|| name.parse::<usize>().ok().filter(|i| *i < earlier.len()))
+    else {
+        return Vec::new();
+    };
+    let within = |path: &str, dir: &str| -> Option<String> {
+        let rest = path.strip_prefix(dir)?;
+        match rest.strip_prefix('/') {
+            Some(rest) => Some(rest.to_owned()),
+            None if rest.is_empty() => Some(String::new()),
+            None if dir == "/" => Some(rest.to_owned()),
+            None => None,
+        }
+    };
+    let join = |dir: &str, rest: &str| {
+        if rest.is_empty() {
+            dir.to_owned()
+        } else {
+            format!("{}/{rest}", dir.trim_end_matches('/'))
+        }
+    };
+    let mut out = Vec::new();
+    for &stage in stage_chain(earlier, index).iter().rev() {
+        for held in &earlier[stage].copies {
+            for source in &copy.sources {
+                // Something copied inside the copied directory moves with it.
+                if let Some(rest) = within(&held.dest, source) {
+                    out.push(ImageCopy {
+                        dest: join(&copy.dest, &rest),
+                        location: copy.location.clone(),
+                        ..held.clone()
+                    });
+                // A path inside what the stage copied from the context.
+                } else if let Some(rest) = within(source, &held.dest) {
+                    out.push(ImageCopy {
+                        sources: held.sources.iter().map(|s| join(s, &rest)).collect(),
+                        dest: copy.dest.clone(),
+                        into_directory: copy.into_directory,
+                        location: copy.location.clone(),
+                    });
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The stage and the earlier stages it is built from, nearest first.
@@ -657,6 +855,47 @@ mod tests {
         let found = commands::invocations(&deploy, &Environment::new());
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].kind, ServerKind::Uvicorn);
+    }
+
+    #[test]
+    fn copies_and_workdir_of_the_stages_that_run_are_recorded() {
+        let facts = run(concat!(
+            "FROM python AS base\n",
+            "WORKDIR /srv/app\n",
+            "COPY requirements.txt ./\n",
+            "FROM node AS assets\n",
+            "COPY . /assets\n",
+            "FROM base\n",
+            "COPY --from=assets /assets/dist ./static/\n",
+            "COPY --from=nginx:1.27 /etc/nginx /etc/nginx\n",
+            "COPY --chown=app:app . .\n",
+            "ADD https://example.com/x.tgz /tmp/\n",
+            "COPY [\"conf/uwsgi.ini\", \"/etc/uwsgi/\"]\n",
+            "COPY $CONFIG /etc/app.conf\n",
+            "WORKDIR deploy\n",
+            "CMD [\"uwsgi\", \"--ini\", \"uwsgi.ini\"]\n",
+        ));
+        let image = facts
+            .deploy
+            .as_ref()
+            .and_then(|d| d.image_files.clone())
+            .expect("image files");
+        let copies: Vec<(Vec<String>, String, bool)> = image
+            .copies
+            .iter()
+            .map(|c| (c.sources.clone(), c.dest.clone(), c.into_directory))
+            .collect();
+        let copy = |source: &str, dest: &str| (vec![source.to_owned()], dest.to_owned(), true);
+        assert_eq!(
+            copies,
+            vec![
+                copy("requirements.txt", "/srv/app"),
+                copy("./dist", "/srv/app/static"),
+                copy(".", "/srv/app"),
+                copy("conf/uwsgi.ini", "/etc/uwsgi"),
+            ]
+        );
+        assert_eq!(image.workdir.as_deref(), Some("/srv/app/deploy"));
     }
 
     #[test]

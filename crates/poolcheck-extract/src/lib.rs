@@ -1,6 +1,7 @@
-//! Files to facts: discovery (walk, classify, prefilter) and one module per
-//! front-end. Extraction is pure per file; cross-file references are recorded
-//! and resolved by the rules crate when it assembles the deployment.
+//! Text to facts: one pure parser module per front-end. Nothing here reads
+//! the disk: `poolcheck-workspace` discovers, reads and decodes every file
+//! (included and referenced ones too), and cross-file references resolve
+//! through the in-memory lookups it fills.
 //!
 //! Every front-end exposes `pub fn extract(file: &SourceFile, facts: &mut FileFacts)`
 //! that fills the fields of its kind and pushes its diagnostics.
@@ -8,7 +9,6 @@
 pub mod commands;
 pub mod compose;
 pub mod deps;
-pub mod discover;
 pub mod dockerfile;
 pub mod dotenv;
 pub mod helm;

@@ -2,7 +2,7 @@
 //! Each line names a process type, which becomes the service's name; the
 //! `release:` phase runs once per deploy and is not a service.
 
-use poolcheck_core::facts::deploy::{CommandOrigin, CommandSite, DeployFacts};
+use poolcheck_core::facts::deploy::{CommandOrigin, DeployFacts};
 use poolcheck_core::{FileFacts, SourceFile};
 
 use crate::commands;
@@ -39,26 +39,16 @@ pub fn extract(file: &SourceFile, facts: &mut FileFacts) {
             if command.words.is_empty() {
                 continue;
             }
-            let site = CommandSite {
-                location: file.location(command.span),
-                origin: CommandOrigin::Procfile {
+            commands::add_managed_command(
+                file,
+                command,
+                CommandOrigin::Procfile {
                     process_type: process_type.to_owned(),
                 },
-                name_hint: Some(process_type.to_owned()),
-                words: command.words,
-                assignments: command
-                    .assignments
-                    .iter()
-                    .map(|a| a.located(file.path()))
-                    .collect(),
-            };
-            commands::check_site(
-                &site,
-                Some(process_type),
+                process_type,
                 &mut facts.diagnostics,
-                &mut deploy.links,
+                &mut deploy,
             );
-            deploy.commands.push(site);
         }
     }
     facts.deploy = Some(deploy);

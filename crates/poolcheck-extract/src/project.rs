@@ -5,7 +5,6 @@
 
 use std::fmt::Write as _;
 use std::ops::Range;
-use std::path::{Path, PathBuf};
 
 use poolcheck_core::facts::config::{
     DatabaseDecl, HelmDecl, PgBouncerDecl, ProjectConfig, ServiceDecl,
@@ -123,12 +122,17 @@ pub fn read_config(file: &SourceFile, kind: FileKind) -> (Option<ProjectConfig>,
     (Some(config), reader.diagnostics)
 }
 
-/// Reads the configuration file at `path` as `kind`. A file that cannot be
+/// The configuration file `display` as `kind`, from what reading it gave
+/// (its bytes, or why it could not be read, in words). A file that cannot be
 /// read, or is not UTF-8 (TOML must be), is PC003 at the file and the
 /// configuration is its defaults, so that the rest of the project is still
 /// checked and the user learns their settings did not apply.
-pub fn load_config(path: &Path, display: FilePath, kind: FileKind) -> (SourceFile, FileFacts) {
-    let (text, problem) = match std::fs::read(path) {
+pub fn config_from_bytes(
+    read: Result<Vec<u8>, String>,
+    display: FilePath,
+    kind: FileKind,
+) -> (SourceFile, FileFacts) {
+    let (text, problem) = match read {
         Ok(bytes) => match String::from_utf8(bytes) {
             Ok(text) => (text, None),
             Err(error) => {
@@ -178,46 +182,13 @@ pub fn load_config(path: &Path, display: FilePath, kind: FileKind) -> (SourceFil
     (file, facts)
 }
 
-/// The nearest configuration upward from `start` (a file or a directory):
-/// `poolcheck.toml`, or a `pyproject.toml` with a `[tool.poolcheck]` table;
-/// `poolcheck.toml` wins in the same directory. The result is relative to the
-/// working directory when `start` is relative and the file lies below it.
-pub fn find_config(start: &Path) -> Option<PathBuf> {
-    let absolute = std::path::absolute(start).ok()?;
-    let first_dir = if absolute.is_file() {
-        absolute.parent()?.to_path_buf()
-    } else {
-        absolute
-    };
-    let found = first_dir.ancestors().find_map(|dir| {
-        let poolcheck = dir.join("poolcheck.toml");
-        if poolcheck.is_file() {
-            return Some(poolcheck);
-        }
-        let pyproject = dir.join("pyproject.toml");
-        (pyproject.is_file() && configures_poolcheck(&pyproject)).then_some(pyproject)
-    })?;
-    if start.is_relative()
-        && let Ok(cwd) = std::env::current_dir()
-        && let Ok(relative) = found.strip_prefix(&cwd)
-    {
-        return Some(relative.to_path_buf());
-    }
-    Some(found)
-}
-
-/// Whether a pyproject has a `[tool.poolcheck]` table; a broken one counts when
-/// it mentions the table, so that its syntax error is reported.
-fn configures_poolcheck(path: &Path) -> bool {
-    // A pyproject that cannot be read may configure poolcheck: it counts, so
-    // that `load_config` says why its settings do not apply.
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return true;
-    };
+/// Whether a pyproject's text has a `[tool.poolcheck]` table; a broken one
+/// counts when it mentions the table, so that its syntax error is reported.
+pub fn configures_poolcheck(text: &str) -> bool {
     if !text.contains("poolcheck") {
         return false;
     }
-    match toml_edit::Document::parse(text.as_str()) {
+    match toml_edit::Document::parse(text) {
         Ok(document) => document
             .as_table()
             .get("tool")
@@ -1523,33 +1494,6 @@ replicas = 0
     }
 
     #[test]
-    fn find_config_prefers_poolcheck_toml_and_skips_unrelated_pyprojects() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        let nested = root.join("svc/app");
-        std::fs::create_dir_all(&nested).unwrap();
-        std::fs::write(
-            root.join("pyproject.toml"),
-            "[tool.poolcheck]\nheadroom = 0.2\n",
-        )
-        .unwrap();
-        std::fs::write(root.join("svc/pyproject.toml"), "[tool.ruff]\n").unwrap();
-        assert_eq!(find_config(&nested), Some(root.join("pyproject.toml")));
-        std::fs::write(root.join("poolcheck.toml"), "").unwrap();
-        assert_eq!(find_config(&nested), Some(root.join("poolcheck.toml")));
-        std::fs::write(nested.join("settings.py"), "").unwrap();
-        std::fs::write(
-            root.join("svc/pyproject.toml"),
-            "[tool.poolcheck.database]\nmax_connections = 10\n",
-        )
-        .unwrap();
-        assert_eq!(
-            find_config(&nested.join("settings.py")),
-            Some(root.join("svc/pyproject.toml"))
-        );
-    }
-
-    #[test]
     fn a_select_of_the_wrong_type_or_without_a_valid_code_is_absent() {
         for (text, message, at) in [
             (
@@ -1588,42 +1532,9 @@ replicas = 0
     }
 
     #[test]
-    fn a_configuration_that_cannot_be_read_is_pc003_at_the_file_with_defaults() {
-        let dir = tempfile::tempdir().unwrap();
-        // Reading a directory fails for every user, root included.
-        let (_, facts) = load_config(
-            dir.path(),
-            FilePath::new("poolcheck.toml"),
-            FileKind::PoolcheckToml,
-        );
-        assert_eq!(facts.diagnostics.len(), 1);
-        let d = &facts.diagnostics[0];
-        assert_eq!(d.code, "PC003");
-        assert!(
-            d.message.starts_with("cannot read the configuration: "),
-            "{}",
-            d.message
-        );
-        assert!(d.primary.span.is_empty());
-        let config = facts.config.unwrap();
-        assert_eq!(config.path.unwrap().display_string(), "poolcheck.toml");
-        assert_eq!(config.select, None);
-        // An unreadable pyproject.toml is treated the same way.
-        let (_, facts) = load_config(
-            dir.path(),
-            FilePath::new("pyproject.toml"),
-            FileKind::PyProject,
-        );
-        assert_eq!(facts.diagnostics[0].code, "PC003");
-    }
-
-    #[test]
     fn a_configuration_that_is_not_utf8_is_pc003_at_the_byte() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("poolcheck.toml");
-        std::fs::write(&path, b"headroom = 0.2\n# caf\xe9\n").unwrap();
-        let (file, facts) = load_config(
-            &path,
+        let (file, facts) = config_from_bytes(
+            Ok(b"headroom = 0.2\n# caf\xe9\n".to_vec()),
             FilePath::new("poolcheck.toml"),
             FileKind::PoolcheckToml,
         );

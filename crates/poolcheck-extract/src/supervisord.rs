@@ -8,7 +8,7 @@
 //! it is read as `${NAME}` so that the environment model resolves it.
 
 use poolcheck_core::facts::deploy::{
-    CommandOrigin, CommandSite, DeployFacts, EnvEntry, EnvLayer, SupervisordProgram,
+    CommandOrigin, DeployFacts, EnvEntry, EnvLayer, SupervisordProgram,
 };
 use poolcheck_core::{Diagnostic, FileFacts, Severity, SourceFile, Span};
 
@@ -233,27 +233,17 @@ pub fn extract(file: &SourceFile, facts: &mut FileFacts) {
                 if command.words.is_empty() {
                     continue;
                 }
-                let site = CommandSite {
-                    location: file.location(command.span),
-                    origin: CommandOrigin::Supervisord {
+                let index = commands::add_managed_command(
+                    file,
+                    command,
+                    CommandOrigin::Supervisord {
                         program: name.clone(),
                     },
-                    name_hint: Some(name.clone()),
-                    words: command.words,
-                    assignments: command
-                        .assignments
-                        .iter()
-                        .map(|a| a.located(file.path()))
-                        .collect(),
-                };
-                commands::check_site(
-                    &site,
-                    Some(&name),
+                    &name,
                     &mut facts.diagnostics,
-                    &mut deploy.links,
+                    deploy,
                 );
-                program.commands.push(deploy.commands.len());
-                deploy.commands.push(site);
+                program.commands.push(index);
             }
         }
         deploy.supervisord_programs.push(program);

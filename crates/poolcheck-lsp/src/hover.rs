@@ -5,7 +5,6 @@
 
 use poolcheck_core::facts::pool::PoolCap;
 use poolcheck_core::{FileKind, FilePath, IntExpr, Location, SourceFile, Sourced};
-use poolcheck_extract::discover;
 use poolcheck_rules::Analysis;
 use poolcheck_rules::registry::{self, selector_matches};
 use poolcheck_rules::sources::Sources;
@@ -13,6 +12,7 @@ use poolcheck_rules::suppress;
 use poolcheck_rules::topology::budget::{self, ContributorKind, Count, Cpus, Term};
 use poolcheck_rules::topology::capacity;
 use poolcheck_rules::topology::{Concurrency, Deployment, LinkedPool, TargetRef};
+use poolcheck_workspace::discover;
 
 /// Markdown for a hover at `offset` in `file`, or `None` when nothing there
 /// feeds a rule.

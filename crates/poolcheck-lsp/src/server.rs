@@ -246,7 +246,7 @@ fn current_file(state: &State, uri: &Uri) -> Option<(Arc<SourceFile>, PathBuf)> 
     }
     let text = match state.open.get(&path) {
         Some(doc) => doc.text.clone(),
-        None => poolcheck_extract::discover::read_candidate(&path)
+        None => poolcheck_workspace::discover::read_candidate(&path)
             .ok()?
             .ok()?,
     };

@@ -10,11 +10,11 @@ use std::sync::Arc;
 use poolcheck_core::{
     FileFacts, FileKind, FilePath, Location, PositionEncoding, Severity, SourceFile,
 };
-use poolcheck_extract::discover;
 use poolcheck_extract::python::incremental::IncrementalParse;
 use poolcheck_rules::analysis::{self, Analysis, Options};
 use poolcheck_rules::registry;
 use poolcheck_rules::workspace::{self, LoadOptions, Workspace};
+use poolcheck_workspace::discover;
 use serde_json::json;
 use tower_lsp_server::ls_types::{
     self as lsp, CodeDescription, DiagnosticRelatedInformation, NumberOrString,
@@ -102,9 +102,6 @@ pub struct State {
     published: HashMap<Uri, Vec<lsp::Diagnostic>>,
     /// Bumped by every (re)load, so a slower, older load is discarded.
     pub generation: u64,
-    /// The working directory relative file paths are resolved against, read
-    /// once when the server starts.
-    cwd: PathBuf,
 }
 
 impl State {
@@ -113,7 +110,6 @@ impl State {
             roots,
             caps,
             settings,
-            cwd: std::env::current_dir().unwrap_or_default(),
             ..Self::default()
         }
     }
@@ -148,18 +144,23 @@ impl State {
         self.workspace.is_some()
     }
 
-    /// The path as the workspace names it.
+    /// The directory the workspace's paths are relative to: the loaded
+    /// project's root, else the first workspace folder. Never the server's
+    /// working directory.
+    fn project_root(&self) -> &Path {
+        match &self.workspace {
+            Some(ws) => &ws.root,
+            None => self.roots.first().map_or(Path::new(""), PathBuf::as_path),
+        }
+    }
+
+    /// The path as the workspace names it (relative to the project root).
     pub fn file_path(&self, absolute: &Path) -> FilePath {
-        workspace::display_path(absolute)
+        workspace::file_id(self.project_root(), absolute)
     }
 
     pub fn absolute(&self, path: &FilePath) -> PathBuf {
-        let p = path.as_path();
-        if p.is_absolute() {
-            p.to_path_buf()
-        } else {
-            self.cwd.join(p)
-        }
+        self.project_root().join(path.as_path())
     }
 
     pub fn uri_of(&self, path: &FilePath) -> Option<Uri> {
@@ -531,7 +532,7 @@ pub struct LoadedWorkspace {
 /// unreadable root gives an empty workspace and the reason.
 pub fn load(roots: &[PathBuf]) -> (LoadedWorkspace, Option<String>) {
     let root = roots.first().cloned().unwrap_or_default();
-    let config_path = poolcheck_extract::project::find_config(&root);
+    let config_path = poolcheck_workspace::config::find_config(&root);
     match Workspace::load(
         roots,
         &LoadOptions {

@@ -11,7 +11,7 @@ use poolcheck_core::{FileFacts, FileKind, FilePath, SourceFile};
 use poolcheck_extract::python;
 use rayon::prelude::*;
 
-use crate::workspace::{Workspace, display_path};
+use crate::workspace::Workspace;
 
 /// Python modules imported by the parsed ones but skipped by the prefilter
 /// (a settings module with no trigger word), read now so that imports resolve.
@@ -23,7 +23,7 @@ pub fn imported_modules(
 ) -> Vec<(Arc<SourceFile>, FileFacts)> {
     let mut by_name: BTreeMap<String, &PathBuf> = BTreeMap::new();
     for path in &workspace.python_paths {
-        let display = display_path(path);
+        let display = workspace.file_id(path);
         if workspace.facts_of(&display).is_some() {
             continue;
         }
@@ -69,10 +69,10 @@ pub fn imported_modules(
         let parsed: Vec<(Arc<SourceFile>, FileFacts)> = wave
             .into_par_iter()
             .filter_map(|path| {
-                let Ok(Ok(text)) = poolcheck_extract::discover::read_candidate(path) else {
+                let Ok(Ok(text)) = crate::discover::read_candidate(path) else {
                     return None;
                 };
-                let file = SourceFile::new(display_path(path), text);
+                let file = SourceFile::new(workspace.file_id(path), text);
                 let facts = poolcheck_extract::extract(&file, FileKind::Python);
                 facts.python.is_some().then(|| (Arc::new(file), facts))
             })

@@ -6,10 +6,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use poolcheck_core::decode::ReadProblem;
 use poolcheck_core::facts::ProjectConfig;
 use poolcheck_core::facts::postgres::PgIncludeKind;
 use poolcheck_core::{FileFacts, FileKind, FilePath, SourceFile, normalize_lexically};
-use poolcheck_extract::discover::{self, DiscoverOptions, ReadProblem, SkipReason};
+
+use crate::config;
+use crate::discover::{self, DiscoverOptions, SkipReason};
 use rayon::prelude::*;
 
 use crate::sources::Sources;
@@ -25,16 +28,21 @@ pub struct LoadOptions {
 
 #[derive(Debug, Clone, Default)]
 pub struct Workspace {
-    /// The directory relative paths and `%include`s are resolved against.
+    /// The project root, absolute and lexically normalised: every
+    /// [`FilePath`] of the workspace is relative to it (absolute only for a
+    /// file outside it, such as a `--config` elsewhere), whatever directory
+    /// the process runs in.
     pub root: PathBuf,
     /// Facts of every extracted file, sorted by path.
     pub facts: Vec<FileFacts>,
     pub sources: Sources,
     /// The configuration in effect (defaults when there is none).
     pub config: ProjectConfig,
-    /// Every Python file under the roots, for imports of unparsed modules.
+    /// Every Python file under the roots, on disk (absolute), for imports of
+    /// unparsed modules and for which directories are packages.
     pub python_paths: Vec<PathBuf>,
-    /// Files not read for their size or content, and whether each was named.
+    /// Files not read for their size or content (absolute), and whether each
+    /// was named.
     pub skipped: Vec<(PathBuf, SkipReason, bool)>,
     /// One line per file that could not be read.
     pub errors: Vec<String>,
@@ -74,59 +82,34 @@ impl Workspace {
                 .map_err(|reason| format!("{}: {reason}", path.display()))?;
         }
         let first = paths.first().cloned().unwrap_or_else(|| PathBuf::from("."));
-        let mut project_root = discover::project_root(&first);
-        // Display paths are relative to the working directory when below it,
-        // so a root above it could not be named consistently with them: the
-        // CLI moves to the project root first; the language server works
-        // from its workspace folder, which then stays the root.
-        if let Ok(cwd) = std::env::current_dir()
-            && cwd != project_root
-            && cwd.starts_with(&project_root)
-        {
-            project_root = cwd;
-        }
-        let root = project_root_for_display(&project_root);
+        let root = discover::project_root(&first);
+        let named: Vec<PathBuf> = paths
+            .iter()
+            .map(|p| normalize_lexically(&absolute(p)))
+            .collect();
         // The walk covers the project; named files are walked too, so that
         // one gitignored on purpose is still read.
         let mut roots = vec![root.clone()];
-        roots.extend(paths.iter().filter(|p| !p.is_dir()).cloned());
-        let root_abs = normalize_lexically(&absolute(&root));
-        let scope: Vec<FilePath> = if paths
-            .iter()
-            .any(|p| normalize_lexically(&absolute(p)) == root_abs)
-        {
-            Vec::new()
-        } else {
-            paths
-                .iter()
-                .map(|p| display_path(&normalize_lexically(&absolute(p))))
-                .collect()
+        roots.extend(named.iter().filter(|p| !p.is_dir()).cloned());
+        let mut workspace = Workspace {
+            root: root.clone(),
+            ..Workspace::default()
         };
+        if !named.contains(&root) {
+            workspace.scope = named.iter().map(|p| workspace.file_id(p)).collect();
+        }
         let config_path = match &options.config_file {
             Some(path) if !path.is_file() => {
                 return Err(format!("{}: configuration file not found", path.display()));
             }
-            Some(path) => Some(path.clone()),
-            None => poolcheck_extract::project::find_config(&absolute(&root)),
-        };
-        let mut workspace = Workspace {
-            root: root.clone(),
-            scope,
-            ..Workspace::default()
+            Some(path) => Some(absolute(path)),
+            None => config::find_config(&root),
         };
         let mut config_facts = None;
         if let Some(path) = &config_path {
-            let kind = if path
-                .file_name()
-                .is_some_and(|n| n.eq_ignore_ascii_case("pyproject.toml"))
-            {
-                FileKind::PyProject
-            } else {
-                FileKind::PoolcheckToml
-            };
             // An unreadable or non-UTF-8 configuration is PC003 at the file.
             let (file, facts) =
-                poolcheck_extract::project::load_config(path, display_path(path), kind);
+                config::load_config(path, workspace.file_id(path), config::config_kind(path));
             if let Some(config) = &facts.config {
                 workspace.config = config.clone();
             }
@@ -160,7 +143,7 @@ impl Workspace {
             .files
             .into_par_iter()
             .map(|f| {
-                let file = SourceFile::new(display_path(&f.path), f.text);
+                let file = SourceFile::new(file_id(&root, &f.path), f.text);
                 let facts = poolcheck_extract::extract(&file, f.kind);
                 (Arc::new(file), facts)
             })
@@ -214,13 +197,13 @@ impl Workspace {
             .location
             .as_ref()
             .and_then(|l| l.file.as_path().parent().map(Path::to_path_buf))
-            .unwrap_or_else(|| self.root.clone());
+            .unwrap_or_default();
         let extra: Vec<Arc<SourceFile>> = helm
             .values
             .iter()
             .filter_map(|v| v.value.as_ref())
             .filter_map(|v| {
-                let path = FilePath::new(normalize_lexically(&config_dir.join(v)));
+                let path = root_relative(&config_dir.join(v));
                 self.sources.get(&path).cloned()
             })
             .collect();
@@ -305,7 +288,7 @@ impl Workspace {
     /// read are kept in `unread` with the reason. Only regular files inside
     /// the project root (after resolving links) are read.
     fn load_included_files(&mut self) {
-        let project_root = absolute(&self.root);
+        let project_root = self.root.clone();
         let mut pending: Vec<(FilePath, Includes)> = self
             .facts
             .iter()
@@ -337,14 +320,14 @@ impl Workspace {
                             poolcheck_extract::pgbouncer::include::include_candidates(
                                 file.path().as_path(),
                                 &inc.path,
-                                &project_root,
+                                Path::new(""),
                             )
                         })
                         .collect()
                 }
             };
             for target in targets {
-                let display = display_path(&target);
+                let display = root_relative(&target);
                 if !seen.insert(display.clone()) {
                     continue;
                 }
@@ -356,7 +339,7 @@ impl Workspace {
                     Includes::Postgres => FileKind::PostgresConf,
                     Includes::PgBouncer => FileKind::Ini,
                 };
-                match discover::read_referenced(&target, kind, &project_root) {
+                match discover::read_referenced(&project_root.join(&target), kind, &project_root) {
                     Ok(text) => {
                         self.sources
                             .insert(Arc::new(SourceFile::new(display.clone(), text)));
@@ -384,8 +367,13 @@ impl Workspace {
         for include in &conf.includes {
             let target = normalize_lexically(&base.join(&include.path));
             if include.kind == PgIncludeKind::IncludeDir {
-                let entries: Vec<PathBuf> = std::fs::read_dir(&target)
-                    .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).collect())
+                let entries: Vec<PathBuf> = std::fs::read_dir(self.root.join(&target))
+                    .map(|entries| {
+                        entries
+                            .filter_map(|e| e.ok().map(|e| e.path()))
+                            .map(|p| self.file_id(&p).as_path().to_path_buf())
+                            .collect()
+                    })
                     .unwrap_or_default();
                 targets.extend(
                     entries
@@ -393,7 +381,7 @@ impl Workspace {
                         .filter(|p| p.extension().is_some_and(|e| e == "conf"))
                         .cloned(),
                 );
-                self.listings.insert(display_path(&target), entries);
+                self.listings.insert(root_relative(&target), entries);
             } else {
                 targets.push(target);
             }
@@ -418,10 +406,35 @@ impl Workspace {
             if self.sources.get(&path).is_some() || self.referenced.contains_key(&path) {
                 continue;
             }
-            if let Ok(Ok(text)) = discover::read_candidate(path.as_path()) {
+            if let Ok(Ok(text)) = discover::read_candidate(&self.on_disk(&path)) {
                 self.referenced.insert(path, text);
             }
         }
+    }
+
+    /// The identity of a file on disk (absolute, or relative to the working
+    /// directory as typed on a command line): its path relative to the
+    /// project root, or its absolute path when it lies outside.
+    pub fn file_id(&self, on_disk: &Path) -> FilePath {
+        file_id(&self.root, on_disk)
+    }
+
+    /// Where a file of the workspace is on disk (absolute).
+    pub fn on_disk(&self, file: &FilePath) -> PathBuf {
+        self.root.join(file.as_path())
+    }
+
+    /// The dotted names of the repository's package directories: those with
+    /// an `__init__.py` among the Python files discovery saw, parsed or not.
+    pub fn python_package_dirs(&self) -> impl Iterator<Item = String> + '_ {
+        self.python_paths
+            .iter()
+            .filter(|p| p.file_name().is_some_and(|n| n == "__init__.py"))
+            .filter_map(|p| {
+                let file = self.file_id(p);
+                poolcheck_extract::python::project::module_name(Path::new(""), file.as_path())
+            })
+            .map(|(name, _)| name)
     }
 
     /// The text of a referenced file: an analysed one's, else the one read at load.
@@ -507,40 +520,108 @@ impl Workspace {
 /// Where a compose `env_file:` entry points: relative to the compose file.
 pub fn env_file_path(compose_file: &FilePath, entry: &str) -> FilePath {
     let base = compose_file.as_path().parent().unwrap_or(Path::new(""));
-    display_path(&base.join(entry))
+    root_relative(&base.join(entry))
 }
 
-/// The project root in the style of display paths: relative to the working
-/// directory when below it (`.` for the directory itself), else absolute.
-fn project_root_for_display(root: &Path) -> PathBuf {
-    let shown = display_path(root).as_path().to_path_buf();
-    if shown.as_os_str().is_empty() {
-        PathBuf::from(".")
-    } else {
-        shown
+/// The identity of a file on disk in a workspace rooted at `root`
+/// (absolute): see [`Workspace::file_id`].
+pub fn file_id(root: &Path, on_disk: &Path) -> FilePath {
+    let full = normalize_lexically(&absolute(on_disk));
+    match full.strip_prefix(root) {
+        Ok(relative) => FilePath::new(relative),
+        Err(_) => FilePath::new(full),
     }
+}
+
+/// A path in the workspace's frame (relative to the project root, like
+/// every [`FilePath`], typically a join of one with a path a file wrote),
+/// lexically normalised (`deploy/./conf/../x.ini` is `deploy/x.ini`) so that
+/// it names the file the way the workspace keys it.
+pub fn root_relative(path: &Path) -> FilePath {
+    FilePath::new(normalize_lexically(path))
 }
 
 fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
-/// Paths as users see them: relative to the working directory when below it.
-pub fn display_path(path: &Path) -> FilePath {
-    if path.is_absolute() {
-        if let Ok(cwd) = std::env::current_dir() {
-            if let Ok(rel) = path.strip_prefix(&cwd) {
-                return FilePath::new(rel);
-            }
-        }
-        return FilePath::new(path);
-    }
-    FilePath::new(path.strip_prefix("./").unwrap_or(path))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn write(root: &Path, path: &str, text: &str) {
+        let path = root.join(path);
+        std::fs::create_dir_all(path.parent().expect("a directory")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    }
+
+    /// Named from a directory below the project root, the files keep the
+    /// names they have from the root, and only that directory is in scope.
+    #[test]
+    fn files_are_named_from_the_project_root() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join(".git")).expect("mkdir .git");
+        write(
+            dir.path(),
+            "app/db.py",
+            "engine = create_engine('postgresql://db/app')\n",
+        );
+        write(dir.path(), "postgresql.conf", "max_connections = 20\n");
+        let workspace =
+            Workspace::load(&[dir.path().join("app")], &LoadOptions::default()).expect("loads");
+        let paths: Vec<String> = workspace.facts.iter().map(|f| f.path.to_string()).collect();
+        assert_eq!(paths, ["app/db.py", "postgresql.conf"]);
+        assert_eq!(workspace.scope, [FilePath::new("app")]);
+        assert_eq!(
+            workspace.on_disk(&FilePath::new("app/db.py")),
+            workspace.root.join("app/db.py")
+        );
+    }
+
+    /// `%include`s are read at load, named from the root, so that the
+    /// resolver answers from memory; what cannot be read is kept with why.
+    #[test]
+    fn included_files_are_read_up_front() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write(
+            dir.path(),
+            "deploy/pgbouncer.ini",
+            "[pgbouncer]\n%include local.ini\n%include missing.ini\n",
+        );
+        write(dir.path(), "deploy/local.ini", "max_client_conn = 900\n");
+        let workspace =
+            Workspace::load(&[dir.path().to_path_buf()], &LoadOptions::default()).expect("loads");
+        let root = workspace
+            .sources
+            .get(&FilePath::new("deploy/pgbouncer.ini"))
+            .expect("the config")
+            .clone();
+        let (parsed, _) = poolcheck_extract::pgbouncer::parse(&root);
+        let mut loader = |path: &Path| {
+            let id = root_relative(path);
+            let file = workspace.sources.get(&id).cloned().ok_or_else(|| {
+                workspace
+                    .unread
+                    .get(&id)
+                    .cloned()
+                    .unwrap_or(ReadProblem::Missing)
+            })?;
+            let (parsed, _) = poolcheck_extract::pgbouncer::parse(&file);
+            Ok((file, parsed))
+        };
+        let (config, diagnostics) =
+            poolcheck_extract::pgbouncer::resolve(&root, &parsed, &mut loader, Path::new(""));
+        assert_eq!(config.settings["max_client_conn"].value, "900");
+        assert_eq!(
+            workspace.unread.get(&FilePath::new("deploy/missing.ini")),
+            Some(&ReadProblem::Missing)
+        );
+        let messages: Vec<&str> = diagnostics.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            ["`%include` file `missing.ini` not found: PgBouncer refuses to start without it"]
+        );
+    }
 
     fn web_replicas(workspace: &Workspace) -> String {
         let facts = workspace

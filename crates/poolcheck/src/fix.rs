@@ -200,7 +200,7 @@ mod identity {
 fn text_in(workspace: &Workspace, file: &FilePath) -> Option<String> {
     match workspace.sources.get(file) {
         Some(source) => Some(source.text().to_owned()),
-        None => std::fs::read_to_string(file.as_path()).ok(),
+        None => std::fs::read_to_string(workspace.on_disk(file)).ok(),
     }
 }
 
@@ -301,7 +301,7 @@ pub fn fix(
         let plan = fix_plan::plan(candidates.iter().copied(), mode, |f| text_in(&workspace, f));
         let mut written = BTreeSet::new();
         for (file, change) in &plan.changes {
-            match write_if_unchanged(file.as_path(), &change.before, &change.after) {
+            match write_if_unchanged(&workspace.on_disk(file), &change.before, &change.after) {
                 Ok(()) => {
                     written.insert(file.clone());
                 }

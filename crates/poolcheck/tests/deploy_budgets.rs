@@ -228,6 +228,35 @@ fn a_container_path_to_a_uwsgi_ini_maps_back_to_the_repository_file() {
     assert_eq!(b["databases"][0]["demand"], 40);
 }
 
+/// The image copies `deploy/uwsgi-production.ini` to `/etc/uwsgi/uwsgi.ini`
+/// and runs that: 16 processes × 5 = 80 > 57 usable, though a
+/// `deploy/uwsgi.ini` for laptops (2 processes) has the name the command
+/// writes. The Dockerfile's COPY says which file it is, not the name.
+#[test]
+fn a_file_copied_into_the_image_under_another_name_is_the_one_that_runs() {
+    let b = budget(&project("uwsgi-container-copy"));
+    assert_eq!(service_names(&b), ["web"], "{b:#}");
+    let web = service(&b, "web");
+    assert_eq!(web["processes"], 16);
+    let db = &b["databases"][0];
+    assert_eq!(db["usable"], 57);
+    assert_eq!(db["demand"], 80);
+}
+
+/// `WORKDIR /srv/app/deploy` then `uwsgi --ini uwsgi.ini`: the relative path
+/// is `deploy/uwsgi.ini` (8 × 5 = 40 ≤ 57), not `local/uwsgi.ini` (16
+/// processes), which has the same name but is not where the command runs.
+#[test]
+fn a_relative_config_path_is_read_from_the_images_working_directory() {
+    let b = budget(&project("uwsgi-container-copy-ok"));
+    assert_eq!(service_names(&b), ["web"], "{b:#}");
+    let web = service(&b, "web");
+    assert_eq!(web["processes"], 8);
+    let db = &b["databases"][0];
+    assert_eq!(db["usable"], 57);
+    assert_eq!(db["demand"], 40);
+}
+
 /// contrib/gunicorn.py (6 workers) and contrib/uwsgi.ini (4 processes), both
 /// serving `blog.wsgi:application` and started by no deployment file: two
 /// ways to run one app, counted as max(40, 60) = 60 rather than 100.

@@ -409,3 +409,99 @@ fn every_fixture_is_a_project_of_its_own() {
         "add a poolcheck.toml (a comment is enough) to: {unmarked:?}"
     );
 }
+
+/// Each finding as (code, file on disk, range): the file as shown is
+/// relative to the directory the run stood in, or absolute.
+fn findings_on_disk(out: &Output, cwd: &Path) -> Vec<(String, std::path::PathBuf, String)> {
+    let mut found: Vec<_> = diagnostics(out)
+        .iter()
+        .map(|d| {
+            (
+                d["code"].as_str().expect("a code").to_owned(),
+                cwd.join(d["file"].as_str().expect("a file")),
+                d["range"].to_string(),
+            )
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// The numbers of a budget: what must not depend on where poolcheck runs
+/// (names are paths, shown from there).
+fn budget_numbers(budget: &serde_json::Value) -> Vec<String> {
+    let mut numbers = Vec::new();
+    for database in budget["databases"].as_array().expect("databases") {
+        for key in ["max_connections", "usable", "demand", "rollout_demand"] {
+            numbers.push(format!("{key} {}", database[key]));
+        }
+    }
+    for service in budget["services"].as_array().expect("services") {
+        for key in ["name", "replicas", "processes", "concurrency"] {
+            numbers.push(format!("{key} {}", service[key]));
+        }
+        for pool in service["pools"].as_array().expect("pools") {
+            numbers.push(format!("per_process {}", pool["per_process"]));
+        }
+    }
+    numbers
+}
+
+/// The analysis names files from the project root wherever poolcheck runs:
+/// from the root, from below it and from outside it, the same findings at
+/// the same places (each file shown from where the user stands) and the
+/// same budget, `include`s resolved alike.
+#[test]
+fn findings_and_budget_do_not_depend_on_where_poolcheck_runs() {
+    let outer = tempfile::tempdir().expect("tempdir");
+    let root = outer.path().join("proj");
+    std::fs::create_dir_all(root.join(".git")).expect("mkdir .git");
+    write(
+        &root,
+        "db/postgresql.conf",
+        "include 'limits.conf'\nsuperuser_reserved_connections = 3\n",
+    );
+    write(&root, "db/limits.conf", "max_connections = 20\n");
+    write(
+        &root,
+        "app/db.py",
+        "from sqlalchemy import create_engine\nengine = create_engine('postgresql://db/app', pool_size=30, max_overflow=10)\n",
+    );
+    let below = root.join("app");
+
+    let at_root = poolcheck(&root, &["check", "--format", "json"]);
+    let from_below = poolcheck(&below, &["check", "--format", "json", ".."]);
+    let from_outside = poolcheck(outer.path(), &["check", "--format", "json", "proj"]);
+    let expected = findings_on_disk(&at_root, &root);
+    assert!(
+        expected.iter().any(|(code, _, _)| code == "PC101"),
+        "{}",
+        stdout(&at_root)
+    );
+    assert_eq!(findings_on_disk(&from_below, &below), expected);
+    assert_eq!(findings_on_disk(&from_outside, outer.path()), expected);
+    // Shown from where the user stands, as before (primary or related).
+    let files = |out: &Output| -> Vec<String> {
+        let mut files = Vec::new();
+        for d in diagnostics(out) {
+            files.push(d["file"].as_str().expect("a file").to_owned());
+            for r in d["related"].as_array().expect("related") {
+                files.push(r["file"].as_str().expect("a file").to_owned());
+            }
+        }
+        files
+    };
+    assert!(files(&at_root).contains(&"app/db.py".to_owned()));
+    assert!(files(&from_below).contains(&"db.py".to_owned()));
+    assert!(files(&from_outside).contains(&"proj/app/db.py".to_owned()));
+
+    let budget = budget_json(&root, &[]);
+    assert_eq!(budget["databases"][0]["max_connections"], 20, "{budget}");
+    assert_eq!(budget["databases"][0]["demand"], 40, "{budget}");
+    let numbers = budget_numbers(&budget);
+    assert_eq!(budget_numbers(&budget_json(&below, &[])), numbers);
+    assert_eq!(
+        budget_numbers(&budget_json(outer.path(), &["proj"])),
+        numbers
+    );
+}

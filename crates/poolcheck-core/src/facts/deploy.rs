@@ -38,6 +38,35 @@ pub struct DeployFacts {
     pub uwsgi: Option<UwsgiConfig>,
     /// supervisord `[program:x]` sections, in file order.
     pub supervisord_programs: Vec<SupervisordProgram>,
+    /// What a Dockerfile's final stage copies into its image and where its
+    /// command runs, to map paths inside the container back to the
+    /// repository.
+    pub image_files: Option<ImageFiles>,
+}
+
+/// The files of a built image that come from the build context: `COPY` and
+/// `ADD` of the final stage and the stages it is built `FROM`, in order,
+/// and the `WORKDIR` the command runs in.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ImageFiles {
+    pub copies: Vec<ImageCopy>,
+    /// The last `WORKDIR`, absolute; `None` when none is set (`/`).
+    pub workdir: Option<String>,
+}
+
+/// `COPY src… dest` / `ADD src… dest` from the build context, `dest` made
+/// absolute against the `WORKDIR` in effect. Copies from another stage or
+/// image (`--from`), URLs, here-documents and paths with variables are left
+/// out: they name no file of the repository poolcheck can be sure of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageCopy {
+    /// Source paths relative to the build context, as written.
+    pub sources: Vec<String>,
+    pub dest: String,
+    /// `dest` is a directory the sources go into (it ends with `/`, is the
+    /// working directory `.`, or several sources are copied).
+    pub into_directory: bool,
+    pub location: Location,
 }
 
 /// One supervisord `[program:x]`: `numprocs` copies of its command, each with

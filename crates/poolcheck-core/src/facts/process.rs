@@ -108,6 +108,77 @@ macro_rules! overlay_fields {
 }
 
 impl ServerSettings {
+    /// The threads a granian WSGI worker runs requests on: `--blocking-threads`,
+    /// else half the backpressure, which defaults to the backlog (1024, at least
+    /// 128) shared by the workers: 512 with one worker, 256 each with two
+    /// (granian `server/common.py`). Unknown when a factor is.
+    pub fn granian_wsgi_blocking_threads(&self) -> Sourced<IntExpr> {
+        let settings = self;
+        if let Some(threads) = &settings.blocking_threads {
+            return threads.clone();
+        }
+        let fold = |expr: IntExpr| match expr.constant() {
+            Some(value) => IntExpr::Const(value),
+            None => expr,
+        };
+        let half = |p: IntExpr| {
+            IntExpr::Max(
+                Box::new(IntExpr::Const(1)),
+                Box::new(IntExpr::FloorDiv(Box::new(p), Box::new(IntExpr::Const(2)))),
+            )
+        };
+        if let Some(backpressure) = &settings.backpressure {
+            let Some(p) = &backpressure.value else {
+                return backpressure.clone();
+            };
+            return Sourced::computed(
+                fold(half(p.clone())),
+                "granian WSGI: backpressure ÷ 2",
+                backpressure.location.clone(),
+            );
+        }
+        let workers = settings
+            .workers
+            .clone()
+            .unwrap_or_else(|| Sourced::tool_default(IntExpr::Const(1), "granian"));
+        let backlog = settings
+            .backlog
+            .clone()
+            .unwrap_or_else(|| Sourced::tool_default(IntExpr::Const(1024), "granian"));
+        let (Some(w), Some(b)) = (&workers.value, &backlog.value) else {
+            let missing = if workers.is_known() { backlog } else { workers };
+            return Sourced::unknown(
+                format!(
+                    "granian's WSGI blocking threads default to backlog ÷ workers ÷ 2, and {}",
+                    missing.unknown_reason().unwrap_or("a factor is unknown")
+                ),
+                missing.location,
+            );
+        };
+        let backpressure = IntExpr::Max(
+            Box::new(IntExpr::Const(1)),
+            Box::new(IntExpr::FloorDiv(
+                Box::new(IntExpr::Max(
+                    Box::new(IntExpr::Const(128)),
+                    Box::new(b.clone()),
+                )),
+                Box::new(IntExpr::Max(
+                    Box::new(IntExpr::Const(1)),
+                    Box::new(w.clone()),
+                )),
+            )),
+        );
+        let location = backlog
+            .location
+            .clone()
+            .or_else(|| workers.location.clone());
+        Sourced::computed(
+            fold(half(backpressure)),
+            "granian WSGI default: backlog (1024) ÷ workers ÷ 2",
+            location,
+        )
+    }
+
     /// Takes every field `higher` sets.
     pub fn overlay(&mut self, higher: &ServerSettings) {
         overlay_fields!(

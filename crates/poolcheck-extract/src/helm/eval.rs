@@ -144,50 +144,8 @@ impl Engine {
                         "a template action poolcheck cannot read: {reason}"
                     )));
                 }
-                Node::If {
-                    cond,
-                    then,
-                    otherwise,
-                    span,
-                } => {
-                    let mark = frame.vars.len();
-                    let value = self.pipe(cond, dot, frame);
-                    if !cond.decl.is_empty() {
-                        bind(frame, cond, &value);
-                    }
-                    let flow = match value.truth() {
-                        Some(true) => self.exec(then, dot, frame, out),
-                        Some(false) => self.exec(otherwise, dot, frame, out),
-                        None => {
-                            self.unknown_condition(frame, span, &value, out);
-                            Flow::Normal
-                        }
-                    };
-                    frame.vars.truncate(mark);
-                    if !matches!(flow, Flow::Normal) {
-                        return flow;
-                    }
-                }
-                Node::With {
-                    pipe,
-                    then,
-                    otherwise,
-                    span,
-                } => {
-                    let mark = frame.vars.len();
-                    let value = self.pipe(pipe, dot, frame);
-                    if !pipe.decl.is_empty() {
-                        bind(frame, pipe, &value);
-                    }
-                    let flow = match value.truth() {
-                        Some(true) => self.exec(then, &value, frame, out),
-                        Some(false) => self.exec(otherwise, dot, frame, out),
-                        None => {
-                            self.unknown_condition(frame, span, &value, out);
-                            Flow::Normal
-                        }
-                    };
-                    frame.vars.truncate(mark);
+                Node::If { .. } | Node::With { .. } => {
+                    let flow = self.branch(node, dot, frame, out);
                     if !matches!(flow, Flow::Normal) {
                         return flow;
                     }
@@ -269,6 +227,42 @@ impl Engine {
             }
         }
         Flow::Normal
+    }
+
+    /// `if` and `with`: the pipe decides which branch renders; `with` also
+    /// makes the pipe's value the dot of its `then` branch. An undecidable
+    /// condition renders neither branch.
+    fn branch(&mut self, node: &Node, dot: &Val, frame: &mut Frame<'_>, out: &mut Text) -> Flow {
+        let (pipe, then, otherwise, span, rebinds_dot) = match node {
+            Node::If {
+                cond,
+                then,
+                otherwise,
+                span,
+            } => (cond, then, otherwise, span, false),
+            Node::With {
+                pipe,
+                then,
+                otherwise,
+                span,
+            } => (pipe, then, otherwise, span, true),
+            _ => return Flow::Normal,
+        };
+        let mark = frame.vars.len();
+        let value = self.pipe(pipe, dot, frame);
+        if !pipe.decl.is_empty() {
+            bind(frame, pipe, &value);
+        }
+        let flow = match value.truth() {
+            Some(true) => self.exec(then, if rebinds_dot { &value } else { dot }, frame, out),
+            Some(false) => self.exec(otherwise, dot, frame, out),
+            None => {
+                self.unknown_condition(frame, span, &value, out);
+                Flow::Normal
+            }
+        };
+        frame.vars.truncate(mark);
+        flow
     }
 
     fn unknown_condition(

@@ -11,7 +11,7 @@ use poolcheck_core::facts::pgbouncer::{PgBouncerConfig, PgBouncerFile, PoolDefin
 use poolcheck_core::{ConfigEntry, Diagnostic, Severity, SourceFile, Span};
 
 use super::{check_entry, check_header, connstr, error, parse};
-use crate::discover::ReadProblem;
+use poolcheck_core::decode::ReadProblem;
 
 /// PgBouncer stops loading when a file at this include depth has another
 /// `%include` (its `MAX_INCLUDE`).
@@ -24,7 +24,10 @@ pub type Loader<'a> =
 /// Merges `root_file` (the parse of `root`) with everything it includes.
 /// Include paths are taken relative to the including file's directory, then
 /// to `checked_root` (PgBouncer itself uses its working directory, which is
-/// usually the config's). Files outside `checked_root` are not read.
+/// usually the config's). Files outside `checked_root` are not read. Paths
+/// are compared lexically, in the style of the files' paths (the workspace
+/// passes `""`, the frame of its root-relative paths); `loader` answers from
+/// memory.
 /// Diagnostics: a missing file, a cycle and too deep nesting are PC002 at the
 /// `%include`; a file outside the checked tree is PC004 (poolcheck cannot see
 /// it, PgBouncer may well); problems inside included files that extraction did
@@ -43,7 +46,7 @@ pub fn resolve(
         loader,
         checked_root_as_given: checked_root.to_path_buf(),
         section: None,
-        stack: vec![normalize_lexically(&absolute(root.path().as_path()))],
+        stack: vec![normalize_lexically(root.path().as_path())],
         settings: BTreeMap::new(),
         databases: Vec::new(),
         users: Vec::new(),
@@ -255,7 +258,7 @@ impl Merger<'_, '_> {
             return;
         }
         for candidate in &inside {
-            let normalized = normalize_lexically(&absolute(candidate));
+            let normalized = normalize_lexically(candidate);
             if let Some(start) = self.stack.iter().position(|p| *p == normalized) {
                 let chain: Vec<String> = self.stack[start..]
                     .iter()
@@ -332,15 +335,12 @@ impl Merger<'_, '_> {
 pub fn include_candidates(including: &Path, written: &str, checked_root: &Path) -> Vec<PathBuf> {
     let written = Path::new(written);
     let base_dir = including.parent().unwrap_or(Path::new(""));
-    let root = normalize_lexically(&absolute(checked_root));
     let mut candidates: Vec<PathBuf> = Vec::new();
     for candidate in [base_dir.join(written), checked_root.join(written)] {
         let candidate = normalize_lexically(&candidate);
-        let full = normalize_lexically(&absolute(&candidate));
-        let seen = candidates
-            .iter()
-            .any(|c| normalize_lexically(&absolute(c)) == full);
-        if !seen && full.starts_with(&root) {
+        if !candidates.contains(&candidate)
+            && poolcheck_core::is_lexically_within(&candidate, checked_root)
+        {
             candidates.push(candidate);
         }
     }
@@ -352,16 +352,6 @@ fn file_name(path: &Path) -> String {
         || path.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     )
-}
-
-fn absolute(path: &Path) -> PathBuf {
-    if path.is_absolute() {
-        return path.to_path_buf();
-    }
-    match std::env::current_dir() {
-        Ok(cwd) => cwd.join(path),
-        Err(_) => path.to_path_buf(),
-    }
 }
 
 #[cfg(test)]

@@ -17,9 +17,6 @@ pub mod include;
 pub mod keys;
 pub mod view;
 
-use std::path::Path;
-use std::sync::Arc;
-
 use poolcheck_core::facts::pgbouncer::{
     Include, PgBouncerConfig, PgBouncerFile, Section, SectionHeader,
 };
@@ -488,18 +485,6 @@ pub fn check_version(config: &PgBouncerConfig) -> Vec<Diagnostic> {
     diagnostics
 }
 
-/// Reads an included file from disk for [`resolve`] (the CLI's loader; the
-/// language server passes one that prefers open documents).
-pub fn load_from_disk(
-    path: &Path,
-) -> Result<(Arc<SourceFile>, PgBouncerFile), crate::discover::ReadProblem> {
-    let root = path.parent().unwrap_or(Path::new("/"));
-    let text = crate::discover::read_referenced(path, poolcheck_core::FileKind::Ini, root)?;
-    let file = Arc::new(SourceFile::new(path, text));
-    let (parsed, _) = parse(&file);
-    Ok((file, parsed))
-}
-
 fn problem_diagnostic(
     file: &SourceFile,
     span: Span,
@@ -542,6 +527,7 @@ pub(crate) fn error(file: &SourceFile, span: Span, message: impl Into<String>) -
 mod tests {
     use super::*;
     use poolcheck_core::FileKind;
+    use std::path::Path;
 
     fn extract_text(text: &str) -> (SourceFile, FileFacts) {
         let file = SourceFile::new("pgbouncer.ini", text);
@@ -922,7 +908,7 @@ server_login_retry = 1
         let text = "[databases]\napp = host=db reserve_pool_size=3\n[users]\nweb = pool_size=5\n[pgbouncer]\ntransaction_timeout = 30\nmax_client_conn = 100\n";
         let file = SourceFile::new("pgbouncer.ini", text);
         let (parsed, _) = parse(&file);
-        let mut no_includes = |_: &Path| Err(crate::discover::ReadProblem::Missing);
+        let mut no_includes = |_: &Path| Err(poolcheck_core::decode::ReadProblem::Missing);
         let (mut config, _) = resolve(&file, &parsed, &mut no_includes, Path::new("."));
         assert_eq!(check_version(&config), Vec::new());
         let version_at = SourceFile::new("docker-compose.yml", "image: pgbouncer:1.22.1");
@@ -962,22 +948,6 @@ server_login_retry = 1
             ]
         );
         assert_eq!(diagnostics[0].related[0].message, "PgBouncer 1.22.1");
-    }
-
-    #[test]
-    fn loads_includes_from_disk() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("pgbouncer.ini"),
-            "[pgbouncer]\n%include local.ini\n",
-        )
-        .unwrap();
-        std::fs::write(dir.path().join("local.ini"), "max_client_conn = 900\n").unwrap();
-        let root = load_from_disk(&dir.path().join("pgbouncer.ini")).unwrap();
-        let (config, diagnostics) = resolve(&root.0, &root.1, &mut load_from_disk, dir.path());
-        assert_eq!(diagnostics, Vec::new());
-        assert_eq!(config.settings["max_client_conn"].value, "900");
-        assert!(load_from_disk(&dir.path().join("missing.ini")).is_err());
     }
 
     #[test]

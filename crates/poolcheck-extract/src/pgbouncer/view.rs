@@ -572,7 +572,7 @@ mod tests {
     fn config(text: &str, version: Option<&str>) -> (SourceFile, PgBouncerConfig) {
         let file = SourceFile::new("pgbouncer.ini", text);
         let (parsed, _) = parse(&file);
-        let mut no_includes = |_: &Path| Err(crate::discover::ReadProblem::Missing);
+        let mut no_includes = |_: &Path| Err(poolcheck_core::decode::ReadProblem::Missing);
         let (mut config, _) = include::resolve(&file, &parsed, &mut no_includes, Path::new("."));
         config.version =
             version.map(|v| Sourced::tool_default(Version::parse_lenient(v).unwrap(), "test"));

@@ -11,7 +11,7 @@ use poolcheck_core::facts::postgres::{PgInclude, PgIncludeKind, PostgresConfFile
 use poolcheck_core::{ConfigEntry, Diagnostic, Severity, SourceFile, Span};
 
 use super::parse;
-use crate::discover::ReadProblem;
+use poolcheck_core::decode::ReadProblem;
 
 /// PostgreSQL's `CONF_FILE_MAX_DEPTH`.
 pub const MAX_INCLUDE_DEPTH: usize = 10;
@@ -28,8 +28,9 @@ pub type DirLister<'a> = dyn FnMut(&Path) -> Vec<PathBuf> + 'a;
 /// than PostgreSQL allows, and every PC002 of the included files themselves
 /// (they may duplicate diagnostics of an included file that is also checked on
 /// its own); PC004 (info) for an include that points outside `checked_root`.
-/// Paths are compared lexically: pass `checked_root` in the same style
-/// (relative or absolute) as the files' paths, or both absolute.
+/// Paths are compared lexically, never on the disk: pass `checked_root` in
+/// the style of the files' paths (the workspace passes `""`, the frame of
+/// its root-relative paths).
 pub fn resolve(
     root: &SourceFile,
     root_file: &PostgresConfFile,
@@ -224,15 +225,7 @@ impl Resolver<'_, '_, '_> {
     }
 
     fn is_inside_checked_root(&self, target: &Path) -> bool {
-        let root = &self.checked_root;
-        if target.is_absolute() != root.is_absolute() {
-            // Mixed styles: compare absolute forms.
-            return match (std::path::absolute(target), std::path::absolute(root)) {
-                (Ok(t), Ok(r)) => normalize_lexically(&t).starts_with(normalize_lexically(&r)),
-                _ => false,
-            };
-        }
-        !target.starts_with("..") && target.starts_with(root)
+        poolcheck_core::is_lexically_within(target, &self.checked_root)
     }
 }
 

@@ -1,7 +1,7 @@
 //! The repository's Python modules by dotted name, and import resolution.
 
 use std::cell::{OnceCell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Component, Path, PathBuf};
 
 use poolcheck_core::FilePath;
@@ -33,9 +33,11 @@ pub struct PythonProject<'a> {
     by_suffix: OnceCell<HashMap<String, Vec<usize>>>,
     /// Every dotted prefix of a module name: the packages modules live in.
     /// Built on first use.
-    package_prefixes: OnceCell<std::collections::HashSet<String>>,
-    /// Dotted names of every package directory (prefixes of module names).
-    packages_on_disk: RefCell<HashMap<String, bool>>,
+    package_prefixes: OnceCell<HashSet<String>>,
+    /// Dotted names of the repository's package directories (those that
+    /// hold an `__init__.py`), loaded or not: an import root is a directory
+    /// that is no package. Given by the workspace that listed the files.
+    package_dirs: HashSet<String>,
     resolved: RefCell<HashMap<(usize, String), Option<usize>>>,
     /// Statements `x = f(...)` / `return f(...)`, by the callee's last name:
     /// where a function's arguments may come from. Built on first use.
@@ -112,10 +114,18 @@ impl<'a> PythonProject<'a> {
             by_path,
             by_suffix: OnceCell::new(),
             package_prefixes: OnceCell::new(),
-            packages_on_disk: RefCell::new(HashMap::new()),
+            package_dirs: HashSet::new(),
             resolved: RefCell::new(HashMap::new()),
             callers: OnceCell::new(),
         }
+    }
+
+    /// The dotted names of the repository's package directories, from the
+    /// `__init__.py` files the workspace found (parsed or not).
+    #[must_use]
+    pub fn with_package_dirs(mut self, dirs: impl IntoIterator<Item = String>) -> Self {
+        self.package_dirs.extend(dirs);
+        self
     }
 
     /// The statements that call a function named `name` (assignment or
@@ -200,7 +210,7 @@ impl<'a> PythonProject<'a> {
             || self
                 .package_prefixes
                 .get_or_init(|| {
-                    let mut prefixes = std::collections::HashSet::new();
+                    let mut prefixes = HashSet::new();
                     for m in &self.modules {
                         let mut rest = m.name.as_str();
                         while let Some((head, _)) = rest.rsplit_once('.') {
@@ -240,14 +250,7 @@ impl<'a> PythonProject<'a> {
         if let Some(index) = self.by_name.get(dotted) {
             return self.modules[*index].is_package;
         }
-        let mut cache = self.packages_on_disk.borrow_mut();
-        *cache.entry(dotted.to_owned()).or_insert_with(|| {
-            let mut dir = self.root.clone();
-            for part in dotted.split('.') {
-                dir.push(part);
-            }
-            dir.join("__init__.py").is_file()
-        })
+        self.package_dirs.contains(dotted)
     }
 
     /// Resolves an absolute import `name` seen in module `from`: the module

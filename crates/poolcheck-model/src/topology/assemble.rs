@@ -1,39 +1,42 @@
-//! Facts to the deployment model: resolve references between files, build
-//! the servers, PgBouncers and services, evaluate each service's pools with
-//! its own environment, and link every pool to what it connects to.
+//! Declarations to the deployment model: lower every front-end into
+//! [`Declarations`], then build the servers, PgBouncers and services from
+//! them alone, evaluate each service's pools with its own environment, and
+//! link every pool to what it connects to.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 
 use poolcheck_core::facts::config::DatabaseDecl;
-use poolcheck_core::facts::deploy::ComposeEnvFile;
-use poolcheck_core::facts::pgbouncer::PgBouncerFile;
 use poolcheck_core::facts::pool::Target;
-use poolcheck_core::facts::postgres::{PostgresConfFile, PostgresServer};
-use poolcheck_core::{
-    Diagnostic, Environment, Origin, Severity, SourceFile, Sourced, normalize_lexically,
-};
-use poolcheck_extract::discover::ReadProblem;
-use poolcheck_extract::pgconf::PgSettings;
-use poolcheck_extract::{compose, pgbouncer, pgconf};
+use poolcheck_core::{Diagnostic, Origin, Severity, Sourced};
+use poolcheck_extract::python::PythonProject;
 
 use super::link::{self, Link, ServerMatch};
-use super::{DatabaseServer, Deployment, PgBouncer, TargetRef};
+use super::{DatabaseServer, Deployment, TargetRef};
 use super::{providers, services};
-use crate::workspace::{Workspace, display_path};
+use crate::declarations::Declarations;
+use crate::lower;
+use crate::workspace::Workspace;
 
 pub fn assemble(workspace: &Workspace) -> Deployment {
-    let mut deployment = Deployment::default();
-    let project_env = services::project_environment(workspace);
+    let modules = workspace
+        .facts
+        .iter()
+        .filter_map(|f| f.python.as_ref().map(|m| (&f.path, m)));
+    let project = PythonProject::new(Path::new(""), modules)
+        .with_package_dirs(workspace.python_package_dirs());
+    let declarations = lower::lower(workspace, &project);
+    let mut deployment = Deployment {
+        diagnostics: declarations.diagnostics.clone(),
+        ..Deployment::default()
+    };
     let mut assembler = Assembler {
         workspace,
         deployment: &mut deployment,
-        project_env: &project_env,
+        declarations: &declarations,
     };
     assembler.servers();
     assembler.pgbouncers();
-    services::build(workspace, &project_env, assembler.deployment);
+    services::build(workspace, &project, &declarations, assembler.deployment);
     assembler.link_pgbouncers();
     assembler.link_pools();
     deployment.diagnostics.sort();
@@ -44,174 +47,17 @@ pub fn assemble(workspace: &Workspace) -> Deployment {
 struct Assembler<'a> {
     workspace: &'a Workspace,
     deployment: &'a mut Deployment,
-    /// `.env`, Dockerfile `ENV` and `[env]`: what compose interpolation and
-    /// every service start from.
-    project_env: &'a Environment,
+    declarations: &'a Declarations,
 }
 
 impl Assembler<'_> {
-    /// The checked root in the style of the files' display paths.
-    fn checked_root(&self) -> PathBuf {
-        display_path(
-            &std::path::absolute(&self.workspace.root)
-                .unwrap_or_else(|_| self.workspace.root.clone()),
-        )
-        .as_path()
-        .to_path_buf()
-    }
-
-    /// Text of a file another includes: the workspace read every such file
-    /// up front, or kept why it could not.
-    fn load(&self, path: &Path) -> Result<Arc<SourceFile>, ReadProblem> {
-        let display = display_path(path);
-        if let Some(file) = self.workspace.sources.get(&display) {
-            return Ok(file.clone());
-        }
-        Err(self
-            .workspace
-            .unread
-            .get(&display)
-            .cloned()
-            .unwrap_or(ReadProblem::Missing))
-    }
-
-    /// The configuration files that are read on their own (a server, a
-    /// PgBouncer), not only as parts of another: those no file outside
-    /// their include cycle includes, one per cycle. A file that includes
-    /// itself or an includer is still read; the cycle is PC002 at the include.
-    fn top_level<'w>(
-        ws: &'w Workspace,
-        includes_of: impl Fn(&'w poolcheck_core::FileFacts) -> Option<Vec<&'w str>>,
-        stands_alone: impl Fn(&'w poolcheck_core::FileFacts) -> bool,
-    ) -> Vec<&'w poolcheck_core::FileFacts> {
-        let files: Vec<&poolcheck_core::FileFacts> = ws
-            .facts
-            .iter()
-            .filter(|f| includes_of(f).is_some())
-            .collect();
-        let index: HashMap<&Path, usize> = files
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (f.path.as_path(), i))
-            .collect();
-        let edges: Vec<Vec<usize>> = files
-            .iter()
-            .map(|f| {
-                let includes = includes_of(f).unwrap_or_default();
-                let base = f.path.as_path().parent().unwrap_or(Path::new(""));
-                let mut targets: Vec<usize> = includes
-                    .iter()
-                    .map(|p| display_path(&normalize_lexically(&base.join(p))))
-                    .filter_map(|p| index.get(p.as_path()).copied())
-                    .collect();
-                targets.sort_unstable();
-                targets.dedup();
-                targets
-            })
-            .collect();
-        let reach: Vec<Vec<bool>> = (0..files.len())
-            .map(|start| {
-                let mut seen = vec![false; files.len()];
-                let mut stack = edges[start].clone();
-                while let Some(next) = stack.pop() {
-                    if !std::mem::replace(&mut seen[next], true) {
-                        stack.extend(&edges[next]);
-                    }
-                }
-                seen
-            })
-            .collect();
-        let mut includers: Vec<Vec<usize>> = vec![Vec::new(); files.len()];
-        for (from, targets) in edges.iter().enumerate() {
-            for &to in targets {
-                includers[to].push(from);
-            }
-        }
-        let same_cycle = |a: usize, b: usize| a == b || (reach[a][b] && reach[b][a]);
-        (0..files.len())
-            .filter(|&f| {
-                let members: Vec<usize> = (0..files.len()).filter(|&m| same_cycle(f, m)).collect();
-                let included_from_outside = members
-                    .iter()
-                    .any(|&m| includers[m].iter().any(|&i| !same_cycle(f, i)));
-                // The cycle is read from the file named as the server names
-                // its main config, else from the first that can stand alone.
-                let first = members
-                    .iter()
-                    .copied()
-                    .filter(|&m| stands_alone(files[m]))
-                    .min_by_key(|&m| (!has_main_config_name(files[m]), m));
-                !included_from_outside && first == Some(f)
-            })
-            .map(|f| files[f])
-            .collect()
-    }
-
     fn servers(&mut self) {
-        let ws = self.workspace;
-        let checked_root = self.checked_root();
-        // Files another postgresql.conf includes are parts, not servers.
-        let top_level = Self::top_level(
-            ws,
-            |f| {
-                f.postgres
-                    .as_ref()
-                    .map(|c| c.includes.iter().map(|i| i.path.as_str()).collect())
-            },
-            |_| true,
+        self.deployment.servers.extend(
+            self.declarations
+                .servers
+                .iter()
+                .map(|declared| declared.server.clone()),
         );
-        for facts in top_level {
-            let Some(conf) = &facts.postgres else {
-                continue;
-            };
-            let Some(root) = ws.sources.get(&facts.path) else {
-                continue;
-            };
-            let mut loader =
-                |path: &Path| -> Result<(Arc<SourceFile>, PostgresConfFile), ReadProblem> {
-                    let file = self.load(path)?;
-                    let (parsed, _) = pgconf::parse(&file);
-                    Ok((file, parsed))
-                };
-            let mut list_dir = |dir: &Path| -> Vec<PathBuf> {
-                ws.listings
-                    .get(&display_path(dir))
-                    .cloned()
-                    .unwrap_or_default()
-            };
-            let (server, diagnostics) =
-                pgconf::resolve(root, conf, &mut loader, &mut list_dir, &checked_root);
-            self.deployment.diagnostics.extend(diagnostics);
-            let described = database_server(&server, false);
-            self.deployment.servers.push(described);
-        }
-        let project_env = self.project_env;
-        for facts in &ws.facts {
-            let Some(deploy) = facts
-                .deploy
-                .as_ref()
-                .filter(|_| facts.kind.declares_workloads())
-            else {
-                continue;
-            };
-            let mut load = |f: &ComposeEnvFile| services::load_env_file(ws, f);
-            for server in compose::postgres_servers(deploy, project_env, &mut load) {
-                let server = database_server(&server, false);
-                // Several compose files often describe the same deployment
-                // (plain, with nginx, for development): one server, not five.
-                let duplicate = self
-                    .deployment
-                    .servers
-                    .iter()
-                    .any(|s| same_server(s, &server));
-                if !duplicate {
-                    self.deployment.servers.push(server);
-                }
-            }
-        }
-        self.deployment
-            .servers
-            .extend(providers::terraform_servers(ws));
         self.declared_servers();
     }
 
@@ -258,68 +104,11 @@ impl Assembler<'_> {
 
     fn pgbouncers(&mut self) {
         let ws = self.workspace;
-        let checked_root = std::path::absolute(&ws.root).unwrap_or_else(|_| ws.root.clone());
-        let top_level = Self::top_level(
-            ws,
-            |f| {
-                f.pgbouncer
-                    .as_ref()
-                    .map(|p| p.includes.iter().map(|i| i.path.as_str()).collect())
-            },
-            |f| {
-                f.pgbouncer
-                    .as_ref()
-                    .is_some_and(|p| p.pgbouncer_section.is_some())
-            },
-        );
-        for facts in top_level {
-            let Some(file) = &facts.pgbouncer else {
-                continue;
-            };
-            if file.pgbouncer_section.is_none() {
-                continue;
-            }
-            let Some(root) = ws.sources.get(&facts.path) else {
-                continue;
-            };
-            let mut loader =
-                |path: &Path| -> Result<(Arc<SourceFile>, PgBouncerFile), ReadProblem> {
-                    let file = self.load(path)?;
-                    let (parsed, _) = pgbouncer::parse(&file);
-                    Ok((file, parsed))
-                };
-            let (config, diagnostics) = pgbouncer::resolve(root, file, &mut loader, &checked_root);
-            self.deployment.diagnostics.extend(diagnostics);
-            self.deployment.pgbouncers.push(PgBouncer {
-                config,
-                from_file: true,
-                instances: Sourced::tool_default(1, "poolcheck (one instance unless declared)"),
-                version: None,
-            });
-        }
-        let project_env = self.project_env;
-        for facts in &ws.facts {
-            let Some(deploy) = facts
-                .deploy
-                .as_ref()
-                .filter(|_| facts.kind.declares_workloads())
-            else {
-                continue;
-            };
-            let mut load = |f: &ComposeEnvFile| services::load_env_file(ws, f);
-            for config in compose::pgbouncers(deploy, project_env, &mut load) {
-                self.deployment.pgbouncers.push(PgBouncer {
-                    from_file: false,
-                    instances: config.instances.clone().unwrap_or_else(|| {
-                        Sourced::tool_default(1, "poolcheck (one instance unless declared)")
-                    }),
-                    version: config.version.clone(),
-                    config,
-                });
-            }
-        }
-        // A compose service running a PgBouncer image configured by a file
-        // is that file's PgBouncer when the repository holds exactly one.
+        self.deployment
+            .pgbouncers
+            .extend(self.declarations.poolers.iter().cloned());
+        // A workload running a PgBouncer image configured by a file is that
+        // file's PgBouncer when the repository holds exactly one.
         let file_configured = self
             .deployment
             .pgbouncers
@@ -327,17 +116,11 @@ impl Assembler<'_> {
             .filter(|b| b.from_file)
             .count();
         if file_configured == 1 {
-            for facts in ws.facts.iter().filter(|f| f.kind.declares_workloads()) {
-                let Some(deploy) = &facts.deploy else {
-                    continue;
-                };
-                for name in compose::file_configured_pgbouncer_services(deploy) {
-                    if let Some(bouncer) =
-                        self.deployment.pgbouncers.iter_mut().find(|b| b.from_file)
-                        && !bouncer.config.host_aliases.contains(&name)
-                    {
-                        bouncer.config.host_aliases.push(name);
-                    }
+            for name in &self.declarations.file_pooler_hosts {
+                if let Some(bouncer) = self.deployment.pgbouncers.iter_mut().find(|b| b.from_file)
+                    && !bouncer.config.host_aliases.contains(name)
+                {
+                    bouncer.config.host_aliases.push(name.clone());
                 }
             }
         }
@@ -541,7 +324,7 @@ impl Assembler<'_> {
                 &host,
                 reached_at,
                 self.deployment.servers.get(server),
-                self.workspace,
+                &self.declarations.provider_poolers,
             );
             self.deployment.pgbouncers.push(bouncer);
             self.deployment.pgbouncers.len() - 1
@@ -572,41 +355,6 @@ impl Assembler<'_> {
     }
 }
 
-/// `postgresql.conf`, `pgbouncer.ini`: the file a server or PgBouncer is started with.
-fn has_main_config_name(facts: &poolcheck_core::FileFacts) -> bool {
-    let name = facts.path.file_name().to_ascii_lowercase();
-    name.starts_with("postgresql") || name.starts_with("pgbouncer")
-}
-
-/// The same host names and the same slots: one server described twice.
-fn same_server(a: &DatabaseServer, b: &DatabaseServer) -> bool {
-    a.hosts == b.hosts
-        && a.max_connections.value == b.max_connections.value
-        && a.superuser_reserved_connections.value == b.superuser_reserved_connections.value
-        && a.reserved_connections.value == b.reserved_connections.value
-}
-
-fn database_server(server: &PostgresServer, assumed: bool) -> DatabaseServer {
-    let settings = PgSettings::new(server);
-    DatabaseServer {
-        name: server.name.clone(),
-        location: Some(server.location.clone()),
-        max_connections: settings.max_connections(),
-        superuser_reserved_connections: settings.superuser_reserved_connections(),
-        reserved_connections: settings.reserved_connections(),
-        provider_reserve: None,
-        other_clients: None,
-        cores: None,
-        spindles: None,
-        idle_session_timeout_ms: Some(settings.idle_session_timeout_ms()),
-        declared_idle_timeout_s: None,
-        version: server.version.clone(),
-        hosts: server.host_aliases.clone(),
-        assumed,
-        provider: None,
-    }
-}
-
 /// A server nothing describes: PostgreSQL's defaults, and the messages say so.
 fn assumed_server(host: &str) -> DatabaseServer {
     DatabaseServer {
@@ -629,7 +377,7 @@ fn assumed_server(host: &str) -> DatabaseServer {
 }
 
 /// A server a file describes (Terraform), before its limits are set.
-pub(super) fn described_server(name: &str) -> DatabaseServer {
+pub(crate) fn described_server(name: &str) -> DatabaseServer {
     let mut server = assumed_server(name);
     server.assumed = false;
     server.hosts.clear();

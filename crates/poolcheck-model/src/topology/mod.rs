@@ -7,7 +7,6 @@ pub mod capacity;
 pub mod link;
 pub mod pgbouncer_budget;
 pub mod providers;
-pub mod scaling;
 pub mod services;
 
 use poolcheck_core::facts::pgbouncer::PgBouncerConfig;

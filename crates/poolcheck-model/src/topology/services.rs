@@ -1,129 +1,39 @@
-//! Services: groups of identical processes found in command lines, server
-//! config files and code, each with its environment and the pools its code
-//! opens with that environment.
+//! Services: the declared process groups (see [`crate::declarations`]),
+//! one service per distinct server started, each with its environment and
+//! the pools the code it runs opens with that environment. Which platform
+//! declared a group matters here only as precedence ([`DeclaredBy`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use poolcheck_core::facts::deploy::{
-    CommandOrigin, ComposeEnvFile, DeployFacts, Platform, ShellWord, Workload,
-};
 use poolcheck_core::facts::pool::Driver;
 use poolcheck_core::facts::process::{ServerInvocation, ServerKind, ServerSettings};
 use poolcheck_core::{
-    Diagnostic, EnvVar, Environment, FileFacts, FileKind, FilePath, IntExpr, Location, Origin,
-    Severity, SourceFile, Sourced, Span,
+    Diagnostic, Environment, FilePath, IntExpr, Location, Origin, Severity, Sourced, Span,
 };
-use poolcheck_extract::python::{
-    GunicornConfig, PythonAnalysis, PythonProject, is_gunicorn_config_name,
-};
-use poolcheck_extract::{commands, compose, dotenv, uwsgi};
+use poolcheck_extract::python::{GunicornConfig, PythonAnalysis, PythonProject};
 
-use super::{Concurrency, Deployment, LinkedPool, Scaling, Service, TargetRef, scaling};
-use crate::workspace::{Workspace, display_path};
+use super::{Concurrency, Deployment, LinkedPool, Service, TargetRef};
+use crate::declarations::{Declarations, DeclaredBy, ProcessGroup};
+use crate::lower;
+use crate::workspace::{Workspace, root_relative};
 
-/// Where an invocation was found, which decides precedence when the same
-/// server is started from several files (compose over Procfile over
-/// Dockerfile over scripts).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Source {
-    Compose,
-    Procfile,
-    Supervisord,
-    Dockerfile,
-    Script,
-    Uwsgi,
-    GunicornConfig,
-    Code,
-}
-
-struct Found {
-    invocation: ServerInvocation,
-    env: Environment,
-    source: Source,
-    /// The replicas of the workload (compose service, Kubernetes
-    /// Deployment…) that runs the invocation.
-    scaling: Option<Scaling>,
-    /// Copies of the process group a process manager starts (supervisord
-    /// `numprocs`), counted as replicas.
-    copies: Option<Sourced<i64>>,
-}
-
-pub fn build(workspace: &Workspace, project_env: &Environment, deployment: &mut Deployment) {
-    let modules = workspace
-        .facts
-        .iter()
-        .filter_map(|f| f.python.as_ref().map(|m| (&f.path, m)));
-    let project = PythonProject::new(&workspace.root, modules);
-
-    let mut found = find_invocations(workspace, project_env);
-    let uwsgi_inis: Vec<&FileFacts> = workspace
-        .facts
-        .iter()
-        .filter(|f| {
-            f.kind == FileKind::Ini
-                && f.deploy
-                    .as_ref()
-                    .is_some_and(|d| uwsgi::uwsgi_invocation(d, project_env).is_some())
-        })
-        .collect();
-    // An ini file a command names (`uwsgi /opt/app/docker/uwsgi.ini`) is
-    // that command's configuration: read it for the command, so that the
-    // ini found on its own is the same service, not a second one.
-    for f in &mut found {
-        let settings = with_uwsgi_ini(f.invocation.settings.clone(), f, &uwsgi_inis);
-        f.invocation.settings = settings;
-    }
-    let base_analysis = project.analyze(project_env, None);
-    for server in &base_analysis.servers {
-        found.push(Found {
-            invocation: server.clone(),
-            env: project_env.clone(),
-            source: Source::Code,
-            scaling: None,
-            copies: None,
-        });
-    }
-    found.sort_by_key(|f| f.source);
-
-    let gunicorn_configs: Vec<&FileFacts> = workspace
-        .facts
-        .iter()
-        .filter(|f| f.python.is_some() && is_gunicorn_config_name(f.path.as_path()))
-        .collect();
-    if !found
-        .iter()
-        .any(|f| f.invocation.kind == ServerKind::Gunicorn)
-    {
-        // A gunicorn config that no command names still describes the web
-        // service gunicorn will run with it.
-        if let Some(config) = gunicorn_configs.first() {
-            found.push(Found {
-                invocation: ServerInvocation {
-                    kind: ServerKind::Gunicorn,
-                    location: Location::new(config.path.clone(), Span::empty(0)),
-                    name_hint: None,
-                    settings: ServerSettings {
-                        config_file: Some(Sourced::literal(
-                            config.path.display_string(),
-                            Location::new(config.path.clone(), Span::empty(0)),
-                        )),
-                        ..ServerSettings::default()
-                    },
-                    development: false,
-                },
-                env: project_env.clone(),
-                source: Source::GunicornConfig,
-                scaling: None,
-                copies: None,
-            });
-        }
-    }
+pub fn build(
+    workspace: &Workspace,
+    project: &PythonProject<'_>,
+    declarations: &Declarations,
+    deployment: &mut Deployment,
+) {
+    let project_env = &declarations.environment;
+    // A workload's command over a Procfile's over a Dockerfile's…, and
+    // standalone configurations last: the first of the same server wins.
+    let mut found: Vec<&ProcessGroup> = declarations.process_groups.iter().collect();
+    found.sort_by_key(|g| g.declared_by);
 
     // Analyses by (environment, code the service runs).
     let service_code = project.service_code();
     let mut cache: Vec<(Environment, Scope, PythonAnalysis)> = Vec::new();
-    let app_of = |f: &Found| {
+    let app_of = |f: &ProcessGroup| {
         f.invocation
             .settings
             .app
@@ -139,7 +49,7 @@ pub fn build(workspace: &Workspace, project_env: &Environment, deployment: &mut 
     // service: the first of them stands for all.
     let mut commands_per_file: BTreeMap<(ServerKind, String, FilePath), Vec<(Span, String)>> =
         BTreeMap::new();
-    for f in &found {
+    for &f in &found {
         if let Some(app) = app_of(f) {
             let spans = commands_per_file
                 .entry((f.invocation.kind, app, f.invocation.location.file.clone()))
@@ -155,11 +65,11 @@ pub fn build(workspace: &Workspace, project_env: &Environment, deployment: &mut 
     // Services read from server config files that no command starts.
     let mut standalone: Vec<usize> = Vec::new();
     let mut names: BTreeMap<String, usize> = BTreeMap::new();
-    for mut f in found {
+    for f in found {
         if f.invocation.development || f.invocation.kind == ServerKind::DevServer {
             continue;
         }
-        let app = app_of(&f);
+        let app = app_of(f);
         let same_in_file = app.as_ref().and_then(|app| {
             commands_per_file.get(&(
                 f.invocation.kind,
@@ -185,13 +95,14 @@ pub fn build(workspace: &Workspace, project_env: &Environment, deployment: &mut 
         }
         seen_keys.insert(key);
 
+        let mut f = f.clone();
         let name = unique_name(&mut names, service_name(&f.invocation));
         let decl = workspace.config.services.iter().find(|s| s.name == name);
         if let Some(decl) = decl {
-            layer_declared(&mut f.env, &decl.env, "poolcheck config [services]");
+            lower::layer_declared(&mut f.env, &decl.env, "poolcheck config [services]");
         }
         let (mut settings, gunicorn_config, config_path) =
-            effective_settings(&f, &project, &gunicorn_configs, deployment);
+            effective_settings(&f, project, deployment);
         // The command line's `--concurrency` wins; without it, the app's
         // configuration does, before Celery's default of one per CPU.
         let concurrency_defaulted = settings
@@ -202,7 +113,7 @@ pub fn build(workspace: &Workspace, project_env: &Environment, deployment: &mut 
             let app = settings.app.as_ref().and_then(|a| a.value.clone());
             if let Some(configured) = app.and_then(|app| {
                 poolcheck_extract::python::celery::configured_concurrency(
-                    &project,
+                    project,
                     &f.env,
                     &app,
                     &service_code,
@@ -216,7 +127,7 @@ pub fn build(workspace: &Workspace, project_env: &Environment, deployment: &mut 
             .as_ref()
             .and_then(|c| c.value.as_deref())
             .and_then(|c| {
-                poolcheck_extract::python::workers::inherited_worker_class(&project, &f.env, c)
+                poolcheck_extract::python::workers::inherited_worker_class(project, &f.env, c)
             });
         let mut service = make_service(name, &f, settings, inherited_class, decl, deployment);
         service.gunicorn_config = gunicorn_config;
@@ -224,17 +135,13 @@ pub fn build(workspace: &Workspace, project_env: &Environment, deployment: &mut 
             d.paths
                 .iter()
                 .filter_map(|p| p.value.as_ref())
-                .map(|p| {
-                    display_path(&workspace.root.join(p))
-                        .as_path()
-                        .to_path_buf()
-                })
+                .map(|p| root_relative(Path::new(p)).as_path().to_path_buf())
                 .collect()
         });
         let scope = if let Some(paths) = paths {
             Scope::Paths(paths)
         } else {
-            match code_of(&project, &f, &service, config_path.as_ref(), &service_code) {
+            match code_of(project, &f, &service, config_path.as_ref(), &service_code) {
                 Ok((entry, scope)) => {
                     service.entry = Some(entry);
                     scope
@@ -248,9 +155,9 @@ pub fn build(workspace: &Workspace, project_env: &Environment, deployment: &mut 
                 }
             }
         };
-        let analysis = analysis_for(&project, &mut cache, &service.env, scope);
+        let analysis = analysis_for(project, &mut cache, &service.env, scope);
         attach_pools(&mut service, analysis, deployment);
-        if matches!(f.source, Source::Uwsgi | Source::GunicornConfig) {
+        if f.declared_by.is_standalone_config() {
             standalone.push(deployment.services.len());
         }
         deployment.services.push(service);
@@ -268,7 +175,7 @@ pub fn build(workspace: &Workspace, project_env: &Environment, deployment: &mut 
             code: service_code.clone(),
             config: service_code.clone(),
         };
-        let analysis = analysis_for(&project, &mut cache, project_env, scope);
+        let analysis = analysis_for(project, &mut cache, project_env, scope);
         attach_pools(&mut service, analysis, deployment);
         deployment.services.push(service);
     }
@@ -296,373 +203,6 @@ pub fn build(workspace: &Workspace, project_env: &Environment, deployment: &mut 
             );
         }
     }
-}
-
-/// What every process sees unless its service says otherwise: `.env` files
-/// and Dockerfile `ENV`, under `[tool.poolcheck.env]`.
-pub(super) fn project_environment(workspace: &Workspace) -> Environment {
-    let mut env = Environment::new();
-    for facts in &workspace.facts {
-        let Some(deploy) = &facts.deploy else {
-            continue;
-        };
-        let is_dotenv =
-            facts.kind == FileKind::DotEnv && facts.path.file_name().eq_ignore_ascii_case(".env");
-        if facts.kind == FileKind::Dockerfile || is_dotenv {
-            add_layers(&mut env, deploy);
-        }
-    }
-    layer_declared(&mut env, &workspace.config.env, "poolcheck config [env]");
-    env
-}
-
-fn add_layers(env: &mut Environment, deploy: &DeployFacts) {
-    for layer in &deploy.env_layers {
-        for entry in &layer.entries {
-            env.set(
-                entry.name.clone(),
-                EnvVar {
-                    value: entry.value.clone(),
-                    source: format!("{} ({})", layer.source, entry.name_location.file),
-                    location: Some(entry.value_location.clone()),
-                },
-            );
-        }
-    }
-}
-
-fn layer_declared(env: &mut Environment, declared: &[(String, Sourced<String>)], source: &str) {
-    for (name, value) in declared {
-        if let Some(v) = &value.value {
-            env.set(
-                name.clone(),
-                EnvVar {
-                    value: v.clone(),
-                    source: source.to_owned(),
-                    location: value.location.clone(),
-                },
-            );
-        }
-    }
-}
-
-/// Reads a compose `env_file:` (relative to the compose file).
-pub(super) fn load_env_file(workspace: &Workspace, file: &ComposeEnvFile) -> Option<Environment> {
-    if let Some(selection) = &file.config_map {
-        return scaling::config_map_environment(workspace, &file.path, selection.as_ref());
-    }
-    let path = crate::workspace::env_file_path(&file.location.file, &file.path);
-    let text = workspace.referenced_text(&path)?.to_owned();
-    let source = SourceFile::new(path, text);
-    let mut env = Environment::new();
-    let mut facts = FileFacts::new(source.path().clone(), FileKind::DotEnv);
-    dotenv::extract(&source, &mut facts);
-    if let Some(deploy) = &facts.deploy {
-        add_layers(&mut env, deploy);
-    }
-    Some(env)
-}
-
-fn find_invocations(workspace: &Workspace, project_env: &Environment) -> Vec<Found> {
-    let mut found = Vec::new();
-    let mut load_env_file = |file: &ComposeEnvFile| load_env_file(workspace, file);
-    // Dockerfiles whose CMD a compose service runs (`build:` without
-    // `command:`): that service owns the command, with its environment.
-    let mut built: Vec<&FilePath> = Vec::new();
-    for facts in workspace
-        .facts
-        .iter()
-        .filter(|f| f.kind.declares_workloads())
-    {
-        let Some(deploy) = &facts.deploy else {
-            continue;
-        };
-        if scaling::is_kustomize_patch(workspace, &facts.path) {
-            continue;
-        }
-        for (service_name, invocation) in
-            compose::compose_invocations(deploy, project_env, &mut load_env_file)
-        {
-            let Some(service) = deploy.workloads.iter().find(|s| s.name == service_name) else {
-                continue;
-            };
-            let env = compose_service_env(workspace, service, project_env, &mut load_env_file);
-            found.push(Found {
-                invocation,
-                env,
-                source: Source::Compose,
-                scaling: Some(scaling::of_workload(workspace, service, project_env)),
-                copies: None,
-            });
-        }
-        // `command: ./bin/entrypoint.sh`: the script's server runs as this
-        // service, with its environment.
-        for service in &deploy.workloads {
-            for script in service
-                .commands
-                .iter()
-                .filter_map(|index| deploy.commands.get(*index))
-                .filter_map(|site| run_script(workspace, &facts.path, service, site))
-            {
-                let Some(script_deploy) = &script.deploy else {
-                    continue;
-                };
-                let service_env =
-                    compose_service_env(workspace, service, project_env, &mut load_env_file);
-                for mut invocation in commands::invocations(script_deploy, &service_env) {
-                    invocation.name_hint = Some(service.name.clone());
-                    found.push(Found {
-                        invocation,
-                        env: service_env.clone(),
-                        source: Source::Compose,
-                        scaling: Some(scaling::of_workload(workspace, service, project_env)),
-                        copies: None,
-                    });
-                }
-                built.push(&script.path);
-            }
-        }
-        for service in deploy.workloads.iter().filter(|s| s.commands.is_empty()) {
-            let Some(dockerfile) = built_dockerfile(workspace, &facts.path, service) else {
-                continue;
-            };
-            let Some(docker) = &dockerfile.deploy else {
-                continue;
-            };
-            let mut env = project_env.clone();
-            add_layers(&mut env, docker);
-            let service_env = compose_service_env(workspace, service, &env, &mut load_env_file);
-            for mut invocation in commands::invocations(docker, &service_env) {
-                invocation.name_hint = Some(service.name.clone());
-                found.push(Found {
-                    invocation,
-                    env: service_env.clone(),
-                    source: Source::Compose,
-                    scaling: Some(scaling::of_workload(workspace, service, project_env)),
-                    copies: None,
-                });
-            }
-            built.push(&dockerfile.path);
-        }
-    }
-    for facts in &workspace.facts {
-        let Some(deploy) = &facts.deploy else {
-            continue;
-        };
-        match facts.kind {
-            kind if kind.declares_workloads() => {}
-            FileKind::Dockerfile | FileKind::Shell if built.contains(&&facts.path) => {}
-            FileKind::Ini => {
-                found.extend(supervisord_programs(deploy, project_env));
-                // uwsgi `attach-daemon` commands run beside the uwsgi workers.
-                for site in deploy
-                    .commands
-                    .iter()
-                    .filter(|c| !matches!(c.origin, CommandOrigin::Supervisord { .. }))
-                {
-                    if let Some(invocation) = commands::invocation(site, project_env) {
-                        found.push(Found {
-                            invocation,
-                            env: project_env.clone(),
-                            source: Source::Script,
-                            scaling: None,
-                            copies: None,
-                        });
-                    }
-                }
-                if let Some(invocation) = uwsgi::uwsgi_invocation(deploy, project_env) {
-                    found.push(Found {
-                        invocation,
-                        env: project_env.clone(),
-                        source: Source::Uwsgi,
-                        scaling: None,
-                        copies: None,
-                    });
-                }
-            }
-            kind => {
-                let source = match kind {
-                    FileKind::Procfile => Source::Procfile,
-                    FileKind::Dockerfile => Source::Dockerfile,
-                    _ => Source::Script,
-                };
-                for invocation in commands::invocations(deploy, project_env) {
-                    found.push(Found {
-                        invocation,
-                        env: project_env.clone(),
-                        source,
-                        scaling: None,
-                        copies: None,
-                    });
-                }
-            }
-        }
-    }
-    found
-}
-
-/// Each supervisord `[program:x]` command with the program's environment
-/// over the project's, as `numprocs` copies.
-fn supervisord_programs(deploy: &DeployFacts, project_env: &Environment) -> Vec<Found> {
-    let mut found = Vec::new();
-    for program in &deploy.supervisord_programs {
-        let mut env = project_env.clone();
-        add_layers(
-            &mut env,
-            &DeployFacts {
-                env_layers: vec![program.environment.clone()],
-                ..DeployFacts::default()
-            },
-        );
-        let copies = program.numprocs.as_ref().map(|(count, location)| {
-            Sourced::with_origin(
-                *count,
-                Origin::Computed {
-                    expr: format!("supervisord [program:{}] numprocs", program.name),
-                },
-                Some(location.clone()),
-            )
-        });
-        for site in program
-            .commands
-            .iter()
-            .filter_map(|index| deploy.commands.get(*index))
-        {
-            if let Some(invocation) = commands::invocation(site, &env) {
-                found.push(Found {
-                    invocation,
-                    env: env.clone(),
-                    source: Source::Supervisord,
-                    scaling: None,
-                    copies: copies.clone(),
-                });
-            }
-        }
-    }
-    found
-}
-
-/// A compose service's environment over `base`, under the declared `[env]`.
-fn compose_service_env(
-    workspace: &Workspace,
-    service: &Workload,
-    base: &Environment,
-    load_env_file: &mut dyn FnMut(&ComposeEnvFile) -> Option<Environment>,
-) -> Environment {
-    let mut env = base.clone();
-    env.overlay(&compose::service_environment(service, base, load_env_file));
-    layer_declared(&mut env, &workspace.config.env, "poolcheck config [env]");
-    env
-}
-
-/// The shell script a compose command runs (`./bin/start.sh`, `sh
-/// bin/start.sh`, `/app/bin/start.sh`): relative to the build context, else
-/// to the compose file, else the one script in the repository whose path ends
-/// with the one written (an image-only service runs a path inside the image).
-fn run_script<'w>(
-    workspace: &'w Workspace,
-    compose_file: &FilePath,
-    service: &Workload,
-    site: &poolcheck_core::facts::deploy::CommandSite,
-) -> Option<&'w FileFacts> {
-    let mut words = site.words.iter().filter_map(ShellWord::literal_text);
-    let first = words.next()?;
-    let written = if matches!(first.as_str(), "sh" | "bash" | "/bin/sh" | "/bin/bash") {
-        words.next()?
-    } else {
-        first
-    };
-    if !Path::new(&written)
-        .extension()
-        .is_some_and(|ext| ext.eq_ignore_ascii_case("sh"))
-    {
-        return None;
-    }
-    let relative = Path::new(written.trim_start_matches("./").trim_start_matches('/'));
-    let scripts = || workspace.facts.iter().filter(|f| f.kind == FileKind::Shell);
-    let base = compose_file.as_path().parent().unwrap_or(Path::new(""));
-    let mut candidates = Vec::new();
-    if let Some(build) = &service.build
-        && !written.starts_with('/')
-    {
-        candidates.push(base.join(&build.context).join(relative));
-    }
-    if !written.starts_with('/') {
-        candidates.push(base.join(relative));
-    }
-    for candidate in candidates {
-        let normalized = poolcheck_core::normalize_lexically(display_path(&candidate).as_path());
-        if let Some(found) =
-            scripts().find(|f| poolcheck_core::normalize_lexically(f.path.as_path()) == normalized)
-        {
-            return Some(found);
-        }
-    }
-    // Inside the image: match the longest tail of the path that names
-    // exactly one script (`/code/bin/start.sh` → `apps/api/bin/start.sh`).
-    let components: Vec<_> = relative.components().collect();
-    (0..components.len()).find_map(|skip| {
-        let tail: PathBuf = components[skip..].iter().collect();
-        if tail.components().count() < 2 {
-            return None;
-        }
-        let mut matching = scripts().filter(|f| f.path.as_path().ends_with(&tail));
-        match (matching.next(), matching.next()) {
-            (Some(only), None) => Some(only),
-            _ => None,
-        }
-    })
-}
-
-/// The Dockerfile a compose service builds: `build.context` (relative to the
-/// compose file) joined with `build.dockerfile` (default `Dockerfile`).
-fn built_dockerfile<'w>(
-    workspace: &'w Workspace,
-    compose_file: &FilePath,
-    service: &Workload,
-) -> Option<&'w FileFacts> {
-    if service.platform == Platform::Kubernetes {
-        return scaling::image_dockerfile(workspace, compose_file, service);
-    }
-    let build = service.build.as_ref()?;
-    let base = compose_file.as_path().parent().unwrap_or(Path::new(""));
-    let name = build.dockerfile.as_deref().unwrap_or("Dockerfile");
-    let path = display_path(&base.join(&build.context).join(name));
-    let normalized = poolcheck_core::normalize_lexically(path.as_path());
-    workspace.facts.iter().find(|f| {
-        f.kind == FileKind::Dockerfile
-            && poolcheck_core::normalize_lexically(f.path.as_path()) == normalized
-    })
-}
-
-/// A uwsgi command's settings over those of the ini file it names, found
-/// in the repository by the longest matching tail of the path written (a
-/// path inside the container after `WORKDIR`/`COPY . /opt/app/`).
-fn with_uwsgi_ini(settings: ServerSettings, found: &Found, inis: &[&FileFacts]) -> ServerSettings {
-    if found.invocation.kind != ServerKind::Uwsgi || found.source == Source::Uwsgi {
-        return settings;
-    }
-    let Some(path) = settings
-        .config_file
-        .as_ref()
-        .and_then(|c| c.value.as_deref())
-        .and_then(|written| find_config_file(written, inis))
-    else {
-        return settings;
-    };
-    let Some(ini) = inis
-        .iter()
-        .find(|f| f.path == path)
-        .and_then(|f| f.deploy.as_ref())
-        .and_then(|d| uwsgi::uwsgi_invocation(d, &found.env))
-    else {
-        return settings;
-    };
-    let mut merged = ini.settings;
-    let mut cli = settings;
-    cli.config_file = None;
-    merged.overlay(&cli);
-    merged
 }
 
 /// The values of a command's settings without where they were written:
@@ -724,16 +264,16 @@ fn analysis_for<'c>(
 /// the entry point could not be resolved in the repository.
 fn code_of(
     project: &PythonProject<'_>,
-    found: &Found,
+    found: &ProcessGroup,
     service: &Service,
     gunicorn_config: Option<&FilePath>,
     service_code: &[usize],
 ) -> Result<(String, Scope), String> {
     let kind = found.invocation.kind;
     let app = service.settings.app.as_ref().and_then(|a| a.value.clone());
-    let (entry, mut starts) = match (&app, found.source) {
+    let (entry, mut starts) = match (&app, found.declared_by) {
         // `uvicorn.run(app)` in a module run as a script: that module is the entry.
-        (_, Source::Code) => {
+        (_, DeclaredBy::Code) => {
             let file = &found.invocation.location.file;
             let module = project
                 .index_of_path(file.as_path())
@@ -833,9 +373,8 @@ fn unique_name(names: &mut BTreeMap<String, usize>, base: String) -> String {
 /// command line, with the config file read (for its server hooks). Other
 /// servers: what their command line says.
 fn effective_settings(
-    found: &Found,
+    found: &ProcessGroup,
     project: &PythonProject<'_>,
-    gunicorn_configs: &[&FileFacts],
     deployment: &mut Deployment,
 ) -> (ServerSettings, Option<GunicornConfig>, Option<FilePath>) {
     let cli = &found.invocation.settings;
@@ -843,17 +382,7 @@ fn effective_settings(
         return (cli.clone(), None, None);
     }
     let mut settings = ServerSettings::default();
-    let config_path = match &cli.config_file {
-        Some(written) => written
-            .value
-            .as_deref()
-            .and_then(|w| find_config_file(w, gunicorn_configs)),
-        // gunicorn reads ./gunicorn.conf.py when no -c is given.
-        None => gunicorn_configs
-            .iter()
-            .find(|f| f.path.file_name() == "gunicorn.conf.py")
-            .map(|f| f.path.clone()),
-    };
+    let config_path = found.config_file.clone();
     let config = config_path
         .as_ref()
         .and_then(|path| project.gunicorn_settings(path, &found.env));
@@ -861,7 +390,7 @@ fn effective_settings(
         settings.overlay(&config.settings);
         report_unresolved_gunicorn(config, deployment);
     }
-    if let Some(from_env) = commands::gunicorn_cmd_args(&found.env) {
+    if let Some(from_env) = lower::settings_from_environment(found.invocation.kind, &found.env) {
         settings.overlay(&from_env);
     }
     let mut cli = cli.clone();
@@ -876,34 +405,6 @@ fn report_unresolved_gunicorn(config: &GunicornConfig, deployment: &mut Deployme
             .diagnostics
             .push(unresolved_diagnostic(&u.location, &u.what, &u.reason));
     }
-}
-
-/// The gunicorn config a `-c` path names: matched by trailing path
-/// components, since commands often name it by its path in the container.
-fn find_config_file(written: &str, configs: &[&FileFacts]) -> Option<FilePath> {
-    let written = written.strip_prefix("file:").unwrap_or(written);
-    let wanted: Vec<&str> = written
-        .split('/')
-        .filter(|c| !c.is_empty() && *c != ".")
-        .collect();
-    let file_name = *wanted.last()?;
-    configs
-        .iter()
-        .filter(|f| f.path.file_name() == file_name)
-        .max_by_key(|f| {
-            let have: Vec<String> = f
-                .path
-                .as_path()
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                .collect();
-            have.iter()
-                .rev()
-                .zip(wanted.iter().rev())
-                .take_while(|(a, b)| a == *b)
-                .count()
-        })
-        .map(|f| f.path.clone())
 }
 
 fn env_int(env: &Environment, var: &str) -> Option<Sourced<IntExpr>> {
@@ -921,7 +422,7 @@ fn env_int(env: &Environment, var: &str) -> Option<Sourced<IntExpr>> {
 
 fn make_service(
     name: String,
-    found: &Found,
+    found: &ProcessGroup,
     settings: ServerSettings,
     inherited_class: Option<String>,
     decl: Option<&poolcheck_core::facts::config::ServiceDecl>,
@@ -1037,7 +538,7 @@ fn make_service(
                 .clone()
                 .unwrap_or_else(|| default(1, "granian"));
             if class.is_empty() || class == "wsgi" {
-                let threads = commands::granian_wsgi_blocking_threads(&settings);
+                let threads = settings.granian_wsgi_blocking_threads();
                 (
                     workers,
                     Concurrency::Bounded(threads),

@@ -174,7 +174,7 @@ mod tests {
         assert_eq!(found.len(), 1, "{found:#?}");
         let fix = found[0].fix.as_ref().expect("a fix");
         assert_eq!(fix.edits.len(), 1);
-        let text = std::fs::read_to_string(fix.edits[0].location.file.as_path()).unwrap();
+        let text = std::fs::read_to_string(project.on_disk(&fix.edits[0].location.file)).unwrap();
         assert_eq!(
             &text[fix.edits[0].location.span.range()],
             "uvicorn.workers.UvicornWorker"

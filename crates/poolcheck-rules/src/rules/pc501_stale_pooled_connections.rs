@@ -411,7 +411,7 @@ mod tests {
         let fix = found[0].fix.as_ref().expect("a fix");
         assert_eq!(fix.edits[0].new_text, "\n    pool_pre_ping=True,");
         project.apply(fix);
-        let fixed = std::fs::read_to_string(fix.edits[0].location.file.as_path()).unwrap();
+        let fixed = std::fs::read_to_string(project.on_disk(&fix.edits[0].location.file)).unwrap();
         assert!(
             fixed.contains("    pool_size=10,\n    pool_pre_ping=True,\n)"),
             "{fixed}"

@@ -176,7 +176,7 @@ pub mod testing {
 
     use std::path::PathBuf;
 
-    use poolcheck_core::{Diagnostic, Fix};
+    use poolcheck_core::{Diagnostic, FilePath, Fix};
 
     use crate::analysis::{Options, analyze};
     use crate::workspace::{LoadOptions, Workspace};
@@ -210,13 +210,19 @@ pub mod testing {
                 .collect()
         }
 
+        /// Where a file the analysis names (relative to the project root,
+        /// the temporary directory) is on disk.
+        pub fn on_disk(&self, file: &FilePath) -> PathBuf {
+            self.dir.path().join(file.as_path())
+        }
+
         /// Applies a fix's edits to the files on disk, last edit first.
         pub fn apply(&self, fix: &Fix) {
             let mut edits = fix.edits.clone();
             edits.sort_by_key(|e| std::cmp::Reverse(e.location.span.start));
             for edit in edits {
-                let path = edit.location.file.as_path();
-                let mut text = std::fs::read_to_string(path).expect("edited file is readable");
+                let path = self.on_disk(&edit.location.file);
+                let mut text = std::fs::read_to_string(&path).expect("edited file is readable");
                 text.replace_range(edit.location.span.range(), &edit.new_text);
                 std::fs::write(path, text).expect("edited file is writable");
             }
@@ -224,7 +230,7 @@ pub mod testing {
 
         /// The text a finding's primary location covers.
         pub fn primary_text(&self, diagnostic: &Diagnostic) -> String {
-            let text = std::fs::read_to_string(diagnostic.primary.file.as_path())
+            let text = std::fs::read_to_string(self.on_disk(&diagnostic.primary.file))
                 .expect("primary file is readable");
             text[diagnostic.primary.span.range()].to_owned()
         }

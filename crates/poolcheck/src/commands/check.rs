@@ -9,7 +9,7 @@ use poolcheck_rules::workspace::Workspace;
 
 use super::{
     Target, load_workspace, load_workspace_quietly, output_path, report_load, resolve_target,
-    show_from_below, use_color, write_report,
+    show_from_cwd, use_color, write_report,
 };
 use crate::args::{CheckArgs, CheckFormat, FailOn};
 use crate::{EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS};
@@ -60,7 +60,7 @@ fn check(
         let analysis = analysis::analyze(&workspace, options);
         (workspace, analysis, None)
     };
-    show_from_below(target, &mut analysis.diagnostics, &mut workspace.sources);
+    show_from_cwd(target, &mut analysis.diagnostics, &mut workspace.sources);
     if args.project.verbose {
         report_entry_points(&analysis.deployment);
     }

@@ -7,7 +7,7 @@ pub mod lsp;
 pub mod rules;
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use poolcheck_core::{Diagnostic, FilePath, SourceFile};
@@ -17,23 +17,25 @@ use poolcheck_rules::workspace::{LoadOptions, Workspace};
 use crate::args::{ColorChoice, ProjectArgs};
 
 /// The paths of one run, checked: those that exist and belong to the
-/// project of the first, as seen from the directory the run works in.
+/// project of the first.
 pub struct Target {
     pub project: ProjectArgs,
     /// A path was reported as unusable: the run ends with status 2.
     pub failed: bool,
     /// The paths as the user wrote them, for messages.
     pub given: Vec<PathBuf>,
-    /// Where the user stood, relative to the project root, when the run
-    /// moved there (a path inside the project was checked from below its
-    /// root): output paths are shown from here again.
-    pub from_below: Option<(PathBuf, PathBuf)>,
+    /// The directory the user runs in, absolute. The analysis never depends
+    /// on it (its paths are relative to the project root); output shows
+    /// paths from it (see [`show_from_cwd`]).
+    pub cwd: PathBuf,
+    /// The project root, absolute.
+    pub root: PathBuf,
 }
 
 /// Checks every path named on the command line: one that does not exist is
 /// reported and the others are still checked; one in another project is
-/// reported too. A run inside a project's subdirectory works from the
-/// project root, so that the whole project is read with stable paths.
+/// reported too. A run inside a project's subdirectory reads the whole
+/// project all the same: the workspace starts from the project root.
 pub fn resolve_target(project: &ProjectArgs) -> Result<Target, String> {
     let given = if project.paths.is_empty() {
         vec![PathBuf::from(".")]
@@ -43,7 +45,7 @@ pub fn resolve_target(project: &ProjectArgs) -> Result<Target, String> {
     let mut unusable = Vec::new();
     let mut usable = Vec::new();
     for path in &given {
-        match poolcheck_extract::discover::check_named_path(path) {
+        match poolcheck_workspace::discover::check_named_path(path) {
             Ok(()) => usable.push(path.clone()),
             Err(reason) => unusable.push(format!("{}: {reason}", path.display())),
         }
@@ -55,9 +57,9 @@ pub fn resolve_target(project: &ProjectArgs) -> Result<Target, String> {
     for message in unusable {
         eprintln!("poolcheck: error: {message}");
     }
-    let root = poolcheck_extract::discover::project_root(&first);
+    let root = poolcheck_workspace::discover::project_root(&first);
     usable.retain(|path| {
-        let same = poolcheck_extract::discover::project_root(path) == root;
+        let same = poolcheck_workspace::discover::project_root(path) == root;
         if !same {
             eprintln!(
                 "poolcheck: error: {}: belongs to another project than {}; check it in a separate run",
@@ -74,33 +76,18 @@ pub fn resolve_target(project: &ProjectArgs) -> Result<Target, String> {
         .map(|c| std::path::absolute(c).unwrap_or_else(|_| c.clone()));
     let cwd =
         std::env::current_dir().map_err(|e| format!("cannot read the working directory: {e}"))?;
-    let mut from_below = None;
-    let mut paths = usable;
-    if let Ok(below) = cwd.strip_prefix(&root)
-        && !below.as_os_str().is_empty()
-    {
-        let absolute: Vec<PathBuf> = paths
-            .iter()
-            .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()))
-            .collect();
-        std::env::set_current_dir(&root)
-            .map_err(|e| format!("cannot enter the project root {}: {e}", root.display()))?;
-        paths = absolute
-            .iter()
-            .map(|p| {
-                let p = poolcheck_core::normalize_lexically(p);
-                match p.strip_prefix(&root) {
-                    Ok(rel) if rel.as_os_str().is_empty() => PathBuf::from("."),
-                    Ok(rel) => rel.to_path_buf(),
-                    Err(_) => p.clone(),
-                }
-            })
-            .collect();
-        from_below = Some((below.to_path_buf(), root.clone()));
-    }
+    // Output shows paths as the user sees them from here: the root as a
+    // prefix when it lies below (or is) this directory, absolute when it is
+    // elsewhere; from inside the project they stay relative to the root and
+    // `show_from_cwd` moves the findings' own locations.
+    poolcheck_core::show_paths_from(if cwd.starts_with(&root) {
+        PathBuf::new()
+    } else {
+        shown(&cwd, &root)
+    });
     Ok(Target {
         project: ProjectArgs {
-            paths,
+            paths: usable,
             config,
             no_respect_gitignore: project.no_respect_gitignore,
             verbose: project.verbose,
@@ -108,7 +95,8 @@ pub fn resolve_target(project: &ProjectArgs) -> Result<Target, String> {
         },
         failed,
         given,
-        from_below,
+        cwd,
+        root,
     })
 }
 
@@ -140,7 +128,7 @@ pub fn report_load(target: &Target, workspace: &Workspace) {
         eprintln!("poolcheck: warning: {error}");
     }
     for (path, reason, named) in &workspace.skipped {
-        let path = poolcheck_rules::workspace::display_path(path);
+        let path = shown(&target.cwd, path).display().to_string();
         if reason.matters() || *named {
             eprintln!("poolcheck: warning: {path} was not read: {reason}");
         } else if target.project.verbose {
@@ -168,15 +156,15 @@ pub fn report_load(target: &Target, workspace: &Workspace) {
     }
 }
 
-/// `--output-file` as an absolute path, taken before the run may move to
-/// the project root, so that a relative path means what the user typed.
+/// `--output-file` as an absolute path: a relative path means what the user
+/// typed, wherever the report is written from.
 pub fn output_path(path: Option<&PathBuf>) -> Option<PathBuf> {
     path.map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()))
 }
 
 /// Writes a report for `--output-file`, creating its directory; the error
 /// names the path.
-pub fn write_report(path: &std::path::Path, text: &str) -> Result<(), String> {
+pub fn write_report(path: &Path, text: &str) -> Result<(), String> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
@@ -184,32 +172,41 @@ pub fn write_report(path: &std::path::Path, text: &str) -> Result<(), String> {
     std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
-/// Paths of findings as the user sees them from where they stood when the
-/// run moved to the project root.
-pub fn show_from_below(target: &Target, diagnostics: &mut [Diagnostic], sources: &mut Sources) {
-    let Some((below, root)) = &target.from_below else {
+/// A path on disk as users see it: relative to the directory they run in
+/// when it lies below it, else absolute.
+pub fn shown(cwd: &Path, on_disk: &Path) -> PathBuf {
+    match on_disk.strip_prefix(cwd) {
+        Ok(relative) => relative.to_path_buf(),
+        Err(_) => on_disk.to_path_buf(),
+    }
+}
+
+/// From a directory inside the project, the findings' locations (and the
+/// sources they quote) are shown from where the user stands, the way the
+/// user names those files; messages keep naming files from the project
+/// root. From the root or above it, [`poolcheck_core::show_paths_from`]
+/// already shows every path from the working directory.
+pub fn show_from_cwd(target: &Target, diagnostics: &mut [Diagnostic], sources: &mut Sources) {
+    if target.cwd == target.root || !target.cwd.starts_with(&target.root) {
         return;
-    };
-    let shown = |file: &FilePath| -> FilePath {
-        match file.as_path().strip_prefix(below) {
-            Ok(rel) => FilePath::new(rel),
-            Err(_) => FilePath::new(root.join(file.as_path())),
-        }
+    }
+    let show = |file: &FilePath| -> FilePath {
+        FilePath::new(shown(&target.cwd, &target.root.join(file.as_path())))
     };
     for d in diagnostics.iter_mut() {
-        d.primary.file = shown(&d.primary.file);
+        d.primary.file = show(&d.primary.file);
         for r in &mut d.related {
-            r.location.file = shown(&r.location.file);
+            r.location.file = show(&r.location.file);
         }
         if let Some(fix) = &mut d.fix {
             for edit in &mut fix.edits {
-                edit.location.file = shown(&edit.location.file);
+                edit.location.file = show(&edit.location.file);
             }
         }
     }
     let moved: Vec<Arc<SourceFile>> = sources
         .iter()
-        .map(|f| Arc::new(SourceFile::new(shown(f.path()), f.text())))
+        .map(|f| Arc::new(SourceFile::new(show(f.path()), f.text())))
         .collect();
     *sources = Sources::default();
     for file in moved {

@@ -1,12 +1,12 @@
 //! Times discovery and extraction over a tree, with and without the content
-//! prefilter: `cargo run --release -p poolcheck-extract --example discovery_bench -- PATH [RUNS]`.
+//! prefilter: `cargo run --release -p poolcheck-workspace --example discovery_bench -- PATH [RUNS]`.
 //! A benchmark to run by hand, not a test.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use poolcheck_core::SourceFile;
-use poolcheck_extract::discover::{DiscoverOptions, discover};
+use poolcheck_workspace::discover::{DiscoverOptions, discover};
 use rayon::prelude::*;
 
 fn median(mut samples: Vec<Duration>) -> Duration {

@@ -1,8 +1,9 @@
-//! Lowering of platform workloads into what a service needs: its replica
-//! bounds and rollout surge (from the workload, an autoscaler naming it, a
-//! kustomize overlay), the Dockerfile an image-only workload runs, and the
-//! ConfigMaps its environment imports. Platform specifics stay in the
-//! workload declarations; this module only matches them by name.
+//! Kubernetes (manifests, kustomize overlays, Helm-rendered templates):
+//! what a workload's process groups need beyond the shared workload
+//! lowering in `compose.rs` — replica bounds and rollout surge (from the
+//! workload, an autoscaler naming it, a kustomize overlay; compose
+//! `deploy.replicas` for a compose service), the Dockerfile an image-only
+//! workload runs, and the ConfigMaps its environment imports.
 
 use std::path::{Path, PathBuf};
 
@@ -12,12 +13,16 @@ use poolcheck_core::facts::deploy::{
 use poolcheck_core::{EnvVar, Environment, FileFacts, FileKind, FilePath, Sourced};
 use poolcheck_extract::{compose, kubernetes};
 
-use super::Scaling;
-use crate::workspace::{Workspace, display_path};
+use crate::topology::Scaling;
+use crate::workspace::{Workspace, root_relative};
 
 /// The replica bounds and surge of `workload`: an autoscaler's maximum,
 /// else the declared replicas, else one (or unknown, for a DaemonSet).
-pub fn of_workload(workspace: &Workspace, workload: &Workload, env: &Environment) -> Scaling {
+pub(super) fn of_workload(
+    workspace: &Workspace,
+    workload: &Workload,
+    env: &Environment,
+) -> Scaling {
     let object = workload.name.split('/').next().unwrap_or(&workload.name);
     let overlay = (workload.platform == Platform::Kubernetes)
         .then(|| kustomize_replicas(workspace, &workload.name_location.file, object))
@@ -138,7 +143,7 @@ fn is_infrastructure_image(workload: &Workload) -> bool {
 /// to a registry (`gcr.io/…/polls`) by the project, built from the nearest
 /// Dockerfile at or above the manifest's directory, else the repository's
 /// only one. Sidecars and infrastructure images run no project code.
-pub fn image_dockerfile<'w>(
+pub(super) fn image_dockerfile<'w>(
     workspace: &'w Workspace,
     manifest: &FilePath,
     workload: &Workload,
@@ -179,7 +184,7 @@ pub fn image_dockerfile<'w>(
 
 /// A ConfigMap of the repository as variables: every key (`envFrom`), or
 /// one key under the variable name (`valueFrom.configMapKeyRef`).
-pub fn config_map_environment(
+pub(super) fn config_map_environment(
     workspace: &Workspace,
     name: &str,
     selection: Option<&(String, String)>,
@@ -218,7 +223,7 @@ struct Kustomize<'w> {
 }
 
 fn normalized(path: &Path) -> PathBuf {
-    poolcheck_core::normalize_lexically(display_path(path).as_path())
+    poolcheck_core::normalize_lexically(root_relative(path).as_path())
 }
 
 fn kustomizations(workspace: &Workspace) -> Vec<Kustomize<'_>> {
@@ -253,7 +258,7 @@ fn resources(all: &[Kustomize<'_>], k: &Kustomize<'_>) -> (Vec<usize>, Vec<PathB
 
 /// True for a file a kustomization applies as a patch: it changes a
 /// workload of another file rather than describing one.
-pub fn is_kustomize_patch(workspace: &Workspace, path: &FilePath) -> bool {
+pub(super) fn is_kustomize_patch(workspace: &Workspace, path: &FilePath) -> bool {
     let path = normalized(path.as_path());
     kustomizations(workspace).iter().any(|k| {
         k.kustomization

@@ -11,9 +11,7 @@ use ignore::{WalkBuilder, WalkState};
 use poolcheck_core::FileKind;
 use poolcheck_core::decode::{self, DecodeError};
 
-/// Files larger than this are skipped: no configuration file is this big, and
-/// generated or vendored blobs would only cost time.
-pub const MAX_FILE_SIZE: u64 = 5 * 1024 * 1024;
+pub use poolcheck_core::decode::{MAX_FILE_SIZE, ReadProblem};
 
 #[derive(Debug, Clone)]
 pub struct DiscoverOptions {
@@ -364,7 +362,7 @@ impl Prefilter {
             }
             FileKind::Shell => self.shell.is_match(text.as_bytes()).then_some(kind),
             FileKind::Kubernetes => {
-                crate::kubernetes::looks_like_manifest(path, text).then_some(kind)
+                poolcheck_extract::kubernetes::looks_like_manifest(path, text).then_some(kind)
             }
             FileKind::Ini => {
                 let lower = text.to_ascii_lowercase();
@@ -384,10 +382,11 @@ impl Prefilter {
                     .file_name()
                     .and_then(|n| n.to_str())
                     .is_some_and(|n| n.to_ascii_lowercase().starts_with("postgresql"));
-                (named || crate::pgconf::looks_like_postgresql_conf(text)).then_some(kind)
+                (named || poolcheck_extract::pgconf::looks_like_postgresql_conf(text))
+                    .then_some(kind)
             }
             // A module's `variables.tf` holds the sizes its resources use.
-            FileKind::Terraform => (crate::terraform::RESOURCE_TYPES
+            FileKind::Terraform => (poolcheck_extract::terraform::RESOURCE_TYPES
                 .iter()
                 .any(|t| text.contains(t))
                 || text.contains("variable"))
@@ -497,7 +496,10 @@ pub fn discover(roots: &[PathBuf], options: &DiscoverOptions) -> Discovery {
                 }
                 Examined::Failed(err) => {
                     r.candidates += 1;
-                    r.errors.push(format!("{}: {err}", path.display()));
+                    // Named from the project root, like every path the
+                    // workspace keeps.
+                    let shown = path.strip_prefix(first).unwrap_or(path);
+                    r.errors.push(format!("{}: {err}", shown.display()));
                 }
             }
             WalkState::Continue
@@ -680,40 +682,6 @@ fn is_project_root(dir: &Path) -> bool {
     pyproject.is_file()
         && std::fs::read(&pyproject)
             .is_ok_and(|text| memchr::memmem::find(&text, b"tool.poolcheck").is_some())
-}
-
-/// Why a file another file references (an include, an env file) was not read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ReadProblem {
-    /// No such file (a broken symbolic link included).
-    Missing,
-    /// It resolves, after symbolic links, outside the project root.
-    Outside,
-    /// A directory, FIFO, socket or device: only regular files are read.
-    NotRegular,
-    TooLarge(u64),
-    Binary,
-    Undecodable(DecodeError),
-    /// Permission denied, a symlink loop, an I/O error.
-    Unreadable(String),
-}
-
-impl std::fmt::Display for ReadProblem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ReadProblem::Missing => f.write_str("it does not exist"),
-            ReadProblem::Outside => f.write_str("it lies outside the project"),
-            ReadProblem::NotRegular => f.write_str("it is not a regular file"),
-            ReadProblem::TooLarge(size) => write!(
-                f,
-                "it is larger than {} MiB ({size} bytes)",
-                MAX_FILE_SIZE / 1024 / 1024
-            ),
-            ReadProblem::Binary => f.write_str("it is binary (contains a NUL byte)"),
-            ReadProblem::Undecodable(err) => write!(f, "it is {err}"),
-            ReadProblem::Unreadable(err) => f.write_str(err),
-        }
-    }
 }
 
 /// An I/O error in words, without the path (which may lie outside the project).
