@@ -480,7 +480,7 @@ impl<'p, 'a> Evaluator<'p, 'a> {
         match bound.len() {
             0 => None,
             1 => bound.pop(),
-            _ => Some(merge_callers(&callee, bound)),
+            _ => Some(merge_callers(&callee, &bound)),
         }
     }
 
@@ -2538,7 +2538,7 @@ pub const CALLERS_PHRASE: &str = "of the values the calls of";
 /// different ones become alternatives that each name every caller's value.
 fn merge_callers(
     callee: &str,
-    bound: Vec<HashMap<String, Sourced<Value>>>,
+    bound: &[HashMap<String, Sourced<Value>>],
 ) -> HashMap<String, Sourced<Value>> {
     let mut merged = HashMap::new();
     let names: Vec<String> = bound[0].keys().cloned().collect();

@@ -635,19 +635,16 @@ fn site_context(eval: &Evaluator<'_, '_>, module: usize, site: &CallSite) -> Eva
 fn merge_same_cause(unresolved: &mut Vec<Unresolved>) {
     let mut merged: Vec<(Unresolved, Vec<String>)> = Vec::new();
     for u in unresolved.drain(..) {
-        match merged
+        if let Some((_, whats)) = merged
             .iter_mut()
             .find(|(m, _)| m.location == u.location && m.reason == u.reason)
         {
-            Some((_, whats)) => {
-                if !whats.contains(&u.what) {
-                    whats.push(u.what);
-                }
+            if !whats.contains(&u.what) {
+                whats.push(u.what);
             }
-            None => {
-                let what = u.what.clone();
-                merged.push((u, vec![what]));
-            }
+        } else {
+            let what = u.what.clone();
+            merged.push((u, vec![what]));
         }
     }
     *unresolved = merged
