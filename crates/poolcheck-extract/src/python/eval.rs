@@ -2171,6 +2171,13 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                 render(expr),
                 Some(loc),
             ),
+            "sys.modules.get" => unknown(
+                "the module holding this value is looked up in `sys.modules` at run time (a \
+                 configuration module the deployment provides), which poolcheck does not \
+                 follow; declare the database with `[databases.<name>] hosts` and the values \
+                 the code reads in [tool.poolcheck.env]",
+                Some(loc),
+            ),
             "flask.Flask" => Sourced::computed(
                 Value::External("flask.Flask()".into()),
                 render(expr),
