@@ -440,7 +440,10 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             else {
                 continue;
             };
-            if scope == ScopeKind::Function(func.index) && m == func.module {
+            // A test or a script calling the factory is no deployed process.
+            if (scope == ScopeKind::Function(func.index) && m == func.module)
+                || super::project::is_non_service_code(self.project.path(m))
+            {
                 continue;
             }
             let mut ctx = EvalCtx::at(m, scope, stmt.span.start, stmt.guards.clone());
