@@ -424,7 +424,28 @@ impl<'p, 'a> Evaluator<'p, 'a> {
         let callee = self.callee_name(func.module, def);
         let constructs = def.class.filter(|_| def.name == "__init__");
         let mut bound: Vec<HashMap<String, Sourced<Value>>> = Vec::new();
-        for caller in self.project.callers_of(&callee) {
+        // Callers may use an alias (`from .db import create_engine as _create`).
+        let mut names = vec![callee.clone()];
+        for m in 0..self.project.len() {
+            for stmt in &self.project.module(m).body {
+                if let StmtKind::Import(import) = &stmt.kind
+                    && let ImportKind::Names(imported) = &import.kind
+                {
+                    for n in imported {
+                        if n.name == callee
+                            && let Some(alias) = &n.alias
+                            && !names.contains(alias)
+                        {
+                            names.push(alias.clone());
+                        }
+                    }
+                }
+            }
+        }
+        let callers = names
+            .iter()
+            .flat_map(|n| self.project.callers_of(n).iter().copied());
+        for caller in callers {
             let (m, scope, stmt) = (caller.module, caller.scope, caller.stmt);
             let (StmtKind::Assign { value, .. } | StmtKind::Return { value: Some(value) }) =
                 &stmt.kind
@@ -1683,6 +1704,21 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                 method,
                 Some(self.location(ctx.module, func.span)),
             );
+            // `settings.method(…)`: the method's `self` is the receiver.
+            if let (Some(Value::Function(f)), Some(Value::Instance(_))) =
+                (&callee.value, &receiver.value)
+                && self.call_depth.get() < MAX_CALL_DEPTH
+            {
+                let def = &self.project.module(f.module).functions[f.index];
+                if let (Some(_), Some(first)) = (def.class, def.params.first())
+                    && !is_static(def)
+                {
+                    let loc = self.location(ctx.module, expr.span);
+                    let mut locals = self.bind_arguments(*f, args, keywords, ctx, &loc);
+                    locals.insert(first.name.clone(), receiver.clone());
+                    return self.function_result(*f, locals, Some(loc));
+                }
+            }
             return self.call_value(&callee, expr, func, args, keywords, ctx);
         }
         let callee = self.eval(func, ctx);
