@@ -91,6 +91,9 @@ pub struct Evaluator<'p, 'a> {
     import_depth: Cell<u32>,
     /// Modules that run files with django-split-settings' `include()`.
     split_includers: std::cell::OnceCell<Vec<usize>>,
+    /// A function's parameters as its callers bind them, computed once (a
+    /// function under evaluation reads as having no callers, which ends cycles).
+    caller_locals: CallerLocalsMemo,
 }
 
 /// The statements of one scope that can bind or mutate a name, by name, in
@@ -169,6 +172,7 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             call_depth: Cell::new(0),
             import_depth: Cell::new(0),
             split_includers: std::cell::OnceCell::new(),
+            caller_locals: RefCell::new(HashMap::new()),
         }
     }
 
@@ -411,6 +415,16 @@ impl<'p, 'a> Evaluator<'p, 'a> {
     /// `__init__`). With several callers, a parameter they pass different
     /// values for holds each of them (a budget counts the largest).
     pub fn locals_from_callers(&self, func: FuncRef) -> Option<HashMap<String, Sourced<Value>>> {
+        if let Some(known) = self.caller_locals.borrow().get(&func) {
+            return known.clone();
+        }
+        self.caller_locals.borrow_mut().insert(func, None);
+        let locals = self.bind_from_callers(func);
+        self.caller_locals.borrow_mut().insert(func, locals.clone());
+        locals
+    }
+
+    fn bind_from_callers(&self, func: FuncRef) -> Option<HashMap<String, Sourced<Value>>> {
         let def = &self.project.module(func.module).functions[func.index];
         let is_method = def.class.is_some() && !is_static(def);
         let needs = def
@@ -469,18 +483,14 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             }
             let mut ctx = EvalCtx::at(m, scope, stmt.span.start, stmt.guards.clone());
             if let ScopeKind::Function(f) = scope {
-                // A call inside a method or a function: its `self` and its own
-                // parameters, from its own callers (bounded by the call depth).
+                // A call inside a method: its `self`. The caller's own callers
+                // are not followed: that search multiplies with every level.
                 let caller = FuncRef {
                     module: m,
                     index: f,
                 };
-                self.call_depth.set(self.call_depth.get() + 1);
-                let mut locals = self.locals_from_callers(caller).unwrap_or_default();
-                self.call_depth.set(self.call_depth.get() - 1);
-                locals.extend(self.receiver_binding(caller));
-                if !locals.is_empty() {
-                    ctx.locals = Some(Rc::new(locals));
+                if let Some((name, value)) = self.receiver_binding(caller) {
+                    ctx.locals = Some(Rc::new(HashMap::from([(name, value)])));
                 }
             }
             let resolved = self.eval(called, &ctx);
@@ -2575,6 +2585,8 @@ fn default_required(path: &str, named: &[(String, Sourced<Value>)]) -> bool {
     let _ = path;
     !named.iter().any(|(n, _)| n == "default")
 }
+
+type CallerLocalsMemo = RefCell<HashMap<FuncRef, Option<HashMap<String, Sourced<Value>>>>>;
 
 /// Marks the provenance of a parameter that several calls pass different
 /// values for, so that the largest keeps the list of all of them.
