@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::code::Code;
 use crate::source::Location;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -120,14 +121,16 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
+    /// A finding of rule `code`: only codes of the one list in
+    /// [`Code`] exist, so a misspelt code does not compile.
     pub fn new(
-        code: impl Into<&'static str>,
+        code: Code,
         severity: Severity,
         primary: Location,
         message: impl Into<String>,
     ) -> Self {
         Self {
-            code: code.into(),
+            code: code.as_str(),
             severity,
             message: message.into(),
             primary,

@@ -7,6 +7,7 @@
 //! values the tool would reject are reported as problems; front-ends turn
 //! them into PC002 diagnostics.
 
+use poolcheck_core::Code;
 use poolcheck_core::facts::deploy::{
     CommandOrigin, CommandSite, DeployFacts, LinkKind, LinkedFile,
 };
@@ -132,7 +133,7 @@ pub(crate) fn check_site(
     };
     for problem in interpreted.problems {
         let mut diagnostic = Diagnostic::new(
-            "PC002",
+            Code::PC002,
             Severity::Error,
             Location::new(file.clone(), problem.span),
             problem.message,

@@ -7,6 +7,7 @@
 //! Compose's `${VAR:-default}` interpolation is kept unexpanded (as shell
 //! words) and evaluated by the helpers below with the project environment.
 
+use poolcheck_core::Code;
 use std::collections::BTreeMap;
 
 use poolcheck_core::facts::deploy::{
@@ -110,7 +111,7 @@ pub fn extract(file: &SourceFile, facts: &mut FileFacts) {
             // poolcheck's, so it is reported as what poolcheck could not read.
             facts.diagnostics.push(
                 Diagnostic::new(
-                    "PC004",
+                    Code::PC004,
                     Severity::Info,
                     file.location(Span::new(offset, end)),
                     format!(

@@ -18,6 +18,7 @@
 //! to the values-file or template line the text came from. Shell-word spans
 //! inside [`CommandSite`]s stay in the text's own coordinates.
 
+use poolcheck_core::Code;
 use poolcheck_core::facts::deploy::{
     Autoscaler, CommandOrigin, CommandSite, ComposeEnvEntry, ComposeEnvFile, ComposeImage,
     DeployFacts, EnvEntry, EnvLayer, Platform, ReplicaOverride, Scaling, ShellWord, Surge,
@@ -59,7 +60,7 @@ pub fn read_documents(text: &str, locate: &dyn Fn(Span) -> Location, facts: &mut
         Err(error) => {
             let offset = positions.byte(error.marker().index());
             facts.diagnostics.push(Diagnostic::new(
-                "PC004",
+                Code::PC004,
                 Severity::Info,
                 locate(Span::new(offset, offset)),
                 format!(

@@ -83,7 +83,7 @@ pub fn read_config(file: &SourceFile, kind: FileKind) -> (Option<ProjectConfig>,
                 .span()
                 .map_or(Span::empty(0), |r| clamp(file.text(), &r));
             let diagnostic = Diagnostic::new(
-                "PC003",
+                Code::PC003,
                 Severity::Error,
                 file.location(span),
                 format!("invalid TOML: {}", error.message().trim_end()),
@@ -267,8 +267,12 @@ impl Reader<'_> {
     }
 
     fn error(&mut self, span: Span, message: String, help: Option<String>) {
-        let mut diagnostic =
-            Diagnostic::new("PC003", Severity::Error, self.file.location(span), message);
+        let mut diagnostic = Diagnostic::new(
+            Code::PC003,
+            Severity::Error,
+            self.file.location(span),
+            message,
+        );
         if let Some(help) = help {
             diagnostic = diagnostic.with_help(help);
         }

@@ -7,6 +7,7 @@
 //! supervisord expands `%(ENV_NAME)s` in `command` from its own environment;
 //! it is read as `${NAME}` so that the environment model resolves it.
 
+use poolcheck_core::Code;
 use poolcheck_core::facts::deploy::{
     CommandOrigin, DeployFacts, EnvEntry, EnvLayer, SupervisordProgram,
 };
@@ -206,7 +207,7 @@ pub fn extract(file: &SourceFile, facts: &mut FileFacts) {
             match entry.value.trim().parse::<i64>() {
                 Ok(count) if count >= 1 => program.numprocs = Some((count, file.location(span))),
                 _ => facts.diagnostics.push(Diagnostic::new(
-                    "PC002",
+                    Code::PC002,
                     Severity::Error,
                     file.location(span),
                     format!(

@@ -8,6 +8,7 @@
 //! the same file; anything else is unknown with the reason. Every value keeps
 //! the span of its expression (hcl-edit keeps byte ranges).
 
+use poolcheck_core::Code;
 use std::collections::HashMap;
 use std::ops::Range;
 
@@ -65,7 +66,7 @@ pub fn parse(file: &SourceFile) -> (TerraformFile, Vec<Diagnostic>) {
             return (
                 TerraformFile::default(),
                 vec![Diagnostic::new(
-                    "PC002",
+                    Code::PC002,
                     Severity::Warning,
                     location,
                     message,

@@ -6,6 +6,7 @@
 //! the file (`%(workers)`) or the CPU count (`%k`). uwsgi also takes every
 //! option from a `UWSGI_<OPTION>` variable, which overrides the file.
 
+use poolcheck_core::Code;
 use poolcheck_core::facts::deploy::{CommandOrigin, CommandSite, DeployFacts, UwsgiConfig};
 use poolcheck_core::facts::process::{ServerInvocation, ServerKind, ServerSettings};
 use poolcheck_core::{
@@ -20,7 +21,7 @@ pub fn extract(file: &SourceFile, facts: &mut FileFacts) {
     let (_, problems) = settings_and_problems(&config, &Environment::new());
     for (span, message) in problems {
         facts.diagnostics.push(Diagnostic::new(
-            "PC002",
+            Code::PC002,
             Severity::Error,
             file.location(span),
             message,

@@ -221,7 +221,7 @@ mod tests {
 
     use super::*;
 
-    fn edit_for(path: &str, text: &str, span: Span, code: &'static str) -> Option<Edit> {
+    fn edit_for(path: &str, text: &str, span: Span, code: poolcheck_core::Code) -> Option<Edit> {
         let file = SourceFile::new(path, text);
         let d = Diagnostic::new(code, Severity::Warning, file.location(span), "m");
         let mut workspace = Workspace::default();
@@ -241,15 +241,19 @@ mod tests {
     fn an_unsafe_fix_is_offered_but_never_preferred_nor_in_fix_all() {
         let file = SourceFile::new("/tmp/poolcheck-actions/settings.py", "CONN_MAX_AGE = 600\n");
         let span = Span::new(15, 18);
-        let d = Diagnostic::new("PC301", Severity::Warning, file.location(span), "m").with_fix(
-            poolcheck_core::Fix::unsafe_fix(
-                "set `CONN_MAX_AGE` to 0",
-                vec![Edit {
-                    location: file.location(span),
-                    new_text: "0".to_owned(),
-                }],
-            ),
-        );
+        let d = Diagnostic::new(
+            poolcheck_core::Code::PC301,
+            Severity::Warning,
+            file.location(span),
+            "m",
+        )
+        .with_fix(poolcheck_core::Fix::unsafe_fix(
+            "set `CONN_MAX_AGE` to 0",
+            vec![Edit {
+                location: file.location(span),
+                new_text: "0".to_owned(),
+            }],
+        ));
         let path = file.path().clone();
         let mut workspace = Workspace::default();
         workspace.sources.insert(Arc::new(file));
@@ -285,7 +289,13 @@ mod tests {
     fn python_gets_a_trailing_comment() {
         let text = "x = 1\nengine = create_engine(url, pool_size=5)   \n";
         let at = text.find("pool_size").unwrap_or_default();
-        let edit = edit_for("db.py", text, Span::new(at, at + 11), "PC101").expect("an edit");
+        let edit = edit_for(
+            "db.py",
+            text,
+            Span::new(at, at + 11),
+            poolcheck_core::Code::PC101,
+        )
+        .expect("an edit");
         assert_eq!(
             apply(text, &edit),
             "x = 1\nengine = create_engine(url, pool_size=5)  # poolcheck: ignore[PC101]\n"
@@ -296,25 +306,51 @@ mod tests {
     fn ini_and_continued_lines_get_a_comment_line_above() {
         // A trailing `#` would become part of a PgBouncer value.
         let text = "[pgbouncer]\n  pool_mode = transaction\n";
-        let edit = edit_for("pgbouncer.ini", text, Span::new(14, 37), "PC205").expect("an edit");
+        let edit = edit_for(
+            "pgbouncer.ini",
+            text,
+            Span::new(14, 37),
+            poolcheck_core::Code::PC205,
+        )
+        .expect("an edit");
         assert_eq!(
             apply(text, &edit),
             "[pgbouncer]\n  # poolcheck: ignore[PC205]\n  pool_mode = transaction\n"
         );
         let text = "workers = 4 + \\\n  2\n";
-        let edit = edit_for("gunicorn.conf.py", text, Span::new(0, 7), "PC104").expect("an edit");
+        let edit = edit_for(
+            "gunicorn.conf.py",
+            text,
+            Span::new(0, 7),
+            poolcheck_core::Code::PC104,
+        )
+        .expect("an edit");
         assert!(apply(text, &edit).starts_with("# poolcheck: ignore[PC104]\nworkers"));
     }
 
     #[test]
     fn an_existing_ignore_list_is_extended_once() {
         let text = "max_connections = 50  # poolcheck: ignore[PC102]\n";
-        let edit = edit_for("postgresql.conf", text, Span::new(18, 20), "PC101").expect("an edit");
+        let edit = edit_for(
+            "postgresql.conf",
+            text,
+            Span::new(18, 20),
+            poolcheck_core::Code::PC101,
+        )
+        .expect("an edit");
         let once = apply(text, &edit);
         assert_eq!(
             once,
             "max_connections = 50  # poolcheck: ignore[PC102, PC101]\n"
         );
-        assert!(edit_for("postgresql.conf", &once, Span::new(18, 20), "PC101").is_none());
+        assert!(
+            edit_for(
+                "postgresql.conf",
+                &once,
+                Span::new(18, 20),
+                poolcheck_core::Code::PC101
+            )
+            .is_none()
+        );
     }
 }

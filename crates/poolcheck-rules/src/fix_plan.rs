@@ -226,7 +226,7 @@ mod tests {
             })
             .collect();
         Diagnostic::new(
-            "PC002",
+            poolcheck_core::Code::PC002,
             Severity::Error,
             Location::new(path.clone(), Span::new(at, at)),
             "m",

@@ -303,7 +303,7 @@ mod tests {
         let at = |needle: &str| {
             let start = text.find(needle).unwrap();
             Diagnostic::new(
-                "PC101",
+                Code::PC101,
                 poolcheck_core::Severity::Error,
                 file.location(Span::new(start, start + 1)),
                 "m",
@@ -320,7 +320,7 @@ mod tests {
         let file = SourceFile::new("x.py", text);
         let mut fs = FileSuppressions::new(&file, parse(&file, FileKind::Python));
         let d = Diagnostic::new(
-            "PC102",
+            Code::PC102,
             poolcheck_core::Severity::Warning,
             file.location(Span::new(0, 1)),
             "m",
@@ -346,7 +346,7 @@ mod tests {
             "  # poolcheck: ignore[PC101, PC102]"
         );
         assert!(!fs.suppresses(&Diagnostic::new(
-            "PC201",
+            Code::PC201,
             poolcheck_core::Severity::Error,
             file.location(Span::new(0, 1)),
             "m"
@@ -368,7 +368,7 @@ y = 2  # poolcheck: ignore[PC101, pc9, E501]
         let file = SourceFile::new("x.py", text);
         let mut fs = FileSuppressions::new(&file, parse(&file, FileKind::Python));
         let d = Diagnostic::new(
-            "PC101",
+            Code::PC101,
             poolcheck_core::Severity::Error,
             file.location(Span::new(
                 text.find("y =").unwrap(),

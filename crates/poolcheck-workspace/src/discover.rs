@@ -415,6 +415,7 @@ pub fn discover(roots: &[PathBuf], options: &DiscoverOptions) -> Discovery {
     }
     let installed = Arc::new(Mutex::new(Vec::new()));
     let installed_seen = Arc::clone(&installed);
+    let installed_in_roots = installed_in_walk_roots(roots);
     builder
         // Hidden directories (.git, .venv, .tox) are skipped, but `.env` files
         // are the assumed environment and must be read.
@@ -429,6 +430,15 @@ pub fn discover(roots: &[PathBuf], options: &DiscoverOptions) -> Discovery {
             // site-packages only to drop it was most of a large tree's run.
             if shown && is_dir && is_installed_packages_dir(entry.path()) {
                 lock(&installed_seen).push(entry.path().to_path_buf());
+                return false;
+            }
+            // A walk root that is itself a site-packages (a project checked
+            // in place of its environment) is walked, but the packages its
+            // `*.dist-info` records name are not.
+            if shown && entry.depth() == 1 && installed_in_roots.names(entry.path()) {
+                if is_dir {
+                    lock(&installed_seen).push(entry.path().to_path_buf());
+                }
                 return false;
             }
             shown
@@ -566,6 +576,98 @@ fn is_installed_packages_dir(dir: &Path) -> bool {
         (is_dir && (name.ends_with(".dist-info") || name.ends_with(".egg-info")))
             || (!is_dir && name == "pyvenv.cfg")
     })
+}
+
+/// The entries of walk roots that installed distributions own, by root.
+struct InstalledInRoots(Vec<(PathBuf, std::collections::HashSet<std::ffi::OsString>)>);
+
+impl InstalledInRoots {
+    /// Whether `path`, an entry directly below a walk root, belongs to an
+    /// installed distribution recorded in that root.
+    fn names(&self, path: &Path) -> bool {
+        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+            return false;
+        };
+        self.0
+            .iter()
+            .any(|(root, names)| root == parent && names.contains(name))
+    }
+}
+
+fn installed_in_walk_roots(roots: &[PathBuf]) -> InstalledInRoots {
+    InstalledInRoots(
+        roots
+            .iter()
+            .filter(|root| root.is_dir())
+            .map(|root| (root.clone(), installed_entries(root)))
+            .filter(|(_, names)| !names.is_empty())
+            .collect(),
+    )
+}
+
+/// The entries of `dir` (package directories, single-module files, the
+/// `*.dist-info` directories themselves) that the distributions installed
+/// there own: the first component of each path their `RECORD` lists, and
+/// the modules their `top_level.txt` names. Only installed metadata counts:
+/// a `*.egg-info` with `installed-files.txt` (pip's legacy installs), never
+/// the one `pip install -e .` or `setup.py develop` leaves beside a
+/// project's own sources, whose `top_level.txt` names the project itself.
+fn installed_entries(dir: &Path) -> std::collections::HashSet<std::ffi::OsString> {
+    let mut names = std::collections::HashSet::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return names;
+    };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(meta_name) = file_name.to_str() else {
+            continue;
+        };
+        if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let meta = entry.path();
+        let listed = if meta_name.ends_with(".dist-info") {
+            read_small(&meta.join("RECORD"))
+        } else if meta_name.ends_with(".egg-info") {
+            // Paths relative to the egg-info directory: `../django/__init__.py`.
+            read_small(&meta.join("installed-files.txt")).map(|text| {
+                text.lines()
+                    .filter_map(|line| line.strip_prefix("../"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+        } else {
+            continue;
+        };
+        let Some(listed) = listed else {
+            continue;
+        };
+        names.insert(file_name.clone());
+        for line in listed.lines() {
+            // RECORD rows are `path,hash,size`; paths use `/`.
+            let path = line.split(',').next().unwrap_or(line);
+            let first = path.split('/').next().unwrap_or(path).trim();
+            if !first.is_empty() && first != ".." && first != "." {
+                names.insert(first.into());
+            }
+        }
+        if let Some(top_level) = read_small(&meta.join("top_level.txt")) {
+            for module in top_level.lines().map(str::trim).filter(|m| !m.is_empty()) {
+                names.insert(module.into());
+                names.insert(format!("{module}.py").into());
+            }
+        }
+    }
+    names
+}
+
+/// A metadata file's text, when it is a regular file of sane size.
+fn read_small(path: &Path) -> Option<String> {
+    let metadata = std::fs::metadata(path).ok()?;
+    if !metadata.is_file() || metadata.len() > MAX_FILE_SIZE {
+        return None;
+    }
+    std::fs::read_to_string(path).ok()
 }
 
 /// Files named on the command line are always checked.
@@ -1042,6 +1144,69 @@ mod tests {
         assert!(!found.python_paths.iter().any(|p| p.ends_with("engine.py")));
         // Their files are not even read: only `db.py` was visited.
         assert_eq!(found.visited, 1);
+    }
+
+    /// A site-packages checked as the project root: the packages its
+    /// `*.dist-info` records own are not read, the other files are.
+    #[test]
+    fn a_root_that_is_a_site_packages_skips_the_packages_it_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("sqlalchemy/engine")).unwrap();
+        std::fs::write(
+            root.join("sqlalchemy/engine/create.py"),
+            "def create_engine(url, pool_size=5): pass\n",
+        )
+        .unwrap();
+        std::fs::write(root.join("six.py"), "create_engine = None\n").unwrap();
+        let record = root.join("SQLAlchemy-2.0.36.dist-info");
+        std::fs::create_dir_all(&record).unwrap();
+        std::fs::write(
+            record.join("RECORD"),
+            "sqlalchemy/engine/create.py,sha256=x,40\nSQLAlchemy-2.0.36.dist-info/RECORD,,\n",
+        )
+        .unwrap();
+        let six = root.join("six-1.17.0.dist-info");
+        std::fs::create_dir_all(&six).unwrap();
+        std::fs::write(six.join("RECORD"), "six.py,sha256=y,20\n").unwrap();
+        std::fs::write(six.join("top_level.txt"), "six\n").unwrap();
+        // The deployment's own files beside them are read.
+        std::fs::write(
+            root.join("db.py"),
+            "engine = create_engine('postgresql://db/app')\n",
+        )
+        .unwrap();
+        std::fs::write(root.join("postgresql.conf"), "max_connections = 50\n").unwrap();
+        let found = discover(&[root.to_path_buf()], &DiscoverOptions::default());
+        let names: Vec<_> = found
+            .files
+            .iter()
+            .map(|f| f.path.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["db.py", "postgresql.conf"]);
+        // Not even visited: the walk does not descend into them.
+        assert_eq!(found.visited, 2);
+        assert!(!found.python_paths.iter().any(|p| p.ends_with("create.py")));
+    }
+
+    /// `pip install -e .` leaves a `*.egg-info` naming the project's own
+    /// package beside it: that package is the project, not an installed one.
+    #[test]
+    fn a_development_egg_info_does_not_hide_the_project() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("shop.egg-info")).unwrap();
+        std::fs::write(root.join("shop.egg-info/top_level.txt"), "shop\n").unwrap();
+        std::fs::write(root.join("shop.egg-info/SOURCES.txt"), "shop/db.py\n").unwrap();
+        std::fs::create_dir_all(root.join("shop")).unwrap();
+        std::fs::write(
+            root.join("shop/db.py"),
+            "engine = create_engine('postgresql://db/app')\n",
+        )
+        .unwrap();
+        let found = discover(&[root.to_path_buf()], &DiscoverOptions::default());
+        assert_eq!(found.files.len(), 1);
+        assert!(found.files[0].path.ends_with("shop/db.py"));
     }
 
     #[test]

@@ -59,9 +59,16 @@ pub fn imported_modules(
         let full = modules.full_name(&name);
         pending.extend(full);
     }
+    // Each name is looked up once: thousands of modules import `os` or
+    // `typing`, and each lookup that finds nothing costs a look at the disk
+    // per module whose name ends with it.
+    let mut asked: std::collections::HashSet<String> = std::collections::HashSet::new();
     // Breadth first, one wave at a time, each wave read and parsed in parallel.
     while !pending.is_empty() {
         let wave: Vec<&PathBuf> = std::mem::take(&mut pending)
+            .into_iter()
+            .filter(|name| asked.insert(name.clone()))
+            .collect::<Vec<String>>()
             .iter()
             // `from a.b import c` may name a module `a.b.c` or a value in `a.b`.
             .filter_map(|name| modules.take(&workspace.root, name))

@@ -47,6 +47,8 @@ pub struct Workspace {
     /// One line per file that could not be read.
     pub errors: Vec<String>,
     pub visited: usize,
+    /// Directories of installed packages the walk did not descend into.
+    pub installed_dirs: Vec<PathBuf>,
     /// Files configuration files include that were not read, and why.
     pub unread: BTreeMap<FilePath, ReadProblem>,
     /// The entries of each `include_dir` directory, listed at load.
@@ -138,6 +140,7 @@ impl Workspace {
         workspace.skipped = found.skipped;
         workspace.errors = found.errors;
         workspace.visited = found.visited;
+        workspace.installed_dirs = found.installed_dirs;
 
         let extracted: Vec<(Arc<SourceFile>, FileFacts)> = found
             .files

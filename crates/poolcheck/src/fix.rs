@@ -394,7 +394,7 @@ mod tests {
     fn finding(file: &str, edits: &[(usize, usize, &str)]) -> Diagnostic {
         let path = FilePath::from(file);
         Diagnostic::new(
-            "PC002",
+            poolcheck_core::Code::PC002,
             Severity::Error,
             Location::new(path.clone(), Span::new(0, 0)),
             "m",

@@ -217,6 +217,37 @@ fn a_binary_or_unreadable_file_does_not_stop_the_run() {
     assert!(err.contains("skipped pgbouncer.ini: binary"), "{err}");
 }
 
+/// A project checked in its site-packages: the installed packages are not
+/// read (their engines are libraries, not this deployment), and `--verbose`
+/// says which directories were skipped.
+#[test]
+fn installed_packages_in_the_project_root_are_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::write(root.join("poolcheck.toml"), "# marks the project root\n").unwrap();
+    std::fs::create_dir_all(root.join("sqlalchemy")).unwrap();
+    std::fs::write(
+        root.join("sqlalchemy/pool.py"),
+        "from sqlalchemy import create_engine\nengine = create_engine('postgresql://db/x', pool_size=500)\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(root.join("SQLAlchemy-2.0.36.dist-info")).unwrap();
+    std::fs::write(
+        root.join("SQLAlchemy-2.0.36.dist-info/RECORD"),
+        "sqlalchemy/pool.py,sha256=x,80\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("postgresql.conf"), "max_connections = 100\n").unwrap();
+    let out = poolcheck(root, &["check", "--format", "concise", "--verbose"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("visited 2 files"), "{err}");
+    assert!(
+        err.contains("skipped 2 directories of installed packages"),
+        "{err}"
+    );
+    assert!(!stdout(&out).contains("pool.py"), "{}", stdout(&out));
+}
+
 #[test]
 fn json_outputs_are_stable() {
     let check = poolcheck(

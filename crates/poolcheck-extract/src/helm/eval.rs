@@ -2,6 +2,7 @@
 //! ranges remember their origin. Functions outside the supported subset give
 //! an unknown value naming the function, never a guessed one.
 
+use poolcheck_core::Code;
 use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
@@ -84,7 +85,7 @@ impl Engine {
         self.exec(nodes, root, &mut frame, &mut out);
         if let Some(reason) = self.stopped.take() {
             self.diagnostics.push(Diagnostic::new(
-                "PC004",
+                Code::PC004,
                 Severity::Info,
                 file.location(Span::empty(0)),
                 format!("poolcheck stopped rendering this template: {reason}"),
@@ -133,7 +134,7 @@ impl Engine {
                 Node::Broken { reason, span } => {
                     let at = frame.file.location(Span::new(span.start, span.end));
                     self.diagnostics.push(Diagnostic::new(
-                        "PC004",
+                        Code::PC004,
                         Severity::Info,
                         at,
                         format!(
@@ -277,7 +278,7 @@ impl Engine {
             .unwrap_or_else(|| "a condition poolcheck cannot evaluate".to_owned());
         let at = frame.file.location(Span::new(span.start, span.end));
         self.diagnostics.push(Diagnostic::new(
-            "PC004",
+            Code::PC004,
             Severity::Info,
             at,
             format!(

@@ -18,6 +18,7 @@ mod template;
 mod text;
 mod values;
 
+use poolcheck_core::Code;
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::rc::Rc;
@@ -156,7 +157,7 @@ fn chart_value(chart: Option<&SourceFile>, diagnostics: &mut Vec<Diagnostic>) ->
 fn unreadable(file: &SourceFile, message: &str, offset: usize, what: &str) -> Diagnostic {
     let offset = offset.min(file.text().len());
     Diagnostic::new(
-        "PC004",
+        Code::PC004,
         Severity::Info,
         file.location(Span::empty(offset)),
         format!("cannot read this YAML file ({message}), so {what} are unknown to poolcheck"),

@@ -2,6 +2,7 @@
 //! the order PgBouncer reads them (a later definition replaces an earlier one,
 //! and the open section carries into and out of an included file).
 
+use poolcheck_core::Code;
 use poolcheck_core::normalize_lexically;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -316,7 +317,7 @@ impl Merger<'_, '_> {
     fn outside(&mut self, file: &SourceFile, span: Span, written: &str) {
         self.diagnostics.push(
             Diagnostic::new(
-                "PC004",
+                Code::PC004,
                 Severity::Info,
                 file.location(span),
                 format!(

@@ -17,6 +17,7 @@ pub mod include;
 pub mod keys;
 pub mod view;
 
+use poolcheck_core::Code;
 use poolcheck_core::facts::pgbouncer::{
     Include, PgBouncerConfig, PgBouncerFile, Section, SectionHeader,
 };
@@ -32,7 +33,7 @@ pub use keys::{
 pub use view::{PgBouncerView, PoolMode, PreparedStatements};
 
 /// The code of every problem this front-end reports.
-const INVALID_SETTING: &str = "PC002";
+const INVALID_SETTING: Code = Code::PC002;
 
 /// Reads one INI file; fills `facts.pgbouncer` only when the file is a
 /// PgBouncer config.

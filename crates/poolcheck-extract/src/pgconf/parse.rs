@@ -2,6 +2,7 @@
 //! `name [=] value` per line, `#` comments, single-quoted values with `''`
 //! and backslash escapes, and the `include` directives.
 
+use poolcheck_core::Code;
 use poolcheck_core::facts::postgres::{PgInclude, PgIncludeKind, PostgresConfFile};
 use poolcheck_core::{ConfigEntry, Diagnostic, Severity, SourceFile, Span};
 
@@ -26,7 +27,7 @@ pub fn parse(file: &SourceFile) -> (PostgresConfFile, Vec<Diagnostic>) {
                 help,
             } => {
                 let mut diagnostic = Diagnostic::new(
-                    "PC002",
+                    Code::PC002,
                     Severity::Error,
                     file.location(span),
                     format!("syntax error in PostgreSQL config: {message}"),
@@ -62,7 +63,7 @@ fn record(
         if setting.value.is_empty() {
             diagnostics.push(
                 Diagnostic::new(
-                    "PC002",
+                    Code::PC002,
                     Severity::Error,
                     file.location(setting.value_span),
                     format!("empty file name in `{key}`"),
@@ -102,7 +103,7 @@ pub fn check_entry(entry: &ConfigEntry) -> Option<Diagnostic> {
     let spec = known_guc(&key)?;
     let error = check_value(spec, &entry.value).err()?;
     let mut diagnostic = Diagnostic::new(
-        "PC002",
+        Code::PC002,
         Severity::Error,
         entry.value_location.clone(),
         format!("invalid value for parameter `{key}`: `{}`", entry.value),
@@ -117,7 +118,7 @@ pub fn check_entry(entry: &ConfigEntry) -> Option<Diagnostic> {
 fn words_diagnostic(file: &SourceFile, setting: &ParsedSetting, message: &str) -> Diagnostic {
     let raw = file.slice(setting.value_span);
     Diagnostic::new(
-        "PC002",
+        Code::PC002,
         Severity::Error,
         file.location(setting.value_span),
         message.to_owned(),

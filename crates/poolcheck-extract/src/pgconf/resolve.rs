@@ -2,6 +2,7 @@
 //! server reads them: later definitions win, `include_dir` reads its `*.conf`
 //! files in name order, and nothing outside the checked directory is read.
 
+use poolcheck_core::Code;
 use poolcheck_core::normalize_lexically;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -101,7 +102,7 @@ impl Resolver<'_, '_, '_> {
         if depth + 1 > MAX_INCLUDE_DEPTH {
             self.diagnostics.push(
                 Diagnostic::new(
-                    "PC002",
+                    Code::PC002,
                     Severity::Error,
                     include.location.clone(),
                     format!(
@@ -145,7 +146,7 @@ impl Resolver<'_, '_, '_> {
                 .collect();
             self.diagnostics.push(
                 Diagnostic::new(
-                    "PC002",
+                    Code::PC002,
                     Severity::Error,
                     include.location.clone(),
                     format!("include cycle: {}", chain.join(" → ")),
@@ -167,7 +168,7 @@ impl Resolver<'_, '_, '_> {
                 if include.kind == PgIncludeKind::Include {
                     self.diagnostics.push(
                         Diagnostic::new(
-                            "PC002",
+                            Code::PC002,
                             Severity::Error,
                             include.location.clone(),
                             format!("included file `{}` does not exist", include.path),
@@ -186,7 +187,7 @@ impl Resolver<'_, '_, '_> {
             Err(problem) => {
                 self.diagnostics.push(
                     Diagnostic::new(
-                        "PC002",
+                        Code::PC002,
                         Severity::Error,
                         include.location.clone(),
                         format!("included file `{}` was not read: {problem}", include.path),
@@ -212,7 +213,7 @@ impl Resolver<'_, '_, '_> {
     fn outside(&mut self, include: &PgInclude) {
         self.diagnostics.push(
             Diagnostic::new(
-                "PC004",
+                Code::PC004,
                 Severity::Info,
                 include.location.clone(),
                 format!(

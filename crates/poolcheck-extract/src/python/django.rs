@@ -34,6 +34,7 @@ use poolcheck_core::{IntExpr, Location, Origin, Sourced, Span};
 
 use super::Unresolved;
 use super::eval::{EvalCtx, Evaluator, ScopeKind};
+use super::project::PythonProject;
 use super::sqlalchemy::{
     apply_driver_kwargs, sourced_bool, sourced_float, sourced_int, sourced_string,
 };
@@ -262,15 +263,46 @@ fn imported_settings_modules(eval: &Evaluator<'_, '_>, settings: &[usize]) -> Ha
     imported
 }
 
+/// The modules among `modules` that write `DJANGO_SETTINGS_MODULE`
+/// (`os.environ.setdefault(…)` in a `wsgi.py`, `manage.py`, `celery.py`).
+pub fn settings_selectors(project: &PythonProject<'_>, modules: &[usize]) -> Vec<usize> {
+    modules
+        .iter()
+        .copied()
+        .filter(|&m| !settings_hints(m, project.module(m)).is_empty())
+        .collect()
+}
+
 /// The settings modules checked as configurations for one service.
 pub fn configurations(
     eval: &Evaluator<'_, '_>,
     modules: &[usize],
     unresolved: &mut Vec<Unresolved>,
 ) -> Vec<DjangoConfiguration> {
+    configurations_selected_by(eval, &[], modules, unresolved)
+}
+
+/// [`configurations`] for a process whose own code is `selectors` (the
+/// modules of it that write `DJANGO_SETTINGS_MODULE`): what the process
+/// sets for itself decides, and only when it sets nothing do the
+/// `setdefault`s elsewhere among `modules` (every service's `wsgi.py` in a
+/// monorepo) speak for it.
+pub fn configurations_selected_by(
+    eval: &Evaluator<'_, '_>,
+    selectors: &[usize],
+    modules: &[usize],
+    unresolved: &mut Vec<Unresolved>,
+) -> Vec<DjangoConfiguration> {
     let project = eval.project();
     let mut chosen = Vec::new();
-    for (name, from) in selected_names(eval, modules) {
+    let mut names = Vec::new();
+    if !selectors.is_empty() {
+        names = selected_names(eval, selectors);
+    }
+    if names.is_empty() {
+        names = selected_names(eval, modules);
+    }
+    for (name, from) in names {
         let Some(text) = name.value.clone() else {
             if let Some(location) = name.location.clone() {
                 unresolved.push(Unresolved {
@@ -339,7 +371,17 @@ pub fn django_pools(
     modules: &[usize],
     unresolved: &mut Vec<Unresolved>,
 ) -> Vec<ClientPool> {
-    let configs = configurations(eval, modules, unresolved);
+    django_pools_selected_by(eval, &[], modules, unresolved)
+}
+
+/// [`django_pools`] of the configurations [`configurations_selected_by`] chooses.
+pub fn django_pools_selected_by(
+    eval: &Evaluator<'_, '_>,
+    selectors: &[usize],
+    modules: &[usize],
+    unresolved: &mut Vec<Unresolved>,
+) -> Vec<ClientPool> {
+    let configs = configurations_selected_by(eval, selectors, modules, unresolved);
     let names: Vec<&str> = configs.iter().map(|c| c.name.as_str()).collect();
     let several = configs.len() > 1;
     let mut pools = Vec::new();

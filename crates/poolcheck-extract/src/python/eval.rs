@@ -78,7 +78,9 @@ pub enum Tri {
 
 pub struct Evaluator<'p, 'a> {
     project: &'p PythonProject<'a>,
-    env: &'p Environment,
+    /// Borrowed for one analysis; owned when the evaluator is kept across
+    /// the services that share an environment (`Analyzer`).
+    env: std::borrow::Cow<'p, Environment>,
     memo: RefCell<HashMap<(usize, String), Sourced<Value>>>,
     active: RefCell<HashSet<(usize, ScopeKind, String, u32)>>,
     defines_memo: RefCell<HashMap<(usize, String), bool>>,
@@ -161,6 +163,16 @@ pub fn missing_env_reason(var: &str) -> String {
 
 impl<'p, 'a> Evaluator<'p, 'a> {
     pub fn new(project: &'p PythonProject<'a>, env: &'p Environment) -> Self {
+        Self::with_env(project, std::borrow::Cow::Borrowed(env))
+    }
+
+    /// An evaluator that keeps its own copy of `env`, so that its memos
+    /// outlive the service it was made for.
+    pub fn owning(project: &'p PythonProject<'a>, env: Environment) -> Self {
+        Self::with_env(project, std::borrow::Cow::Owned(env))
+    }
+
+    fn with_env(project: &'p PythonProject<'a>, env: std::borrow::Cow<'p, Environment>) -> Self {
         Self {
             project,
             env,
@@ -180,8 +192,8 @@ impl<'p, 'a> Evaluator<'p, 'a> {
         self.project
     }
 
-    pub fn env(&self) -> &'p Environment {
-        self.env
+    pub fn env(&self) -> &Environment {
+        &self.env
     }
 
     pub fn location(&self, module: usize, span: Span) -> Location {

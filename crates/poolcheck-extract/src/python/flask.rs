@@ -22,17 +22,7 @@ const LEGACY: &[(&str, &str)] = &[
 
 /// Whether any module imports flask_sqlalchemy.
 pub fn uses_flask_sqlalchemy(eval: &Evaluator<'_, '_>) -> bool {
-    let project = eval.project();
-    (0..project.len()).any(|m| {
-        project.module(m).body.iter().any(|s| match &s.kind {
-            StmtKind::Import(import) => {
-                import.level == 0
-                    && (import.module == "flask_sqlalchemy"
-                        || import.module.starts_with("flask_sqlalchemy."))
-            }
-            _ => false,
-        })
-    })
+    eval.project().uses_flask_sqlalchemy()
 }
 
 /// Looks a config key up in one configuration source.

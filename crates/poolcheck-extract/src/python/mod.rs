@@ -24,8 +24,11 @@ pub mod url;
 pub mod value;
 pub mod workers;
 
+use poolcheck_core::Code;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use poolcheck_core::facts::pool::{ClientPool, EventSql, PoolCap, PoolKind};
 use poolcheck_core::facts::process::{ServerInvocation, ServerKind, ServerSettings};
@@ -82,7 +85,7 @@ fn extract_parsed(
     for unread in too_deep {
         facts.diagnostics.push(
             Diagnostic::new(
-                "PC002",
+                Code::PC002,
                 Severity::Error,
                 file.location(unread.span),
                 unread.message,
@@ -122,7 +125,7 @@ fn extract_parsed(
         };
         facts.diagnostics.push(
             Diagnostic::new(
-                "PC002",
+                Code::PC002,
                 Severity::Error,
                 file.location(span),
                 format!(
@@ -228,16 +231,7 @@ impl PythonProject<'_> {
     /// as it runs with `env`. `only_paths` narrows the modules considered to
     /// those under the given paths (a service's `paths`).
     pub fn analyze(&self, env: &Environment, only_paths: Option<&[PathBuf]>) -> PythonAnalysis {
-        let modules: Vec<usize> = (0..self.len())
-            .filter(|m| match only_paths {
-                None => true,
-                Some(paths) => {
-                    let path = without_cur_dir(self.path(*m).as_path());
-                    paths.iter().any(|p| path.starts_with(without_cur_dir(p)))
-                }
-            })
-            .collect();
-        self.analyze_modules(env, &modules, &modules)
+        Analyzer::new(self).analyze(env, only_paths)
     }
 
     /// Like [`Self::analyze`] over the modules a service runs (`modules`);
@@ -250,144 +244,14 @@ impl PythonProject<'_> {
         modules: &[usize],
         config_modules: &[usize],
     ) -> PythonAnalysis {
-        let eval = Evaluator::new(self, env);
-        let modules = modules.to_vec();
-        let mut analysis = PythonAnalysis::default();
-        let mut engine_sites: Vec<(ClientPool, GroupKey)> = Vec::new();
-        let mut server_sites: Vec<(ServerInvocation, GroupKey)> = Vec::new();
-        let mut flask_engine_options: Option<Sourced<Value>> = None;
-        for &m in &modules {
-            for site in &self.module(m).calls {
-                let ctx = site_context(&eval, m, site);
-                if eval.guards_taken(
-                    &EvalCtx {
-                        guards: Vec::new(),
-                        ..ctx.clone()
-                    },
-                    &site.guards,
-                ) == eval::Tri::False
-                {
-                    continue;
-                }
-                let ExprKind::Call { func, .. } = &site.call.kind else {
-                    continue;
-                };
-                let callee = eval.eval(func, &ctx);
-                let Some(Value::External(path)) = &callee.value else {
-                    continue;
-                };
-                let Some(construct) = classify_callee(path) else {
-                    continue;
-                };
-                let name = pool_name(self, m, site);
-                match construct {
-                    Construct::Engine {
-                        is_async,
-                        from_config,
-                    } => {
-                        let mut args = pool_args(&eval, &ctx, &site.call);
-                        let url = if from_config {
-                            config_engine_args(&mut args)
-                        } else {
-                            args.get("url")
-                                .cloned()
-                                .or_else(|| args.positional.first().cloned())
-                        };
-                        let mut pool = engine_pool(
-                            &eval,
-                            url,
-                            &args,
-                            is_async,
-                            name,
-                            &mut analysis.unresolved,
-                        );
-                        if pool.settings.prepared_statement_cache_size.is_none()
-                            && matches!(
-                                pool.driver.value,
-                                Some(poolcheck_core::facts::pool::Driver::Asyncpg)
-                            )
-                        {
-                            pool.settings.prepared_statement_cache_size =
-                                Some(Sourced::tool_default(100, "SQLAlchemy"));
-                        }
-                        engine_sites.push((pool, GroupKey::of(m, site)));
-                    }
-                    Construct::Driver(call) => {
-                        let args = pool_args(&eval, &ctx, &site.call);
-                        let pool =
-                            drivers::driver_pool(call, &args, name, &mut analysis.unresolved);
-                        engine_sites.push((pool, GroupKey::of(m, site)));
-                    }
-                    Construct::UvicornRun => {
-                        server_sites
-                            .push((uvicorn_run(&eval, &ctx, &site.call), GroupKey::of(m, site)));
-                    }
-                    Construct::FlaskSqlAlchemy => {
-                        let args = pool_args(&eval, &ctx, &site.call);
-                        if let Some(options) = args.get("engine_options") {
-                            flask_engine_options = Some(options.clone());
-                        }
-                    }
-                }
-            }
-        }
-        sqlalchemy::dedupe_unresolved(&mut analysis.unresolved);
-        analysis.pools = merge_branches(engine_sites);
-        analysis.servers = merge_server_branches(server_sites);
-        if flask::uses_flask_sqlalchemy(&eval) {
-            let pools = flask::flask_pools(
-                &eval,
-                config_modules,
-                flask_engine_options.as_ref(),
-                &mut analysis.unresolved,
-            );
-            analysis.pools.extend(pools);
-        }
-        let django = django::django_pools(&eval, config_modules, &mut analysis.unresolved);
-        analysis.pools.extend(django);
-        merge_same_cause(&mut analysis.unresolved);
-        attach_event_handlers(&eval, &modules, &mut analysis);
-        for &m in &modules {
-            for activity in &self.module(m).import_time {
-                analysis.import_time_connections.push(ImportTimeConnection {
-                    location: eval.location(m, activity.span),
-                    kind: activity.kind,
-                    receiver: activity.receiver.as_ref().map(render),
-                });
-            }
-        }
-        analysis
+        Analyzer::new(self).analyze_modules(env, modules, config_modules)
     }
 
     /// What a Django process loads by name rather than by import: the
     /// settings modules in effect among `candidates`, the `ROOT_URLCONF`
     /// module and every module of the repository's `INSTALLED_APPS` packages.
     pub fn django_loaded_modules(&self, env: &Environment, candidates: &[usize]) -> Vec<usize> {
-        let eval = Evaluator::new(self, env);
-        let mut ignored = Vec::new();
-        let mut out = Vec::new();
-        for config in django::configurations(&eval, candidates, &mut ignored) {
-            out.push(config.module);
-            let urlconf = eval.module_value(config.module, "ROOT_URLCONF");
-            if let Some(Value::Str(name)) = &urlconf.value {
-                out.extend(self.entry_module(&name.text));
-            }
-            let apps = eval.module_value(config.module, "INSTALLED_APPS");
-            if let Some(Value::List(items)) = &apps.value {
-                for item in items {
-                    let Some(Value::Str(app)) = &item.value else {
-                        continue;
-                    };
-                    // `shop.apps.ShopConfig` names a class in the package `shop`.
-                    let name = app.text.split(".apps.").next().unwrap_or(&app.text);
-                    if name == "django" || name.starts_with("django.") {
-                        continue;
-                    }
-                    out.extend(self.package_modules(name));
-                }
-            }
-        }
-        out
+        Analyzer::new(self).django_loaded_modules(env, &[], candidates)
     }
 
     /// True when the module at `index` binds `name` at module level (star
@@ -419,6 +283,299 @@ impl PythonProject<'_> {
         let eval = Evaluator::new(self, env);
         Some(eval.module_value(module, name))
     }
+}
+
+/// The Python analyses of one project for many services. Each module is
+/// evaluated once per distinct environment, and a service's analysis joins
+/// the results of the modules it runs: before, every service with its own
+/// code was a fresh evaluation of all of it (200 services of a monorepo
+/// evaluated the shared code 200 times, and Django's settings candidates
+/// once per service).
+pub struct Analyzer<'p, 'a> {
+    project: &'p PythonProject<'a>,
+    by_env: RefCell<Vec<Rc<EnvAnalysis<'p, 'a>>>>,
+}
+
+/// What is known under one environment: the evaluator with its memos, and
+/// the results of each module and of each set of configuration modules.
+struct EnvAnalysis<'p, 'a> {
+    eval: Evaluator<'p, 'a>,
+    modules: RefCell<HashMap<usize, Rc<ModuleSites>>>,
+    /// By (the modules that select the settings, the configuration modules).
+    django: RefCell<HashMap<DjangoInputs, DjangoResult>>,
+    django_loaded: RefCell<HashMap<DjangoInputs, Rc<Vec<usize>>>>,
+}
+
+/// The modules of a process that write `DJANGO_SETTINGS_MODULE`, and the
+/// modules Django may load settings from.
+type DjangoInputs = (Vec<usize>, Vec<usize>);
+type DjangoResult = Rc<(Vec<ClientPool>, Vec<Unresolved>)>;
+
+/// The constructors one module calls, evaluated.
+#[derive(Default)]
+struct ModuleSites {
+    engines: Vec<(ClientPool, GroupKey)>,
+    servers: Vec<(ServerInvocation, GroupKey)>,
+    /// Flask-SQLAlchemy's `engine_options`, the last written in the module.
+    flask_engine_options: Option<Sourced<Value>>,
+    unresolved: Vec<Unresolved>,
+}
+
+impl<'p, 'a> Analyzer<'p, 'a> {
+    pub fn new(project: &'p PythonProject<'a>) -> Self {
+        Self {
+            project,
+            by_env: RefCell::new(Vec::new()),
+        }
+    }
+
+    fn state(&self, env: &Environment) -> Rc<EnvAnalysis<'p, 'a>> {
+        if let Some(state) = self.by_env.borrow().iter().find(|s| s.eval.env() == env) {
+            return Rc::clone(state);
+        }
+        let state = Rc::new(EnvAnalysis {
+            eval: Evaluator::owning(self.project, env.clone()),
+            modules: RefCell::new(HashMap::new()),
+            django: RefCell::new(HashMap::new()),
+            django_loaded: RefCell::new(HashMap::new()),
+        });
+        self.by_env.borrow_mut().push(Rc::clone(&state));
+        state
+    }
+
+    /// [`PythonProject::analyze`], sharing this analyzer's evaluations.
+    pub fn analyze(&self, env: &Environment, only_paths: Option<&[PathBuf]>) -> PythonAnalysis {
+        let project = self.project;
+        let modules: Vec<usize> = (0..project.len())
+            .filter(|m| match only_paths {
+                None => true,
+                Some(paths) => {
+                    let path = without_cur_dir(project.path(*m).as_path());
+                    paths.iter().any(|p| path.starts_with(without_cur_dir(p)))
+                }
+            })
+            .collect();
+        self.analyze_modules(env, &modules, &modules)
+    }
+
+    /// [`PythonProject::analyze_modules`], sharing this analyzer's evaluations.
+    pub fn analyze_modules(
+        &self,
+        env: &Environment,
+        modules: &[usize],
+        config_modules: &[usize],
+    ) -> PythonAnalysis {
+        let state = self.state(env);
+        let eval = &state.eval;
+        let mut analysis = PythonAnalysis::default();
+        let mut engine_sites: Vec<(ClientPool, GroupKey)> = Vec::new();
+        let mut server_sites: Vec<(ServerInvocation, GroupKey)> = Vec::new();
+        let mut flask_engine_options: Option<Sourced<Value>> = None;
+        for &m in modules {
+            let sites = state.module_sites(m);
+            engine_sites.extend(sites.engines.iter().cloned());
+            server_sites.extend(sites.servers.iter().cloned());
+            if let Some(options) = &sites.flask_engine_options {
+                flask_engine_options = Some(options.clone());
+            }
+            analysis.unresolved.extend(sites.unresolved.iter().cloned());
+        }
+        sqlalchemy::dedupe_unresolved(&mut analysis.unresolved);
+        analysis.pools = merge_branches(engine_sites);
+        analysis.servers = merge_server_branches(server_sites);
+        if flask::uses_flask_sqlalchemy(eval) {
+            let pools = flask::flask_pools(
+                eval,
+                config_modules,
+                flask_engine_options.as_ref(),
+                &mut analysis.unresolved,
+            );
+            analysis.pools.extend(pools);
+        }
+        // The process's own `DJANGO_SETTINGS_MODULE` decides which of the
+        // configuration modules it loads.
+        let selectors = django::settings_selectors(self.project, modules);
+        let django = state.django_pools(selectors, config_modules);
+        analysis.pools.extend(django.0.iter().cloned());
+        // Django's reader skips a value already said at the same place.
+        let said: std::collections::HashSet<(Location, String)> = analysis
+            .unresolved
+            .iter()
+            .map(|u| (u.location.clone(), u.what.clone()))
+            .collect();
+        analysis.unresolved.extend(
+            django
+                .1
+                .iter()
+                .filter(|u| !said.contains(&(u.location.clone(), u.what.clone())))
+                .cloned(),
+        );
+        merge_same_cause(&mut analysis.unresolved);
+        attach_event_handlers(eval, modules, &mut analysis);
+        for &m in modules {
+            for activity in &self.project.module(m).import_time {
+                analysis.import_time_connections.push(ImportTimeConnection {
+                    location: eval.location(m, activity.span),
+                    kind: activity.kind,
+                    receiver: activity.receiver.as_ref().map(render),
+                });
+            }
+        }
+        analysis
+    }
+
+    /// [`PythonProject::django_loaded_modules`] for a process that runs
+    /// `code`, whose own `DJANGO_SETTINGS_MODULE` decides among
+    /// `candidates`; computed once per environment and selection.
+    pub fn django_loaded_modules(
+        &self,
+        env: &Environment,
+        code: &[usize],
+        candidates: &[usize],
+    ) -> Vec<usize> {
+        let state = self.state(env);
+        let key = (
+            django::settings_selectors(self.project, code),
+            candidates.to_vec(),
+        );
+        if let Some(found) = state.django_loaded.borrow().get(&key) {
+            return found.to_vec();
+        }
+        let found = django_loaded_modules(&state.eval, &key.0, candidates);
+        state
+            .django_loaded
+            .borrow_mut()
+            .insert(key, Rc::new(found.clone()));
+        found
+    }
+}
+
+impl EnvAnalysis<'_, '_> {
+    fn module_sites(&self, m: usize) -> Rc<ModuleSites> {
+        if let Some(sites) = self.modules.borrow().get(&m) {
+            return Rc::clone(sites);
+        }
+        let sites = Rc::new(evaluate_sites(&self.eval, m));
+        self.modules.borrow_mut().insert(m, Rc::clone(&sites));
+        sites
+    }
+
+    fn django_pools(&self, selectors: Vec<usize>, config_modules: &[usize]) -> DjangoResult {
+        let key = (selectors, config_modules.to_vec());
+        if let Some(found) = self.django.borrow().get(&key) {
+            return Rc::clone(found);
+        }
+        let mut unresolved = Vec::new();
+        let pools = django::django_pools_selected_by(&self.eval, &key.0, &key.1, &mut unresolved);
+        let found = Rc::new((pools, unresolved));
+        self.django.borrow_mut().insert(key, Rc::clone(&found));
+        found
+    }
+}
+
+/// Evaluates the constructor calls of module `m`.
+fn evaluate_sites(eval: &Evaluator<'_, '_>, m: usize) -> ModuleSites {
+    let project = eval.project();
+    let mut out = ModuleSites::default();
+    for site in &project.module(m).calls {
+        let ctx = site_context(eval, m, site);
+        if eval.guards_taken(
+            &EvalCtx {
+                guards: Vec::new(),
+                ..ctx.clone()
+            },
+            &site.guards,
+        ) == eval::Tri::False
+        {
+            continue;
+        }
+        let ExprKind::Call { func, .. } = &site.call.kind else {
+            continue;
+        };
+        let callee = eval.eval(func, &ctx);
+        let Some(Value::External(path)) = &callee.value else {
+            continue;
+        };
+        let Some(construct) = classify_callee(path) else {
+            continue;
+        };
+        let name = pool_name(project, m, site);
+        match construct {
+            Construct::Engine {
+                is_async,
+                from_config,
+            } => {
+                let mut args = pool_args(eval, &ctx, &site.call);
+                let url = if from_config {
+                    config_engine_args(&mut args)
+                } else {
+                    args.get("url")
+                        .cloned()
+                        .or_else(|| args.positional.first().cloned())
+                };
+                let mut pool = engine_pool(eval, url, &args, is_async, name, &mut out.unresolved);
+                if pool.settings.prepared_statement_cache_size.is_none()
+                    && matches!(
+                        pool.driver.value,
+                        Some(poolcheck_core::facts::pool::Driver::Asyncpg)
+                    )
+                {
+                    pool.settings.prepared_statement_cache_size =
+                        Some(Sourced::tool_default(100, "SQLAlchemy"));
+                }
+                out.engines.push((pool, GroupKey::of(m, site)));
+            }
+            Construct::Driver(call) => {
+                let args = pool_args(eval, &ctx, &site.call);
+                let pool = drivers::driver_pool(call, &args, name, &mut out.unresolved);
+                out.engines.push((pool, GroupKey::of(m, site)));
+            }
+            Construct::UvicornRun => {
+                out.servers
+                    .push((uvicorn_run(eval, &ctx, &site.call), GroupKey::of(m, site)));
+            }
+            Construct::FlaskSqlAlchemy => {
+                let args = pool_args(eval, &ctx, &site.call);
+                if let Some(options) = args.get("engine_options") {
+                    out.flask_engine_options = Some(options.clone());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// What a Django process loads by name (see [`PythonProject::django_loaded_modules`]).
+fn django_loaded_modules(
+    eval: &Evaluator<'_, '_>,
+    selectors: &[usize],
+    candidates: &[usize],
+) -> Vec<usize> {
+    let project = eval.project();
+    let mut ignored = Vec::new();
+    let mut out = Vec::new();
+    for config in django::configurations_selected_by(eval, selectors, candidates, &mut ignored) {
+        out.push(config.module);
+        let urlconf = eval.module_value(config.module, "ROOT_URLCONF");
+        if let Some(Value::Str(name)) = &urlconf.value {
+            out.extend(project.entry_module(&name.text));
+        }
+        let apps = eval.module_value(config.module, "INSTALLED_APPS");
+        if let Some(Value::List(items)) = &apps.value {
+            for item in items {
+                let Some(Value::Str(app)) = &item.value else {
+                    continue;
+                };
+                // `shop.apps.ShopConfig` names a class in the package `shop`.
+                let name = app.text.split(".apps.").next().unwrap_or(&app.text);
+                if name == "django" || name.starts_with("django.") {
+                    continue;
+                }
+                out.extend(project.package_modules(name));
+            }
+        }
+    }
+    out
 }
 
 /// `./a/b` as `a/b`, so relative paths compare by their real components.
@@ -623,7 +780,7 @@ fn site_context(eval: &Evaluator<'_, '_>, module: usize, site: &CallSite) -> Eva
         let mut locals = eval.locals_from_callers(func).unwrap_or_default();
         locals.extend(eval.receiver_binding(func));
         if !locals.is_empty() {
-            ctx.locals = Some(std::rc::Rc::new(locals));
+            ctx.locals = Some(Rc::new(locals));
         }
     }
     ctx

@@ -42,6 +42,16 @@ pub struct PythonProject<'a> {
     /// Statements `x = f(...)` / `return f(...)`, by the callee's last name:
     /// where a function's arguments may come from. Built on first use.
     callers: OnceCell<HashMap<&'a str, Vec<Caller<'a>>>>,
+    /// Packages without a file of their own (`code.part0.sqlalchemy` when
+    /// only its submodules are files), by every dotted tail of their name
+    /// below the first component. Built on first use: an absolute import
+    /// that names no module looked through every module name before.
+    packages_by_tail: OnceCell<HashMap<String, String>>,
+    /// The modules each module's imports run, computed once per module:
+    /// every service's reachability walks the same import graph.
+    imports: Vec<OnceCell<Vec<usize>>>,
+    /// Whether some module imports Flask-SQLAlchemy.
+    uses_flask_sqlalchemy: OnceCell<bool>,
 }
 
 /// A statement that calls a function by name, and where it stands.
@@ -107,6 +117,7 @@ impl<'a> PythonProject<'a> {
             by_name.entry(entry.name.clone()).or_insert(index);
             by_path.entry(entry.path.as_path()).or_insert(index);
         }
+        let imports = entries.iter().map(|_| OnceCell::new()).collect();
         Self {
             root: root.to_path_buf(),
             modules: entries,
@@ -117,7 +128,55 @@ impl<'a> PythonProject<'a> {
             package_dirs: HashSet::new(),
             resolved: RefCell::new(HashMap::new()),
             callers: OnceCell::new(),
+            packages_by_tail: OnceCell::new(),
+            imports,
+            uses_flask_sqlalchemy: OnceCell::new(),
         }
+    }
+
+    /// True when some module imports `flask_sqlalchemy` (or below it).
+    pub fn uses_flask_sqlalchemy(&self) -> bool {
+        *self.uses_flask_sqlalchemy.get_or_init(|| {
+            self.modules.iter().any(|m| {
+                m.module.body.iter().any(|s| match &s.kind {
+                    StmtKind::Import(import) => {
+                        import.level == 0
+                            && (import.module == "flask_sqlalchemy"
+                                || import.module.starts_with("flask_sqlalchemy."))
+                    }
+                    _ => false,
+                })
+            })
+        })
+    }
+
+    /// The first package (in module order, then by position in the name)
+    /// whose full name ends with `.{tail}` and that holds a module below it.
+    fn package_with_tail(&self, tail: &str) -> Option<&str> {
+        self.packages_by_tail
+            .get_or_init(|| {
+                let mut index: HashMap<String, String> = HashMap::new();
+                let mut seen: HashSet<&str> = HashSet::new();
+                for m in &self.modules {
+                    let parts: Vec<&str> = m.name.split('.').collect();
+                    // Each package prefix `parts[..=last]` (a module lies
+                    // below it), its tails from the second component on.
+                    for last in 0..parts.len().saturating_sub(1) {
+                        let end = parts[..=last].iter().map(|p| p.len() + 1).sum::<usize>() - 1;
+                        let package = &m.name[..end];
+                        if !seen.insert(package) {
+                            continue;
+                        }
+                        for first in 1..=last {
+                            let tail = parts[first..=last].join(".");
+                            index.entry(tail).or_insert_with(|| package.to_owned());
+                        }
+                    }
+                }
+                index
+            })
+            .get(tail)
+            .map(String::as_str)
     }
 
     /// The dotted names of the repository's package directories, from the
@@ -295,14 +354,8 @@ impl<'a> PythonProject<'a> {
                 self.modules[index].name.clone()
             } else {
                 // A package without its own file: find its prefix via a child.
-                let suffix = format!(".{module}.");
-                self.modules
-                    .iter()
-                    .find_map(|m| {
-                        m.name
-                            .find(&suffix)
-                            .map(|at| m.name[..at + suffix.len() - 1].to_owned())
-                    })
+                self.package_with_tail(module)
+                    .map(str::to_owned)
                     .filter(|full| {
                         let prefix = &full[..full.len() - module.len() - 1];
                         !self.is_package_dir(prefix)
@@ -420,7 +473,11 @@ impl PythonProject<'_> {
     /// The modules this module's imports run (module level and inside
     /// functions, which run when the function is called), with the packages
     /// they sit in.
-    fn imports_of(&self, from: usize) -> Vec<usize> {
+    fn imports_of(&self, from: usize) -> &[usize] {
+        self.imports[from].get_or_init(|| self.resolve_imports_of(from))
+    }
+
+    fn resolve_imports_of(&self, from: usize) -> Vec<usize> {
         let module = self.module(from);
         let statements = module
             .body
@@ -481,15 +538,19 @@ impl PythonProject<'_> {
 
     /// The modules importing `starts` runs, `starts` included, in index order.
     pub fn reachable_from(&self, starts: &[usize]) -> Vec<usize> {
-        let mut seen = vec![false; self.len()];
+        // A walk over the edges reached, never over every module: each
+        // service of a large monorepo walks its own part of the graph.
+        let mut seen: HashSet<usize> = HashSet::new();
         let mut pending: Vec<usize> = starts.iter().copied().filter(|&m| m < self.len()).collect();
         while let Some(m) = pending.pop() {
-            if std::mem::replace(&mut seen[m], true) {
+            if !seen.insert(m) {
                 continue;
             }
-            pending.extend(self.imports_of(m).into_iter().filter(|&i| !seen[i]));
+            pending.extend(self.imports_of(m).iter().filter(|i| !seen.contains(i)));
         }
-        (0..self.len()).filter(|&m| seen[m]).collect()
+        let mut reached: Vec<usize> = seen.into_iter().collect();
+        reached.sort_unstable();
+        reached
     }
 
     /// Every module of the package `name` (its `__init__` and everything

@@ -3,6 +3,7 @@
 //! them alone, evaluate each service's pools with its own environment, and
 //! link every pool to what it connects to.
 
+use poolcheck_core::Code;
 use std::path::Path;
 
 use poolcheck_core::facts::config::DatabaseDecl;
@@ -75,7 +76,7 @@ impl Assembler<'_> {
                 apply_decl(&mut self.deployment.servers[0], decl);
             } else if let Some(loc) = &decl.location {
                 self.deployment.diagnostics.push(Diagnostic::new(
-                    "PC003",
+                    Code::PC003,
                     Severity::Error,
                     loc.clone(),
                     format!(

@@ -3,6 +3,7 @@
 //! the pools the code it runs opens with that environment. Which platform
 //! declared a group matters here only as precedence ([`DeclaredBy`]).
 
+use poolcheck_core::Code;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -11,7 +12,7 @@ use poolcheck_core::facts::process::{ServerInvocation, ServerKind, ServerSetting
 use poolcheck_core::{
     Diagnostic, Environment, FilePath, IntExpr, Location, Origin, Severity, Sourced, Span,
 };
-use poolcheck_extract::python::{GunicornConfig, PythonAnalysis, PythonProject};
+use poolcheck_extract::python::{Analyzer, GunicornConfig, PythonAnalysis, PythonProject};
 
 use super::{Concurrency, Deployment, LinkedPool, Service, TargetRef};
 use crate::declarations::{Declarations, DeclaredBy, ProcessGroup};
@@ -30,9 +31,9 @@ pub fn build(
     let mut found: Vec<&ProcessGroup> = declarations.process_groups.iter().collect();
     found.sort_by_key(|g| g.declared_by);
 
-    // Analyses by (environment, code the service runs).
+    // One evaluation of each module per environment, shared by the services.
+    let analyzer = Analyzer::new(project);
     let service_code = project.service_code();
-    let mut cache: Vec<(Environment, Scope, PythonAnalysis)> = Vec::new();
     let app_of = |f: &ProcessGroup| {
         f.invocation
             .settings
@@ -141,7 +142,14 @@ pub fn build(
         let scope = if let Some(paths) = paths {
             Scope::Paths(paths)
         } else {
-            match code_of(project, &f, &service, config_path.as_ref(), &service_code) {
+            match code_of(
+                &analyzer,
+                project,
+                &f,
+                &service,
+                config_path.as_ref(),
+                &service_code,
+            ) {
                 Ok((entry, scope)) => {
                     service.entry = Some(entry);
                     scope
@@ -155,8 +163,8 @@ pub fn build(
                 }
             }
         };
-        let analysis = analysis_for(project, &mut cache, &service.env, scope);
-        attach_pools(&mut service, analysis, deployment);
+        let analysis = analysis_for(&analyzer, &service.env, &scope);
+        attach_pools(&mut service, &analysis, deployment);
         if f.declared_by.is_standalone_config() {
             standalone.push(deployment.services.len());
         }
@@ -175,8 +183,8 @@ pub fn build(
             code: service_code.clone(),
             config: service_code.clone(),
         };
-        let analysis = analysis_for(project, &mut cache, project_env, scope);
-        attach_pools(&mut service, analysis, deployment);
+        let analysis = analysis_for(&analyzer, project_env, &scope);
+        attach_pools(&mut service, &analysis, deployment);
         deployment.services.push(service);
     }
 
@@ -191,7 +199,7 @@ pub fn build(
                 .collect();
             deployment.diagnostics.push(
                 Diagnostic::new(
-                    "PC003",
+                    Code::PC003,
                     Severity::Error,
                     location.clone(),
                     format!("`[services.{}]` matches no service", decl.name),
@@ -240,22 +248,14 @@ enum Scope {
     },
 }
 
-fn analysis_for<'c>(
-    project: &PythonProject<'_>,
-    cache: &'c mut Vec<(Environment, Scope, PythonAnalysis)>,
-    env: &Environment,
-    scope: Scope,
-) -> &'c PythonAnalysis {
-    let cached = cache.iter().position(|(e, s, _)| e == env && *s == scope);
-    let index = cached.unwrap_or_else(|| {
-        let analysis = match &scope {
-            Scope::Paths(paths) => project.analyze(env, Some(paths)),
-            Scope::Modules { code, config } => project.analyze_modules(env, code, config),
-        };
-        cache.push((env.clone(), scope, analysis));
-        cache.len() - 1
-    });
-    &cache[index].2
+/// The analysis of the code one service runs. The analyzer evaluates each
+/// module once per environment, so services that share code share its
+/// evaluation and each analysis only joins the modules' results.
+fn analysis_for(analyzer: &Analyzer<'_, '_>, env: &Environment, scope: &Scope) -> PythonAnalysis {
+    match scope {
+        Scope::Paths(paths) => analyzer.analyze(env, Some(paths)),
+        Scope::Modules { code, config } => analyzer.analyze_modules(env, code, config),
+    }
 }
 
 /// The entry point of a service (as written) and the code it runs: the
@@ -263,6 +263,7 @@ fn analysis_for<'c>(
 /// file, and for a Django process what Django loads by name. `Err` says why
 /// the entry point could not be resolved in the repository.
 fn code_of(
+    analyzer: &Analyzer<'_, '_>,
     project: &PythonProject<'_>,
     found: &ProcessGroup,
     service: &Service,
@@ -337,7 +338,7 @@ fn code_of(
     let flask = project.imports_package(&code, "flask")
         || project.imports_package(&code, "flask_sqlalchemy");
     if django {
-        starts.extend(project.django_loaded_modules(&service.env, service_code));
+        starts.extend(analyzer.django_loaded_modules(&service.env, &code, service_code));
         code = project.reachable_from(&starts);
     }
     let config = if django || flask {
@@ -702,7 +703,7 @@ fn make_service(
 
 fn unresolved_diagnostic(location: &Location, what: &str, reason: &str) -> Diagnostic {
     Diagnostic::new(
-        "PC004",
+        Code::PC004,
         Severity::Info,
         location.clone(),
         // No claim about which check was skipped: a budget with other known

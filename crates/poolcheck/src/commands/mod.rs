@@ -153,6 +153,18 @@ pub fn report_load(target: &Target, workspace: &Workspace) {
             workspace.visited,
             workspace.facts.len()
         );
+        if let Some(first) = workspace.installed_dirs.first() {
+            eprintln!(
+                "poolcheck: skipped {} directories of installed packages without reading them ({}{})",
+                workspace.installed_dirs.len(),
+                first.display(),
+                if workspace.installed_dirs.len() > 1 {
+                    ", …"
+                } else {
+                    ""
+                }
+            );
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! with a fix in a file whose path is not ASCII, an info, and an error whose
 //! message holds every character the formats must escape.
 
+use poolcheck_core::Code;
 use std::sync::Arc;
 
 use poolcheck_core::{Diagnostic, Edit, Fix, Location, Severity, SourceFile, Span};
@@ -67,13 +68,13 @@ pub fn diagnostics(sources: &Sources) -> Vec<Diagnostic> {
     let bouncer = get(PGBOUNCER_INI);
     vec![
         Diagnostic::new(
-            "PC004",
+            Code::PC004,
             Severity::Info,
             locate(&db, "DATABASE_URL"),
             "`DATABASE_URL` has no value here; the database is taken from poolcheck.toml",
         ),
         Diagnostic::new(
-            "PC101",
+            Code::PC101,
             Severity::Error,
             locate(&db, "pool_size=20"),
             "8 workers × (pool_size 20 + max_overflow 10) = 240 connections, over the 97 that max_connections allows",
@@ -83,7 +84,7 @@ pub fn diagnostics(sources: &Sources) -> Vec<Diagnostic> {
         .with_related(locate(&pg, "max_connections = 100"), "max_connections = 100")
         .with_help("lower pool_size to 9 or less, or put PgBouncer in front of the database"),
         Diagnostic::new(
-            "PC102",
+            Code::PC102,
             Severity::Warning,
             locate(&bouncer, "default_pool_size = 95"),
             "default_pool_size 95 leaves 2 of 97 usable connections free (2%, below the 10% headroom)",
@@ -96,7 +97,7 @@ pub fn diagnostics(sources: &Sources) -> Vec<Diagnostic> {
             }],
         )),
         Diagnostic::new(
-            "PC002",
+            Code::PC002,
             Severity::Error,
             locate(&pg, "half"),
             NASTY_MESSAGE,

@@ -211,7 +211,7 @@ mod tests {
         let db = sources.get(&fixture::DB_PY.into()).expect("fixture file");
         let start = db.text().find("create_engine(").expect("call");
         let d = Diagnostic::new(
-            "PC101",
+            poolcheck_core::Code::PC101,
             Severity::Warning,
             Location::new(db.path().clone(), Span::new(start, db.text().len() - 1)),
             "spans the call",

@@ -140,7 +140,7 @@ mod tests {
             .map(|&line| {
                 let span: Span = file.line_span(line).expect("line exists");
                 Diagnostic::new(
-                    "PC002",
+                    poolcheck_core::Code::PC002,
                     Severity::Error,
                     file.location(span),
                     "duplicate section `[pgbouncer]`",

@@ -58,7 +58,7 @@ mod tests {
         let file = Arc::new(SourceFile::new("app/db.py", text));
         let start = text.find(needle).expect("needle in text");
         let d = Diagnostic::new(
-            "PC101",
+            poolcheck_core::Code::PC101,
             Severity::Error,
             file.location(Span::new(start, start + needle.len())),
             "message",

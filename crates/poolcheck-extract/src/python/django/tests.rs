@@ -1063,3 +1063,45 @@ fn match_statement_selects_the_arm_of_the_environment() {
     assert!(analysis.unresolved.is_empty(), "{:?}", analysis.unresolved);
     assert!(analysis.pools.is_empty(), "{:#?}", analysis.pools);
 }
+
+/// A monorepo of Django services, each `wsgi.py` selecting its own settings:
+/// a service that runs one of them loads that settings module only, not one
+/// configuration per service of the repository.
+#[test]
+fn each_service_loads_the_settings_its_own_wsgi_selects() {
+    let wsgi = |name: &str| {
+        format!(
+            "import os\nfrom django.core.wsgi import get_wsgi_application\nos.environ.setdefault(\"DJANGO_SETTINGS_MODULE\", \"{name}.settings\")\napplication = get_wsgi_application()\n"
+        )
+    };
+    let settings = |size: u32| {
+        format!(
+            "DATABASES = {{\"default\": {{\"ENGINE\": \"django.db.backends.postgresql\", \"HOST\": \"db\", \"OPTIONS\": {{\"pool\": {{\"max_size\": {size}}}}}}}}}\n"
+        )
+    };
+    let (wsgi_a, wsgi_b) = (wsgi("svc_a"), wsgi("svc_b"));
+    let (settings_a, settings_b) = (settings(4), settings(9));
+    let repo = Repo::new(&[
+        ("svc_a/__init__.py", ""),
+        ("svc_a/settings.py", &settings_a),
+        ("svc_a/wsgi.py", &wsgi_a),
+        ("svc_b/__init__.py", ""),
+        ("svc_b/settings.py", &settings_b),
+        ("svc_b/wsgi.py", &wsgi_b),
+    ]);
+    let project = PythonProject::new(Path::new(""), repo.files.iter().map(|(p, _, m)| (p, m)));
+    let analyzer = crate::python::Analyzer::new(&project);
+    let all: Vec<usize> = (0..project.len()).collect();
+    let env = Environment::new();
+    for (service, settings) in [("svc_a", "svc_a.settings"), ("svc_b", "svc_b.settings")] {
+        let entry = project.index_of_name(&format!("{service}.wsgi")).unwrap();
+        let code = project.reachable_from(&[entry]);
+        let loaded = analyzer.django_loaded_modules(&env, &code, &all);
+        assert_eq!(loaded, [project.index_of_name(settings).unwrap()]);
+        let analysis = analyzer.analyze_modules(&env, &code, &all);
+        assert_eq!(names(&analysis), ["default"], "{service}");
+        assert_eq!(django(&analysis.pools[0]).settings_module, settings);
+    }
+    // The repository as a whole still has both configurations.
+    assert_eq!(repo.analyze(&env).pools.len(), 2);
+}
