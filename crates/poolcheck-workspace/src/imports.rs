@@ -38,7 +38,8 @@ pub fn imported_modules(
     };
     let mut pending: Vec<String> = starts
         .iter()
-        .flat_map(|f| imports_of(&workspace.root, f))
+        .filter_map(|f| f.python.as_ref())
+        .flat_map(|m| m.imported_modules().map(str::to_owned).collect::<Vec<_>>())
         .collect();
     // Django loads the module `DJANGO_SETTINGS_MODULE` names, which may hold no
     // trigger word (`prod.py` = `from .base import *` and `DEBUG = False`).
@@ -85,25 +86,14 @@ pub fn imported_modules(
             })
             .collect();
         for (_, facts) in &parsed {
-            pending.extend(imports_of(&workspace.root, facts));
+            if let Some(module) = &facts.python {
+                pending.extend(module.imported_modules().map(str::to_owned));
+            }
         }
         loaded.extend(parsed);
     }
     loaded.sort_by(|a, b| a.0.path().cmp(b.0.path()));
     loaded
-}
-
-/// The modules a Python file imports, relative imports resolved against
-/// its own name (`from .impl import *` in a package's `__init__`).
-fn imports_of(root: &Path, facts: &FileFacts) -> Vec<String> {
-    let Some(module) = &facts.python else {
-        return Vec::new();
-    };
-    let mut names: Vec<String> = module.imported_modules().map(str::to_owned).collect();
-    if let Some((name, is_package)) = python::project::module_name(root, facts.path.as_path()) {
-        names.extend(module.relative_imports(&name, is_package));
-    }
-    names
 }
 
 /// The repository's unread modules by dotted name, with every proper suffix

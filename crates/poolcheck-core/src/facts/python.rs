@@ -40,50 +40,6 @@ impl PythonModule {
             _ => None,
         })
     }
-
-    /// The absolute names of the modules this module's relative imports
-    /// (`from .impl import *`, `from . import engine`) may name, given its own
-    /// dotted name: a package's `__init__` star-importing its submodules
-    /// re-exports them, so they must be read too.
-    pub fn relative_imports(&self, name: &str, is_package: bool) -> Vec<String> {
-        let mut out = Vec::new();
-        for stmt in &self.body {
-            let StmtKind::Import(import) = &stmt.kind else {
-                continue;
-            };
-            if import.level == 0 {
-                continue;
-            }
-            let mut base: Vec<&str> = name.split('.').filter(|p| !p.is_empty()).collect();
-            if !is_package {
-                base.pop();
-            }
-            for _ in 1..import.level {
-                base.pop();
-            }
-            let mut full = base.join(".");
-            if !import.module.is_empty() {
-                if !full.is_empty() {
-                    full.push('.');
-                }
-                full.push_str(&import.module);
-            }
-            if let ImportKind::Names(names) = &import.kind {
-                // `from . import engine` may name the submodule `engine`.
-                for n in names {
-                    out.push(if full.is_empty() {
-                        n.name.clone()
-                    } else {
-                        format!("{full}.{}", n.name)
-                    });
-                }
-            }
-            if !full.is_empty() {
-                out.push(full);
-            }
-        }
-        out
-    }
 }
 
 /// A statement that binds or changes a name, with the branch arms it is in.

@@ -718,18 +718,15 @@ impl AliasReader<'_, '_, '_, '_> {
     ) -> Option<Sourced<String>> {
         let what = format!("ENGINE of Django alias `{alias}`");
         let Some(engine) = dict.get("ENGINE") else {
-            // Django gives an alias without ENGINE its dummy backend: written
-            // with settings but no ENGINE, it is no PostgreSQL database. An
-            // empty alias from a URL reader or an unresolved spread may still
-            // be one.
-            let reason = if !dict.unknown.is_empty() {
-                dict.unknown.join("; ")
-            } else if let (true, Origin::Computed { expr }) =
-                (dict.entries.is_empty(), &value.origin)
-            {
-                format!("the alias is empty: {expr}")
+            let reason = if dict.unknown.is_empty() {
+                match value.origin_phrase() {
+                    Some(phrase) if dict.entries.is_empty() => {
+                        format!("the alias is empty ({phrase})")
+                    }
+                    _ => "the alias has no ENGINE".to_owned(),
+                }
             } else {
-                return None;
+                dict.unknown.join("; ")
             };
             self.unresolved(Some(location.clone()), what, &reason);
             return None;

@@ -93,9 +93,6 @@ pub struct Evaluator<'p, 'a> {
     import_depth: Cell<u32>,
     /// Modules that run files with django-split-settings' `include()`.
     split_includers: std::cell::OnceCell<Vec<usize>>,
-    /// A function's parameters as its callers bind them, computed once (a
-    /// function under evaluation reads as having no callers, which ends cycles).
-    caller_locals: CallerLocalsMemo,
 }
 
 /// The statements of one scope that can bind or mutate a name, by name, in
@@ -184,7 +181,6 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             call_depth: Cell::new(0),
             import_depth: Cell::new(0),
             split_includers: std::cell::OnceCell::new(),
-            caller_locals: RefCell::new(HashMap::new()),
         }
     }
 
@@ -388,234 +384,13 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             let ctx = EvalCtx::at(module, ScopeKind::Module, func.span.start, Vec::new());
             return self.eval(default, &ctx);
         }
-        let callee = self.callee_name(module, func);
-        let file = self.project.path(module);
-        let reason = if self.project.callers_of(&callee).is_empty() {
+        unknown(
             format!(
-                "`{}` is a parameter of `{}()` ({file}), and no `x = {callee}(…)` or \
-                 `return {callee}(…)` in the repository passes it a value; give `{}` a default, \
-                 or pass a literal or an environment variable declared in [tool.poolcheck.env] \
-                 where `{callee}()` is called",
-                param.name, func.name, param.name
-            )
-        } else {
-            format!(
-                "`{}` is a parameter of `{}()` ({file}) and the calls of `{callee}()` in the \
-                 repository do not pass a value poolcheck can evaluate; pass a literal or an \
-                 environment variable declared in [tool.poolcheck.env] there",
+                "`{}` is a parameter of `{}()` and its callers are not followed",
                 param.name, func.name
-            )
-        };
-        unknown(reason, loc)
-    }
-
-    /// The name callers use for `func`: a class's name for its `__init__`.
-    fn callee_name(&self, module: usize, func: &FunctionDef) -> String {
-        match func.class {
-            Some(class) if func.name == "__init__" => self
-                .project
-                .module(module)
-                .classes
-                .get(class)
-                .map_or_else(|| func.name.clone(), |c| c.name.clone()),
-            _ => func.name.clone(),
-        }
-    }
-
-    /// The parameters of `func` bound from the statements of the repository
-    /// that call it (`x = f(...)`, `return f(...)`; a class's name for
-    /// `__init__`). With several callers, a parameter they pass different
-    /// values for holds each of them (a budget counts the largest).
-    pub fn locals_from_callers(&self, func: FuncRef) -> Option<HashMap<String, Sourced<Value>>> {
-        if let Some(known) = self.caller_locals.borrow().get(&func) {
-            return known.clone();
-        }
-        self.caller_locals.borrow_mut().insert(func, None);
-        let locals = self.bind_from_callers(func);
-        self.caller_locals.borrow_mut().insert(func, locals.clone());
-        locals
-    }
-
-    fn bind_from_callers(&self, func: FuncRef) -> Option<HashMap<String, Sourced<Value>>> {
-        let def = &self.project.module(func.module).functions[func.index];
-        let is_method = def.class.is_some() && !is_static(def);
-        let needs = def
-            .params
-            .iter()
-            .enumerate()
-            .any(|(i, _)| !(is_method && i == 0));
-        if !needs || self.call_depth.get() >= MAX_CALL_DEPTH {
-            return None;
-        }
-        let callee = self.callee_name(func.module, def);
-        let constructs = def.class.filter(|_| def.name == "__init__");
-        let mut bound: Vec<HashMap<String, Sourced<Value>>> = Vec::new();
-        // Callers may use an alias (`from .db import create_engine as _create`).
-        let mut names = vec![callee.clone()];
-        for m in 0..self.project.len() {
-            for stmt in &self.project.module(m).body {
-                if let StmtKind::Import(import) = &stmt.kind
-                    && let ImportKind::Names(imported) = &import.kind
-                {
-                    for n in imported {
-                        if n.name == callee
-                            && let Some(alias) = &n.alias
-                            && !names.contains(alias)
-                        {
-                            names.push(alias.clone());
-                        }
-                    }
-                }
-            }
-        }
-        let callers = names
-            .iter()
-            .flat_map(|n| self.project.callers_of(n).iter().copied());
-        for caller in callers {
-            let (m, scope, stmt) = (caller.module, caller.scope, caller.stmt);
-            let (StmtKind::Assign { value, .. } | StmtKind::Return { value: Some(value) }) =
-                &stmt.kind
-            else {
-                continue;
-            };
-            let value = super::project::called(value);
-            let ExprKind::Call {
-                func: called,
-                args,
-                keywords,
-            } = &value.kind
-            else {
-                continue;
-            };
-            // A test or a script calling the factory is no deployed process.
-            if (scope == ScopeKind::Function(func.index) && m == func.module)
-                || super::project::is_non_service_code(self.project.path(m))
-            {
-                continue;
-            }
-            let mut ctx = EvalCtx::at(m, scope, stmt.span.start, stmt.guards.clone());
-            if let ScopeKind::Function(f) = scope {
-                // A call inside a method: its `self`. The caller's own callers
-                // are not followed: that search multiplies with every level.
-                let caller = FuncRef {
-                    module: m,
-                    index: f,
-                };
-                if let Some((name, value)) = self.receiver_binding(caller) {
-                    ctx.locals = Some(Rc::new(HashMap::from([(name, value)])));
-                }
-            }
-            let resolved = self.eval(called, &ctx);
-            let matches = match (&resolved.value, constructs) {
-                (Some(Value::Function(f)), None) => *f == func,
-                (Some(Value::Class(c)), Some(class)) => {
-                    *c == ClassRef {
-                        module: func.module,
-                        index: class,
-                    }
-                }
-                _ => false,
-            };
-            if matches {
-                let loc = self.location(m, value.span);
-                self.call_depth.set(self.call_depth.get() + 1);
-                bound.push(self.bind_arguments(func, args, keywords, &ctx, &loc));
-                self.call_depth.set(self.call_depth.get() - 1);
-            }
-        }
-        match bound.len() {
-            0 => None,
-            1 => bound.pop(),
-            _ => Some(merge_callers(&callee, &bound)),
-        }
-    }
-
-    /// A method's first parameter: the instance (the class for a
-    /// `@classmethod`); nothing for a `@staticmethod` or a plain function.
-    pub fn receiver_binding(&self, func: FuncRef) -> Option<(String, Sourced<Value>)> {
-        let def = &self.project.module(func.module).functions[func.index];
-        let class = ClassRef {
-            module: func.module,
-            index: def.class?,
-        };
-        if is_static(def) {
-            return None;
-        }
-        let first = def.params.first()?;
-        let value = if def
-            .decorators
-            .iter()
-            .any(|d| d.last_name() == Some("classmethod"))
-        {
-            Value::Class(class)
-        } else {
-            Value::Instance(class)
-        };
-        Some((
-            first.name.clone(),
-            Sourced::with_origin(value, Origin::Literal, None),
-        ))
-    }
-
-    /// `self.attr = value` in a method of `class` or an ancestor, `__init__`
-    /// first: the value with `self` bound to the instance and `__init__`'s
-    /// parameters from the calls that build the class in the repository.
-    fn assigned_instance_attribute(&self, class: ClassRef, attr: &str) -> Option<Sourced<Value>> {
-        if self.call_depth.get() >= MAX_CALL_DEPTH {
-            return None;
-        }
-        let (order, _) = self.mro(class);
-        for c in &order {
-            let module = self.project.module(c.module);
-            let mut methods: Vec<(usize, &FunctionDef)> = module
-                .functions
-                .iter()
-                .enumerate()
-                .filter(|(_, f)| f.class == Some(c.index) && !is_static(f))
-                .collect();
-            methods.sort_by_key(|(_, f)| f.name != "__init__");
-            for (index, func) in methods {
-                let Some(receiver) = func.params.first() else {
-                    continue;
-                };
-                let Some((stmt, value)) = func.body.iter().rev().find_map(|s| match &s.kind {
-                    StmtKind::Assign { target, value, .. }
-                        if target.name == receiver.name
-                            && matches!(target.path.as_slice(), [Accessor::Attr(a)] if a == attr) =>
-                    {
-                        Some((s, value))
-                    }
-                    _ => None,
-                }) else {
-                    continue;
-                };
-                let func_ref = FuncRef {
-                    module: c.module,
-                    index,
-                };
-                let mut locals = if func.name == "__init__" && *c == class {
-                    self.locals_from_callers(func_ref).unwrap_or_default()
-                } else {
-                    HashMap::new()
-                };
-                locals.insert(
-                    receiver.name.clone(),
-                    Sourced::with_origin(Value::Instance(class), Origin::Literal, None),
-                );
-                let ctx = EvalCtx {
-                    module: c.module,
-                    scope: ScopeKind::Function(index),
-                    pos: stmt.span.start,
-                    guards: stmt.guards.clone(),
-                    locals: Some(Rc::new(locals)),
-                };
-                self.call_depth.set(self.call_depth.get() + 1);
-                let result = self.eval(value, &ctx);
-                self.call_depth.set(self.call_depth.get() - 1);
-                return Some(result);
-            }
-        }
-        None
+            ),
+            loc,
+        )
     }
 
     /// The bindings of `name` in the scope of `ctx` before `ctx.pos`, with
@@ -1281,37 +1056,10 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             Some(Value::Float(f)) => PyStr::known(format_float(*f)),
             Some(Value::Bool(b)) => PyStr::known(if *b { "True" } else { "False" }),
             Some(Value::None) => PyStr::known("None"),
-            Some(Value::OneOf(options)) => {
-                let mut reasons: Vec<&str> = Vec::new();
-                for reason in options.iter().filter_map(|o| o.unknown_reason()) {
-                    if !reasons.contains(&reason) {
-                        reasons.push(reason);
-                    }
-                }
-                PyStr::hole(if reasons.is_empty() {
-                    format!(
-                        "`{}` is {} depending on a condition poolcheck cannot decide",
-                        render(expr),
-                        value
-                            .value
-                            .as_ref()
-                            .map_or_else(String::new, Value::describe)
-                    )
-                } else {
-                    reasons.join("; ")
-                })
-            }
-            Some(other) => PyStr::hole(format!(
-                "`{}` is {}, not a string",
-                render(expr),
-                other.describe()
+            _ => PyStr::hole(value.unknown_reason().map_or_else(
+                || format!("`{}` is not a string", render(expr)),
+                str::to_owned,
             )),
-            None => PyStr::hole(
-                value
-                    .unknown_reason()
-                    .unwrap_or("the value is not known")
-                    .to_owned(),
-            ),
         }
     }
 
@@ -1551,11 +1299,6 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             {
                 self.env_lookup(&name.text, None, true, loc)
             }
-            (Some(Value::External(path)), Some(Value::Str(name)))
-                if is_flask_config(path) && name.is_complete() =>
-            {
-                self.flask_config(&name.text, None, loc)
-            }
             (Some(Value::Dict(dict)), Some(k)) => match dict_key(k) {
                 Some(k) => dict.get(&k).cloned().unwrap_or_else(|| {
                     let reason = if dict.unknown.is_empty() {
@@ -1690,9 +1433,6 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                 );
             }
         }
-        if let Some(v) = self.assigned_instance_attribute(class, attr) {
-            return v;
-        }
         self.class_attribute(class, attr).unwrap_or_else(|| {
             unknown(
                 format!(
@@ -1726,21 +1466,6 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                 method,
                 Some(self.location(ctx.module, func.span)),
             );
-            // `settings.method(…)`: the method's `self` is the receiver.
-            if let (Some(Value::Function(f)), Some(Value::Instance(_))) =
-                (&callee.value, &receiver.value)
-                && self.call_depth.get() < MAX_CALL_DEPTH
-            {
-                let def = &self.project.module(f.module).functions[f.index];
-                if let (Some(_), Some(first)) = (def.class, def.params.first())
-                    && !is_static(def)
-                {
-                    let loc = self.location(ctx.module, expr.span);
-                    let mut locals = self.bind_arguments(*f, args, keywords, ctx, &loc);
-                    locals.insert(first.name.clone(), receiver.clone());
-                    return self.function_result(*f, locals, Some(loc));
-                }
-            }
             return self.call_value(&callee, expr, func, args, keywords, ctx);
         }
         let callee = self.eval(func, ctx);
@@ -1775,17 +1500,6 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                 Sourced::computed(Value::Instance(*class), render(expr), Some(loc))
             }
             Some(Value::Function(f)) => self.call_function(*f, args, keywords, ctx, loc),
-            // A callee that depends on a condition: each alternative's result.
-            Some(Value::OneOf(options)) => Sourced::with_origin(
-                Value::OneOf(
-                    options
-                        .iter()
-                        .map(|o| self.call_value(o, expr, func, args, keywords, ctx))
-                        .collect(),
-                ),
-                callee.origin.clone(),
-                Some(loc),
-            ),
             Some(other) => unknown(
                 format!(
                     "calling `{}` is not evaluated: it is {}",
@@ -2232,24 +1946,6 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                 render(expr),
                 Some(loc),
             ),
-            "sys.modules.get" => unknown(
-                "the module holding this value is looked up in `sys.modules` at run time (a \
-                 configuration module the deployment provides), which poolcheck does not \
-                 follow; declare the database with `[databases.<name>] hosts` and the values \
-                 the code reads in [tool.poolcheck.env]",
-                Some(loc),
-            ),
-            "flask.Flask" => Sourced::computed(
-                Value::External("flask.Flask()".into()),
-                render(expr),
-                Some(loc),
-            ),
-            _ if path.strip_suffix(".get").is_some_and(is_flask_config) => {
-                let Some(key) = var_name(positional.first()) else {
-                    return unknown("the Flask config key is not known", Some(loc));
-                };
-                self.flask_config(&key, positional.get(1).cloned(), Some(loc))
-            }
             "decouple.config"
             | "environ.Env()"
             | "environs.Env()"
@@ -2290,7 +1986,7 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                 || path.ends_with("Env().str")
                 || path.ends_with("Env().get_value") =>
             {
-                let Some(var) = var_name(arg(0, "var").or(kw("name"))) else {
+                let Some(var) = var_name(arg(0, "var")) else {
                     return unknown("the environment variable's name is not known", Some(loc));
                 };
                 let default = kw("default").or(positional.get(1)).cloned();
@@ -2306,17 +2002,7 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                 };
                 database_dict(url.as_ref(), &named, "dj-database-url", loc)
             }
-            _ if path.ends_with("Env().url") || path.ends_with("Env().path") => {
-                let Some(var) = var_name(arg(0, "var").or(kw("name"))) else {
-                    return unknown("the environment variable's name is not known", Some(loc));
-                };
-                let default = kw("default").or(positional.get(1)).cloned();
-                self.env_lookup(&var, default, true, Some(loc))
-            }
-            _ if path.ends_with("Env().db")
-                || path.ends_with("Env().db_url")
-                || path.ends_with("Env().dj_db_url") =>
-            {
+            _ if path.ends_with("Env().db") || path.ends_with("Env().db_url") => {
                 let var = var_name(arg(0, "var")).unwrap_or_else(|| "DATABASE_URL".to_owned());
                 let url = self.env_lookup(
                     &var,
@@ -2398,128 +2084,6 @@ impl<'p, 'a> Evaluator<'p, 'a> {
         }
     }
 
-    /// A key of the Flask app's configuration (`app.config["K"]`,
-    /// `current_app.config.get("K", default)`), as the repository sets it:
-    /// `app.config["K"] = v`, `app.config.update(K=v)`, a config class's
-    /// attribute (a production one first) or a config module's binding.
-    fn flask_config(
-        &self,
-        key: &str,
-        default: Option<Sourced<Value>>,
-        loc: Option<Location>,
-    ) -> Sourced<Value> {
-        if self.call_depth.get() >= MAX_CALL_DEPTH {
-            return unknown(
-                format!("the Flask config key `{key}` is computed too deeply to follow"),
-                loc,
-            );
-        }
-        self.call_depth.set(self.call_depth.get() + 1);
-        let found = self.flask_config_assignment(key);
-        self.call_depth.set(self.call_depth.get() - 1);
-        if let Some(v) = found {
-            return v;
-        }
-        match default {
-            Some(d) => d,
-            None => unknown(
-                format!(
-                    "`{key}` is read from the Flask app's config, and nothing in the repository \
-                     sets it (poolcheck reads `app.config[\"{key}\"] = …`, `app.config.update()`, \
-                     config classes and config modules); set `{key}` in the app's config, or \
-                     declare the value the deployment uses in [tool.poolcheck.env] when the app \
-                     reads it from the environment"
-                ),
-                loc,
-            ),
-        }
-    }
-
-    fn flask_config_assignment(&self, key: &str) -> Option<Sourced<Value>> {
-        let is_key = |e: &Expr| matches!(&e.kind, ExprKind::Str(k) if k == key);
-        let mut classes: Vec<(ClassRef, String)> = Vec::new();
-        let mut modules: Vec<usize> = Vec::new();
-        for m in 0..self.project.len() {
-            if self.project.path(m).is_python_test() {
-                continue;
-            }
-            let module = self.project.module(m);
-            let scopes = std::iter::once((ScopeKind::Module, module.body.as_slice())).chain(
-                module
-                    .functions
-                    .iter()
-                    .enumerate()
-                    .map(|(i, f)| (ScopeKind::Function(i), f.body.as_slice())),
-            );
-            for (scope, body) in scopes {
-                for stmt in body {
-                    let ctx = EvalCtx::at(m, scope, stmt.span.start, stmt.guards.clone());
-                    match &stmt.kind {
-                        StmtKind::Assign { target, value, .. } => {
-                            if let [Accessor::Attr(attr), Accessor::Key(k)] = target.path.as_slice()
-                                && attr == "config"
-                                && is_key(k)
-                            {
-                                return Some(self.eval(value, &ctx));
-                            }
-                            if scope == ScopeKind::Module
-                                && target.path.is_empty()
-                                && target.name == key
-                            {
-                                modules.push(m);
-                            }
-                        }
-                        StmtKind::Update { target, value, .. } if matches!(target.path.as_slice(), [Accessor::Attr(a)] if a == "config") => {
-                            if let Some(Value::Dict(d)) = self.eval(value, &ctx).value
-                                && let Some(v) = d.get(key)
-                            {
-                                return Some(v.clone());
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            for (index, class) in module.classes.iter().enumerate() {
-                let sets = class.body.iter().any(|s| {
-                    matches!(&s.kind, StmtKind::Assign { target, .. }
-                        if target.path.is_empty() && target.name == key)
-                });
-                if sets {
-                    classes.push((
-                        ClassRef { module: m, index },
-                        class.name.to_ascii_lowercase(),
-                    ));
-                }
-            }
-        }
-        // A production config class first, then one that is not for tests
-        // or development, then any.
-        let rank = |name: &str| {
-            if name.contains("prod") {
-                0
-            } else if ["test", "dev", "local", "debug"]
-                .iter()
-                .any(|w| name.contains(w))
-            {
-                2
-            } else {
-                1
-            }
-        };
-        classes.sort_by_key(|(_, name)| rank(name));
-        if let Some((class, _)) = classes.first() {
-            return self.class_attribute(*class, key);
-        }
-        modules
-            .into_iter()
-            .find(|&m| {
-                let name = &self.project.entry(m).name;
-                name.contains("config") || name.contains("settings")
-            })
-            .map(|m| self.module_value(m, key))
-    }
-
     /// `os.environ.get(var, default)` and friends.
     pub fn env_lookup(
         &self,
@@ -2596,84 +2160,6 @@ fn default_required(path: &str, named: &[(String, Sourced<Value>)]) -> bool {
     // no default is given.
     let _ = path;
     !named.iter().any(|(n, _)| n == "default")
-}
-
-type CallerLocalsMemo = RefCell<HashMap<FuncRef, Option<HashMap<String, Sourced<Value>>>>>;
-
-/// Marks the provenance of a parameter that several calls pass different
-/// values for, so that the largest keeps the list of all of them.
-pub const CALLERS_PHRASE: &str = "of the values the calls of";
-
-/// One set of parameters from several calls: equal values stay one value,
-/// different ones become alternatives that each name every caller's value.
-fn merge_callers(
-    callee: &str,
-    bound: &[HashMap<String, Sourced<Value>>],
-) -> HashMap<String, Sourced<Value>> {
-    let mut merged = HashMap::new();
-    let names: Vec<String> = bound[0].keys().cloned().collect();
-    for name in names {
-        let values: Vec<Sourced<Value>> =
-            bound.iter().filter_map(|b| b.get(&name).cloned()).collect();
-        let first = values[0].clone();
-        if values
-            .iter()
-            .all(|v| v.value == first.value && v.is_known())
-        {
-            merged.insert(name, first);
-            continue;
-        }
-        let mut shown: Vec<String> = Vec::new();
-        for v in &values {
-            let text = v
-                .value
-                .as_ref()
-                .map_or_else(|| "an unknown value".to_owned(), Value::describe);
-            if !shown.contains(&text) {
-                shown.push(text);
-            }
-        }
-        let all = shown.join(", ");
-        let options = values
-            .into_iter()
-            .map(|v| match &v.value {
-                Some(value) => Sourced::with_origin(
-                    value.clone(),
-                    Origin::Computed {
-                        expr: format!(
-                            "{} {CALLERS_PHRASE} `{callee}()` pass for `{name}` ({all})",
-                            value.describe()
-                        ),
-                    },
-                    v.location.clone(),
-                ),
-                None => v,
-            })
-            .collect();
-        merged.insert(
-            name.clone(),
-            Sourced::with_origin(
-                Value::OneOf(options),
-                Origin::Computed {
-                    expr: format!("the calls of `{callee}()` pass for `{name}` {all}"),
-                },
-                None,
-            ),
-        );
-    }
-    merged
-}
-
-/// The configuration mapping of a Flask app: `flask.current_app.config`,
-/// `flask.Flask().config`.
-fn is_flask_config(path: &str) -> bool {
-    path == "flask.current_app.config" || path.ends_with("Flask().config")
-}
-
-fn is_static(def: &FunctionDef) -> bool {
-    def.decorators
-        .iter()
-        .any(|d| d.last_name() == Some("staticmethod"))
 }
 
 fn strip_shared<'g>(guards: &'g [Guard], shared: &[Guard]) -> &'g [Guard] {
@@ -3014,17 +2500,10 @@ fn database_dict(
             }
         }
         Some(Value::None) => {
-            // No URL: dj-database-url returns an empty configuration. Say
-            // which variable the deployment sets, so it can be declared.
-            let unset = match url.map(|u| &u.origin) {
-                Some(Origin::EnvDefault { var }) => format!(
-                    ": ${var} has no value here; declare the URL the deployment sets in [tool.poolcheck.env]"
-                ),
-                _ => String::new(),
-            };
+            // No URL: dj-database-url returns an empty configuration.
             return Sourced::computed(
                 Value::Dict(dict),
-                format!("{tool} without a URL{unset}"),
+                format!("{tool} without a URL"),
                 Some(loc),
             );
         }

@@ -32,7 +32,7 @@ use std::rc::Rc;
 
 use poolcheck_core::facts::pool::{ClientPool, EventSql, PoolCap, PoolKind};
 use poolcheck_core::facts::process::{ServerInvocation, ServerKind, ServerSettings};
-use poolcheck_core::facts::python::{Arg, CallSite, Expr, ExprKind, ImportTimeKind};
+use poolcheck_core::facts::python::{Arg, CallSite, Expr, ExprKind, ImportTimeKind, StmtKind};
 use poolcheck_core::facts::{FileFacts, PythonModule};
 use poolcheck_core::{
     Diagnostic, Environment, FilePath, Location, Severity, SourceFile, Sourced, Span,
@@ -410,7 +410,6 @@ impl<'p, 'a> Analyzer<'p, 'a> {
                 .filter(|u| !said.contains(&(u.location.clone(), u.what.clone())))
                 .cloned(),
         );
-        merge_same_cause(&mut analysis.unresolved);
         attach_event_handlers(eval, modules, &mut analysis);
         for &m in modules {
             for activity in &self.project.module(m).import_time {
@@ -765,9 +764,8 @@ fn pool_name(project: &PythonProject<'_>, module: usize, site: &CallSite) -> Str
     site.callee_name.clone()
 }
 
-/// The evaluation context of a call site: in a function, its parameters
-/// are bound from the calls in the repository, and a method's `self` is an
-/// instance of its class.
+/// The evaluation context of a call site, with the function's parameters
+/// bound from its only caller when there is exactly one.
 fn site_context(eval: &Evaluator<'_, '_>, module: usize, site: &CallSite) -> EvalCtx {
     let scope = match (site.function, site.class) {
         (Some(f), _) => ScopeKind::Function(f),
@@ -775,46 +773,53 @@ fn site_context(eval: &Evaluator<'_, '_>, module: usize, site: &CallSite) -> Eva
         _ => ScopeKind::Module,
     };
     let mut ctx = EvalCtx::at(module, scope, site.call.span.start, site.guards.clone());
-    if let Some(f) = site.function {
-        let func = FuncRef { module, index: f };
-        let mut locals = eval.locals_from_callers(func).unwrap_or_default();
-        locals.extend(eval.receiver_binding(func));
-        if !locals.is_empty() {
-            ctx.locals = Some(Rc::new(locals));
-        }
+    if let Some(f) = site.function
+        && let Some(locals) = caller_locals(eval, FuncRef { module, index: f })
+    {
+        ctx.locals = Some(Rc::new(locals));
     }
     ctx
 }
 
-/// One finding per root cause: values that are unknown for the same reason
-/// at the same place (two engines built from one unresolved URL) are one
-/// entry that names them all.
-fn merge_same_cause(unresolved: &mut Vec<Unresolved>) {
-    let mut merged: Vec<(Unresolved, Vec<String>)> = Vec::new();
-    for u in unresolved.drain(..) {
-        if let Some((_, whats)) = merged
-            .iter_mut()
-            .find(|(m, _)| m.location == u.location && m.reason == u.reason)
-        {
-            if !whats.contains(&u.what) {
-                whats.push(u.what);
-            }
-        } else {
-            let what = u.what.clone();
-            merged.push((u, vec![what]));
+fn caller_locals(
+    eval: &Evaluator<'_, '_>,
+    func: FuncRef,
+) -> Option<HashMap<String, Sourced<Value>>> {
+    let project = eval.project();
+    let def = &project.module(func.module).functions[func.index];
+    let needs = def
+        .params
+        .iter()
+        .enumerate()
+        .any(|(i, p)| !(def.class.is_some() && i == 0) && p.name != "self");
+    if !needs {
+        return None;
+    }
+    for caller in project.callers_of(&def.name) {
+        let (m, scope, stmt) = (caller.module, caller.scope, caller.stmt);
+        let (StmtKind::Assign { value, .. } | StmtKind::Return { value: Some(value) }) = &stmt.kind
+        else {
+            continue;
+        };
+        let ExprKind::Call {
+            func: callee,
+            args,
+            keywords,
+        } = &value.kind
+        else {
+            continue;
+        };
+        if scope == ScopeKind::Function(func.index) && m == func.module {
+            continue;
+        }
+        let ctx = EvalCtx::at(m, scope, stmt.span.start, stmt.guards.clone());
+        let resolved = eval.eval(callee, &ctx);
+        if resolved.value == Some(Value::Function(func)) {
+            let loc = eval.location(m, value.span);
+            return Some(eval.bind_arguments(func, args, keywords, &ctx, &loc));
         }
     }
-    *unresolved = merged
-        .into_iter()
-        .map(|(mut u, whats)| {
-            if let [init @ .., last] = whats.as_slice()
-                && !init.is_empty()
-            {
-                u.what = format!("{} and {last}", init.join(", "));
-            }
-            u
-        })
-        .collect();
+    None
 }
 
 /// Evaluates a constructor call's arguments, keeping where each keyword is written.

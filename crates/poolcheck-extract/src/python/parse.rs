@@ -542,27 +542,9 @@ impl<'s> Builder<'s> {
                     }
                     _ => None,
                 };
-                // `a, b = f()` unpacks by position: `b` is `f()[1]`, which
-                // the evaluator follows into `f`'s returned tuple.
-                let starred = parts.iter().any(|p| p.kind() == "list_splat_pattern");
                 for (index, part) in parts.into_iter().enumerate() {
                     let item = values.as_ref().map_or_else(
-                        || {
-                            if starred {
-                                Expr::new(ExprKind::Other("unpacking".into()), value.span)
-                            } else {
-                                Expr::new(
-                                    ExprKind::Subscript(
-                                        Box::new(value.clone()),
-                                        Box::new(Expr::new(
-                                            ExprKind::Int(index as i64),
-                                            value.span,
-                                        )),
-                                    ),
-                                    value.span,
-                                )
-                            }
-                        },
+                        || Expr::new(ExprKind::Other("unpacking".into()), value.span),
                         |values| values[index].clone(),
                     );
                     self.bind_pattern(part, &item, None, scope, span, depth + 1);

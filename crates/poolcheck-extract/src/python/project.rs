@@ -6,7 +6,7 @@ use std::path::{Component, Path, PathBuf};
 
 use poolcheck_core::FilePath;
 use poolcheck_core::facts::PythonModule;
-use poolcheck_core::facts::python::{Arg, Expr, ExprKind, ImportKind, Stmt, StmtKind};
+use poolcheck_core::facts::python::{Arg, ExprKind, ImportKind, Stmt, StmtKind};
 
 use super::eval::ScopeKind;
 
@@ -208,7 +208,7 @@ impl<'a> PythonProject<'a> {
                         else {
                             continue;
                         };
-                        let ExprKind::Call { func: callee, .. } = &called(value).kind else {
+                        let ExprKind::Call { func: callee, .. } = &value.kind else {
                             continue;
                         };
                         if let Some(last) = callee.last_name() {
@@ -385,15 +385,6 @@ impl<'a> PythonProject<'a> {
             name.push_str(module);
         }
         name
-    }
-}
-
-/// The call an assigned value makes: `f(...)`, or `f(...)[i]` when a
-/// tuple is unpacked (`session, engine = f(...)`).
-pub fn called(value: &Expr) -> &Expr {
-    match &value.kind {
-        ExprKind::Subscript(base, _) if matches!(base.kind, ExprKind::Call { .. }) => base,
-        _ => value,
     }
 }
 

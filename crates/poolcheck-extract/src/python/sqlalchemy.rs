@@ -200,24 +200,6 @@ fn pick_url(
     }
     match &url.value {
         Some(Value::Str(s)) => (Some(parse_db_url(s)), url.clone()),
-        Some(Value::None) => (
-            None,
-            Sourced::unknown(
-                match &url.origin {
-                    Origin::EnvDefault { var } => format!(
-                        "the URL is None because ${var} has no value here: declare the URL the \
-                         deployment sets in [tool.poolcheck.env]"
-                    ),
-                    _ => "the URL evaluates to None here, the value the code has before the \
-                          deployment configures it (poolcheck does not follow a value assigned \
-                          later, such as an attribute set on the settings object after it is \
-                          built); declare the server with `[databases.<name>] hosts` or suppress \
-                          this line"
-                        .to_owned(),
-                },
-                url.location.clone(),
-            ),
-        ),
         Some(other) => (
             None,
             Sourced::unknown(
@@ -442,9 +424,6 @@ pub fn sourced_int(v: &Sourced<Value>) -> Sourced<IntExpr> {
             || Sourced::unknown("no branch has a value", v.location.clone()),
             |b| Sourced {
                 origin: match b.origin {
-                    Origin::Computed { expr } if expr.contains(super::eval::CALLERS_PHRASE) => {
-                        Origin::Computed { expr }
-                    }
                     Origin::Computed { expr } => Origin::Computed {
                         expr: format!("{expr} (the largest of several branches)"),
                     },

@@ -6,7 +6,7 @@ use std::path::Path;
 use poolcheck_core::facts::pool::{
     ClientPool, Driver, PoolCap, PoolKind, SettingSource, StartupVia,
 };
-use poolcheck_core::facts::python::{ImportTimeKind, StmtKind};
+use poolcheck_core::facts::python::ImportTimeKind;
 use poolcheck_core::facts::{FileFacts, FileKind};
 use poolcheck_core::{EnvVar, Environment, FilePath, IntExpr, Origin, SourceFile, Sourced};
 

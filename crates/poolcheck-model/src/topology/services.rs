@@ -706,9 +706,7 @@ fn unresolved_diagnostic(location: &Location, what: &str, reason: &str) -> Diagn
         Code::PC004,
         Severity::Info,
         location.clone(),
-        // No claim about which check was skipped: a budget with other known
-        // terms may still be checked, and a default may stand in.
-        format!("{what} is unknown: {reason}"),
+        format!("{what} is unknown, so the budget checks that need it were skipped: {reason}"),
     )
 }
 

@@ -18,8 +18,7 @@ pub static RULE: Rule = Rule {
         fix: FixAvailability::None,
         what_it_does: "Reports settings that a budget or pitfall check needed but whose value \
 poolcheck cannot know: an environment variable with no default and no declared value, or an \
-expression it does not evaluate. It says what could not be evaluated, why, and what to declare \
-or where to pass the value; values unknown for one reason at one place are one finding.",
+expression it does not evaluate. It says which check was skipped and what to declare.",
         why: "poolcheck never guesses. A budget computed from a guessed worker count would be \
 wrong in either direction; skipping silently would hide the overrun.",
         example: "```python\n# gunicorn.conf.py\nworkers = int(os.environ[\"WEB_CONCURRENCY\"])\n```",

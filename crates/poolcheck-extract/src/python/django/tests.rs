@@ -747,7 +747,7 @@ DATABASES = {
             ),
             (
                 "ENGINE of Django alias `url`",
-                "the alias is empty: dj-database-url without a URL: $DATABASE_URL has no value here; declare the URL the deployment sets in [tool.poolcheck.env]"
+                "the alias is empty (= dj-database-url without a URL)"
             ),
         ]
     );
