@@ -204,8 +204,19 @@ pub fn extract(file: &SourceFile, facts: &mut FileFacts) {
         };
         if let Some(entry) = get("numprocs") {
             let span = Span::new(entry.offsets[0], *entry.offsets.last().unwrap_or(&0));
-            match entry.value.trim().parse::<i64>() {
+            let value = entry.value.trim();
+            match value.parse::<i64>() {
                 Ok(count) if count >= 1 => program.numprocs = Some((count, file.location(span))),
+                // supervisord expands `%(ENV_X)s` here from its own environment
+                // when it starts, so the value is valid but not known here.
+                _ if value.contains("%(") => facts.diagnostics.push(Diagnostic::new(
+                    Code::PC004,
+                    Severity::Info,
+                    file.location(span),
+                    format!(
+                        "supervisord expands `numprocs = {value}` from its environment when it starts, which poolcheck does not read, so `[program:{name}]` is counted as 1 process"
+                    ),
+                )),
                 _ => facts.diagnostics.push(Diagnostic::new(
                     Code::PC002,
                     Severity::Error,
@@ -319,6 +330,25 @@ mod tests {
         assert_eq!(concurrency.value, Some(IntExpr::Const(4)));
         let at = concurrency.location.as_ref().expect("location").span;
         assert_eq!(&text[at.start as usize..at.end as usize], "4");
+    }
+
+    #[test]
+    fn a_numprocs_from_the_environment_is_not_an_error() {
+        let facts = run("[program:worker]\ncommand=rq worker\nnumprocs=%(ENV_WORKERS_COUNT)s\n");
+        assert_eq!(facts.diagnostics.len(), 1, "{:?}", facts.diagnostics);
+        let finding = &facts.diagnostics[0];
+        assert_eq!(finding.code, "PC004");
+        assert_eq!(finding.severity, Severity::Info);
+        assert!(
+            finding
+                .message
+                .contains("`numprocs = %(ENV_WORKERS_COUNT)s`")
+                && finding
+                    .message
+                    .contains("`[program:worker]` is counted as 1 process"),
+            "{}",
+            finding.message
+        );
     }
 
     #[test]
