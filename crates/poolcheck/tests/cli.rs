@@ -306,3 +306,33 @@ fn counts_too_large_for_64_bits_are_reported_not_wrapped() {
     let budget = budget_json(root);
     assert_eq!(budget["databases"][0]["demand"], serde_json::Value::Null);
 }
+
+/// A service with thousands of pools has a formula longer than any column
+/// can be padded to: the human budget prints it whole, aligned as far as
+/// the column allows, and does not crash.
+#[test]
+fn a_formula_of_thousands_of_pools_prints_without_padding_to_its_length() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path();
+    std::fs::create_dir(root.join("app")).expect("mkdir");
+    let mut module = String::from("from sqlalchemy import create_engine\n");
+    for i in 0..4000 {
+        module.push_str(&format!(
+            "engine_{i} = create_engine(\"postgresql://u@db/x\", pool_size=1, max_overflow=0)\n"
+        ));
+    }
+    std::fs::write(root.join("app/db.py"), module).expect("write");
+    let out = poolcheck(root, &["budget"]);
+    let text = stdout(&out);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let demand_line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("demand"))
+        .unwrap_or_else(|| panic!("no demand line: {}", &text[..text.len().min(2000)]));
+    assert!(demand_line.contains("4000 /"), "{demand_line}");
+    assert!(demand_line.len() < 300, "{demand_line}");
+}

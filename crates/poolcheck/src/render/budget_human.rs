@@ -6,6 +6,11 @@ use poolcheck_rules::sources::Sources;
 use poolcheck_rules::topology::Deployment;
 use poolcheck_rules::topology::budget::{Budget, Count};
 
+/// Columns are padded to their widest cell up to this many characters: a
+/// formula of thousands of terms (a monorepo's every pool) runs past its
+/// column instead of padding every row to its length (and beyond the widths
+/// `format!` accepts, which panicked).
+const WIDEST_COLUMN: usize = 120;
 const BAR_WIDTH: usize = 50;
 /// One fill per contributor, cycled; free slots are dots.
 const FILLS: [char; 4] = ['█', '▓', '▒', '░'];
@@ -67,13 +72,13 @@ pub fn render(deployment: &Deployment, budget: &Budget, sources: &Sources, color
             .map(|r| r[0].chars().count())
             .max()
             .unwrap_or(0)
-            .max(11);
+            .clamp(11, WIDEST_COLUMN);
         let w1 = rows
             .iter()
             .map(|r| r[1].chars().count())
             .max()
             .unwrap_or(0)
-            .max(7);
+            .clamp(7, WIDEST_COLUMN);
         let _ = writeln!(
             out,
             "  {:<w0$}  {:<w1$}  CONNECTIONS",
