@@ -103,6 +103,19 @@ pub fn classify_text(path: &Path, text: &str) -> Option<FileKind> {
         .admit(kind, path, text)
 }
 
+/// True for a Python file discovery admits only for the values it may hold
+/// (a configuration package's module, a re-exporting `__init__.py`): it
+/// holds no trigger word, so it starts nothing, and is read for its imports
+/// until evaluation needs its names.
+pub fn holds_values_only(path: &Path, text: &str) -> bool {
+    static PREFILTER: std::sync::OnceLock<Prefilter> = std::sync::OnceLock::new();
+    !is_gunicorn_config(path)
+        && !PREFILTER
+            .get_or_init(Prefilter::new)
+            .python
+            .is_match(text.as_bytes())
+}
+
 /// Decides from the file name alone whether poolcheck may read a file.
 pub fn classify(path: &Path) -> Option<FileKind> {
     let name = path.file_name()?.to_str()?;

@@ -3,10 +3,12 @@
 //! the modules `DJANGO_SETTINGS_MODULE` names: read so that imports resolve,
 //! and kept in the workspace so their locations print and fixes apply.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use poolcheck_core::facts::PythonModule;
+use poolcheck_core::facts::python::{Import, ImportKind, StmtKind, UnparsedModule};
 use poolcheck_core::{FileFacts, FileKind, FilePath, SourceFile};
 use poolcheck_extract::python;
 use rayon::prelude::*;
@@ -38,8 +40,14 @@ pub fn imported_modules(
     };
     let mut pending: Vec<String> = starts
         .iter()
-        .filter_map(|f| f.python.as_ref())
-        .flat_map(|m| m.imported_modules().map(str::to_owned).collect::<Vec<_>>())
+        .flat_map(|f| {
+            let parsed = f.python.iter().flat_map(module_level_imports);
+            let unparsed = f.python_unparsed.iter().flat_map(|m| m.imports.iter());
+            parsed
+                .chain(unparsed)
+                .flat_map(import_candidates)
+                .collect::<Vec<_>>()
+        })
         .collect();
     // Django loads the module `DJANGO_SETTINGS_MODULE` names, which may hold no
     // trigger word (`prod.py` = `from .base import *` and `DEBUG = False`).
@@ -55,45 +63,106 @@ pub fn imported_modules(
         settings_names.extend(deployment_entry_names(workspace));
     }
     let mut modules = ModuleIndex::new(by_name);
+    // Modules named by the deployment or by `DJANGO_SETTINGS_MODULE` are
+    // parsed: they start the process or configure it. The rest is read for
+    // its imports alone, and parsed only if evaluation needs its names.
+    let mut named: HashSet<String> = HashSet::new();
     for name in settings_names {
         // Named from the import root, which may sit below the repository root.
-        let full = modules.full_name(&name);
-        pending.extend(full);
+        if let Some(full) = modules.full_name(&name) {
+            named.insert(full.clone());
+            pending.push(full);
+        }
     }
     // Each name is looked up once: thousands of modules import `os` or
     // `typing`, and each lookup that finds nothing costs a look at the disk
     // per module whose name ends with it.
-    let mut asked: std::collections::HashSet<String> = std::collections::HashSet::new();
-    // Breadth first, one wave at a time, each wave read and parsed in parallel.
+    let mut asked: HashSet<String> = HashSet::new();
+    // Breadth first, one wave at a time, each wave read in parallel.
     while !pending.is_empty() {
-        let wave: Vec<&PathBuf> = std::mem::take(&mut pending)
+        let wave: Vec<(bool, &PathBuf)> = std::mem::take(&mut pending)
             .into_iter()
             .filter(|name| asked.insert(name.clone()))
+            // A library poolcheck reads by its API is never loaded from a
+            // copy in the repository (`code/vendor/sqlalchemy/`).
+            .filter(|name| named.contains(name) || !python::project::is_modelled_library(name))
             .collect::<Vec<String>>()
             .iter()
             // `from a.b import c` may name a module `a.b.c` or a value in `a.b`.
-            .filter_map(|name| modules.take(&workspace.root, name))
+            .filter_map(|name| Some((named.contains(name), modules.take(&workspace.root, name)?)))
             .collect();
-        let parsed: Vec<(Arc<SourceFile>, FileFacts)> = wave
+        let read: Vec<(Arc<SourceFile>, FileFacts, Vec<String>)> = wave
             .into_par_iter()
-            .filter_map(|path| {
+            .filter_map(|(is_named, path)| {
                 let Ok(Ok(text)) = crate::discover::read_candidate(path) else {
                     return None;
                 };
-                let file = SourceFile::new(workspace.file_id(path), text);
+                let file = Arc::new(SourceFile::new(workspace.file_id(path), text));
+                if !is_named && let Some((facts, imports)) = read_for_imports(&file) {
+                    return Some((file, facts, imports));
+                }
                 let facts = poolcheck_extract::extract(&file, FileKind::Python);
-                facts.python.is_some().then(|| (Arc::new(file), facts))
+                let module = facts.python.as_ref()?;
+                let imports = module_level_imports(module)
+                    .flat_map(import_candidates)
+                    .collect();
+                Some((file, facts, imports))
             })
             .collect();
-        for (_, facts) in &parsed {
-            if let Some(module) = &facts.python {
-                pending.extend(module.imported_modules().map(str::to_owned));
-            }
+        for (file, facts, imports) in read {
+            pending.extend(imports);
+            loaded.push((file, facts));
         }
-        loaded.extend(parsed);
     }
     loaded.sort_by(|a, b| a.0.path().cmp(b.0.path()));
     loaded
+}
+
+fn module_level_imports(module: &PythonModule) -> impl Iterator<Item = &Import> {
+    module.body.iter().filter_map(|stmt| match &stmt.kind {
+        StmtKind::Import(import) => Some(import),
+        _ => None,
+    })
+}
+
+/// The module names an import may load: its module, and for
+/// `from pkg import name` also `pkg.name`, which is a submodule when no value
+/// of `pkg` has that name (`from api import routes`).
+fn import_candidates(import: &Import) -> Vec<String> {
+    let mut names = vec![import.module.clone()];
+    if let ImportKind::Names(imported) = &import.kind {
+        for name in imported {
+            names.push(if import.module.is_empty() {
+                name.name.clone()
+            } else {
+                format!("{}.{}", import.module, name.name)
+            });
+        }
+    }
+    names.retain(|n| !n.is_empty());
+    names
+}
+
+/// The facts of a module read only for its imports, and the modules its
+/// module-level imports name; `None` when its text asks for a parse (a
+/// module-level `.connect(` may connect at import time).
+pub fn read_for_imports(file: &Arc<SourceFile>) -> Option<(FileFacts, Vec<String>)> {
+    let scan = python::import_scan::scan_imports(file.text());
+    if scan.needs_parse {
+        return None;
+    }
+    let imports = scan
+        .module_level
+        .iter()
+        .flat_map(import_candidates)
+        .collect();
+    let mut facts = FileFacts::new(file.path().clone(), FileKind::Python);
+    facts.python_unparsed = Some(Arc::new(UnparsedModule::new(
+        Arc::clone(file),
+        scan.module_level,
+        scan.nested,
+    )));
+    Some((facts, imports))
 }
 
 /// The repository's unread modules by dotted name, with every proper suffix

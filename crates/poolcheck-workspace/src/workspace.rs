@@ -146,14 +146,18 @@ impl Workspace {
             .files
             .into_par_iter()
             .map(|f| {
-                let file = SourceFile::new(file_id(&root, &f.path), f.text);
+                let file = Arc::new(SourceFile::new(file_id(&root, &f.path), f.text));
+                if f.kind == FileKind::Python
+                    && discover::holds_values_only(&f.path, file.text())
+                    && let Some((facts, _)) = crate::imports::read_for_imports(&file)
+                {
+                    return (file, facts);
+                }
                 let facts = poolcheck_extract::extract(&file, f.kind);
-                (Arc::new(file), facts)
+                (file, facts)
             })
             .collect();
-        for (file, facts) in extracted.into_iter().chain(config_facts) {
-            workspace.insert(file, facts);
-        }
+        workspace.insert_many(extracted.into_iter().chain(config_facts).collect());
         workspace.load_included_files();
         workspace.load_imported_modules(None);
         workspace.load_env_files();
@@ -493,9 +497,34 @@ impl Workspace {
     /// Adds the modules admitted files (or just `from`) import that
     /// discovery did not admit.
     pub fn load_imported_modules(&mut self, from: Option<&FilePath>) {
-        for (file, facts) in crate::imports::imported_modules(self, from) {
-            self.insert(file, facts);
+        let loaded = crate::imports::imported_modules(self, from);
+        self.insert_many(loaded);
+    }
+
+    /// [`Self::insert`] for many files at once: one sort, where inserting
+    /// each into the sorted facts moved the ones after it (quadratic in the
+    /// thousands of modules a vendored tree imports).
+    pub fn insert_many(&mut self, files: Vec<(Arc<SourceFile>, FileFacts)>) {
+        if files.len() < 16 {
+            for (file, facts) in files {
+                self.insert(file, facts);
+            }
+            return;
         }
+        for (file, facts) in files {
+            self.sources.insert(file);
+            self.facts.push(facts);
+        }
+        // Stable: of two facts for one path, the one inserted last wins.
+        self.facts.sort_by(|a, b| a.path.cmp(&b.path));
+        let mut deduped: Vec<FileFacts> = Vec::with_capacity(self.facts.len());
+        for facts in self.facts.drain(..) {
+            match deduped.last_mut() {
+                Some(last) if last.path == facts.path => *last = facts,
+                _ => deduped.push(facts),
+            }
+        }
+        self.facts = deduped;
     }
 
     pub fn remove(&mut self, path: &FilePath) {

@@ -103,6 +103,8 @@ pub struct FileFacts {
     pub postgres: Option<PostgresConfFile>,
     pub config: Option<ProjectConfig>,
     pub python: Option<PythonModule>,
+    /// A Python module read only for its imports (see [`python::UnparsedModule`]).
+    pub python_unparsed: Option<std::sync::Arc<python::UnparsedModule>>,
     pub deploy: Option<DeployFacts>,
     pub dependencies: Vec<DependencyPin>,
     pub terraform: Option<terraform::TerraformFile>,
@@ -118,6 +120,7 @@ impl FileFacts {
             postgres: None,
             config: None,
             python: None,
+            python_unparsed: None,
             deploy: None,
             dependencies: Vec::new(),
             terraform: None,

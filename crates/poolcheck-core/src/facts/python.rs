@@ -7,7 +7,9 @@
 //! (last binding before it) and decide branches whose conditions it can
 //! evaluate.
 
-use crate::source::Span;
+use std::sync::{Arc, OnceLock};
+
+use crate::source::{SourceFile, Span};
 
 /// One Python module as extracted.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -39,6 +41,47 @@ impl PythonModule {
             StmtKind::Import(import) => Some(import.module.as_str()),
             _ => None,
         })
+    }
+}
+
+/// A Python module read for its imports alone: it holds none of the words
+/// that make a module start a pool or a server, so it matters for which
+/// modules a service runs, and for a name another module imports from it.
+/// It is parsed the first time evaluation asks for its statements.
+#[derive(Debug)]
+pub struct UnparsedModule {
+    pub source: Arc<SourceFile>,
+    /// Imports that run when the module is imported.
+    pub imports: Vec<Import>,
+    /// Imports inside `def` and `class` bodies.
+    pub nested_imports: Vec<Import>,
+    parsed: OnceLock<PythonModule>,
+}
+
+impl UnparsedModule {
+    pub fn new(source: Arc<SourceFile>, imports: Vec<Import>, nested_imports: Vec<Import>) -> Self {
+        Self {
+            source,
+            imports,
+            nested_imports,
+            parsed: OnceLock::new(),
+        }
+    }
+
+    /// The module, parsed by `parse` the first time it is asked for.
+    pub fn parsed_with(&self, parse: impl FnOnce(&str) -> PythonModule) -> &PythonModule {
+        self.parsed.get_or_init(|| parse(self.source.text()))
+    }
+
+    /// Whether evaluation has parsed it.
+    pub fn is_parsed(&self) -> bool {
+        self.parsed.get().is_some()
+    }
+}
+
+impl PartialEq for UnparsedModule {
+    fn eq(&self, other: &Self) -> bool {
+        self.source.path() == other.source.path() && self.source.text() == other.source.text()
     }
 }
 

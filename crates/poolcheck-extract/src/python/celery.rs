@@ -29,7 +29,12 @@ pub fn configured_concurrency(
         v.value.is_some().then_some(v)
     };
     for m in project.package_modules(package) {
-        for stmt in &project.module(m).body {
+        // `worker_concurrency` is a trigger word: a module read only for its
+        // imports sets none.
+        let Some(module) = project.activity(m) else {
+            continue;
+        };
+        for stmt in &module.body {
             let at = EvalCtx::at(m, ScopeKind::Module, stmt.span.start, stmt.guards.clone());
             let found = match &stmt.kind {
                 StmtKind::Assign { target, value, .. }

@@ -194,7 +194,11 @@ fn selected_names(eval: &Evaluator<'_, '_>, modules: &[usize]) -> Vec<(Sourced<S
     let project = eval.project();
     let mut found: Vec<(u8, Sourced<String>, usize)> = Vec::new();
     for &m in modules {
-        for hint in settings_hints(m, project.module(m)) {
+        // `DJANGO_SETTINGS_MODULE` is a trigger word.
+        let Some(module) = project.activity(m) else {
+            continue;
+        };
+        for hint in settings_hints(m, module) {
             let ctx = EvalCtx::at(
                 hint.module,
                 hint.scope,
@@ -269,7 +273,11 @@ pub fn settings_selectors(project: &PythonProject<'_>, modules: &[usize]) -> Vec
     modules
         .iter()
         .copied()
-        .filter(|&m| !settings_hints(m, project.module(m)).is_empty())
+        .filter(|&m| {
+            project
+                .activity(m)
+                .is_some_and(|module| !settings_hints(m, module).is_empty())
+        })
         .collect()
 }
 

@@ -12,7 +12,7 @@ use poolcheck_core::facts::python::{
 };
 use poolcheck_core::{Environment, IntExpr, Location, Origin, Sourced, Span};
 
-use super::project::PythonProject;
+use super::project::{self, PythonProject};
 use super::pydantic;
 use super::value::{ClassRef, FuncRef, HOLE, PyDict, PyStr, Value, provenance_note, render};
 
@@ -292,9 +292,9 @@ impl<'p, 'a> Evaluator<'p, 'a> {
         let includers = self.split_includers.get_or_init(|| {
             (0..self.project.len())
                 .filter(|&m| {
-                    self.project.module(m).body.iter().any(|s| {
-                        matches!(&s.kind, StmtKind::Import(i) if i.module.starts_with("split_settings"))
-                    })
+                    self.project
+                        .module_level_imports(m)
+                        .any(|i| i.module.starts_with("split_settings"))
                 })
                 .collect()
         });
@@ -547,6 +547,9 @@ impl<'p, 'a> Evaluator<'p, 'a> {
         if let Some(v) = self.defines_memo.borrow().get(&key) {
             return *v;
         }
+        if !self.project.may_bind(module, name) {
+            return false;
+        }
         let depth = self.import_depth.get();
         if depth >= MAX_IMPORT_DEPTH {
             // It may: the value lookup then stops at the same depth and
@@ -626,10 +629,14 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                         };
                         self.import_name(&target, &imported.name, loc)
                     }
-                    ImportKind::Star => match self.project.index_of_name(&target) {
-                        Some(m) => self.module_value(m, name),
-                        None => unknown(format!("`{name}` comes from `{target}`"), loc),
-                    },
+                    ImportKind::Star => {
+                        match self.project.index_of_name(&target).filter(|_| {
+                            !(import.level == 0 && project::is_modelled_library(&target))
+                        }) {
+                            Some(m) => self.module_value(m, name),
+                            None => unknown(format!("`{name}` comes from `{target}`"), loc),
+                        }
+                    }
                 }
             }
             StmtKind::Declare { .. } | StmtKind::Update { .. } | StmtKind::Return { .. } => {
@@ -639,7 +646,7 @@ impl<'p, 'a> Evaluator<'p, 'a> {
     }
 
     fn module_ref(&self, dotted: &str, loc: Option<Location>) -> Sourced<Value> {
-        let value = if self.project.has_package(dotted) {
+        let value = if self.project.has_package(dotted) && !project::is_modelled_library(dotted) {
             Value::Module(dotted.to_owned())
         } else {
             Value::External(dotted.to_owned())
@@ -648,6 +655,13 @@ impl<'p, 'a> Evaluator<'p, 'a> {
     }
 
     fn import_name(&self, module: &str, name: &str, loc: Option<Location>) -> Sourced<Value> {
+        if project::is_modelled_library(module) {
+            return Sourced::with_origin(
+                Value::External(format!("{module}.{name}")),
+                Origin::Literal,
+                loc,
+            );
+        }
         if let Some(m) = self.project.index_of_name(module)
             && self.module_defines(m, name)
         {

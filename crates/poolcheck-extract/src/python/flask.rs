@@ -47,7 +47,12 @@ pub fn flask_pools(
     // Config classes: the leaves of each hierarchy that sets SQLALCHEMY_* keys.
     let mut classes = Vec::new();
     for &m in modules {
-        for (index, class) in project.module(m).classes.iter().enumerate() {
+        // A config class sets `SQLALCHEMY_*`, a trigger word: modules read
+        // only for their imports hold none.
+        let Some(module) = project.activity(m) else {
+            continue;
+        };
+        for (index, class) in module.classes.iter().enumerate() {
             let sets_key = class.body.iter().any(|s| match &s.kind {
                 StmtKind::Assign { target, .. } => {
                     target.path.is_empty() && target.name.starts_with("SQLALCHEMY_")
@@ -69,7 +74,8 @@ pub fn flask_pools(
     // A second pass catches subclasses declared before their base's module was seen.
     let classes: Vec<ClassRef> = (0..project.len())
         .flat_map(|m| {
-            (0..project.module(m).classes.len()).map(move |index| ClassRef { module: m, index })
+            let count = project.activity(m).map_or(0, |module| module.classes.len());
+            (0..count).map(move |index| ClassRef { module: m, index })
         })
         .filter(|c| {
             modules.contains(&c.module) && eval.mro(*c).0.iter().any(|a| classes.contains(a))
@@ -133,7 +139,9 @@ pub fn flask_pools(
 
     // Config modules that bind SQLALCHEMY_DATABASE_URI at module level.
     for &m in modules {
-        let module = project.module(m);
+        let Some(module) = project.activity(m) else {
+            continue;
+        };
         let binds = module.body.iter().find(|s| match &s.kind {
             StmtKind::Assign { target, .. } => target.path.is_empty() && target.name == URI,
             _ => false,
@@ -162,7 +170,9 @@ pub fn flask_pools(
 
     // `app.config["SQLALCHEMY_..."] = ...` and `app.config.update(...)`.
     for &m in modules {
-        let module = project.module(m);
+        let Some(module) = project.activity(m) else {
+            continue;
+        };
         let scopes = std::iter::once((ScopeKind::Module, module.body.as_slice())).chain(
             module
                 .functions

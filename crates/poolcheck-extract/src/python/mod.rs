@@ -14,6 +14,7 @@ pub mod edits;
 pub mod eval;
 pub mod flask;
 pub mod gunicorn;
+pub mod import_scan;
 pub mod incremental;
 pub mod nesting;
 pub mod parse;
@@ -40,7 +41,7 @@ use poolcheck_core::{
 
 pub use eval::{EvalCtx, Evaluator, ScopeKind};
 pub use gunicorn::{GunicornConfig, is_gunicorn_config_name};
-pub use project::PythonProject;
+pub use project::{ModuleSource, PythonProject};
 pub use value::{PyDict, PyStr, Value};
 
 use sqlalchemy::{PoolArgs, engine_pool, sourced_bool, sourced_int, sourced_string};
@@ -412,7 +413,10 @@ impl<'p, 'a> Analyzer<'p, 'a> {
         );
         attach_event_handlers(eval, modules, &mut analysis);
         for &m in modules {
-            for activity in &self.project.module(m).import_time {
+            let Some(module) = self.project.activity(m) else {
+                continue;
+            };
+            for activity in &module.import_time {
                 analysis.import_time_connections.push(ImportTimeConnection {
                     location: eval.location(m, activity.span),
                     kind: activity.kind,
@@ -476,7 +480,10 @@ impl EnvAnalysis<'_, '_> {
 fn evaluate_sites(eval: &Evaluator<'_, '_>, m: usize) -> ModuleSites {
     let project = eval.project();
     let mut out = ModuleSites::default();
-    for site in &project.module(m).calls {
+    let Some(module) = project.activity(m) else {
+        return out;
+    };
+    for site in &module.calls {
         let ctx = site_context(eval, m, site);
         if eval.guards_taken(
             &EvalCtx {
@@ -971,7 +978,10 @@ fn attach_event_handlers(
     analysis: &mut PythonAnalysis,
 ) {
     for &m in modules {
-        for handler in &eval.project().module(m).event_handlers {
+        let Some(module) = eval.project().activity(m) else {
+            continue;
+        };
+        for handler in &module.event_handlers {
             let ctx = EvalCtx::module_end(m);
             let target_text = render(&handler.target);
             let resolved = eval.eval(&handler.target, &ctx);

@@ -6,7 +6,9 @@ use std::path::{Component, Path, PathBuf};
 
 use poolcheck_core::FilePath;
 use poolcheck_core::facts::PythonModule;
-use poolcheck_core::facts::python::{Arg, ExprKind, ImportKind, Stmt, StmtKind};
+use poolcheck_core::facts::python::{
+    Arg, ExprKind, Import, ImportKind, Stmt, StmtKind, UnparsedModule,
+};
 
 use super::eval::ScopeKind;
 
@@ -18,7 +20,16 @@ pub struct ModuleEntry<'a> {
     pub name: String,
     /// An `__init__.py`.
     pub is_package: bool,
-    pub module: &'a PythonModule,
+    source: ModuleSource<'a>,
+}
+
+/// A module as the workspace holds it.
+#[derive(Debug, Clone, Copy)]
+pub enum ModuleSource<'a> {
+    /// Parsed up front: it may start a pool or a server.
+    Parsed(&'a PythonModule),
+    /// Read for its imports alone; parsed when evaluation needs its names.
+    Unparsed(&'a UnparsedModule),
 }
 
 /// All Python modules of a repository, resolvable by import.
@@ -71,6 +82,48 @@ impl std::fmt::Debug for PythonProject<'_> {
     }
 }
 
+/// Libraries whose behaviour poolcheck knows by their API (what a call of
+/// `sqlalchemy.create_engine` or `environ.Env` means). An absolute import of
+/// one names the library even when the repository holds a copy of it (a
+/// vendored site-packages, `code/vendor/django/`): the copy's source is
+/// neither evaluated nor counted as code a service runs, as Python would
+/// import the library itself and poolcheck reads it by its API.
+const MODELLED_LIBRARIES: &[&str] = &[
+    "asyncpg",
+    "celery",
+    "decouple",
+    "django",
+    "dramatiq",
+    "environ",
+    "fastapi",
+    "flask",
+    "flask_sqlalchemy",
+    "granian",
+    "gunicorn",
+    "huey",
+    "peewee",
+    "playhouse",
+    "psycopg",
+    "psycopg2",
+    "psycopg_pool",
+    "pydantic",
+    "pydantic_settings",
+    "rq",
+    "split_settings",
+    "sqlalchemy",
+    "sqlmodel",
+    "tortoise",
+    "uvicorn",
+    "uvicorn_worker",
+];
+
+/// Whether the absolute dotted name `name` lies in a library poolcheck
+/// models (see [`MODELLED_LIBRARIES`]).
+pub fn is_modelled_library(name: &str) -> bool {
+    let first = name.split('.').next().unwrap_or(name);
+    MODELLED_LIBRARIES.binary_search(&first).is_ok()
+}
+
 /// The dotted module name of `path` relative to `root` (`None` when it is not a `.py` file).
 pub fn module_name(root: &Path, path: &Path) -> Option<(String, bool)> {
     let relative = path.strip_prefix(root).unwrap_or(path);
@@ -97,8 +150,21 @@ impl<'a> PythonProject<'a> {
         root: &Path,
         modules: impl IntoIterator<Item = (&'a FilePath, &'a PythonModule)>,
     ) -> Self {
+        Self::from_sources(
+            root,
+            modules
+                .into_iter()
+                .map(|(path, module)| (path, ModuleSource::Parsed(module))),
+        )
+    }
+
+    /// [`Self::new`] over parsed modules and modules read only for their imports.
+    pub fn from_sources(
+        root: &Path,
+        modules: impl IntoIterator<Item = (&'a FilePath, ModuleSource<'a>)>,
+    ) -> Self {
         let mut entries = Vec::new();
-        for (path, module) in modules {
+        for (path, source) in modules {
             let Some((name, is_package)) = module_name(root, path.as_path()) else {
                 continue;
             };
@@ -106,7 +172,7 @@ impl<'a> PythonProject<'a> {
                 path,
                 name,
                 is_package,
-                module,
+                source,
             });
         }
         // Deterministic order whatever order discovery produced.
@@ -137,14 +203,11 @@ impl<'a> PythonProject<'a> {
     /// True when some module imports `flask_sqlalchemy` (or below it).
     pub fn uses_flask_sqlalchemy(&self) -> bool {
         *self.uses_flask_sqlalchemy.get_or_init(|| {
-            self.modules.iter().any(|m| {
-                m.module.body.iter().any(|s| match &s.kind {
-                    StmtKind::Import(import) => {
-                        import.level == 0
-                            && (import.module == "flask_sqlalchemy"
-                                || import.module.starts_with("flask_sqlalchemy."))
-                    }
-                    _ => false,
+            (0..self.len()).any(|m| {
+                self.module_level_imports(m).any(|import| {
+                    import.level == 0
+                        && (import.module == "flask_sqlalchemy"
+                            || import.module.starts_with("flask_sqlalchemy."))
                 })
             })
         })
@@ -192,8 +255,13 @@ impl<'a> PythonProject<'a> {
     pub fn callers_of(&self, name: &str) -> &[Caller<'a>] {
         let index = self.callers.get_or_init(|| {
             let mut index: HashMap<&'a str, Vec<Caller<'a>>> = HashMap::new();
+            // Modules read for their imports alone hold no call worth
+            // following (they passed no trigger word): parsing them all here
+            // would undo the laziness.
             for (m, entry) in self.modules.iter().enumerate() {
-                let module: &'a PythonModule = entry.module;
+                let ModuleSource::Parsed(module) = entry.source else {
+                    continue;
+                };
                 let scopes = std::iter::once((ScopeKind::Module, &module.body)).chain(
                     module
                         .functions
@@ -242,8 +310,74 @@ impl<'a> PythonProject<'a> {
         &self.modules[index]
     }
 
+    /// The module's statements, parsing it first if it was read only for
+    /// its imports.
     pub fn module(&self, index: usize) -> &'a PythonModule {
-        self.modules[index].module
+        match self.modules[index].source {
+            ModuleSource::Parsed(module) => module,
+            ModuleSource::Unparsed(unparsed) => unparsed.parsed_with(super::parse::parse_module),
+        }
+    }
+
+    /// False when the module cannot bind `name` at module level, known
+    /// without parsing it: a module read only for its imports binds a name
+    /// only where its text spells it, or through a star import.
+    pub fn may_bind(&self, index: usize, name: &str) -> bool {
+        match self.modules[index].source {
+            ModuleSource::Parsed(_) => true,
+            ModuleSource::Unparsed(unparsed) => {
+                unparsed.imports.iter().any(|i| i.kind == ImportKind::Star)
+                    || memchr::memmem::find(unparsed.source.text().as_bytes(), name.as_bytes())
+                        .is_some()
+            }
+        }
+    }
+
+    /// The module when it was parsed up front, for what it starts (its
+    /// calls of interest, import-time activity, event handlers, classes);
+    /// `None` for a module read only for its imports, which starts nothing.
+    pub fn activity(&self, index: usize) -> Option<&'a PythonModule> {
+        match self.modules[index].source {
+            ModuleSource::Parsed(module) => Some(module),
+            ModuleSource::Unparsed(_) => None,
+        }
+    }
+
+    /// The imports that run when the module is imported, without parsing it.
+    pub fn module_level_imports(&self, index: usize) -> impl Iterator<Item = &'a Import> + 'a {
+        let (parsed, scanned): (Option<&'a PythonModule>, &'a [Import]) =
+            match self.modules[index].source {
+                ModuleSource::Parsed(module) => (Some(module), &[]),
+                ModuleSource::Unparsed(unparsed) => (None, &unparsed.imports),
+            };
+        parsed
+            .into_iter()
+            .flat_map(|m| m.body.iter())
+            .filter_map(|stmt| match &stmt.kind {
+                StmtKind::Import(import) => Some(import),
+                _ => None,
+            })
+            .chain(scanned)
+    }
+
+    /// Every import the module runs, at module level or when one of its
+    /// functions is called, without parsing it.
+    pub fn imports_run(&self, index: usize) -> impl Iterator<Item = &'a Import> + 'a {
+        let (parsed, scanned): (Option<&'a PythonModule>, &'a [Import]) =
+            match self.modules[index].source {
+                ModuleSource::Parsed(module) => (Some(module), &[]),
+                ModuleSource::Unparsed(unparsed) => (None, &unparsed.nested_imports),
+            };
+        let in_functions = parsed
+            .into_iter()
+            .flat_map(|m| m.functions.iter().flat_map(|f| f.body.iter()))
+            .filter_map(|stmt| match &stmt.kind {
+                StmtKind::Import(import) => Some(import),
+                _ => None,
+            });
+        self.module_level_imports(index)
+            .chain(in_functions)
+            .chain(scanned)
     }
 
     pub fn path(&self, index: usize) -> &FilePath {
@@ -317,6 +451,9 @@ impl<'a> PythonProject<'a> {
     /// is an import root (a directory that is not itself a package, such as
     /// `src/` or `api/`), preferring the root nearest the importing module.
     pub fn resolve_absolute(&self, from: usize, name: &str) -> Option<usize> {
+        if is_modelled_library(name) {
+            return None;
+        }
         if let Some(index) = self.by_name.get(name) {
             return Some(*index);
         }
@@ -349,6 +486,9 @@ impl<'a> PythonProject<'a> {
     /// The full dotted name an import refers to, for a relative import
     /// (`level` dots) or an absolute one resolved by [`Self::resolve_absolute`].
     pub fn import_target_name(&self, from: usize, module: &str, level: u32) -> String {
+        if level == 0 && is_modelled_library(module) {
+            return module.to_owned();
+        }
         if level == 0 {
             return if let Some(index) = self.resolve_absolute(from, module) {
                 self.modules[index].name.clone()
@@ -469,16 +609,11 @@ impl PythonProject<'_> {
     }
 
     fn resolve_imports_of(&self, from: usize) -> Vec<usize> {
-        let module = self.module(from);
-        let statements = module
-            .body
-            .iter()
-            .chain(module.functions.iter().flat_map(|f| f.body.iter()));
         let mut out = Vec::new();
-        for stmt in statements {
-            let StmtKind::Import(import) = &stmt.kind else {
+        for import in self.imports_run(from) {
+            if import.level == 0 && is_modelled_library(&import.module) {
                 continue;
-            };
+            }
             let full = self.import_target_name(from, &import.module, import.level);
             let mut prefix = String::new();
             for part in full.split('.') {
@@ -502,6 +637,9 @@ impl PythonProject<'_> {
                 }
             }
         }
+        let Some(module) = self.activity(from) else {
+            return out;
+        };
         // `app.autodiscover_tasks(["shop.orders", "shop.billing"])`: the
         // worker imports each package's `tasks` module.
         for site in module
@@ -565,18 +703,9 @@ impl PythonProject<'_> {
     pub fn imports_package(&self, modules: &[usize], package: &str) -> bool {
         let below = format!("{package}.");
         modules.iter().any(|&m| {
-            let module = self.module(m);
-            module
-                .body
-                .iter()
-                .chain(module.functions.iter().flat_map(|f| f.body.iter()))
-                .any(|s| match &s.kind {
-                    StmtKind::Import(import) => {
-                        import.level == 0
-                            && (import.module == package || import.module.starts_with(&below))
-                    }
-                    _ => false,
-                })
+            self.imports_run(m).any(|import| {
+                import.level == 0 && (import.module == package || import.module.starts_with(&below))
+            })
         })
     }
 }

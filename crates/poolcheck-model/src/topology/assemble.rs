@@ -9,7 +9,7 @@ use std::path::Path;
 use poolcheck_core::facts::config::DatabaseDecl;
 use poolcheck_core::facts::pool::Target;
 use poolcheck_core::{Diagnostic, Origin, Severity, Sourced};
-use poolcheck_extract::python::PythonProject;
+use poolcheck_extract::python::{ModuleSource, PythonProject};
 
 use super::link::{self, Link, ServerMatch};
 use super::{DatabaseServer, Deployment, TargetRef};
@@ -19,11 +19,15 @@ use crate::lower;
 use crate::workspace::Workspace;
 
 pub fn assemble(workspace: &Workspace) -> Deployment {
-    let modules = workspace
-        .facts
-        .iter()
-        .filter_map(|f| f.python.as_ref().map(|m| (&f.path, m)));
-    let project = PythonProject::new(Path::new(""), modules)
+    let modules = workspace.facts.iter().filter_map(|f| {
+        let source = match (&f.python, &f.python_unparsed) {
+            (Some(module), _) => ModuleSource::Parsed(module),
+            (None, Some(unparsed)) => ModuleSource::Unparsed(unparsed),
+            (None, None) => return None,
+        };
+        Some((&f.path, source))
+    });
+    let project = PythonProject::from_sources(Path::new(""), modules)
         .with_package_dirs(workspace.python_package_dirs());
     let declarations = lower::lower(workspace, &project);
     let mut deployment = Deployment {

@@ -333,7 +333,9 @@ fn code_of(
     let mut code = project.reachable_from(&starts);
     let django = project.imports_package(&code, "django")
         || code.iter().any(|&m| {
-            !poolcheck_extract::python::django::named_settings_modules(project.module(m)).is_empty()
+            project.activity(m).is_some_and(|module| {
+                !poolcheck_extract::python::django::named_settings_modules(module).is_empty()
+            })
         });
     let flask = project.imports_package(&code, "flask")
         || project.imports_package(&code, "flask_sqlalchemy");

@@ -2,7 +2,9 @@
 
 use poolcheck_rules::analysis::{self, Options};
 
-use super::{load_workspace, output_path, resolve_target, use_color, write_report};
+use super::{
+    load_workspace, output_path, report_unparsed_modules, resolve_target, use_color, write_report,
+};
 use crate::args::{BudgetArgs, BudgetFormat};
 use crate::render;
 use crate::{EXIT_CLEAN, EXIT_ERROR};
@@ -12,6 +14,9 @@ pub fn run(args: &BudgetArgs) -> Result<u8, String> {
     let target = resolve_target(&args.project)?;
     let workspace = load_workspace(&target)?;
     let analysis = analysis::analyze(&workspace, &Options::default());
+    if args.project.verbose {
+        report_unparsed_modules(&workspace);
+    }
     let render_as = |format: BudgetFormat, color: bool| match format {
         BudgetFormat::Human => render::budget_human::render(
             &analysis.deployment,

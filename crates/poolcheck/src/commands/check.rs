@@ -8,8 +8,8 @@ use poolcheck_rules::selection::Overrides;
 use poolcheck_rules::workspace::Workspace;
 
 use super::{
-    Target, load_workspace, load_workspace_quietly, output_path, report_load, resolve_target,
-    show_from_cwd, use_color, write_report,
+    Target, load_workspace, load_workspace_quietly, output_path, report_load,
+    report_unparsed_modules, resolve_target, show_from_cwd, use_color, write_report,
 };
 use crate::args::{CheckArgs, CheckFormat, FailOn};
 use crate::{EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS};
@@ -63,6 +63,7 @@ fn check(
     show_from_cwd(target, &mut analysis.diagnostics, &mut workspace.sources);
     if args.project.verbose {
         report_entry_points(&analysis.deployment);
+        report_unparsed_modules(&workspace);
     }
     // Machine-readable formats keep stdout to the document; the fix count
     // goes to stderr there.

@@ -168,6 +168,25 @@ pub fn report_load(target: &Target, workspace: &Workspace) {
     }
 }
 
+/// With `--verbose`, after the analysis: how many imported modules were
+/// read for their imports alone, and how many of those evaluation parsed
+/// because it needed one of their names.
+pub fn report_unparsed_modules(workspace: &Workspace) {
+    let unparsed: Vec<_> = workspace
+        .facts
+        .iter()
+        .filter_map(|f| f.python_unparsed.as_ref())
+        .collect();
+    if unparsed.is_empty() {
+        return;
+    }
+    let parsed = unparsed.iter().filter(|u| u.is_parsed()).count();
+    eprintln!(
+        "poolcheck: read {} imported modules only for their imports; evaluation parsed {parsed} of them for names it needed",
+        unparsed.len()
+    );
+}
+
 /// `--output-file` as an absolute path: a relative path means what the user
 /// typed, wherever the report is written from.
 pub fn output_path(path: Option<&PathBuf>) -> Option<PathBuf> {
