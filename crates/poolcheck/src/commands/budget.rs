@@ -12,6 +12,9 @@ pub fn run(args: &BudgetArgs) -> Result<u8, String> {
     let target = resolve_target(&args.project)?;
     let workspace = load_workspace(&target)?;
     let analysis = analysis::analyze(&workspace, &Options::default());
+    if args.project.verbose {
+        super::check::report_entry_points(&analysis.deployment);
+    }
     let render_as = |format: BudgetFormat, color: bool| match format {
         BudgetFormat::Human => render::budget_human::render(
             &analysis.deployment,
