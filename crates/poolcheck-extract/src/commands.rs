@@ -80,6 +80,32 @@ pub fn interpret_site(site: &CommandSite, env: &Environment) -> Option<Interpret
     interpret(&args, &site.location.file, env)
 }
 
+/// When a command site starts supervisord, the configuration it reads:
+/// `Some(Some(path))` for `-c path`/`--configuration path` as written,
+/// `Some(None)` for supervisord's own search (`supervisord.conf` in the
+/// working directory, then `/etc/supervisor/supervisord.conf`…). `None`
+/// when the command does not start supervisord.
+pub fn supervisord_config(site: &CommandSite, env: &Environment) -> Option<Option<String>> {
+    let args = shell::expand_words(&site.words, Scope::new(env, &site.assignments));
+    let args = strip_prefixes(&args);
+    if basename(&args.first()?.text()) != "supervisord" {
+        return None;
+    }
+    let texts: Vec<String> = args[1..].iter().map(Arg::text).collect();
+    for (i, text) in texts.iter().enumerate() {
+        if let Some(value) = text
+            .strip_prefix("--configuration=")
+            .or_else(|| text.strip_prefix("-c").filter(|v| !v.is_empty()))
+        {
+            return Some(Some(value.to_owned()));
+        }
+        if text == "-c" || text == "--configuration" {
+            return Some(texts.get(i + 1).cloned());
+        }
+    }
+    Some(None)
+}
+
 /// A command a process manager's file runs (a Procfile line, a supervisord
 /// `command=`), checked like any other and added to the file's commands;
 /// returns its index there.

@@ -9,7 +9,7 @@
 
 use poolcheck_core::Code;
 use poolcheck_core::facts::deploy::{
-    CommandOrigin, DeployFacts, EnvEntry, EnvLayer, SupervisordProgram,
+    CommandOrigin, DeployFacts, EnvEntry, EnvLayer, NumprocsVariable, SupervisordProgram,
 };
 use poolcheck_core::{Diagnostic, FileFacts, Severity, SourceFile, Span};
 
@@ -128,6 +128,13 @@ fn env_references_as_shell(entry: &Entry) -> (String, Vec<usize>) {
     (text, offsets)
 }
 
+/// `NAME` when `value` is exactly one `%(ENV_NAME)s`.
+fn env_variable(value: &str) -> Option<&str> {
+    let name = value.strip_prefix("%(ENV_")?.strip_suffix(")s")?;
+    (!name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        .then_some(name)
+}
+
 /// `KEY="value",KEY2=value2`: commas inside quotes belong to the value.
 fn environment(entry: &Entry, file: &SourceFile) -> Vec<EnvEntry> {
     let mut out = Vec::new();
@@ -196,6 +203,7 @@ pub fn extract(file: &SourceFile, facts: &mut FileFacts) {
             location: file.location(section.header),
             commands: Vec::new(),
             numprocs: None,
+            numprocs_variable: None,
             environment: EnvLayer {
                 source: format!("supervisord [program:{name}] environment"),
                 entries: Vec::new(),
@@ -208,7 +216,15 @@ pub fn extract(file: &SourceFile, facts: &mut FileFacts) {
             match value.parse::<i64>() {
                 Ok(count) if count >= 1 => program.numprocs = Some((count, file.location(span))),
                 // supervisord expands `%(ENV_X)s` here from its own environment
-                // when it starts, so the value is valid but not known here.
+                // when it starts: the lowering reads X from the environment
+                // of whatever starts supervisord.
+                _ if env_variable(value).is_some() => {
+                    program.numprocs_variable = Some(NumprocsVariable {
+                        name: env_variable(value).unwrap_or_default().to_owned(),
+                        written: value.to_owned(),
+                        location: file.location(span),
+                    });
+                }
                 _ if value.contains("%(") => facts.diagnostics.push(Diagnostic::new(
                     Code::PC004,
                     Severity::Info,
@@ -334,21 +350,22 @@ mod tests {
 
     #[test]
     fn a_numprocs_from_the_environment_is_not_an_error() {
-        let facts = run("[program:worker]\ncommand=rq worker\nnumprocs=%(ENV_WORKERS_COUNT)s\n");
-        assert_eq!(facts.diagnostics.len(), 1, "{:?}", facts.diagnostics);
-        let finding = &facts.diagnostics[0];
-        assert_eq!(finding.code, "PC004");
-        assert_eq!(finding.severity, Severity::Info);
-        assert!(
-            finding
-                .message
-                .contains("`numprocs = %(ENV_WORKERS_COUNT)s`")
-                && finding
-                    .message
-                    .contains("`[program:worker]` is counted as 1 process"),
-            "{}",
-            finding.message
+        let text = "[program:worker]\ncommand=rq worker\nnumprocs=%(ENV_WORKERS_COUNT)s\n";
+        let facts = run(text);
+        assert!(facts.diagnostics.is_empty(), "{:?}", facts.diagnostics);
+        let program = &facts.deploy.as_ref().unwrap().supervisord_programs[0];
+        let variable = program
+            .numprocs_variable
+            .as_ref()
+            .expect("numprocs variable");
+        assert_eq!(variable.name, "WORKERS_COUNT");
+        assert_eq!(variable.written, "%(ENV_WORKERS_COUNT)s");
+        let at = variable.location.span;
+        assert_eq!(
+            &text[at.start as usize..at.end as usize],
+            "%(ENV_WORKERS_COUNT)s"
         );
+        assert!(program.numprocs.is_none());
     }
 
     #[test]

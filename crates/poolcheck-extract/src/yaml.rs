@@ -161,9 +161,11 @@ pub(crate) fn get<'n, 'i>(node: &'n MarkedYaml<'i>, key: &str) -> Option<&'n Mar
 
 /// A copy of `text`, with every byte offset unchanged, that saphyr accepts
 /// where it is stricter than Docker Compose's YAML reader: comment lines
-/// inside a multi-line flow sequence are blanked, and a closing `]`/`}` alone
+/// inside a multi-line flow sequence are blanked, a closing `]`/`}` alone
 /// on a line indented no deeper than its key (`test: [` … `]`) is moved onto
-/// the previous line's trailing comma. `None` when nothing needed relaxing.
+/// the previous line's trailing comma, and merge keys repeated in one
+/// mapping are folded into one (see [`fold_repeated_merge_keys`]). `None`
+/// when nothing needed relaxing.
 pub(crate) fn relaxed_yaml(text: &str) -> Option<String> {
     let mut lines: Vec<String> = text.split_inclusive('\n').map(str::to_owned).collect();
     let blank = |line: &str| -> String {
@@ -190,5 +192,93 @@ pub(crate) fn relaxed_yaml(text: &str) -> Option<String> {
             }
         }
     }
+    changed |= fold_repeated_merge_keys(&mut lines);
     changed.then(|| lines.concat())
+}
+
+/// `<<: *a` on consecutive lines of one mapping (mediacloud's compose
+/// merges a placement and an endpoint mode that way): saphyr refuses the
+/// repeated key, PyYAML merges both, the later one winning a conflict. The
+/// lines become one `<<: [*a, *b]`, in which [`entries`] also lets the
+/// later one win, padded with spaces to the characters the lines held, so
+/// that every later position is unchanged.
+fn fold_repeated_merge_keys(lines: &mut [String]) -> bool {
+    /// The indentation and the alias of a line that is only `<<: *alias`.
+    fn merge_line(line: &str) -> Option<(usize, &str)> {
+        let content = line.trim_end_matches(['\n', '\r']);
+        let body = content.trim_start_matches(' ');
+        let alias = body.strip_prefix("<<:")?.trim();
+        let valid = alias.len() > 1
+            && alias.starts_with('*')
+            && !alias.contains(|c: char| c.is_whitespace() || c == '#' || c == ',');
+        valid.then(|| (content.len() - body.len(), alias))
+    }
+    let mut changed = false;
+    let mut i = 0;
+    while i < lines.len() {
+        let Some((indent, _)) = merge_line(&lines[i]) else {
+            i += 1;
+            continue;
+        };
+        let mut end = i + 1;
+        while end < lines.len() && merge_line(&lines[end]).is_some_and(|(at, _)| at == indent) {
+            end += 1;
+        }
+        if end - i >= 2 {
+            let aliases: Vec<String> = lines[i..end]
+                .iter()
+                .filter_map(|line| merge_line(line).map(|(_, alias)| alias.to_owned()))
+                .collect();
+            let last = &lines[end - 1];
+            let ending = &last[last.trim_end_matches(['\n', '\r']).len()..];
+            let ending = ending.to_owned();
+            let held: usize = lines[i..end]
+                .iter()
+                .map(|l| l.chars().count())
+                .sum::<usize>()
+                - ending.chars().count();
+            let folded = format!("{}<<: [{}]", " ".repeat(indent), aliases.join(", "));
+            let width = folded.chars().count();
+            if width <= held {
+                lines[i] = format!("{folded}{}{ending}", " ".repeat(held - width));
+                for line in &mut lines[i + 1..end] {
+                    line.clear();
+                }
+                changed = true;
+            }
+        }
+        i = end;
+    }
+    changed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use saphyr::LoadableYamlNode;
+
+    #[test]
+    fn repeated_merge_keys_are_folded_in_place() {
+        let text = "x-a: &a\n  k: 1\nx-b: &b\n  k: 2\nsvc:\n  deploy:\n    <<: *a\n    <<: *b\n  image: app\n";
+        let relaxed = relaxed_yaml(text).expect("relaxed");
+        assert_eq!(relaxed.chars().count(), text.chars().count());
+        assert!(relaxed.contains("    <<: [*a, *b]"), "{relaxed:?}");
+        // Every position after the folded lines is where it was.
+        assert_eq!(relaxed.find("image: app"), text.find("image: app"));
+        let docs = MarkedYaml::load_from_str(&relaxed).expect("saphyr reads it");
+        let deploy = get(get(&docs[0], "svc").unwrap(), "deploy").unwrap();
+        let merged = entries(deploy);
+        assert_eq!(merged.len(), 1);
+        // PyYAML: of two merge keys the later wins.
+        assert!(
+            matches!(merged[0].2.data, YamlData::Value(Scalar::Integer(2))),
+            "{:?}",
+            merged[0].2.data
+        );
+    }
+
+    #[test]
+    fn a_single_merge_key_is_left_alone() {
+        assert_eq!(relaxed_yaml("svc:\n  <<: *a\n  image: app\n"), None);
+    }
 }

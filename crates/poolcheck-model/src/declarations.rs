@@ -40,6 +40,9 @@ pub struct Declarations {
     pub process_groups: Vec<ProcessGroup>,
     /// Problems found while lowering (PC002 include errors).
     pub diagnostics: Vec<Diagnostic>,
+    /// Compose files that describe test runs (`docker-compose.test.yml`):
+    /// read, but none of their services is counted.
+    pub test_compose_files: Vec<FilePath>,
 }
 
 /// A PostgreSQL server and who declares it.

@@ -85,6 +85,10 @@ pub struct Discovery {
     /// Candidates skipped for their size or content, and whether each was
     /// named on the command line.
     pub skipped: Vec<(PathBuf, SkipReason, bool)>,
+    /// Files that would be read but are templates (a cookiecutter
+    /// `{{cookiecutter.project_slug}}/` tree, a Jinja `{% if … %}` compose
+    /// file): they describe a deployment still to be generated, not this one.
+    pub templates: Vec<PathBuf>,
     /// One line per file or directory that could not be read.
     pub errors: Vec<String>,
     /// How many files the walk visited and how many passed classification.
@@ -499,11 +503,16 @@ pub fn discover(roots: &[PathBuf], options: &DiscoverOptions) -> Discovery {
             if !entry.file_type().is_some_and(|t| t.is_file()) {
                 return WalkState::Continue;
             }
-            let outcome = examine(path, prefilter, options.prefilter);
+            let in_template = roots
+                .iter()
+                .find_map(|root| path.strip_prefix(root).ok())
+                .is_some_and(is_template_path);
+            let outcome = examine(path, prefilter, options.prefilter, in_template);
             let mut r = lock(result);
             r.visited += 1;
             match outcome {
                 Examined::Irrelevant => {}
+                Examined::Template => r.templates.push(path.to_path_buf()),
                 Examined::PythonOnly => r.python_paths.push(path.to_path_buf()),
                 Examined::Found(file) => {
                     r.candidates += 1;
@@ -569,9 +578,38 @@ pub fn discover(roots: &[PathBuf], options: &DiscoverOptions) -> Discovery {
         .skipped
         .sort_by(|a, b| a.0.cmp(&b.0).then(b.2.cmp(&a.2)));
     discovery.skipped.dedup_by(|a, b| a.0 == b.0);
+    for path in &mut discovery.templates {
+        *path = normalize(path);
+    }
+    discovery.templates.sort();
+    discovery.templates.dedup();
     discovery.errors.sort();
     discovery.errors.dedup();
     discovery
+}
+
+/// A path below a directory or file named by a template placeholder
+/// (`{{cookiecutter.project_slug}}/docker-compose.yml`): cookiecutter and
+/// copier render those names, so nothing under them is deployed as it is.
+fn is_template_path(relative: &Path) -> bool {
+    relative.components().any(|component| {
+        let name = component.as_os_str().to_string_lossy();
+        name.contains("{{") || name.contains("{%")
+    })
+}
+
+/// A deployment file written as a Jinja template: a line that is a Jinja
+/// statement (`{% if cookiecutter.use_celery == "y" %}`) or a cookiecutter
+/// placeholder. Python is left out: `{%` at a line start there is inside a
+/// string (an inline Django template). Helm templates are Go templates,
+/// rendered by poolcheck itself.
+fn is_jinja_template(kind: FileKind, text: &str) -> bool {
+    let placeholder = text.contains("{{cookiecutter.") || text.contains("{{ cookiecutter.");
+    let deployment_text = !matches!(
+        kind,
+        FileKind::Python | FileKind::HelmChart | FileKind::HelmValues | FileKind::HelmTemplate
+    );
+    placeholder || (deployment_text && text.lines().any(|line| line.trim_start().starts_with("{%")))
 }
 
 /// Whether `dir` holds installed third-party packages: a `*.dist-info` or
@@ -700,14 +738,19 @@ enum Examined {
     /// A Python file without trigger words: not parsed now, importable later.
     PythonOnly,
     Found(FoundFile),
+    /// A file poolcheck would read that is a template of one.
+    Template,
     Skipped(SkipReason),
     Failed(std::io::Error),
 }
 
-fn examine(path: &Path, prefilter: &Prefilter, use_prefilter: bool) -> Examined {
+fn examine(path: &Path, prefilter: &Prefilter, use_prefilter: bool, in_template: bool) -> Examined {
     let Some(kind) = classify(path) else {
         return Examined::Irrelevant;
     };
+    if in_template {
+        return Examined::Template;
+    }
     let bytes = match read_bytes(path) {
         Ok(Ok(bytes)) => bytes,
         Ok(Err(reason)) => return Examined::Skipped(reason),
@@ -733,6 +776,7 @@ fn examine(path: &Path, prefilter: &Prefilter, use_prefilter: bool) -> Examined 
         Some(kind)
     };
     match admitted {
+        Some(kind) if is_jinja_template(kind, &text) => Examined::Template,
         Some(kind) => Examined::Found(FoundFile {
             path: path.to_path_buf(),
             kind,

@@ -44,6 +44,9 @@ pub struct Workspace {
     /// Files not read for their size or content (absolute), and whether each
     /// was named.
     pub skipped: Vec<(PathBuf, SkipReason, bool)>,
+    /// Templates of deployment files (cookiecutter, Jinja), not read
+    /// (absolute).
+    pub templates: Vec<PathBuf>,
     /// One line per file that could not be read.
     pub errors: Vec<String>,
     pub visited: usize,
@@ -138,6 +141,7 @@ impl Workspace {
         );
         workspace.python_paths = found.python_paths;
         workspace.skipped = found.skipped;
+        workspace.templates = found.templates;
         workspace.errors = found.errors;
         workspace.visited = found.visited;
         workspace.installed_dirs = found.installed_dirs;

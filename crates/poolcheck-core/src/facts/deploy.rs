@@ -80,10 +80,23 @@ pub struct SupervisordProgram {
     pub commands: Vec<usize>,
     /// `numprocs` (default 1): literal, or unknown when not a whole number.
     pub numprocs: Option<(i64, Location)>,
+    /// `numprocs=%(ENV_NAME)s`: the variable supervisord expands from its
+    /// own environment when it starts, with the value as written.
+    pub numprocs_variable: Option<NumprocsVariable>,
     /// `environment=KEY="value",…`.
     pub environment: EnvLayer,
     /// `directory`: where the command runs.
     pub directory: Option<String>,
+}
+
+/// A supervisord `numprocs` written as `%(ENV_NAME)s`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NumprocsVariable {
+    /// `NAME`, without the `ENV_` prefix.
+    pub name: String,
+    /// The value as written (`%(ENV_NAME)s`).
+    pub written: String,
+    pub location: Location,
 }
 
 /// One simple command (`gunicorn app:app -w 4`) as written, unexpanded.

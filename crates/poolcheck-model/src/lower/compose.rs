@@ -13,6 +13,7 @@ use poolcheck_core::facts::deploy::{
 use poolcheck_core::{Environment, FileFacts, FileKind, FilePath, SourceFile, Sourced};
 use poolcheck_extract::{commands, compose, dotenv};
 
+use super::supervisord::{self, SupervisordRun};
 use super::{Context, config, dockerfile, group, kubernetes, pgconf};
 use crate::declarations::{Declarations, DeclaredBy, ServerDeclaration, ServerSource};
 use crate::topology::{DatabaseServer, PgBouncer};
@@ -23,10 +24,15 @@ pub(super) fn lower(
     facts: &FileFacts,
     out: &mut Declarations,
     run_by_workloads: &mut Vec<FilePath>,
+    supervisord_runs: &mut Vec<SupervisordRun>,
 ) {
     let Some(deploy) = &facts.deploy else {
         return;
     };
+    if facts.kind == FileKind::Compose && describes_test_runs(facts.path.as_path()) {
+        out.test_compose_files.push(facts.path.clone());
+        return;
+    }
     let ws = cx.workspace;
     let project_env = &cx.project_env;
     let mut load = |f: &ComposeEnvFile| env_file_environment(ws, f);
@@ -52,6 +58,57 @@ pub(super) fn lower(
         return;
     }
     process_groups(cx, facts, deploy, out, run_by_workloads);
+    supervisord_started(cx, facts, deploy, supervisord_runs);
+}
+
+/// Workloads that start supervisord, from their own command, the script it
+/// runs, or the command of the Dockerfile they build.
+fn supervisord_started(
+    cx: &Context<'_>,
+    facts: &FileFacts,
+    deploy: &DeployFacts,
+    runs: &mut Vec<SupervisordRun>,
+) {
+    let ws = cx.workspace;
+    let project_env = &cx.project_env;
+    let mut load_env_file = |file: &ComposeEnvFile| env_file_environment(ws, file);
+    for service in &deploy.workloads {
+        let own: Vec<&CommandSite> = service
+            .commands
+            .iter()
+            .filter_map(|index| deploy.commands.get(*index))
+            .collect();
+        let built = built_dockerfile(ws, &facts.path, service);
+        let mut base = project_env.clone();
+        if own.is_empty()
+            && let Some(built) = built
+        {
+            dockerfile::lower_environment(built, &mut base);
+        }
+        let run = SupervisordRun {
+            config: None,
+            declared_by: DeclaredBy::Workload,
+            declared_in: facts.path.clone(),
+            env: service_env(ws, service, &base, &mut load_env_file),
+            scaling: Some(kubernetes::of_workload(ws, service, project_env)),
+            image: image_of(ws, &facts.path, service),
+        };
+        // Compose interpolates its own commands with the project's
+        // environment; a script or a Dockerfile command runs in the service's.
+        supervisord::record_runs(own.iter().copied(), project_env, &run, runs);
+        for script in own
+            .iter()
+            .filter_map(|site| run_script(ws, &facts.path, service, site))
+            .filter_map(|script| script.deploy.as_ref())
+        {
+            supervisord::record_runs(&script.commands, &run.env, &run, runs);
+        }
+        if own.is_empty()
+            && let Some(docker) = built.and_then(|d| d.deploy.as_ref())
+        {
+            supervisord::record_runs(&docker.commands, &run.env, &run, runs);
+        }
+    }
 }
 
 fn process_groups(
@@ -130,6 +187,40 @@ fn process_groups(
         }
         run_by_workloads.push(dockerfile.path.clone());
     }
+}
+
+/// A compose file for test runs (`docker-compose.test.yml`,
+/// `compose.ci.yaml`, `docker-compose-e2e.yml`, `tests/docker-compose.yml`):
+/// its services, databases and poolers start for a test suite, never beside
+/// the production deployment, so none of them is counted.
+pub(super) fn describes_test_runs(path: &Path) -> bool {
+    const TEST_WORDS: [&str; 7] = [
+        "test",
+        "tests",
+        "testing",
+        "ci",
+        "e2e",
+        "integration",
+        "pytest",
+    ];
+    let in_tests_dir = path
+        .parent()
+        .into_iter()
+        .flat_map(Path::components)
+        .any(|c| matches!(c.as_os_str().to_str(), Some("test" | "tests")));
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let stem = name
+        .strip_suffix(".yml")
+        .or_else(|| name.strip_suffix(".yaml"))
+        .unwrap_or(&name);
+    in_tests_dir
+        || stem
+            .split(['.', '-', '_'])
+            .any(|word| TEST_WORDS.contains(&word))
 }
 
 /// Reads a compose `env_file:` (relative to the compose file) or the

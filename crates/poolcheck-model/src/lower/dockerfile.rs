@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use poolcheck_core::{Environment, FileFacts};
 use poolcheck_extract::commands;
 
+use super::supervisord::{self, SupervisordRun};
 use super::{Context, group};
 use crate::declarations::{ContainerFiles, Declarations, DeclaredBy};
 
@@ -17,7 +18,12 @@ pub(super) fn lower_environment(facts: &FileFacts, env: &mut Environment) {
     }
 }
 
-pub(super) fn lower(cx: &Context<'_>, facts: &FileFacts, out: &mut Declarations) {
+pub(super) fn lower(
+    cx: &Context<'_>,
+    facts: &FileFacts,
+    out: &mut Declarations,
+    supervisord_runs: &mut Vec<SupervisordRun>,
+) {
     let Some(deploy) = &facts.deploy else {
         return;
     };
@@ -38,6 +44,19 @@ pub(super) fn lower(cx: &Context<'_>, facts: &FileFacts, out: &mut Declarations)
         lowered.image = image(facts, context.clone());
         out.process_groups.push(lowered);
     }
+    supervisord::record_runs(
+        &deploy.commands,
+        &cx.project_env,
+        &SupervisordRun {
+            config: None,
+            declared_by: DeclaredBy::Dockerfile,
+            declared_in: facts.path.clone(),
+            env: cx.project_env.clone(),
+            scaling: None,
+            image: image(facts, context),
+        },
+        supervisord_runs,
+    );
 }
 
 /// The files of the image a Dockerfile builds from `context`.

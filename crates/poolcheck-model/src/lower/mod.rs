@@ -69,24 +69,31 @@ pub fn lower(workspace: &Workspace, project: &PythonProject<'_>) -> Declarations
     pgbouncer::lower(&cx, &mut declarations);
     // Dockerfiles and scripts a workload runs belong to that workload.
     let mut run_by_workloads: Vec<FilePath> = Vec::new();
+    // Commands that start supervisord: its programs run where they run.
+    let mut supervisord_runs = Vec::new();
     terraform::lower(&cx, &mut declarations);
     for facts in &workspace.facts {
         if facts.kind.declares_workloads() {
             // Compose, Kubernetes manifests and Helm-rendered templates are
             // all read into one `Workload` shape, and lowered alike.
-            compose::lower(&cx, facts, &mut declarations, &mut run_by_workloads);
+            compose::lower(
+                &cx,
+                facts,
+                &mut declarations,
+                &mut run_by_workloads,
+                &mut supervisord_runs,
+            );
             continue;
         }
         if facts.deploy.is_none() {
             continue;
         }
         match facts.kind {
-            FileKind::Ini => {
-                supervisord::lower(&cx, facts, &mut declarations);
-                uwsgi::lower(&cx, facts, &mut declarations);
-            }
+            FileKind::Ini => uwsgi::lower(&cx, facts, &mut declarations),
             FileKind::Procfile => procfile::lower(&cx, facts, &mut declarations),
-            FileKind::Dockerfile => dockerfile::lower(&cx, facts, &mut declarations),
+            FileKind::Dockerfile => {
+                dockerfile::lower(&cx, facts, &mut declarations, &mut supervisord_runs);
+            }
             _ => script::lower(&cx, facts, &mut declarations),
         }
     }
@@ -96,6 +103,7 @@ pub fn lower(workspace: &Workspace, project: &PythonProject<'_>) -> Declarations
             DeclaredBy::Dockerfile | DeclaredBy::Script
         ) && run_by_workloads.contains(&group.declared_in))
     });
+    supervisord::lower(&cx, supervisord_runs, &run_by_workloads, &mut declarations);
     // Servers in the order assembly numbers them: config files, workloads,
     // Terraform; file-configured PgBouncers before those run by workloads.
     declarations.servers.sort_by_key(|s| s.source);

@@ -32,6 +32,7 @@ pub fn assemble(workspace: &Workspace) -> Deployment {
     let declarations = lower::lower(workspace, &project);
     let mut deployment = Deployment {
         diagnostics: declarations.diagnostics.clone(),
+        test_compose_files: declarations.test_compose_files.clone(),
         ..Deployment::default()
     };
     let mut assembler = Assembler {

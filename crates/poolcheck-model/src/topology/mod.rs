@@ -220,4 +220,7 @@ pub struct Deployment {
     pub diagnostics: Vec<Diagnostic>,
     /// True when no server command was found and one implicit process was assumed.
     pub implicit_service: bool,
+    /// Compose files left out of the budget because they describe test
+    /// runs, for `budget` and `--verbose`.
+    pub test_compose_files: Vec<poolcheck_core::FilePath>,
 }

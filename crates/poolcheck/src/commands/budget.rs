@@ -15,6 +15,7 @@ pub fn run(args: &BudgetArgs) -> Result<u8, String> {
     let workspace = load_workspace(&target)?;
     let analysis = analysis::analyze(&workspace, &Options::default());
     if args.project.verbose {
+        super::check::report_entry_points(&analysis.deployment);
         report_unparsed_modules(&workspace);
     }
     let render_as = |format: BudgetFormat, color: bool| match format {

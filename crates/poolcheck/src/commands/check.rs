@@ -180,8 +180,14 @@ fn validate_selectors<'a>(selectors: impl Iterator<Item = &'a String>) -> Result
     Ok(())
 }
 
-/// Which code each service was charged for, on stderr with `--verbose`.
-fn report_entry_points(deployment: &poolcheck_rules::topology::Deployment) {
+/// Which code each service was charged for, and which compose files were
+/// left out, on stderr with `--verbose`.
+pub(crate) fn report_entry_points(deployment: &poolcheck_rules::topology::Deployment) {
+    for file in &deployment.test_compose_files {
+        eprintln!(
+            "poolcheck: left out {file}: a compose file for test runs, so its services are not counted"
+        );
+    }
     for service in &deployment.services {
         match (&service.entry, &service.runs_all_code) {
             (Some(entry), _) => eprintln!(

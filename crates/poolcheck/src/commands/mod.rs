@@ -153,6 +153,15 @@ pub fn report_load(target: &Target, workspace: &Workspace) {
             workspace.visited,
             workspace.facts.len()
         );
+        if let Some(first) = workspace.templates.first() {
+            let count = workspace.templates.len();
+            eprintln!(
+                "poolcheck: skipped {count} template file{} (cookiecutter or Jinja, rendered before they are deployed): {}{}",
+                if count == 1 { "" } else { "s" },
+                shown(&target.cwd, first).display(),
+                if count > 1 { ", …" } else { "" }
+            );
+        }
         if let Some(first) = workspace.installed_dirs.first() {
             eprintln!(
                 "poolcheck: skipped {} directories of installed packages without reading them ({}{})",

@@ -157,6 +157,27 @@ pub fn render(deployment: &Deployment, budget: &Budget, sources: &Sources, color
     {
         out.push('\n');
     }
+    // A monorepo keeps one test compose file per app: past a few, one line.
+    let test_files = &deployment.test_compose_files;
+    if test_files.len() <= 3 {
+        for file in test_files {
+            let _ = writeln!(
+                out,
+                "Not counted: {file} describes test runs (its name says so), not the deployment"
+            );
+        }
+    } else {
+        let _ = writeln!(
+            out,
+            "Not counted: {} compose files for test runs ({}, {}, …; `--verbose` lists them)",
+            test_files.len(),
+            test_files[0],
+            test_files[1]
+        );
+    }
+    if !test_files.is_empty() {
+        out.push('\n');
+    }
     for b in &budget.pgbouncers {
         let bouncer = &deployment.pgbouncers[b.pgbouncer];
         let _ = writeln!(
