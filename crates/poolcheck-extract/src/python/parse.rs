@@ -268,9 +268,14 @@ fn build_module(
                 }
             }
         };
-        append_fragment(&mut module, &mut too_deep, &fragment);
-        if let Some(key) = key {
-            kept.entry(key).or_default().push(fragment);
+        match key {
+            Some(key) => {
+                append_fragment(&mut module, &mut too_deep, fragment.clone());
+                kept.entry(key).or_default().push(fragment);
+            }
+            // Nothing is kept (a whole file read once, or a statement with a
+            // syntax error): the fragment moves into the module.
+            None => append_fragment(&mut module, &mut too_deep, fragment),
         }
     }
     module.syntax_errors.sort();
@@ -291,9 +296,9 @@ fn shift_fragment(fragment: &mut Fragment, start: usize) {
     fragment.start = start;
 }
 
-fn append_fragment(module: &mut PythonModule, too_deep: &mut Vec<TooDeep>, fragment: &Fragment) {
-    relocate::append(module, &fragment.module);
-    too_deep.extend_from_slice(&fragment.too_deep);
+fn append_fragment(module: &mut PythonModule, too_deep: &mut Vec<TooDeep>, fragment: Fragment) {
+    relocate::append(module, fragment.module);
+    too_deep.extend(fragment.too_deep);
 }
 
 /// The import aliases of the callees of interest (`from sqlalchemy import

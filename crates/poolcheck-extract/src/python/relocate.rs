@@ -344,9 +344,9 @@ impl IndexBase {
     }
 }
 
-/// Appends a copy of `part` (one statement's IR, indices counting from
-/// zero) to `module`, renumbering its classes, functions and branches.
-pub(crate) fn append(module: &mut PythonModule, part: &PythonModule) {
+/// Appends `part` (one statement's IR, indices counting from zero) to
+/// `module`, renumbering its classes, functions and branches.
+pub(crate) fn append(module: &mut PythonModule, part: PythonModule) {
     let base = IndexBase::of(module);
     let PythonModule {
         body,
@@ -359,30 +359,27 @@ pub(crate) fn append(module: &mut PythonModule, part: &PythonModule) {
         syntax_errors,
     } = part;
     let at = module.body.len();
-    module.body.extend_from_slice(body);
+    module.body.extend(body);
     base.stmts(&mut module.body[at..]);
-    for class in classes {
-        let mut class = class.clone();
+    for mut class in classes {
         base.stmts(&mut class.body);
         class.parent = class.parent.map(|i| i + base.classes);
         class.function = class.function.map(|i| i + base.functions);
         module.classes.push(class);
     }
-    for function in functions {
-        let mut function = function.clone();
+    for mut function in functions {
         base.stmts(&mut function.body);
         function.class = function.class.map(|i| i + base.classes);
         module.functions.push(function);
     }
-    module.branches.extend_from_slice(branches);
-    for call in calls {
-        let mut call = call.clone();
+    module.branches.extend(branches);
+    for mut call in calls {
         call.function = call.function.map(|i| i + base.functions);
         call.class = call.class.map(|i| i + base.classes);
         base.guards(&mut call.guards);
         module.calls.push(call);
     }
-    module.event_handlers.extend_from_slice(event_handlers);
-    module.import_time.extend_from_slice(import_time);
-    module.syntax_errors.extend_from_slice(syntax_errors);
+    module.event_handlers.extend(event_handlers);
+    module.import_time.extend(import_time);
+    module.syntax_errors.extend(syntax_errors);
 }
