@@ -102,14 +102,13 @@ impl Settings {
             .get("debounce-ms")
             .or_else(|| object.get("debounceMs"));
         if let Some(ms) = debounce.filter(|v| !v.is_null()) {
-            match ms.as_u64().filter(|ms| *ms <= MAX_DEBOUNCE_MS) {
-                Some(ms) => settings.debounce = Some(Duration::from_millis(ms)),
-                None => {
-                    settings.debounce = previous.debounce;
-                    problems.push(format!(
-                        "debounce-ms: expected a whole number of milliseconds from 0 to {MAX_DEBOUNCE_MS}, got {ms}; the previous pause stays"
-                    ));
-                }
+            if let Some(ms) = ms.as_u64().filter(|ms| *ms <= MAX_DEBOUNCE_MS) {
+                settings.debounce = Some(Duration::from_millis(ms));
+            } else {
+                settings.debounce = previous.debounce;
+                problems.push(format!(
+                    "debounce-ms: expected a whole number of milliseconds from 0 to {MAX_DEBOUNCE_MS}, got {ms}; the previous pause stays"
+                ));
             }
         }
         (settings, problems)

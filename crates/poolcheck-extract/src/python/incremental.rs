@@ -217,8 +217,7 @@ y = (1 +
             "@event.listens_for(engine, 'checkout')\ndef g(*a):\n    pass\n",
         ];
         let path = "app/db.py";
-        const SEEDS: u64 = 12;
-        for seed in 1..=SEEDS {
+        for seed in 1..=12u64 {
             let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ seed);
             let mut text = MODULE.to_owned();
             let mut parse = IncrementalParse::default();

@@ -187,7 +187,7 @@ fn fragment_key(src: &[u8], node: Node<'_>) -> Vec<u8> {
 /// A top-level node's fragment while a module is built: taken from the
 /// previous text, or being built (its statements read, its calls not yet).
 enum Part<'s> {
-    Reused(Fragment),
+    Reused(Box<Fragment>),
     Fresh(Box<Builder<'s>>),
 }
 
@@ -219,19 +219,16 @@ fn build_module(
             .as_ref()
             .and_then(|key| previous.fragments.get_mut(key))
             .and_then(Vec::pop);
-        let part = match reused {
-            Some(mut fragment) => {
-                shift_fragment(&mut fragment, child.start_byte());
-                Part::Reused(fragment)
+        let part = if let Some(mut fragment) = reused {
+            shift_fragment(&mut fragment, child.start_byte());
+            Part::Reused(Box::new(fragment))
+        } else {
+            let mut builder = Box::new(Builder::new(src, split_settings));
+            builder.depth = 1;
+            if child.is_named() && child.kind() != "comment" {
+                builder.statement(child, Scope::Module);
             }
-            None => {
-                let mut builder = Box::new(Builder::new(src, split_settings));
-                builder.depth = 1;
-                if child.is_named() && child.kind() != "comment" {
-                    builder.statement(child, Scope::Module);
-                }
-                Part::Fresh(builder)
-            }
+            Part::Fresh(builder)
         };
         parts.push((child, key, part));
     }
@@ -254,7 +251,7 @@ fn build_module(
     let mut kept: HashMap<Vec<u8>, Vec<Fragment>> = HashMap::new();
     for (child, key, part) in parts {
         let fragment = match part {
-            Part::Reused(fragment) => fragment,
+            Part::Reused(fragment) => *fragment,
             Part::Fresh(mut builder) => {
                 builder.collect_errors_in(child);
                 builder.collect_calls(child, &context.aliases);

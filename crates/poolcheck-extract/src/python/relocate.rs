@@ -45,8 +45,12 @@ pub(crate) fn shift_spans(module: &mut PythonModule, too_deep: &mut [TooDeep], d
         } = class;
         shift.span(name_span);
         shift.span(span);
-        bases.iter_mut().for_each(|e| shift.expr(e));
-        keywords.iter_mut().for_each(|k| shift.keyword(k));
+        for e in bases.iter_mut() {
+            shift.expr(e);
+        }
+        for k in keywords.iter_mut() {
+            shift.keyword(k);
+        }
         shift.stmts(body);
     }
     for function in functions {
@@ -74,7 +78,9 @@ pub(crate) fn shift_spans(module: &mut PythonModule, too_deep: &mut [TooDeep], d
                 shift.expr(default);
             }
         }
-        decorators.iter_mut().for_each(|e| shift.expr(e));
+        for e in decorators.iter_mut() {
+            shift.expr(e);
+        }
         shift.stmts(body);
     }
     for BranchPoint {
@@ -124,7 +130,9 @@ pub(crate) fn shift_spans(module: &mut PythonModule, too_deep: &mut [TooDeep], d
             shift.expr(receiver);
         }
     }
-    syntax_errors.iter_mut().for_each(|s| shift.span(s));
+    for s in syntax_errors.iter_mut() {
+        shift.span(s);
+    }
     for TooDeep { span, message: _ } in too_deep {
         shift.span(span);
     }
@@ -167,11 +175,8 @@ impl Shift {
                     target,
                     op: _,
                     value,
-                } => {
-                    self.target(target);
-                    self.expr(value);
                 }
-                StmtKind::Update {
+                | StmtKind::Update {
                     target,
                     value,
                     keep_existing: _,
@@ -268,7 +273,9 @@ impl Shift {
                         Arg::Positional(e) | Arg::Star(e) => self.expr(e),
                     }
                 }
-                keywords.iter_mut().for_each(|k| self.keyword(k));
+                for k in keywords.iter_mut() {
+                    self.keyword(k);
+                }
             }
             ExprKind::BinOp(left, _, right) | ExprKind::BoolOp(_, left, right) => {
                 self.expr(left);
@@ -277,7 +284,9 @@ impl Shift {
             ExprKind::Unary(_, operand) => self.expr(operand),
             ExprKind::Compare(first, rest) => {
                 self.expr(first);
-                rest.iter_mut().for_each(|(_, e)| self.expr(e));
+                for (_, e) in rest.iter_mut() {
+                    self.expr(e);
+                }
             }
             ExprKind::IfElse { test, body, orelse } => {
                 self.expr(test);
@@ -296,7 +305,9 @@ impl Shift {
                 }
             }
             ExprKind::List(items) | ExprKind::Tuple(items) => {
-                items.iter_mut().for_each(|e| self.expr(e));
+                for e in items.iter_mut() {
+                    self.expr(e);
+                }
             }
         }
     }
