@@ -5,7 +5,6 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use poolcheck_core::SourceFile;
 use serde_json::Value;
@@ -80,13 +79,6 @@ impl EditQueue {
     }
 }
 
-/// How long a burst of edits must pause before its last state is analysed.
-/// A burst is edits that arrive while an analysis runs: they are typed
-/// faster than the project is analysed, so analysing each would only
-/// publish states the user has already left. An edit that finds the server
-/// idle is analysed at once, so that a single change costs no delay.
-pub const BURST_PAUSE: Duration = Duration::from_millis(30);
-
 /// Applies and publishes the queued edits whenever some arrive.
 async fn apply_edits_forever(state: Arc<Mutex<State>>, edits: Arc<EditQueue>, client: Client) {
     let mut in_burst = false;
@@ -95,10 +87,16 @@ async fn apply_edits_forever(state: Arc<Mutex<State>>, edits: Arc<EditQueue>, cl
         // Lets notifications already read off the wire join this batch.
         tokio::task::yield_now().await;
         if in_burst {
+            // A burst is edits that arrive while an analysis runs: they are
+            // typed faster than the project is analysed, so analysing each
+            // would only publish states the user has already left. Its last
+            // state is analysed once it pauses (the `debounce-ms` setting);
+            // an edit that finds the server idle is analysed at once.
+            let pause = state.lock().await.settings.debounce();
             // Each new edit restarts the pause.
             loop {
                 tokio::select! {
-                    () = tokio::time::sleep(BURST_PAUSE) => break,
+                    () = tokio::time::sleep(pause) => break,
                     () = edits.wake.notified() => {}
                 }
             }

@@ -1,6 +1,9 @@
 //! Editor settings (`initializationOptions`, `workspace/didChangeConfiguration`):
 //! the command line's `--select`, `--ignore`, per-rule severities and
-//! `--fail-on`, layered over the project's configuration.
+//! `--fail-on`, layered over the project's configuration, and how long a
+//! burst of edits must pause before it is analysed.
+
+use std::time::Duration;
 
 use poolcheck_core::Severity;
 use poolcheck_rules::registry;
@@ -15,7 +18,16 @@ pub struct Settings {
     /// The severity at which the CLI would fail. In the editor, findings below
     /// it are shown as hints so that what would fail CI stands out.
     pub fail_on: Option<Severity>,
+    /// `debounce-ms`: how long a burst of edits must pause before its last
+    /// state is analysed; `None` is [`DEFAULT_DEBOUNCE`].
+    pub debounce: Option<Duration>,
 }
+
+/// The pause a burst of edits waits for when the editor sets none.
+pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(30);
+
+/// A longer pause would read as the server not answering at all.
+const MAX_DEBOUNCE_MS: u64 = 5_000;
 
 impl Settings {
     /// Reads settings from the object a client sends, either bare
@@ -86,7 +98,25 @@ impl Settings {
                 )),
             }
         }
+        let debounce = object
+            .get("debounce-ms")
+            .or_else(|| object.get("debounceMs"));
+        if let Some(ms) = debounce.filter(|v| !v.is_null()) {
+            if let Some(ms) = ms.as_u64().filter(|ms| *ms <= MAX_DEBOUNCE_MS) {
+                settings.debounce = Some(Duration::from_millis(ms));
+            } else {
+                settings.debounce = previous.debounce;
+                problems.push(format!(
+                    "debounce-ms: expected a whole number of milliseconds from 0 to {MAX_DEBOUNCE_MS}, got {ms}; the previous pause stays"
+                ));
+            }
+        }
         (settings, problems)
+    }
+
+    /// How long a burst of edits must pause before it is analysed.
+    pub fn debounce(&self) -> Duration {
+        self.debounce.unwrap_or(DEFAULT_DEBOUNCE)
     }
 
     pub fn overrides(&self) -> Overrides {
@@ -138,8 +168,10 @@ mod tests {
             "ignore": "PC105",
             "severity": {"PC103": "warning"},
             "fail-on": "error",
+            "debounce-ms": 120,
         }));
         assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(s.debounce(), Duration::from_millis(120));
         assert_eq!(s.select, Some(vec!["PC1".to_owned(), "PC2".to_owned()]));
         assert_eq!(s.ignore, vec!["PC105".to_owned()]);
         assert_eq!(s.severity, vec![("PC103".to_owned(), Severity::Warning)]);
@@ -147,6 +179,7 @@ mod tests {
 
         let (nested, _) = Settings::from_json(&json!({"poolcheck": {"ignore": ["PC2"]}}));
         assert_eq!(nested.ignore, vec!["PC2".to_owned()]);
+        assert_eq!(nested.debounce(), DEFAULT_DEBOUNCE);
 
         let (empty, problems) = Settings::from_json(&json!({"poolcheck": []}));
         assert_eq!((empty, problems), (Settings::default(), Vec::new()));
@@ -166,6 +199,14 @@ mod tests {
         assert_eq!(s.select, Some(vec!["PC1".to_owned()]), "{problems:?}");
         let (s, _) = Settings::from_json_over(&json!(7), &previous);
         assert_eq!(s, previous);
+
+        let (previous, _) = Settings::from_json(&json!({"debounceMs": 0}));
+        assert_eq!(previous.debounce(), Duration::ZERO);
+        for bad in [json!(-1), json!(2.5), json!("50"), json!(60_000)] {
+            let (s, problems) = Settings::from_json_over(&json!({"debounce-ms": bad}), &previous);
+            assert_eq!(s.debounce(), Duration::ZERO, "{bad}");
+            assert_eq!(problems.len(), 1, "{bad}: {problems:?}");
+        }
     }
 
     #[test]

@@ -24,7 +24,7 @@ const documentSelector: LanguageClientOptions["documentSelector"] = [
   { scheme: "file", pattern: "**/{postgresql*.conf,pgbouncer*.ini,.env,.env.*,requirements*.txt}" },
 ];
 
-/** The settings the server understands: select, ignore, severity, fail-on. */
+/** The settings the server understands: select, ignore, severity, fail-on, debounce-ms. */
 function serverSettings(): Record<string, unknown> {
   const config = vscode.workspace.getConfiguration("poolcheck");
   return {
@@ -32,6 +32,7 @@ function serverSettings(): Record<string, unknown> {
     ignore: config.get<string[]>("ignore", []),
     severity: config.get<Record<string, string>>("severity", {}),
     "fail-on": config.get<string | null>("fail-on", null),
+    "debounce-ms": config.get<number | null>("debounce-ms", null),
   };
 }
 
@@ -46,7 +47,7 @@ function createClient(): LanguageClient {
   const clientOptions: LanguageClientOptions = {
     documentSelector,
     initializationOptions: serverSettings(),
-    // The server reads select/ignore/severity/fail-on from the `poolcheck`
+    // The server reads select/ignore/severity/fail-on/debounce-ms from the `poolcheck`
     // section and leaves the client's own keys (path, args, trace) alone.
     synchronize: { configurationSection: "poolcheck" },
   };

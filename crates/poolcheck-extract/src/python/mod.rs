@@ -20,6 +20,7 @@ pub mod nesting;
 pub mod parse;
 pub mod project;
 pub mod pydantic;
+mod relocate;
 pub mod sqlalchemy;
 pub mod url;
 pub mod value;

@@ -20,6 +20,7 @@ use poolcheck_core::facts::python::{
 use tree_sitter::{Language, Node, Parser, Tree};
 
 use super::nesting::{self, TooDeep};
+use super::relocate;
 
 /// Deeper expressions than this become `ExprKind::Other`: configuration never
 /// nests this deep, and it keeps generated files from exhausting the stack.
@@ -100,40 +101,220 @@ pub fn parse_module(text: &str) -> PythonModule {
 /// [`parse_module`], with what was not read because it nests too deep: the
 /// whole file (nothing parsed) or the blocks past [`MAX_BLOCK_DEPTH`].
 pub fn parse_module_reporting(text: &str) -> (PythonModule, Vec<TooDeep>) {
-    let (module, too_deep, _) = reparse_module(text, None);
+    let (module, too_deep, _) = reparse_module(text, None, None);
     (module, too_deep)
 }
 
 /// [`parse_module_reporting`] from the edited tree of the previous text (see
-/// [`reparse_tree`]), returning the new tree to keep for the next edit.
+/// [`reparse_tree`]), returning the new tree to keep for the next edit. The
+/// IR of each top-level statement that `statements` holds from the previous
+/// text, unchanged, is reused instead of being rebuilt; `statements` is left
+/// holding this text's.
 pub(crate) fn reparse_module(
     text: &str,
     old: Option<&Tree>,
+    mut statements: Option<&mut StatementCache>,
 ) -> (PythonModule, Vec<TooDeep>, Option<Tree>) {
+    let forget = |statements: Option<&mut StatementCache>| {
+        if let Some(statements) = statements {
+            *statements = StatementCache::default();
+        }
+    };
     if let Some(too_deep) = nesting::check(text) {
+        forget(statements.as_deref_mut());
         return (PythonModule::default(), vec![too_deep], None);
     }
-    let Some(tree) = reparse_tree(text, old) else {
+    let mut tree = reparse_tree(text, old);
+    if old.is_some() && tree.as_ref().is_none_or(|t| t.root_node().has_error()) {
+        // Around a syntax error, a parse that starts from the old tree can
+        // recover differently from a fresh parse of the same text: the
+        // text's IR must not depend on the edits that led to it.
+        tree = reparse_tree(text, None);
+    }
+    let Some(tree) = tree else {
+        forget(statements.as_deref_mut());
         return (PythonModule::default(), Vec::new(), None);
     };
-    let mut builder = Builder {
-        src: text.as_bytes(),
-        module: PythonModule::default(),
-        guards: Vec::new(),
-        guarded_ranges: Vec::new(),
-        function_ranges: Vec::new(),
-        class_ranges: Vec::new(),
-        depth: 0,
-        too_deep: Vec::new(),
-    };
-    let root = tree.root_node();
-    builder.collect_errors(root);
-    builder.block(root, Scope::Module);
-    builder.collect_calls(root);
-    if memchr::memmem::find(text.as_bytes(), b"listens_for").is_some() {
-        builder.collect_event_handlers(root);
+    let (module, too_deep) = build_module(text, tree.root_node(), statements);
+    (module, too_deep, Some(tree))
+}
+
+/// The IR of one top-level node of a module (a statement, a comment, or what
+/// error recovery left), built alone: its class, function and branch
+/// indices count from zero and its spans are positions in the text.
+#[derive(Debug, Clone)]
+struct Fragment {
+    module: PythonModule,
+    too_deep: Vec<TooDeep>,
+    /// Where the node starts in the text the spans point into.
+    start: usize,
+}
+
+/// The IR of the top-level statements of a text, by what they were built
+/// from, for reuse by the next build of an edited text.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct StatementCache {
+    /// What the fragments were built under.
+    context: ModuleContext,
+    /// By [`fragment_key`]; a statement written twice has two fragments.
+    fragments: HashMap<Vec<u8>, Vec<Fragment>>,
+}
+
+/// What a statement's IR depends on outside the statement's own text.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct ModuleContext {
+    /// The text mentions django-split-settings: `include(...)` calls are read.
+    split_settings: bool,
+    /// Import aliases of the calls of interest (`create_engine as ce`), in
+    /// the order the module binds them.
+    aliases: Vec<(String, String)>,
+}
+
+/// A node's kind, and its text with the byte before and after it: the byte
+/// search for callee names looks at them to find where a name ends (0xFF,
+/// never in UTF-8, stands for the text's edge). The same text can be a
+/// statement or, beside a syntax error, a bare expression.
+fn fragment_key(src: &[u8], node: Node<'_>) -> Vec<u8> {
+    let range = node.byte_range();
+    let mut key = Vec::with_capacity(range.len() + 4);
+    key.extend_from_slice(&node.kind_id().to_le_bytes());
+    key.push(range.start.checked_sub(1).map_or(0xFF, |i| src[i]));
+    key.extend_from_slice(&src[range.clone()]);
+    key.push(src.get(range.end).copied().unwrap_or(0xFF));
+    key
+}
+
+/// A top-level node's fragment while a module is built: taken from the
+/// previous text, or being built (its statements read, its calls not yet).
+enum Part<'s> {
+    Reused(Box<Fragment>),
+    Fresh(Box<Builder<'s>>),
+}
+
+/// The module IR of `root`, one top-level node at a time so that each
+/// node's IR can be kept for the next edit: the result is the same as
+/// building the whole tree at once, and a node whose text (and context) is
+/// unchanged since `statements` was filled is not read again.
+fn build_module(
+    text: &str,
+    root: Node<'_>,
+    mut statements: Option<&mut StatementCache>,
+) -> (PythonModule, Vec<TooDeep>) {
+    let src = text.as_bytes();
+    let split_settings = memchr::memmem::find(src, b"split_settings").is_some();
+    let mut previous = statements
+        .as_deref_mut()
+        .map(std::mem::take)
+        .unwrap_or_default();
+    if previous.context.split_settings != split_settings {
+        previous.fragments.clear();
     }
-    (builder.module, builder.too_deep, Some(tree))
+    let children = all_children(root);
+    let mut parts: Vec<(Node<'_>, Option<Vec<u8>>, Part<'_>)> = Vec::with_capacity(children.len());
+    for child in children {
+        // A node with a syntax error may read differently beside other
+        // text: only clean statements are reused.
+        let key = (statements.is_some() && !child.has_error()).then(|| fragment_key(src, child));
+        let reused = key
+            .as_ref()
+            .and_then(|key| previous.fragments.get_mut(key))
+            .and_then(Vec::pop);
+        let part = if let Some(mut fragment) = reused {
+            shift_fragment(&mut fragment, child.start_byte());
+            Part::Reused(Box::new(fragment))
+        } else {
+            let mut builder = Box::new(Builder::new(src, split_settings));
+            builder.depth = 1;
+            if child.is_named() && child.kind() != "comment" {
+                builder.statement(child, Scope::Module);
+            }
+            Part::Fresh(builder)
+        };
+        parts.push((child, key, part));
+    }
+    let aliases = aliased_callees(parts.iter().map(|(_, _, part)| match part {
+        Part::Reused(fragment) => &fragment.module,
+        Part::Fresh(builder) => &builder.module,
+    }));
+    let context = ModuleContext {
+        split_settings,
+        aliases,
+    };
+    let reused_any = parts.iter().any(|(_, _, p)| matches!(p, Part::Reused(_)));
+    if reused_any && context.aliases != previous.context.aliases {
+        // The calls of every statement may read differently: build anew
+        // (`statements` is empty now, so nothing is reused).
+        return build_module(text, root, statements);
+    }
+    let mut module = PythonModule::default();
+    let mut too_deep = Vec::new();
+    let mut kept: HashMap<Vec<u8>, Vec<Fragment>> = HashMap::new();
+    for (child, key, part) in parts {
+        let fragment = match part {
+            Part::Reused(fragment) => *fragment,
+            Part::Fresh(mut builder) => {
+                builder.collect_errors_in(child);
+                builder.collect_calls(child, &context.aliases);
+                if memchr::memmem::find(&src[child.byte_range()], b"listens_for").is_some() {
+                    builder.collect_event_handlers(child);
+                }
+                Fragment {
+                    module: builder.module,
+                    too_deep: builder.too_deep,
+                    start: child.start_byte(),
+                }
+            }
+        };
+        match key {
+            Some(key) => {
+                append_fragment(&mut module, &mut too_deep, fragment.clone());
+                kept.entry(key).or_default().push(fragment);
+            }
+            // Nothing is kept (a whole file read once, or a statement with a
+            // syntax error): the fragment moves into the module.
+            None => append_fragment(&mut module, &mut too_deep, fragment),
+        }
+    }
+    module.syntax_errors.sort();
+    if let Some(statements) = statements {
+        *statements = StatementCache {
+            context,
+            fragments: kept,
+        };
+    }
+    (module, too_deep)
+}
+
+/// Moves a fragment built for a node at `fragment.start` to a node with the
+/// same text at `start`.
+fn shift_fragment(fragment: &mut Fragment, start: usize) {
+    let delta = start as i64 - fragment.start as i64;
+    relocate::shift_spans(&mut fragment.module, &mut fragment.too_deep, delta);
+    fragment.start = start;
+}
+
+fn append_fragment(module: &mut PythonModule, too_deep: &mut Vec<TooDeep>, fragment: Fragment) {
+    relocate::append(module, fragment.module);
+    too_deep.extend(fragment.too_deep);
+}
+
+/// The import aliases of the callees of interest (`from sqlalchemy import
+/// create_engine as ce` gives `("ce", "create_engine")`) that the module-level
+/// statements of `parts`, in order, bind.
+fn aliased_callees<'m>(parts: impl Iterator<Item = &'m PythonModule>) -> Vec<(String, String)> {
+    parts
+        .flat_map(|part| &part.body)
+        .filter_map(|s| match &s.kind {
+            StmtKind::Import(Import {
+                kind: ImportKind::Names(names),
+                ..
+            }) => Some(names),
+            _ => None,
+        })
+        .flatten()
+        .filter(|n| INTERESTING_CALLEES.contains(&n.name.as_str()))
+        .filter_map(|n| n.alias.clone().map(|a| (a, n.name.clone())))
+        .collect()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,6 +326,8 @@ enum Scope {
 
 struct Builder<'s> {
     src: &'s [u8],
+    /// The text mentions django-split-settings (see `split_settings_include`).
+    split_settings: bool,
     module: PythonModule,
     guards: Vec<Guard>,
     /// Byte ranges of guarded blocks with the guard stack inside them.
@@ -204,15 +387,30 @@ fn all_children(node: Node<'_>) -> Vec<Node<'_>> {
 }
 
 impl<'s> Builder<'s> {
+    fn new(src: &'s [u8], split_settings: bool) -> Self {
+        Self {
+            src,
+            split_settings,
+            module: PythonModule::default(),
+            guards: Vec::new(),
+            guarded_ranges: Vec::new(),
+            function_ranges: Vec::new(),
+            class_ranges: Vec::new(),
+            depth: 0,
+            too_deep: Vec::new(),
+        }
+    }
+
     fn text(&self, node: Node<'_>) -> &'s str {
         std::str::from_utf8(&self.src[node.byte_range()]).unwrap_or("")
     }
 
-    fn collect_errors(&mut self, root: Node<'_>) {
-        if !root.has_error() {
+    /// The error and missing nodes in `node`, unsorted.
+    fn collect_errors_in(&mut self, node: Node<'_>) {
+        if !node.has_error() {
             return;
         }
-        let mut stack = vec![root];
+        let mut stack = vec![node];
         while let Some(node) = stack.pop() {
             if node.is_error() || node.is_missing() {
                 self.module.syntax_errors.push(span_of(node));
@@ -222,7 +420,6 @@ impl<'s> Builder<'s> {
                 stack.extend(all_children(node));
             }
         }
-        self.module.syntax_errors.sort();
     }
 
     fn push_stmt(&mut self, scope: Scope, kind: StmtKind, span: Span) {
@@ -401,9 +598,7 @@ impl<'s> Builder<'s> {
 
     /// `X.update({...})`, `X.update(k=v)`, `X.setdefault("k", v)`, `X["a"].update(...)`.
     fn mutating_call(&mut self, node: Node<'_>, scope: Scope, span: Span) {
-        if memchr::memmem::find(self.src, b"split_settings").is_some()
-            && self.split_settings_include(node, scope, span)
-        {
+        if self.split_settings && self.split_settings_include(node, scope, span) {
             return;
         }
         let Some(func) = node.child_by_field_name("function") else {
@@ -1261,26 +1456,30 @@ impl<'s> Builder<'s> {
         });
     }
 
-    fn collect_calls(&mut self, root: Node<'_>) {
+    /// The calls of interest in `node`, given the module's import aliases of
+    /// the callees (see [`aliased_callees`]).
+    fn collect_calls(&mut self, node: Node<'_>, aliases: &[(String, String)]) {
         // Only nodes that hold a callee name's occurrence are visited: large
         // files without engines stay cheap, and a deep tree is descended once
         // along the paths to the hits, never once per hit.
+        let range = node.byte_range();
         let hits: Vec<usize> = match CALLEE_FINDER.as_ref() {
             Some(finder) => finder
-                .find_iter(self.src)
-                .filter(|hit| {
-                    let before = hit.start().checked_sub(1).map(|i| self.src[i]);
-                    let after = self.src.get(hit.end()).copied();
+                .find_iter(&self.src[range.clone()])
+                .map(|hit| (range.start + hit.start(), range.start + hit.end()))
+                .filter(|&(start, end)| {
+                    let before = start.checked_sub(1).map(|i| self.src[i]);
+                    let after = self.src.get(end).copied();
                     let is_ident =
                         |b: Option<u8>| b.is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_');
                     !is_ident(before) && !is_ident(after)
                 })
-                .map(|hit| hit.start())
+                .map(|(start, _)| start)
                 .collect(),
             None => Vec::new(),
         };
         let mut found: Vec<(Node<'_>, String)> = Vec::new();
-        walk_descendants(root, |node| {
+        walk_descendants(node, |node| {
             if !holds_any(&hits, node) {
                 return false;
             }
@@ -1292,10 +1491,10 @@ impl<'s> Builder<'s> {
             }
             true
         });
-        self.collect_aliased_calls(root, &mut found);
+        self.collect_aliased_calls(node, aliases, &mut found);
         found.sort_by_key(|(node, _)| node.start_byte());
         let nodes: Vec<Node<'_>> = found.iter().map(|(node, _)| *node).collect();
-        let mut contexts = self.call_contexts(root, &nodes);
+        let mut contexts = self.call_contexts(node, &nodes);
         for (node, callee_name) in found {
             let span = span_of(node);
             let call = self.expr(node);
@@ -1322,27 +1521,17 @@ impl<'s> Builder<'s> {
     }
 
     /// Calls through import aliases (`from sqlalchemy.ext.asyncio import
-    /// create_async_engine as cae`), which the query cannot know by name.
-    fn collect_aliased_calls<'t>(&self, root: Node<'t>, found: &mut Vec<(Node<'t>, String)>) {
-        let aliases: Vec<(String, String)> = self
-            .module
-            .body
-            .iter()
-            .filter_map(|s| match &s.kind {
-                StmtKind::Import(Import {
-                    kind: ImportKind::Names(names),
-                    ..
-                }) => Some(names),
-                _ => None,
-            })
-            .flatten()
-            .filter(|n| INTERESTING_CALLEES.contains(&n.name.as_str()))
-            .filter_map(|n| n.alias.clone().map(|a| (a, n.name.clone())))
-            .collect();
+    /// create_async_engine as cae`), which the byte search cannot know by name.
+    fn collect_aliased_calls<'t>(
+        &self,
+        node: Node<'t>,
+        aliases: &[(String, String)],
+        found: &mut Vec<(Node<'t>, String)>,
+    ) {
         if aliases.is_empty() {
             return;
         }
-        let mut stack = vec![root];
+        let mut stack = vec![node];
         while let Some(node) = stack.pop() {
             if node.kind() == "call"
                 && let Some(func) = node.child_by_field_name("function")
@@ -1440,10 +1629,13 @@ impl<'s> Builder<'s> {
     }
 
     /// `@event.listens_for(target, "connect")` / `@listens_for(…)` on a function.
-    fn collect_event_handlers(&mut self, root: Node<'_>) {
-        let hits: Vec<usize> = memchr::memmem::find_iter(self.src, b"listens_for").collect();
+    fn collect_event_handlers(&mut self, node: Node<'_>) {
+        let range = node.byte_range();
+        let hits: Vec<usize> = memchr::memmem::find_iter(&self.src[range.clone()], b"listens_for")
+            .map(|hit| range.start + hit)
+            .collect();
         let mut found = Vec::new();
-        walk_descendants(root, |node| {
+        walk_descendants(node, |node| {
             if !holds_any(&hits, node) {
                 return false;
             }
