@@ -100,11 +100,15 @@ pub struct Discovery {
 /// documents): the name decides, then the same content check as discovery.
 /// `None` when discovery would not read it.
 pub fn classify_text(path: &Path, text: &str) -> Option<FileKind> {
-    static PREFILTER: std::sync::OnceLock<Prefilter> = std::sync::OnceLock::new();
     let kind = classify(path)?;
-    PREFILTER
-        .get_or_init(Prefilter::new)
-        .admit(kind, path, text)
+    shared_prefilter().admit(kind, path, text)
+}
+
+/// One prefilter for the checks made outside a discovery walk (building
+/// its automata costs more than most checks).
+fn shared_prefilter() -> &'static Prefilter {
+    static PREFILTER: std::sync::OnceLock<Prefilter> = std::sync::OnceLock::new();
+    PREFILTER.get_or_init(Prefilter::new)
 }
 
 /// True for a Python file discovery admits only for the values it may hold
@@ -112,12 +116,7 @@ pub fn classify_text(path: &Path, text: &str) -> Option<FileKind> {
 /// holds no trigger word, so it starts nothing, and is read for its imports
 /// until evaluation needs its names.
 pub fn holds_values_only(path: &Path, text: &str) -> bool {
-    static PREFILTER: std::sync::OnceLock<Prefilter> = std::sync::OnceLock::new();
-    !is_gunicorn_config(path)
-        && !PREFILTER
-            .get_or_init(Prefilter::new)
-            .python
-            .is_match(text.as_bytes())
+    !is_gunicorn_config(path) && !shared_prefilter().python.is_match(text.as_bytes())
 }
 
 /// Decides from the file name alone whether poolcheck may read a file.
