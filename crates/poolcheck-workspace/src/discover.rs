@@ -79,6 +79,9 @@ pub struct Discovery {
     /// `*.egg-info` beside them, or a virtualenv's `pyvenv.cfg`): their code is
     /// libraries, not this deployment, and is left out.
     pub installed_dirs: Vec<PathBuf>,
+    /// Copies of libraries poolcheck models by their API (a vendored
+    /// `django/`), not walked.
+    pub library_copies: Vec<PathBuf>,
     /// Every Python file seen, prefiltered or not, so that imports of a
     /// module that holds no trigger word can still be resolved on demand.
     pub python_paths: Vec<PathBuf>,
@@ -244,7 +247,14 @@ const PYTHON_TRIGGERS: &[&str] = &[
     "create_async_engine",
     "engine_from_config",
     "create_pool",
-    "ConnectionPool",
+    // psycopg's pools, by their modules and their own class names (a bare
+    // `ConnectionPool` is also urllib3's, httpcore's and redis's).
+    "psycopg_pool",
+    "psycopg2.pool",
+    "SimpleConnectionPool",
+    "ThreadedConnectionPool",
+    "PersistentConnectionPool",
+    "NullConnectionPool",
     "asyncpg.connect",
     "psycopg.connect",
     "psycopg2.connect",
@@ -279,19 +289,24 @@ fn is_config_path(path: &Path, text: &[u8]) -> bool {
     if text.iter().all(u8::is_ascii_whitespace) {
         return false;
     }
-    let dirs: Vec<String> = path
-        .parent()
-        .map(|p| {
-            p.components()
-                .map(|c| c.as_os_str().to_string_lossy().to_ascii_lowercase())
-                .collect()
-        })
-        .unwrap_or_default();
-    dirs.iter()
-        .any(|d| matches!(d.as_str(), "config" | "configs" | "conf" | "configuration"))
-        || dirs
-            .windows(2)
-            .any(|w| w[0] == "settings" && w[1] == "components")
+    let Some(parent) = path.parent() else {
+        return false;
+    };
+    let is = |component: Option<std::path::Component<'_>>, name: &str| {
+        component.is_some_and(|c| c.as_os_str().eq_ignore_ascii_case(name))
+    };
+    let mut previous = None;
+    for component in parent.components() {
+        if ["config", "configs", "conf", "configuration"]
+            .iter()
+            .any(|name| is(Some(component), name))
+            || (is(previous, "settings") && is(Some(component), "components"))
+        {
+            return true;
+        }
+        previous = Some(component);
+    }
+    false
 }
 
 /// A package `__init__.py` that re-exports a submodule (`from .engine import *`):
@@ -315,23 +330,45 @@ const SHELL_TRIGGERS: &[&str] = &[
 /// A set of literal words searched for at once. The SIMD "Teddy" searcher
 /// is several times faster than a general automaton on these few short
 /// words; where the CPU lacks it, a memmem finder per word is used.
-enum TriggerWords {
+struct TriggerWords {
+    words: &'static [&'static str],
+    search: WordSearch,
+}
+
+enum WordSearch {
     Packed(packed::Searcher),
     Each(Vec<memchr::memmem::Finder<'static>>),
 }
 
+/// Trigger words that count only as a whole name's end: `create_pool(` is
+/// asyncpg's, `_create_pool_manager` (kubernetes, aiohttp) is not.
+const WHOLE_NAME_TRIGGERS: &[&str] = &["create_pool"];
+
 impl TriggerWords {
     fn new(words: &'static [&'static str]) -> Self {
-        match packed::Config::new().builder().extend(words).build() {
-            Some(searcher) => TriggerWords::Packed(searcher),
-            None => TriggerWords::Each(words.iter().map(memchr::memmem::Finder::new).collect()),
-        }
+        let search = match packed::Config::new().builder().extend(words).build() {
+            Some(searcher) => WordSearch::Packed(searcher),
+            None => WordSearch::Each(words.iter().map(memchr::memmem::Finder::new).collect()),
+        };
+        Self { words, search }
     }
 
     fn is_match(&self, haystack: &[u8]) -> bool {
-        match self {
-            TriggerWords::Packed(searcher) => searcher.find(haystack).is_some(),
-            TriggerWords::Each(finders) => finders.iter().any(|f| f.find(haystack).is_some()),
+        let counts = |word: usize, end: usize| {
+            !WHOLE_NAME_TRIGGERS.contains(&self.words[word])
+                || !haystack
+                    .get(end)
+                    .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_')
+        };
+        match &self.search {
+            WordSearch::Packed(searcher) => searcher
+                .find_iter(haystack)
+                .any(|m| counts(m.pattern().as_usize(), m.end())),
+            WordSearch::Each(finders) => finders.iter().enumerate().any(|(word, finder)| {
+                finder
+                    .find_iter(haystack)
+                    .any(|start| counts(word, start + self.words[word].len()))
+            }),
         }
     }
 }
@@ -431,6 +468,8 @@ pub fn discover(roots: &[PathBuf], options: &DiscoverOptions) -> Discovery {
     }
     let installed = Arc::new(Mutex::new(Vec::new()));
     let installed_seen = Arc::clone(&installed);
+    let library_copies = Arc::new(Mutex::new(Vec::new()));
+    let copies_seen = Arc::clone(&library_copies);
     let installed_in_roots = installed_in_walk_roots(roots);
     builder
         // Hidden directories (.git, .venv, .tox) are skipped, but `.env` files
@@ -446,6 +485,12 @@ pub fn discover(roots: &[PathBuf], options: &DiscoverOptions) -> Discovery {
             // site-packages only to drop it was most of a large tree's run.
             if shown && is_dir && is_installed_packages_dir(entry.path()) {
                 lock(&installed_seen).push(entry.path().to_path_buf());
+                return false;
+            }
+            // poolcheck reads these libraries by their API; a copy of one in
+            // the tree is never what a service imports under that name.
+            if shown && is_dir && entry.depth() > 0 && is_library_copy(entry.path()) {
+                lock(&copies_seen).push(entry.path().to_path_buf());
                 return false;
             }
             // A walk root that is itself a site-packages (a project checked
@@ -541,6 +586,8 @@ pub fn discover(roots: &[PathBuf], options: &DiscoverOptions) -> Discovery {
         .into_inner()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     discovery.installed_dirs = std::mem::take(&mut *lock(&installed));
+    discovery.library_copies = std::mem::take(&mut *lock(&library_copies));
+    discovery.library_copies.sort();
     if !discovery.installed_dirs.is_empty() {
         discovery.installed_dirs.sort();
         discovery.installed_dirs.dedup();
@@ -570,7 +617,11 @@ pub fn discover(roots: &[PathBuf], options: &DiscoverOptions) -> Discovery {
     let before = discovery.files.len();
     discovery.files.dedup_by(|a, b| a.path == b.path);
     discovery.candidates -= before - discovery.files.len();
-    discovery.python_paths.sort();
+    // Byte order: a component-wise sort of every Python path of a large
+    // tree costs more than the order is worth (only the duplicates matter).
+    discovery
+        .python_paths
+        .sort_unstable_by(|a, b| a.as_os_str().cmp(b.as_os_str()));
     discovery.python_paths.dedup();
     // Named first, so that the copy kept knows it was named.
     discovery
@@ -609,6 +660,23 @@ fn is_jinja_template(kind: FileKind, text: &str) -> bool {
         FileKind::Python | FileKind::HelmChart | FileKind::HelmValues | FileKind::HelmTemplate
     );
     placeholder || (deployment_text && text.lines().any(|line| line.trim_start().starts_with("{%")))
+}
+
+/// Whether `dir` is a top-level package of a library poolcheck models by its
+/// API (`vendor/django/`, `third_party/sqlalchemy/`): a package whose parent
+/// directory is no package, named as the library. A package of that name
+/// inside the project's own package (`shop/celery/`) is the project's, and a
+/// plain directory (`deploy/gunicorn/`) holds its configuration.
+fn is_library_copy(dir: &Path) -> bool {
+    let Some(name) = dir.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    !name.contains('.')
+        && poolcheck_extract::python::project::is_modelled_library(name)
+        && dir.join("__init__.py").is_file()
+        && !dir
+            .parent()
+            .is_some_and(|p| p.join("__init__.py").is_file())
 }
 
 /// Whether `dir` holds installed third-party packages: a `*.dist-info` or
@@ -750,11 +818,6 @@ fn examine(path: &Path, prefilter: &Prefilter, use_prefilter: bool, in_template:
     if in_template {
         return Examined::Template;
     }
-    let bytes = match read_bytes(path) {
-        Ok(Ok(bytes)) => bytes,
-        Ok(Err(reason)) => return Examined::Skipped(reason),
-        Err(err) => return Examined::Failed(err),
-    };
     let irrelevant = || {
         if kind == FileKind::Python {
             Examined::PythonOnly
@@ -762,9 +825,23 @@ fn examine(path: &Path, prefilter: &Prefilter, use_prefilter: bool, in_template:
             Examined::Irrelevant
         }
     };
-    if use_prefilter && prefilter.rejects_bytes(kind, path, &bytes) {
-        return irrelevant();
-    }
+    // Most files of a large tree are dropped by the prefilter: they are read
+    // into one buffer per thread, and copied out only when admitted.
+    let bytes = READ_BUFFER.with_borrow_mut(|buffer| {
+        match read_regular_file_into(path, buffer) {
+            Ok(None) => {}
+            Ok(Some(reason)) => return Err(Examined::Skipped(reason)),
+            Err(err) => return Err(Examined::Failed(err)),
+        }
+        if use_prefilter && prefilter.rejects_bytes(kind, path, buffer) {
+            return Err(irrelevant());
+        }
+        Ok(buffer.clone())
+    });
+    let bytes = match bytes {
+        Ok(bytes) => bytes,
+        Err(examined) => return examined,
+    };
     let text = match decode_as(kind, bytes) {
         Ok(text) => text,
         Err(err) => return Examined::Skipped(SkipReason::Undecodable(err)),
@@ -785,9 +862,12 @@ fn examine(path: &Path, prefilter: &Prefilter, use_prefilter: bool, in_template:
     }
 }
 
+thread_local! {
+    static READ_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// A candidate's bytes, refusing huge and binary files.
 fn read_bytes(path: &Path) -> std::io::Result<Result<Vec<u8>, SkipReason>> {
-    use std::io::Read as _;
     // The type is checked before opening: opening a FIFO blocks.
     if !std::fs::metadata(path)?.is_file() {
         return Err(std::io::Error::new(
@@ -795,21 +875,34 @@ fn read_bytes(path: &Path) -> std::io::Result<Result<Vec<u8>, SkipReason>> {
             "not a regular file",
         ));
     }
+    let mut bytes = Vec::new();
+    Ok(match read_regular_file_into(path, &mut bytes)? {
+        Some(reason) => Err(reason),
+        None => Ok(bytes),
+    })
+}
+
+/// Reads a file known to be a regular file (the walk saw its type) into
+/// `bytes`, replacing what it held; `Some` when it is refused as huge or
+/// binary.
+fn read_regular_file_into(path: &Path, bytes: &mut Vec<u8>) -> std::io::Result<Option<SkipReason>> {
+    use std::io::Read as _;
+    bytes.clear();
     let file = std::fs::File::open(path)?;
     let size = file.metadata()?.len();
     if size > MAX_FILE_SIZE {
-        return Ok(Err(SkipReason::TooLarge(size)));
+        return Ok(Some(SkipReason::TooLarge(size)));
     }
-    let mut bytes = Vec::with_capacity(size as usize + 1);
+    bytes.reserve(size as usize + 1);
     // A file that grows while it is read stops at the limit.
-    file.take(MAX_FILE_SIZE + 1).read_to_end(&mut bytes)?;
+    file.take(MAX_FILE_SIZE + 1).read_to_end(bytes)?;
     if bytes.len() as u64 > MAX_FILE_SIZE {
-        return Ok(Err(SkipReason::TooLarge(bytes.len() as u64)));
+        return Ok(Some(SkipReason::TooLarge(bytes.len() as u64)));
     }
-    if memchr::memchr(0, &bytes).is_some() {
-        return Ok(Err(SkipReason::Binary));
+    if memchr::memchr(0, bytes).is_some() {
+        return Ok(Some(SkipReason::Binary));
     }
-    Ok(Ok(bytes))
+    Ok(None)
 }
 
 /// The root of the project that holds `path`, absolute: the nearest directory
@@ -983,6 +1076,30 @@ mod tests {
             p.admit(FileKind::Python, Path::new("migrations/env.py"), alembic),
             None
         );
+    }
+
+    #[test]
+    fn pool_words_of_other_libraries_do_not_admit_a_module() {
+        let p = Prefilter::new();
+        let py = Path::new("x.py");
+        // urllib3's, httpcore's and redis's pools share psycopg's class name.
+        let urllib3 = "class HTTPConnectionPool(ConnectionPool, RequestMethods):\n    pass\n";
+        assert_eq!(p.admit(FileKind::Python, py, urllib3), None);
+        let kubernetes = "def _create_pool_manager(self):\n    return aiohttp.ClientSession()\n";
+        assert_eq!(p.admit(FileKind::Python, py, kubernetes), None);
+        for admitted in [
+            "from psycopg_pool import ConnectionPool\npool = ConnectionPool(DSN)\n",
+            "from psycopg2 import pool\ndb = pool.ThreadedConnectionPool(1, 20, DSN)\n",
+            "import psycopg2.pool\n",
+            "pool = await asyncpg.create_pool(DSN)\n",
+            "from asyncpg import create_pool\n",
+        ] {
+            assert_eq!(
+                p.admit(FileKind::Python, py, admitted),
+                Some(FileKind::Python),
+                "{admitted}"
+            );
+        }
     }
 
     #[test]
@@ -1200,6 +1317,50 @@ mod tests {
         assert!(!found.python_paths.iter().any(|p| p.ends_with("engine.py")));
         // Their files are not even read: only `db.py` was visited.
         assert_eq!(found.visited, 1);
+    }
+
+    /// A copy of a library poolcheck reads by its API (a vendored Django)
+    /// is not walked; the project's own package or configuration directory
+    /// of the same name is.
+    #[test]
+    fn copies_of_modelled_libraries_are_not_walked() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let write = |path: &str, text: &str| {
+            let path = root.join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        write("vendor/django/__init__.py", "");
+        write("vendor/django/db/utils.py", "DATABASES = {}\n");
+        write("shop/__init__.py", "");
+        write("shop/celery/__init__.py", "");
+        write("shop/celery/app.py", "app.conf.worker_concurrency = 4\n");
+        write("deploy/gunicorn/gunicorn.conf.py", "workers = 4\n");
+        let found = discover(&[root.to_path_buf()], &DiscoverOptions::default());
+        let mut names: Vec<_> = found
+            .files
+            .iter()
+            .map(|f| {
+                f.path
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            ["deploy/gunicorn/gunicorn.conf.py", "shop/celery/app.py"]
+        );
+        assert_eq!(found.library_copies, [root.join("vendor/django")]);
+        assert!(
+            !found
+                .python_paths
+                .iter()
+                .any(|p| p.starts_with(root.join("vendor")))
+        );
     }
 
     /// A site-packages checked as the project root: the packages its

@@ -52,6 +52,8 @@ pub struct Workspace {
     pub visited: usize,
     /// Directories of installed packages the walk did not descend into.
     pub installed_dirs: Vec<PathBuf>,
+    /// Copies of libraries poolcheck reads by their API, not walked.
+    pub library_copies: Vec<PathBuf>,
     /// Files configuration files include that were not read, and why.
     pub unread: BTreeMap<FilePath, ReadProblem>,
     /// The entries of each `include_dir` directory, listed at load.
@@ -145,6 +147,7 @@ impl Workspace {
         workspace.errors = found.errors;
         workspace.visited = found.visited;
         workspace.installed_dirs = found.installed_dirs;
+        workspace.library_copies = found.library_copies;
 
         let extracted: Vec<(Arc<SourceFile>, FileFacts)> = found
             .files

@@ -174,6 +174,15 @@ pub fn report_load(target: &Target, workspace: &Workspace) {
                 }
             );
         }
+        if let Some(first) = workspace.library_copies.first() {
+            let count = workspace.library_copies.len();
+            eprintln!(
+                "poolcheck: skipped {count} cop{} of libraries poolcheck reads by their API ({}{})",
+                if count == 1 { "y" } else { "ies" },
+                shown(&target.cwd, first).display(),
+                if count > 1 { ", …" } else { "" }
+            );
+        }
     }
 }
 
