@@ -3,7 +3,7 @@
 //! the modules `DJANGO_SETTINGS_MODULE` names: read so that imports resolve,
 //! and kept in the workspace so their locations print and fixes apply.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -23,28 +23,36 @@ pub fn imported_modules(
     workspace: &Workspace,
     from: Option<&FilePath>,
 ) -> Vec<(Arc<SourceFile>, FileFacts)> {
-    let mut by_name: BTreeMap<String, &PathBuf> = BTreeMap::new();
+    let mut by_name: BTreeMap<String, Target> = BTreeMap::new();
     for path in &workspace.python_paths {
         let display = workspace.file_id(path);
-        if workspace.facts_of(&display).is_some() {
-            continue;
-        }
+        let target = match workspace.facts_of(&display) {
+            None => Target::Unread(path),
+            // A module discovery admitted only for its values starts nothing:
+            // its imports matter once a module that starts something imports
+            // it. (An edit in the editor keeps the modules loaded before.)
+            Some(facts) if from.is_none() && facts.python_unparsed.is_some() => {
+                Target::Admitted(facts)
+            }
+            Some(_) => continue,
+        };
         if let Some((name, _)) = python::project::module_name(&workspace.root, display.as_path()) {
-            by_name.insert(name, path);
+            by_name.insert(name, target);
         }
     }
     let mut loaded: Vec<(Arc<SourceFile>, FileFacts)> = Vec::new();
     let starts: Vec<&FileFacts> = match from {
         Some(path) => workspace.facts_of(path).into_iter().collect(),
-        None => workspace.facts.iter().collect(),
+        None => workspace
+            .facts
+            .iter()
+            .filter(|f| f.python_unparsed.is_none())
+            .collect(),
     };
     let mut pending: Vec<String> = starts
         .iter()
         .flat_map(|f| {
-            let parsed = f.python.iter().flat_map(module_level_imports);
-            let unparsed = f.python_unparsed.iter().flat_map(|m| m.imports.iter());
-            parsed
-                .chain(unparsed)
+            imports_of(f)
                 .flat_map(import_candidates)
                 .collect::<Vec<_>>()
         })
@@ -80,7 +88,7 @@ pub fn imported_modules(
     let mut asked: HashSet<String> = HashSet::new();
     // Breadth first, one wave at a time, each wave read in parallel.
     while !pending.is_empty() {
-        let wave: Vec<(bool, &PathBuf)> = std::mem::take(&mut pending)
+        let wave: Vec<(bool, Target)> = std::mem::take(&mut pending)
             .into_iter()
             .filter(|name| asked.insert(name.clone()))
             // A library poolcheck reads by its API is never loaded from a
@@ -91,9 +99,20 @@ pub fn imported_modules(
             // `from a.b import c` may name a module `a.b.c` or a value in `a.b`.
             .filter_map(|name| Some((named.contains(name), modules.take(&workspace.root, name)?)))
             .collect();
-        let read: Vec<(Arc<SourceFile>, FileFacts, Vec<String>)> = wave
+        let (admitted, unread): (Vec<_>, Vec<_>) = wave
+            .into_iter()
+            .partition(|(_, target)| matches!(target, Target::Admitted(_)));
+        for (_, target) in admitted {
+            if let Target::Admitted(facts) = target {
+                pending.extend(imports_of(facts).flat_map(import_candidates));
+            }
+        }
+        let read: Vec<(Arc<SourceFile>, FileFacts, Vec<String>)> = unread
             .into_par_iter()
-            .filter_map(|(is_named, path)| {
+            .filter_map(|(is_named, target)| {
+                let Target::Unread(path) = target else {
+                    return None;
+                };
                 let Ok(Ok(text)) = crate::discover::read_candidate(path) else {
                     return None;
                 };
@@ -116,6 +135,25 @@ pub fn imported_modules(
     }
     loaded.sort_by(|a, b| a.0.path().cmp(b.0.path()));
     loaded
+}
+
+/// A module of the repository as the import closure meets it.
+#[derive(Clone, Copy)]
+enum Target<'w> {
+    /// Not read yet: read it for its imports.
+    Unread(&'w PathBuf),
+    /// Admitted by discovery for its values alone: its imports are followed
+    /// once it is reached.
+    Admitted(&'w FileFacts),
+}
+
+/// The module-level imports of an extracted Python file, parsed or not.
+fn imports_of(facts: &FileFacts) -> Box<dyn Iterator<Item = &Import> + '_> {
+    match (&facts.python, &facts.python_unparsed) {
+        (Some(module), _) => Box::new(module_level_imports(module)),
+        (None, Some(unparsed)) => Box::new(unparsed.imports.iter()),
+        (None, None) => Box::new(std::iter::empty()),
+    }
 }
 
 fn module_level_imports(module: &PythonModule) -> impl Iterator<Item = &Import> {
@@ -165,29 +203,56 @@ pub fn read_for_imports(file: &Arc<SourceFile>) -> Option<(FileFacts, Vec<String
     Some((facts, imports))
 }
 
-/// The repository's unread modules by dotted name, with every proper suffix
-/// of a name (`settings.prod` of `src.shop.settings.prod`) indexed too, so
-/// that imports below an import root resolve without scanning every name.
+/// The repository's unread (and values-only) modules by dotted name, also
+/// found by the last part of their name, so that an import below an import
+/// root (`settings.prod` of `src.shop.settings.prod`) resolves without
+/// scanning every name.
 struct ModuleIndex<'p> {
-    by_name: BTreeMap<String, &'p PathBuf>,
-    by_suffix: std::collections::HashMap<String, Vec<String>>,
+    /// Sorted by name; a target is `None` once taken.
+    modules: Vec<(String, Option<Target<'p>>)>,
+    by_name: HashMap<String, usize>,
+    /// Positions in `modules`, in name order, by the last part of the name.
+    by_last_part: HashMap<String, Vec<usize>>,
 }
 
 impl<'p> ModuleIndex<'p> {
-    fn new(by_name: BTreeMap<String, &'p PathBuf>) -> Self {
-        let mut by_suffix: std::collections::HashMap<String, Vec<String>> =
-            std::collections::HashMap::new();
-        for name in by_name.keys() {
-            let mut rest = name.as_str();
-            while let Some((_, tail)) = rest.split_once('.') {
-                by_suffix
-                    .entry(tail.to_owned())
+    fn new(by_name: BTreeMap<String, Target<'p>>) -> Self {
+        let modules: Vec<(String, Option<Target<'p>>)> = by_name
+            .into_iter()
+            .map(|(name, target)| (name, Some(target)))
+            .collect();
+        let mut exact = HashMap::with_capacity(modules.len());
+        let mut by_last_part: HashMap<String, Vec<usize>> = HashMap::new();
+        for (position, (name, _)) in modules.iter().enumerate() {
+            exact.insert(name.clone(), position);
+            if let Some((_, last)) = name.rsplit_once('.') {
+                by_last_part
+                    .entry(last.to_owned())
                     .or_default()
-                    .push(name.clone());
-                rest = tail;
+                    .push(position);
             }
         }
-        Self { by_name, by_suffix }
+        Self {
+            modules,
+            by_name: exact,
+            by_last_part,
+        }
+    }
+
+    /// Positions of the modules whose name ends with `.{name}`, in name order.
+    fn below_a_root<'a>(&'a self, name: &'a str) -> impl Iterator<Item = usize> + 'a {
+        let last = name.rsplit_once('.').map_or(name, |(_, last)| last);
+        self.by_last_part
+            .get(last)
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(move |&position| {
+                let full = &self.modules[position].0;
+                full.len() > name.len()
+                    && full.ends_with(name)
+                    && full.as_bytes()[full.len() - name.len() - 1] == b'.'
+            })
     }
 
     /// The full name a settings module name refers to, if any.
@@ -195,7 +260,8 @@ impl<'p> ModuleIndex<'p> {
         if self.by_name.contains_key(name) {
             return Some(name.to_owned());
         }
-        self.by_suffix.get(name)?.first().cloned()
+        let position = self.below_a_root(name).next()?;
+        Some(self.modules[position].0.clone())
     }
 
     /// Removes and returns the module an absolute import `name` names: the
@@ -203,24 +269,24 @@ impl<'p> ModuleIndex<'p> {
     /// below an import root (a directory that is no package, such as `src/`),
     /// as Python finds `paperless.settings.parsers` in
     /// `src/paperless/settings/parsers.py`.
-    fn take(&mut self, root: &Path, name: &str) -> Option<&'p PathBuf> {
-        if let Some(path) = self.by_name.remove(name) {
-            return Some(path);
+    fn take(&mut self, root: &Path, name: &str) -> Option<Target<'p>> {
+        if let Some(&position) = self.by_name.get(name)
+            && let Some(target) = self.modules[position].1.take()
+        {
+            return Some(target);
         }
-        let key = self
-            .by_suffix
-            .get(name)?
-            .iter()
-            .filter(|key| self.by_name.contains_key(key.as_str()))
-            .filter(|key| {
-                let prefix = &key[..key.len() - name.len() - 1];
+        let position = self
+            .below_a_root(name)
+            .filter(|&position| self.modules[position].1.is_some())
+            .filter(|&position| {
+                let full = &self.modules[position].0;
+                let prefix = &full[..full.len() - name.len() - 1];
                 let mut dir = root.to_path_buf();
                 dir.extend(prefix.split('.'));
                 !dir.join("__init__.py").is_file()
             })
-            .min_by_key(|key| key.len())
-            .cloned()?;
-        self.by_name.remove(&key)
+            .min_by_key(|&position| self.modules[position].0.len())?;
+        self.modules[position].1.take()
     }
 }
 
