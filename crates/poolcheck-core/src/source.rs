@@ -334,21 +334,29 @@ pub fn is_lexically_within(path: &Path, root: &Path) -> bool {
 }
 
 /// One file's text with its line index.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct SourceFile {
     path: FilePath,
     text: String,
-    index: LineIndex,
+    /// Built the first time a location is asked for: most modules read for
+    /// their imports never print one.
+    index: std::sync::OnceLock<LineIndex>,
 }
+
+impl PartialEq for SourceFile {
+    fn eq(&self, other: &Self) -> bool {
+        self.path == other.path && self.text == other.text
+    }
+}
+
+impl Eq for SourceFile {}
 
 impl SourceFile {
     pub fn new(path: impl Into<FilePath>, text: impl Into<String>) -> Self {
-        let text = text.into();
-        let index = LineIndex::new(&text);
         Self {
             path: path.into(),
-            text,
-            index,
+            text: text.into(),
+            index: std::sync::OnceLock::new(),
         }
     }
 
@@ -361,7 +369,7 @@ impl SourceFile {
     }
 
     pub fn index(&self) -> &LineIndex {
-        &self.index
+        self.index.get_or_init(|| LineIndex::new(&self.text))
     }
 
     pub fn slice(&self, span: Span) -> &str {
@@ -369,7 +377,7 @@ impl SourceFile {
     }
 
     pub fn line_col(&self, offset: usize) -> LineCol {
-        self.index.line_col(offset, &self.text)
+        self.index().line_col(offset, &self.text)
     }
 
     /// 1-based start and end of a span.
@@ -388,7 +396,7 @@ impl SourceFile {
     /// The span of the whole 1-based line `line` (without terminator).
     pub fn line_span(&self, line: u32) -> Option<Span> {
         let range = self
-            .index
+            .index()
             .line_range(line.checked_sub(1)? as usize, &self.text)?;
         Some(Span::new(range.start, range.end))
     }
