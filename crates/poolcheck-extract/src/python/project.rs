@@ -884,6 +884,43 @@ mod tests {
         assert!(!is_non_service_code(&paths[2]));
     }
 
+    /// The names of one analysis serve the next while the same modules
+    /// exist (their contents changed), and never once a module came or went.
+    #[test]
+    fn module_names_are_reused_only_for_the_same_modules() {
+        let old_db = crate::python::parse_source("x = 1\n");
+        let new_db = crate::python::parse_source("import app.settings\n");
+        let settings = crate::python::parse_source("DATABASES = {}\n");
+        let paths = [
+            FilePath::new("app/__init__.py"),
+            FilePath::new("app/db.py"),
+            FilePath::new("app/settings.py"),
+            FilePath::new("README.md"),
+        ];
+        let empty = PythonModule::default();
+        let first = PythonProject::new(Path::new(""), [(&paths[0], &empty), (&paths[1], &old_db)]);
+        let names = Arc::clone(first.names());
+        let edited = PythonProject::reusing_names(
+            &names,
+            [
+                (&paths[3], ModuleSource::Parsed(&empty)),
+                (&paths[0], ModuleSource::Parsed(&empty)),
+                (&paths[1], ModuleSource::Parsed(&new_db)),
+            ],
+        )
+        .expect("the same modules");
+        assert_eq!(edited.index_of_name("app.db"), Some(1));
+        assert_eq!(edited.module(1), &new_db);
+        let added = [
+            (&paths[0], ModuleSource::Parsed(&empty)),
+            (&paths[1], ModuleSource::Parsed(&new_db)),
+            (&paths[2], ModuleSource::Parsed(&settings)),
+        ];
+        assert!(PythonProject::reusing_names(&names, added).is_none());
+        let removed = [(&paths[0], ModuleSource::Parsed(&empty))];
+        assert!(PythonProject::reusing_names(&names, removed).is_none());
+    }
+
     #[test]
     fn celery_autodiscovery_reaches_the_listed_packages_tasks() {
         let celery = crate::python::parse_source(
