@@ -107,6 +107,7 @@ async fn apply_edits_forever(state: Arc<Mutex<State>>, edits: Arc<EditQueue>, cl
         // its results are sent, which a client answers with its next edit).
         in_burst = !edits.is_empty();
         send(&client, publishes).await;
+        free_retired(&mut state);
     }
 }
 
@@ -150,6 +151,7 @@ impl Backend {
         if !edits.is_empty() {
             let publishes = state.apply_edits(edits);
             send(&self.client, publishes).await;
+            free_retired(&mut state);
         }
         state
     }
@@ -181,6 +183,7 @@ impl Backend {
             let mut state = state.lock().await;
             let publishes = state.finish_load(generation, loaded);
             send(&client, publishes).await;
+            free_retired(&mut state);
         });
     }
 
@@ -193,6 +196,16 @@ impl Backend {
                 )
                 .await;
         }
+    }
+}
+
+/// Frees what the last edits replaced (a large module's old IR and tree, the
+/// old analysis) off the handler's thread, once their diagnostics are sent:
+/// the next edit does not wait for it.
+fn free_retired(state: &mut State) {
+    let retired = state.take_retired();
+    if !retired.is_empty() {
+        tokio::task::spawn_blocking(move || drop(retired));
     }
 }
 
@@ -385,6 +398,7 @@ impl LanguageServer for Backend {
         if state.sync_file(&path, Some(doc.text)) {
             let publishes = state.reanalyze();
             send(&self.client, publishes).await;
+            free_retired(&mut state);
         }
     }
 
@@ -425,6 +439,7 @@ impl LanguageServer for Backend {
         state.sync_from_disk(&path);
         let publishes = state.reanalyze();
         send(&self.client, publishes).await;
+        free_retired(&mut state);
     }
 
     async fn did_change_watched_files(&self, params: DidChangeWatchedFilesParams) {
@@ -450,6 +465,7 @@ impl LanguageServer for Backend {
         } else {
             let publishes = state.reanalyze();
             send(&self.client, publishes).await;
+            free_retired(&mut state);
         }
     }
 
@@ -463,6 +479,7 @@ impl LanguageServer for Backend {
             state.settings = settings;
             let publishes = state.reanalyze();
             send(&self.client, publishes).await;
+            free_retired(&mut state);
             problems
         };
         self.report_settings_problems(problems).await;

@@ -11,7 +11,7 @@ use poolcheck_core::{
     FileFacts, FileKind, FilePath, Location, PositionEncoding, Severity, SourceFile,
 };
 use poolcheck_extract::python::incremental::IncrementalParse;
-use poolcheck_rules::analysis::{self, Analysis, Options};
+use poolcheck_rules::analysis::{self, Analysis, AssemblyCache, Options};
 use poolcheck_rules::registry;
 use poolcheck_rules::workspace::{self, LoadOptions, Workspace};
 use poolcheck_workspace::discover;
@@ -102,6 +102,12 @@ pub struct State {
     published: HashMap<Uri, Vec<lsp::Diagnostic>>,
     /// Bumped by every (re)load, so a slower, older load is discarded.
     pub generation: u64,
+    /// What the last analysis of this workspace leaves for the next one.
+    assembly: AssemblyCache,
+    /// What an edit replaced (the old analysis, the edited files' old facts
+    /// and trees), freed only once the edit's diagnostics are sent: freeing
+    /// the IR of a large module is no part of the edit's latency.
+    retired: Vec<Box<dyn std::any::Any + Send>>,
 }
 
 impl State {
@@ -129,6 +135,7 @@ impl State {
         self.workspace = Some(loaded.workspace);
         self.config_path = loaded.config_path;
         self.extra_sources.clear();
+        self.assembly = AssemblyCache::default();
         let open: Vec<(PathBuf, String)> = self
             .open
             .iter()
@@ -181,6 +188,7 @@ impl State {
         let Some(ws) = self.workspace.as_mut() else {
             return false;
         };
+        let retired = &mut self.retired;
         let existing = ws.facts_of(&file_path).map(|f| f.kind);
         let text = text.filter(|t| !t.contains('\0'));
         let Some(text) = text else {
@@ -201,7 +209,7 @@ impl State {
             other => other,
         };
         if kind == Some(FileKind::Python) {
-            update_python(ws, self.open.get_mut(absolute), &file_path, text);
+            update_python(ws, self.open.get_mut(absolute), &file_path, text, retired);
             return true;
         }
         if let Some(kind) = kind {
@@ -217,7 +225,7 @@ impl State {
         {
             // A module read because another imports it, and still without a
             // trigger word: still imported, so only its text changes.
-            update_python(ws, self.open.get_mut(absolute), &file_path, text);
+            update_python(ws, self.open.get_mut(absolute), &file_path, text, retired);
             return true;
         }
         if existing.is_some() {
@@ -293,15 +301,24 @@ impl State {
         let Some(ws) = &self.workspace else {
             return Vec::new();
         };
-        let analysis = analysis::analyze(
+        let analysis = analysis::analyze_reusing(
             ws,
             &Options {
                 overrides: self.settings.overrides(),
                 no_ignores: false,
             },
+            &mut self.assembly,
         );
-        self.analysis = Some(analysis);
+        if let Some(old) = self.analysis.replace(analysis) {
+            self.retired.push(Box::new(old));
+        }
         self.publish_changes()
+    }
+
+    /// What the last edits replaced, to be freed once their diagnostics are
+    /// sent.
+    pub fn take_retired(&mut self) -> Vec<Box<dyn std::any::Any + Send>> {
+        std::mem::take(&mut self.retired)
     }
 
     /// The text of a file a finding points into: the workspace's, an open
@@ -459,7 +476,12 @@ impl State {
             .chain(self.published.keys())
             .cloned()
             .collect();
-        uris.sort();
+        // The open documents first: the file being typed in is the one
+        // whose diagnostics the user waits for.
+        uris.sort_by_cached_key(|uri| {
+            let open = convert::uri_to_path(uri).is_some_and(|p| self.open.contains_key(&p));
+            (!open, uri.clone())
+        });
         uris.dedup();
         for uri in uris {
             let new = current.remove(&uri).unwrap_or_default();
@@ -498,14 +520,28 @@ fn update_python(
     document: Option<&mut OpenDocument>,
     file_path: &FilePath,
     text: String,
+    retired: &mut Vec<Box<dyn std::any::Any + Send>>,
 ) {
     let file = SourceFile::new(file_path.clone(), text);
     let facts = match document {
-        Some(document) if document.text == file.text() => document.parsed.extract(&file),
+        Some(document) if document.text == file.text() => {
+            let facts = document.parsed.extract(&file);
+            if let Some(tree) = document.parsed.take_replaced_tree() {
+                retired.push(Box::new(tree));
+            }
+            facts
+        }
         _ => poolcheck_extract::extract(&file, FileKind::Python),
     };
     let imports_before = ws.facts_of(file_path).map(imports_of);
     let imports_changed = imports_before.as_ref() != Some(&imports_of(&facts));
+    if let Ok(at) = ws.facts.binary_search_by(|f| f.path.cmp(file_path)) {
+        let placeholder = FileFacts::new(file_path.clone(), FileKind::Python);
+        retired.push(Box::new(std::mem::replace(&mut ws.facts[at], placeholder)));
+    }
+    if let Some(old) = ws.sources.get(file_path) {
+        retired.push(Box::new(Arc::clone(old)));
+    }
     ws.insert(Arc::new(file), facts);
     if imports_changed {
         ws.load_imported_modules(Some(file_path));

@@ -188,6 +188,33 @@ fn server_state(root: &Path) -> State {
     state
 }
 
+/// The server's findings now are those of `poolcheck check` over a copy of
+/// the project holding the texts the server has: the analysis the server
+/// reuses between edits (module names, kept trees and statement IR) never
+/// shows a state the texts are not in.
+fn assert_agrees_with_a_fresh_check(state: &State, texts: &[(PathBuf, String)], when: &str) {
+    let root = state.roots.first().expect("a root");
+    let copy = tempfile::tempdir().expect("temp dir");
+    let copy_root = copy.path().canonicalize().expect("canonical root");
+    std::fs::create_dir_all(copy_root.join(".git")).expect("a project root");
+    for (path, text) in texts {
+        let relative = path.strip_prefix(root).expect("inside the root");
+        let target = copy_root.join(relative);
+        std::fs::create_dir_all(target.parent().expect("a parent")).expect("mkdir");
+        std::fs::write(&target, text).expect("write the copy");
+    }
+    let published = state
+        .analysis
+        .as_ref()
+        .map(|a| a.diagnostics.clone())
+        .unwrap_or_default();
+    assert_eq!(
+        published,
+        analysed_as_the_cli_does(&copy_root),
+        "{when}: the server's findings differ from a fresh check of its texts {texts:#?}"
+    );
+}
+
 fn run_case(seed: u64) {
     let dir = tempfile::tempdir().expect("temp dir");
     let root = dir.path().canonicalize().expect("canonical root");
@@ -226,6 +253,11 @@ fn run_case(seed: u64) {
             assert_eq!(
                 &doc.text, reference,
                 "seed {seed}, step {step}: {change:?} applied differently"
+            );
+            assert_agrees_with_a_fresh_check(
+                &state,
+                &expected,
+                &format!("seed {seed}, step {step}"),
             );
         }
     }

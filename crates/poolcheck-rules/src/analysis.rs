@@ -9,6 +9,7 @@ use crate::context::Context;
 use crate::registry;
 use crate::selection::{Overrides, Selection};
 use crate::suppress::{self, FileSuppressions};
+pub use crate::topology::assemble::AssemblyCache;
 use crate::topology::budget::{self, Budget, Cpus};
 use crate::topology::{Deployment, assemble};
 use crate::workspace::Workspace;
@@ -29,7 +30,18 @@ pub struct Analysis {
 }
 
 pub fn analyze(workspace: &Workspace, options: &Options) -> Analysis {
-    let deployment = assemble::assemble(workspace);
+    analyze_reusing(workspace, options, &mut AssemblyCache::default())
+}
+
+/// [`analyze`] for a workspace analysed before with some files' contents
+/// changed since: reuses what `cache` kept from the last analysis of it
+/// (see [`AssemblyCache`]). The result is the same as [`analyze`]'s.
+pub fn analyze_reusing(
+    workspace: &Workspace,
+    options: &Options,
+    cache: &mut AssemblyCache,
+) -> Analysis {
+    let deployment = assemble::assemble_reusing(workspace, cache);
     let budget = budget::compute(&deployment, Cpus::Declared, &workspace.sources);
     let selection = Selection::new(&workspace.config, &options.overrides);
 

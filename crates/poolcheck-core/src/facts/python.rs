@@ -56,6 +56,10 @@ pub struct UnparsedModule {
     /// Imports inside `def` and `class` bodies.
     pub nested_imports: Vec<Import>,
     parsed: OnceLock<PythonModule>,
+    /// Names asked about with [`UnparsedModule::spells`], with the answer:
+    /// every analysis asks the same few names of every module, and the
+    /// text never changes (an edited file is a new module).
+    spelled: std::sync::Mutex<Vec<(String, bool)>>,
 }
 
 impl UnparsedModule {
@@ -65,7 +69,22 @@ impl UnparsedModule {
             imports,
             nested_imports,
             parsed: OnceLock::new(),
+            spelled: std::sync::Mutex::new(Vec::new()),
         }
+    }
+
+    /// Whether the text contains `name` anywhere.
+    pub fn spells(&self, name: &str) -> bool {
+        let mut spelled = self
+            .spelled
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((_, found)) = spelled.iter().find(|(n, _)| n == name) {
+            return *found;
+        }
+        let found = self.source.text().contains(name);
+        spelled.push((name.to_owned(), found));
+        found
     }
 
     /// The module, parsed by `parse` the first time it is asked for.

@@ -543,12 +543,15 @@ impl<'p, 'a> Evaluator<'p, 'a> {
 
     /// Whether a module binds `name` at module level (directly or by star import).
     pub fn module_defines(&self, module: usize, name: &str) -> bool {
+        // Asked of every module of a large tree (which one defines
+        // `DATABASES`): most cannot bind the name, known without building
+        // a memo key.
+        if !self.project.may_bind(module, name) {
+            return false;
+        }
         let key = (module, name.to_owned());
         if let Some(v) = self.defines_memo.borrow().get(&key) {
             return *v;
-        }
-        if !self.project.may_bind(module, name) {
-            return false;
         }
         let depth = self.import_depth.get();
         if depth >= MAX_IMPORT_DEPTH {

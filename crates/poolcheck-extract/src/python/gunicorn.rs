@@ -32,9 +32,11 @@ pub fn is_gunicorn_config_name(path: &Path) -> bool {
     let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
         return false;
     };
-    let lower = name.to_ascii_lowercase();
-    lower.starts_with("gunicorn")
-        && Path::new(&lower)
+    // Asked of every parsed module of the tree on every analysis: decided
+    // on the name's bytes, without allocating.
+    name.len() >= "gunicorn".len()
+        && name.as_bytes()[.."gunicorn".len()].eq_ignore_ascii_case(b"gunicorn")
+        && Path::new(name)
             .extension()
             .is_some_and(|ext| ext.eq_ignore_ascii_case("py"))
 }

@@ -21,6 +21,10 @@ pub struct IncrementalParse {
     /// The IR of the last text's top-level statements, by their text: valid
     /// whatever the tree, so it survives [`IncrementalParse::forget`].
     statements: StatementCache,
+    /// The tree the last [`IncrementalParse::extract`] replaced, kept for
+    /// the caller to free when it suits it (see
+    /// [`IncrementalParse::take_replaced_tree`]).
+    replaced: Option<Tree>,
 }
 
 impl IncrementalParse {
@@ -56,9 +60,15 @@ impl IncrementalParse {
         let mut facts = FileFacts::new(file.path().clone(), FileKind::Python);
         let (module, too_deep, tree) =
             parse::reparse_module(file.text(), self.tree.as_ref(), Some(&mut self.statements));
-        self.tree = tree;
+        self.replaced = std::mem::replace(&mut self.tree, tree);
         super::extract_parsed(file, &mut facts, module, too_deep);
         facts
+    }
+
+    /// The tree the last extraction replaced: freeing a large file's tree
+    /// takes a while, which a language server spends after it has answered.
+    pub fn take_replaced_tree(&mut self) -> Option<Tree> {
+        self.replaced.take()
     }
 }
 

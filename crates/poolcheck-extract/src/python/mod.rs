@@ -42,7 +42,7 @@ use poolcheck_core::{
 
 pub use eval::{EvalCtx, Evaluator, ScopeKind};
 pub use gunicorn::{GunicornConfig, is_gunicorn_config_name};
-pub use project::{ModuleSource, PythonProject};
+pub use project::{ModuleNames, ModuleSource, PythonProject};
 pub use value::{PyDict, PyStr, Value};
 
 use sqlalchemy::{PoolArgs, engine_pool, sourced_bool, sourced_int, sourced_string};
@@ -374,6 +374,12 @@ impl<'p, 'a> Analyzer<'p, 'a> {
         let mut server_sites: Vec<(ServerInvocation, GroupKey)> = Vec::new();
         let mut flask_engine_options: Option<Sourced<Value>> = None;
         for &m in modules {
+            // A module read only for its imports starts nothing; skipping
+            // it keeps a tree of thousands of such modules from filling
+            // the memo with empty entries on every analysis.
+            if self.project.activity(m).is_none() {
+                continue;
+            }
             let sites = state.module_sites(m);
             engine_sites.extend(sites.engines.iter().cloned());
             server_sites.extend(sites.servers.iter().cloned());

@@ -3,6 +3,7 @@
 use std::cell::{OnceCell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 use poolcheck_core::FilePath;
 use poolcheck_core::facts::PythonModule;
@@ -13,14 +14,116 @@ use poolcheck_core::facts::python::{
 use super::eval::ScopeKind;
 
 /// One module of the project.
-#[derive(Debug)]
-pub struct ModuleEntry<'a> {
-    pub path: &'a FilePath,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleEntry {
+    pub path: FilePath,
     /// Dotted name from the project root (`src.app.db`, `api.configs`).
     pub name: String,
     /// An `__init__.py`.
     pub is_package: bool,
-    source: ModuleSource<'a>,
+}
+
+/// The project's modules by name: everything that depends on which Python
+/// files exist and not on what they hold. An analysis of the same files
+/// with other contents (the language server's edits) can reuse it, where
+/// building it again named every module of a large tree anew.
+#[derive(Debug, Default)]
+pub struct ModuleNames {
+    root: PathBuf,
+    /// Sorted by path.
+    entries: Vec<ModuleEntry>,
+    by_name: HashMap<String, usize>,
+    by_path: HashMap<PathBuf, usize>,
+    /// Dotted names of the repository's package directories (those that
+    /// hold an `__init__.py`), loaded or not: an import root is a directory
+    /// that is no package. Given by the workspace that listed the files.
+    package_dirs: HashSet<String>,
+    /// Modules by every proper dotted suffix of their name (`settings.prod`
+    /// of `src.shop.settings.prod`), for imports below an import root;
+    /// built on first use.
+    by_suffix: OnceLock<HashMap<String, Vec<usize>>>,
+    /// Every dotted prefix of a module name: the packages modules live in.
+    /// Built on first use.
+    package_prefixes: OnceLock<HashSet<String>>,
+    /// Packages without a file of their own (`code.part0.sqlalchemy` when
+    /// only its submodules are files), by every dotted tail of their name
+    /// below the first component. Built on first use: an absolute import
+    /// that names no module looked through every module name before.
+    packages_by_tail: OnceLock<HashMap<String, String>>,
+    /// The modules that are service code (see [`is_non_service_code`]),
+    /// decided by their paths alone. Built on first use.
+    service_code: OnceLock<Vec<usize>>,
+}
+
+impl ModuleNames {
+    /// The names of the modules at `paths` (files that are no `.py`/`.pyi`
+    /// are left out), with the package directories `package_dirs`.
+    pub fn new<'p>(
+        root: &Path,
+        paths: impl IntoIterator<Item = &'p FilePath>,
+        package_dirs: impl IntoIterator<Item = String>,
+    ) -> Self {
+        let mut entries: Vec<ModuleEntry> = paths
+            .into_iter()
+            .filter_map(|path| {
+                let (name, is_package) = module_name(root, path.as_path())?;
+                Some(ModuleEntry {
+                    path: path.clone(),
+                    name,
+                    is_package,
+                })
+            })
+            .collect();
+        // Deterministic order whatever order discovery produced.
+        entries.sort_by(|a, b| a.path.cmp(&b.path));
+        let mut by_name = HashMap::new();
+        let mut by_path = HashMap::new();
+        for (index, entry) in entries.iter().enumerate() {
+            by_name.entry(entry.name.clone()).or_insert(index);
+            by_path
+                .entry(entry.path.as_path().to_path_buf())
+                .or_insert(index);
+        }
+        Self {
+            root: root.to_path_buf(),
+            entries,
+            by_name,
+            by_path,
+            package_dirs: package_dirs.into_iter().collect(),
+            by_suffix: OnceLock::new(),
+            package_prefixes: OnceLock::new(),
+            packages_by_tail: OnceLock::new(),
+            service_code: OnceLock::new(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The module at each of `sources`' paths, in this index's order, when
+    /// `sources` (sorted by path, as a workspace keeps its files) holds
+    /// exactly the modules named here: `None` when a module came or went.
+    fn align<'a>(
+        &self,
+        sources: impl IntoIterator<Item = (&'a FilePath, ModuleSource<'a>)>,
+    ) -> Option<Vec<ModuleSource<'a>>> {
+        let mut aligned = Vec::with_capacity(self.entries.len());
+        for (path, source) in sources {
+            match self.entries.get(aligned.len()) {
+                Some(entry) if entry.path == *path => aligned.push(source),
+                // A file that names no module (not `.py`) is left out as
+                // `new` leaves it out; any other is a module not named here.
+                _ if module_name(&self.root, path.as_path()).is_none() => {}
+                _ => return None,
+            }
+        }
+        (aligned.len() == self.entries.len()).then_some(aligned)
+    }
 }
 
 /// A module as the workspace holds it.
@@ -34,30 +137,14 @@ pub enum ModuleSource<'a> {
 
 /// All Python modules of a repository, resolvable by import.
 pub struct PythonProject<'a> {
-    root: PathBuf,
-    pub(crate) modules: Vec<ModuleEntry<'a>>,
-    by_name: HashMap<String, usize>,
-    by_path: HashMap<&'a Path, usize>,
-    /// Modules by every proper dotted suffix of their name (`settings.prod`
-    /// of `src.shop.settings.prod`), for imports below an import root;
-    /// built on first use.
-    by_suffix: OnceCell<HashMap<String, Vec<usize>>>,
-    /// Every dotted prefix of a module name: the packages modules live in.
-    /// Built on first use.
-    package_prefixes: OnceCell<HashSet<String>>,
-    /// Dotted names of the repository's package directories (those that
-    /// hold an `__init__.py`), loaded or not: an import root is a directory
-    /// that is no package. Given by the workspace that listed the files.
-    package_dirs: HashSet<String>,
+    /// The modules' names and the indices over them.
+    names: Arc<ModuleNames>,
+    /// Each module's IR, in the order of `names`.
+    sources: Vec<ModuleSource<'a>>,
     resolved: RefCell<HashMap<(usize, String), Option<usize>>>,
     /// Statements `x = f(...)` / `return f(...)`, by the callee's last name:
     /// where a function's arguments may come from. Built on first use.
     callers: OnceCell<HashMap<&'a str, Vec<Caller<'a>>>>,
-    /// Packages without a file of their own (`code.part0.sqlalchemy` when
-    /// only its submodules are files), by every dotted tail of their name
-    /// below the first component. Built on first use: an absolute import
-    /// that names no module looked through every module name before.
-    packages_by_tail: OnceCell<HashMap<String, String>>,
     /// The modules each module's imports run, computed once per module:
     /// every service's reachability walks the same import graph.
     imports: Vec<OnceCell<Vec<usize>>>,
@@ -76,8 +163,8 @@ pub struct Caller<'a> {
 impl std::fmt::Debug for PythonProject<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PythonProject")
-            .field("root", &self.root)
-            .field("modules", &self.modules.len())
+            .field("root", &self.names.root)
+            .field("modules", &self.names.len())
             .finish()
     }
 }
@@ -163,38 +250,50 @@ impl<'a> PythonProject<'a> {
         root: &Path,
         modules: impl IntoIterator<Item = (&'a FilePath, ModuleSource<'a>)>,
     ) -> Self {
-        let mut entries = Vec::new();
-        for (path, source) in modules {
-            let Some((name, is_package)) = module_name(root, path.as_path()) else {
-                continue;
-            };
-            entries.push(ModuleEntry {
-                path,
-                name,
-                is_package,
-                source,
-            });
-        }
-        // Deterministic order whatever order discovery produced.
-        entries.sort_by(|a, b| a.path.cmp(b.path));
-        let mut by_name = HashMap::new();
-        let mut by_path = HashMap::new();
-        for (index, entry) in entries.iter().enumerate() {
-            by_name.entry(entry.name.clone()).or_insert(index);
-            by_path.entry(entry.path.as_path()).or_insert(index);
-        }
-        let imports = entries.iter().map(|_| OnceCell::new()).collect();
+        Self::with_package_dirs(root, modules, std::iter::empty())
+    }
+
+    /// [`Self::from_sources`] with the dotted names of the repository's
+    /// package directories, from the `__init__.py` files the workspace
+    /// found (parsed or not).
+    pub fn with_package_dirs(
+        root: &Path,
+        modules: impl IntoIterator<Item = (&'a FilePath, ModuleSource<'a>)>,
+        package_dirs: impl IntoIterator<Item = String>,
+    ) -> Self {
+        let mut modules: Vec<(&'a FilePath, ModuleSource<'a>)> = modules
+            .into_iter()
+            .filter(|(path, _)| module_name(root, path.as_path()).is_some())
+            .collect();
+        modules.sort_by(|a, b| a.0.cmp(b.0));
+        let names = ModuleNames::new(root, modules.iter().map(|(path, _)| *path), package_dirs);
+        let sources = modules.into_iter().map(|(_, source)| source).collect();
+        Self::from_parts(Arc::new(names), sources)
+    }
+
+    /// The project over `names` when `modules` (sorted by path) are the
+    /// modules it names, reusing its indices; `None` when a module came or
+    /// went since `names` was built.
+    pub fn reusing_names(
+        names: &Arc<ModuleNames>,
+        modules: impl IntoIterator<Item = (&'a FilePath, ModuleSource<'a>)>,
+    ) -> Option<Self> {
+        let sources = names.align(modules)?;
+        Some(Self::from_parts(Arc::clone(names), sources))
+    }
+
+    /// The names this project resolves imports with, for reuse.
+    pub fn names(&self) -> &Arc<ModuleNames> {
+        &self.names
+    }
+
+    fn from_parts(names: Arc<ModuleNames>, sources: Vec<ModuleSource<'a>>) -> Self {
+        let imports = sources.iter().map(|_| OnceCell::new()).collect();
         Self {
-            root: root.to_path_buf(),
-            modules: entries,
-            by_name,
-            by_path,
-            by_suffix: OnceCell::new(),
-            package_prefixes: OnceCell::new(),
-            package_dirs: HashSet::new(),
+            names,
+            sources,
             resolved: RefCell::new(HashMap::new()),
             callers: OnceCell::new(),
-            packages_by_tail: OnceCell::new(),
             imports,
             uses_flask_sqlalchemy: OnceCell::new(),
         }
@@ -216,11 +315,12 @@ impl<'a> PythonProject<'a> {
     /// The first package (in module order, then by position in the name)
     /// whose full name ends with `.{tail}` and that holds a module below it.
     fn package_with_tail(&self, tail: &str) -> Option<&str> {
-        self.packages_by_tail
+        self.names
+            .packages_by_tail
             .get_or_init(|| {
                 let mut index: HashMap<String, String> = HashMap::new();
                 let mut seen: HashSet<&str> = HashSet::new();
-                for m in &self.modules {
+                for m in &self.names.entries {
                     let parts: Vec<&str> = m.name.split('.').collect();
                     // Each package prefix `parts[..=last]` (a module lies
                     // below it), its tails from the second component on.
@@ -242,14 +342,6 @@ impl<'a> PythonProject<'a> {
             .map(String::as_str)
     }
 
-    /// The dotted names of the repository's package directories, from the
-    /// `__init__.py` files the workspace found (parsed or not).
-    #[must_use]
-    pub fn with_package_dirs(mut self, dirs: impl IntoIterator<Item = String>) -> Self {
-        self.package_dirs.extend(dirs);
-        self
-    }
-
     /// The statements that call a function named `name` (assignment or
     /// return of the call), in module order.
     pub fn callers_of(&self, name: &str) -> &[Caller<'a>] {
@@ -258,8 +350,8 @@ impl<'a> PythonProject<'a> {
             // Modules read for their imports alone hold no call worth
             // following (they passed no trigger word): parsing them all here
             // would undo the laziness.
-            for (m, entry) in self.modules.iter().enumerate() {
-                let ModuleSource::Parsed(module) = entry.source else {
+            for (m, source) in self.sources.iter().enumerate() {
+                let ModuleSource::Parsed(module) = *source else {
                     continue;
                 };
                 let scopes = std::iter::once((ScopeKind::Module, &module.body)).chain(
@@ -295,25 +387,25 @@ impl<'a> PythonProject<'a> {
     }
 
     pub fn root(&self) -> &Path {
-        &self.root
+        &self.names.root
     }
 
     pub fn len(&self) -> usize {
-        self.modules.len()
+        self.sources.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.modules.is_empty()
+        self.sources.is_empty()
     }
 
-    pub fn entry(&self, index: usize) -> &ModuleEntry<'a> {
-        &self.modules[index]
+    pub fn entry(&self, index: usize) -> &ModuleEntry {
+        &self.names.entries[index]
     }
 
     /// The module's statements, parsing it first if it was read only for
     /// its imports.
     pub fn module(&self, index: usize) -> &'a PythonModule {
-        match self.modules[index].source {
+        match self.sources[index] {
             ModuleSource::Parsed(module) => module,
             ModuleSource::Unparsed(unparsed) => unparsed.parsed_with(super::parse::parse_module),
         }
@@ -323,12 +415,10 @@ impl<'a> PythonProject<'a> {
     /// without parsing it: a module read only for its imports binds a name
     /// only where its text spells it, or through a star import.
     pub fn may_bind(&self, index: usize, name: &str) -> bool {
-        match self.modules[index].source {
+        match self.sources[index] {
             ModuleSource::Parsed(_) => true,
             ModuleSource::Unparsed(unparsed) => {
-                unparsed.imports.iter().any(|i| i.kind == ImportKind::Star)
-                    || memchr::memmem::find(unparsed.source.text().as_bytes(), name.as_bytes())
-                        .is_some()
+                unparsed.imports.iter().any(|i| i.kind == ImportKind::Star) || unparsed.spells(name)
             }
         }
     }
@@ -337,7 +427,7 @@ impl<'a> PythonProject<'a> {
     /// calls of interest, import-time activity, event handlers, classes);
     /// `None` for a module read only for its imports, which starts nothing.
     pub fn activity(&self, index: usize) -> Option<&'a PythonModule> {
-        match self.modules[index].source {
+        match self.sources[index] {
             ModuleSource::Parsed(module) => Some(module),
             ModuleSource::Unparsed(_) => None,
         }
@@ -345,11 +435,11 @@ impl<'a> PythonProject<'a> {
 
     /// The imports that run when the module is imported, without parsing it.
     pub fn module_level_imports(&self, index: usize) -> impl Iterator<Item = &'a Import> + 'a {
-        let (parsed, scanned): (Option<&'a PythonModule>, &'a [Import]) =
-            match self.modules[index].source {
-                ModuleSource::Parsed(module) => (Some(module), &[]),
-                ModuleSource::Unparsed(unparsed) => (None, &unparsed.imports),
-            };
+        let (parsed, scanned): (Option<&'a PythonModule>, &'a [Import]) = match self.sources[index]
+        {
+            ModuleSource::Parsed(module) => (Some(module), &[]),
+            ModuleSource::Unparsed(unparsed) => (None, &unparsed.imports),
+        };
         parsed
             .into_iter()
             .flat_map(|m| m.body.iter())
@@ -363,11 +453,11 @@ impl<'a> PythonProject<'a> {
     /// Every import the module runs, at module level or when one of its
     /// functions is called, without parsing it.
     pub fn imports_run(&self, index: usize) -> impl Iterator<Item = &'a Import> + 'a {
-        let (parsed, scanned): (Option<&'a PythonModule>, &'a [Import]) =
-            match self.modules[index].source {
-                ModuleSource::Parsed(module) => (Some(module), &[]),
-                ModuleSource::Unparsed(unparsed) => (None, &unparsed.nested_imports),
-            };
+        let (parsed, scanned): (Option<&'a PythonModule>, &'a [Import]) = match self.sources[index]
+        {
+            ModuleSource::Parsed(module) => (Some(module), &[]),
+            ModuleSource::Unparsed(unparsed) => (None, &unparsed.nested_imports),
+        };
         let in_functions = parsed
             .into_iter()
             .flat_map(|m| m.functions.iter().flat_map(|f| f.body.iter()))
@@ -381,30 +471,31 @@ impl<'a> PythonProject<'a> {
     }
 
     pub fn path(&self, index: usize) -> &FilePath {
-        self.modules[index].path
+        &self.names.entries[index].path
     }
 
     /// The module whose file is `path`.
     pub fn index_of_path(&self, path: &Path) -> Option<usize> {
-        self.by_path.get(path).copied().or_else(|| {
-            let (name, _) = module_name(&self.root, path)?;
-            self.by_name.get(&name).copied()
+        self.names.by_path.get(path).copied().or_else(|| {
+            let (name, _) = module_name(&self.names.root, path)?;
+            self.names.by_name.get(&name).copied()
         })
     }
 
     /// The module with this full dotted name (from the root).
     pub fn index_of_name(&self, name: &str) -> Option<usize> {
-        self.by_name.get(name).copied()
+        self.names.by_name.get(name).copied()
     }
 
     /// True when some module lives below the dotted package `name`.
     pub fn has_package(&self, name: &str) -> bool {
-        self.by_name.contains_key(name)
+        self.names.by_name.contains_key(name)
             || self
+                .names
                 .package_prefixes
                 .get_or_init(|| {
                     let mut prefixes = HashSet::new();
-                    for m in &self.modules {
+                    for m in &self.names.entries {
                         let mut rest = m.name.as_str();
                         while let Some((head, _)) = rest.rsplit_once('.') {
                             if !prefixes.insert(head.to_owned()) {
@@ -420,10 +511,11 @@ impl<'a> PythonProject<'a> {
 
     /// Modules whose dotted name ends with `.{name}`.
     fn with_suffix(&self, name: &str) -> &[usize] {
-        self.by_suffix
+        self.names
+            .by_suffix
             .get_or_init(|| {
                 let mut index: HashMap<String, Vec<usize>> = HashMap::new();
-                for (at, m) in self.modules.iter().enumerate() {
+                for (at, m) in self.names.entries.iter().enumerate() {
                     let mut rest = m.name.as_str();
                     while let Some((_, tail)) = rest.split_once('.') {
                         index.entry(tail.to_owned()).or_default().push(at);
@@ -440,10 +532,10 @@ impl<'a> PythonProject<'a> {
         if dotted.is_empty() {
             return false;
         }
-        if let Some(index) = self.by_name.get(dotted) {
-            return self.modules[*index].is_package;
+        if let Some(index) = self.names.by_name.get(dotted) {
+            return self.names.entries[*index].is_package;
         }
-        self.package_dirs.contains(dotted)
+        self.names.package_dirs.contains(dotted)
     }
 
     /// Resolves an absolute import `name` seen in module `from`: the module
@@ -454,7 +546,7 @@ impl<'a> PythonProject<'a> {
         if is_modelled_library(name) {
             return None;
         }
-        if let Some(index) = self.by_name.get(name) {
+        if let Some(index) = self.names.by_name.get(name) {
             return Some(*index);
         }
         let key = (from, name.to_owned());
@@ -464,11 +556,11 @@ impl<'a> PythonProject<'a> {
         let suffix = format!(".{name}");
         // `from` may be no module at all: a settings module named by `.env`
         // in a repository without Python files.
-        let from_name = self.modules.get(from).map_or("", |m| m.name.as_str());
+        let from_name = self.names.entries.get(from).map_or("", |m| m.name.as_str());
         let found = self
             .with_suffix(name)
             .iter()
-            .map(|&index| (index, &self.modules[index]))
+            .map(|&index| (index, &self.names.entries[index]))
             .filter(|(_, m)| m.name.ends_with(&suffix))
             .filter(|(_, m)| {
                 let prefix = &m.name[..m.name.len() - suffix.len()];
@@ -491,7 +583,7 @@ impl<'a> PythonProject<'a> {
         }
         if level == 0 {
             return if let Some(index) = self.resolve_absolute(from, module) {
-                self.modules[index].name.clone()
+                self.names.entries[index].name.clone()
             } else {
                 // A package without its own file: find its prefix via a child.
                 self.package_with_tail(module)
@@ -503,7 +595,7 @@ impl<'a> PythonProject<'a> {
                     .unwrap_or_else(|| module.to_owned())
             };
         }
-        let Some(entry) = self.modules.get(from) else {
+        let Some(entry) = self.names.entries.get(from) else {
             return module.to_owned();
         };
         let mut package: Vec<&str> = if entry.name.is_empty() {
@@ -554,9 +646,14 @@ pub fn is_non_service_code(path: &FilePath) -> bool {
 impl PythonProject<'_> {
     /// Every module that is service code (see [`is_non_service_code`]).
     pub fn service_code(&self) -> Vec<usize> {
-        (0..self.len())
-            .filter(|&m| !is_non_service_code(self.path(m)))
-            .collect()
+        self.names
+            .service_code
+            .get_or_init(|| {
+                (0..self.len())
+                    .filter(|&m| !is_non_service_code(self.path(m)))
+                    .collect()
+            })
+            .clone()
     }
 
     /// The module a server's app target names: `pkg.mod:app`, `pkg.mod`,
@@ -576,7 +673,8 @@ impl PythonProject<'_> {
             return (0..written.len()).find_map(|skip| {
                 let tail: PathBuf = written[skip..].iter().collect();
                 let mut matching = self
-                    .modules
+                    .names
+                    .entries
                     .iter()
                     .enumerate()
                     .filter(|(_, m)| m.path.as_path().ends_with(&tail));
@@ -692,10 +790,10 @@ impl PythonProject<'_> {
         }) else {
             return Vec::new();
         };
-        let full = &self.modules[root].name;
+        let full = &self.names.entries[root].name;
         let prefix = format!("{full}.");
         (0..self.len())
-            .filter(|&m| m == root || self.modules[m].name.starts_with(&prefix))
+            .filter(|&m| m == root || self.names.entries[m].name.starts_with(&prefix))
             .collect()
     }
 
@@ -784,6 +882,43 @@ mod tests {
         assert_eq!(project.entry_module("missing.module:app"), None);
         assert!(is_non_service_code(&paths[3]));
         assert!(!is_non_service_code(&paths[2]));
+    }
+
+    /// The names of one analysis serve the next while the same modules
+    /// exist (their contents changed), and never once a module came or went.
+    #[test]
+    fn module_names_are_reused_only_for_the_same_modules() {
+        let old_db = crate::python::parse_source("x = 1\n");
+        let new_db = crate::python::parse_source("import app.settings\n");
+        let settings = crate::python::parse_source("DATABASES = {}\n");
+        let paths = [
+            FilePath::new("app/__init__.py"),
+            FilePath::new("app/db.py"),
+            FilePath::new("app/settings.py"),
+            FilePath::new("README.md"),
+        ];
+        let empty = PythonModule::default();
+        let first = PythonProject::new(Path::new(""), [(&paths[0], &empty), (&paths[1], &old_db)]);
+        let names = Arc::clone(first.names());
+        let edited = PythonProject::reusing_names(
+            &names,
+            [
+                (&paths[3], ModuleSource::Parsed(&empty)),
+                (&paths[0], ModuleSource::Parsed(&empty)),
+                (&paths[1], ModuleSource::Parsed(&new_db)),
+            ],
+        )
+        .expect("the same modules");
+        assert_eq!(edited.index_of_name("app.db"), Some(1));
+        assert_eq!(edited.module(1), &new_db);
+        let added = [
+            (&paths[0], ModuleSource::Parsed(&empty)),
+            (&paths[1], ModuleSource::Parsed(&new_db)),
+            (&paths[2], ModuleSource::Parsed(&settings)),
+        ];
+        assert!(PythonProject::reusing_names(&names, added).is_none());
+        let removed = [(&paths[0], ModuleSource::Parsed(&empty))];
+        assert!(PythonProject::reusing_names(&names, removed).is_none());
     }
 
     #[test]

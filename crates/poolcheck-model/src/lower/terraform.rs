@@ -42,7 +42,10 @@ fn terraform_servers(workspace: &crate::workspace::Workspace) -> Vec<DatabaseSer
     let with_paths: Vec<_> = workspace
         .facts
         .iter()
-        .filter_map(|f| Some((f.path.as_path().parent(), f.terraform.as_ref()?)))
+        .filter_map(|f| {
+            let terraform = f.terraform.as_ref()?;
+            Some((f.path.as_path().parent(), terraform))
+        })
         .collect();
     for (directory, file) in &with_paths {
         for declared in &file.servers {

@@ -5,11 +5,12 @@
 
 use poolcheck_core::Code;
 use std::path::Path;
+use std::sync::Arc;
 
 use poolcheck_core::facts::config::DatabaseDecl;
 use poolcheck_core::facts::pool::Target;
 use poolcheck_core::{Diagnostic, Origin, Severity, Sourced};
-use poolcheck_extract::python::{ModuleSource, PythonProject};
+use poolcheck_extract::python::{ModuleNames, ModuleSource, PythonProject};
 
 use super::link::{self, Link, ServerMatch};
 use super::{DatabaseServer, Deployment, TargetRef};
@@ -19,16 +20,43 @@ use crate::lower;
 use crate::workspace::Workspace;
 
 pub fn assemble(workspace: &Workspace) -> Deployment {
-    let modules = workspace.facts.iter().filter_map(|f| {
-        let source = match (&f.python, &f.python_unparsed) {
-            (Some(module), _) => ModuleSource::Parsed(module),
-            (None, Some(unparsed)) => ModuleSource::Unparsed(unparsed),
-            (None, None) => return None,
-        };
-        Some((&f.path, source))
+    assemble_reusing(workspace, &mut AssemblyCache::default())
+}
+
+/// What one assembly leaves for the next assembly of the same workspace
+/// with some files' contents changed (the language server's edits): the
+/// Python modules' names, which depend only on which files exist.
+#[derive(Debug, Clone, Default)]
+pub struct AssemblyCache {
+    names: Option<Arc<ModuleNames>>,
+    /// How many Python files discovery listed when `names` was built: the
+    /// package directories come from them.
+    python_paths: usize,
+}
+
+/// [`assemble`], reusing what `cache` kept from the last assembly when it
+/// still describes the workspace, and keeping this one's for the next.
+pub fn assemble_reusing(workspace: &Workspace, cache: &mut AssemblyCache) -> Deployment {
+    let modules = || {
+        workspace.facts.iter().filter_map(|f| {
+            let source = match (&f.python, &f.python_unparsed) {
+                (Some(module), _) => ModuleSource::Parsed(module),
+                (None, Some(unparsed)) => ModuleSource::Unparsed(unparsed),
+                (None, None) => return None,
+            };
+            Some((&f.path, source))
+        })
+    };
+    let reused = cache
+        .names
+        .as_ref()
+        .filter(|_| cache.python_paths == workspace.python_paths.len())
+        .and_then(|names| PythonProject::reusing_names(names, modules()));
+    let project = reused.unwrap_or_else(|| {
+        PythonProject::with_package_dirs(Path::new(""), modules(), workspace.python_package_dirs())
     });
-    let project = PythonProject::from_sources(Path::new(""), modules)
-        .with_package_dirs(workspace.python_package_dirs());
+    cache.names = Some(Arc::clone(project.names()));
+    cache.python_paths = workspace.python_paths.len();
     let declarations = lower::lower(workspace, &project);
     let mut deployment = Deployment {
         diagnostics: declarations.diagnostics.clone(),
