@@ -723,7 +723,8 @@ fn pc004_diagnostic(
     let consequence = if !assumed.is_empty() {
         format!("so the budget assumes {}", assumed.join(" and "))
     } else if first.starts_with("database URL") || first.starts_with("connection string") {
-        "so the budget counts its connections on an assumed server".to_owned()
+        let whose = if whats.len() > 1 { "their" } else { "its" };
+        format!("so the budget counts {whose} connections on an assumed server")
     } else if whats.len() > 1 {
         "so the budget checks that need them were skipped".to_owned()
     } else {
