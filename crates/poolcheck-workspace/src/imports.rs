@@ -52,8 +52,9 @@ pub fn imported_modules(
     let mut pending: Vec<String> = starts
         .iter()
         .flat_map(|f| {
+            let importer = importer_name(&f.path);
             imports_of(f)
-                .flat_map(import_candidates)
+                .flat_map(|i| import_candidates(i, importer.as_ref()))
                 .collect::<Vec<_>>()
         })
         .collect();
@@ -104,7 +105,10 @@ pub fn imported_modules(
             .partition(|(_, target)| matches!(target, Target::Admitted(_)));
         for (_, target) in admitted {
             if let Target::Admitted(facts) = target {
-                pending.extend(imports_of(facts).flat_map(import_candidates));
+                let importer = importer_name(&facts.path);
+                pending.extend(
+                    imports_of(facts).flat_map(|i| import_candidates(i, importer.as_ref())),
+                );
             }
         }
         let read: Vec<(Arc<SourceFile>, FileFacts, Vec<String>)> = unread
@@ -122,8 +126,9 @@ pub fn imported_modules(
                 }
                 let facts = poolcheck_extract::extract(&file, FileKind::Python);
                 let module = facts.python.as_ref()?;
+                let importer = importer_name(file.path());
                 let imports = module_level_imports(module)
-                    .flat_map(import_candidates)
+                    .flat_map(|i| import_candidates(i, importer.as_ref()))
                     .collect();
                 Some((file, facts, imports))
             })
@@ -163,17 +168,48 @@ fn module_level_imports(module: &PythonModule) -> impl Iterator<Item = &Import> 
     })
 }
 
+/// The dotted name of the module at `path` (root-relative) and whether it
+/// is a package's `__init__`, against which its relative imports resolve.
+fn importer_name(path: &FilePath) -> Option<(String, bool)> {
+    python::project::module_name(Path::new(""), path.as_path())
+}
+
 /// The module names an import may load: its module, and for
 /// `from pkg import name` also `pkg.name`, which is a submodule when no value
-/// of `pkg` has that name (`from api import routes`).
-fn import_candidates(import: &Import) -> Vec<String> {
-    let mut names = vec![import.module.clone()];
+/// of `pkg` has that name (`from api import routes`). A relative star import
+/// is named from the importing module (`from .settings import *` in
+/// `app/core/conf/__init__.py` loads `app.core.conf.settings`), so a package
+/// that re-exports its submodules resolves.
+fn import_candidates(import: &Import, importer: Option<&(String, bool)>) -> Vec<String> {
+    let module = match importer {
+        // Only relative star imports are followed: that is how packages and
+        // settings modules re-export (`from .base import *`), and following
+        // every relative import reads whole vendored libraries (+40 % time,
+        // +55 % memory on the vendored benchmark) for nothing.
+        Some((importer, is_package))
+            if import.level > 0 && matches!(import.kind, ImportKind::Star) =>
+        {
+            let mut package: Vec<&str> = importer.split('.').filter(|p| !p.is_empty()).collect();
+            if !is_package {
+                package.pop();
+            }
+            for _ in 1..import.level {
+                if package.pop().is_none() {
+                    return Vec::new();
+                }
+            }
+            package.extend(import.module.split('.').filter(|p| !p.is_empty()));
+            package.join(".")
+        }
+        _ => import.module.clone(),
+    };
+    let mut names = vec![module.clone()];
     if let ImportKind::Names(imported) = &import.kind {
         for name in imported {
-            names.push(if import.module.is_empty() {
+            names.push(if module.is_empty() {
                 name.name.clone()
             } else {
-                format!("{}.{}", import.module, name.name)
+                format!("{module}.{}", name.name)
             });
         }
     }
@@ -189,10 +225,11 @@ pub fn read_for_imports(file: &Arc<SourceFile>) -> Option<(FileFacts, Vec<String
     if scan.needs_parse {
         return None;
     }
+    let importer = importer_name(file.path());
     let imports = scan
         .module_level
         .iter()
-        .flat_map(import_candidates)
+        .flat_map(|i| import_candidates(i, importer.as_ref()))
         .collect();
     let mut facts = FileFacts::new(file.path().clone(), FileKind::Python);
     facts.python_unparsed = Some(Arc::new(UnparsedModule::new(

@@ -314,6 +314,7 @@ pub fn configurations_selected_by(
         let Some(text) = name.value.clone() else {
             if let Some(location) = name.location.clone() {
                 unresolved.push(Unresolved {
+                    assumed: None,
                     location,
                     what: format!("the Django settings module (`{SETTINGS_VAR}`)"),
                     reason: name
@@ -336,6 +337,7 @@ pub fn configurations_selected_by(
             None => {
                 if let Some(location) = name.location.clone() {
                     unresolved.push(Unresolved {
+                        assumed: None,
                         location,
                         what: format!("the Django settings module (`{SETTINGS_VAR}`)"),
                         reason: format!(
@@ -420,6 +422,7 @@ pub fn django_pools_selected_by(
     }
     if several && let Some(first) = pools.first() {
         unresolved.push(Unresolved {
+            assumed: None,
             location: first.location.clone(),
             what: format!("the Django settings module (`{SETTINGS_VAR}`)"),
             reason: format!(
@@ -466,6 +469,7 @@ impl AliasReader<'_, '_, '_, '_> {
             .any(|u| u.location == location && u.what == what)
         {
             self.unresolved.push(Unresolved {
+                assumed: None,
                 location,
                 what,
                 reason: reason.to_owned(),

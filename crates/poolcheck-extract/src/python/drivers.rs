@@ -118,6 +118,7 @@ pub fn driver_pool(
         apply_driver_kwargs(&mut settings, &params, &driver);
     } else if let Some(reason) = dsn.and_then(|d| d.unknown_reason()) {
         unresolved.push(Unresolved {
+            assumed: None,
             location: dsn
                 .and_then(|d| d.location.clone())
                 .unwrap_or_else(|| args.location.clone()),
@@ -170,6 +171,7 @@ pub fn driver_pool(
             let value = args.get(key).map(sourced_int).or(default)?;
             if let Some(reason) = value.unknown_reason() {
                 unresolved.push(Unresolved {
+                    assumed: None,
                     location: args
                         .setting_location(key)
                         .unwrap_or_else(|| args.location.clone()),
@@ -262,6 +264,7 @@ pub fn driver_pool(
                 Some(max) => {
                     if let Some(reason) = max.unknown_reason() {
                         unresolved.push(Unresolved {
+                            assumed: None,
                             location: args.location.clone(),
                             what: format!("maxconn of `{name}`"),
                             reason: reason.to_owned(),

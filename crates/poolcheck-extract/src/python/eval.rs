@@ -384,13 +384,43 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             let ctx = EvalCtx::at(module, ScopeKind::Module, func.span.start, Vec::new());
             return self.eval(default, &ctx);
         }
-        unknown(
+        let receiver = func.class.is_some()
+            && func
+                .params
+                .first()
+                .is_some_and(|first| first.name == param.name)
+            && !func
+                .decorators
+                .iter()
+                .any(|d| d.last_name() == Some("staticmethod"));
+        let reason = if receiver {
             format!(
-                "`{}` is a parameter of `{}()` and its callers are not followed",
-                param.name, func.name
-            ),
-            loc,
-        )
+                "`{}` is the object `{}()` is called on ({}), and poolcheck does not follow \
+                 which instance that is or the attributes set on it",
+                param.name,
+                func.name,
+                self.project.path(module)
+            )
+        } else {
+            // Callers build a class by its name, not by `__init__`.
+            let callee = match func.class {
+                Some(class) if func.name == "__init__" => self
+                    .project
+                    .module(module)
+                    .classes
+                    .get(class)
+                    .map_or_else(|| func.name.clone(), |c| c.name.clone()),
+                _ => func.name.clone(),
+            };
+            format!(
+                "`{}` is a parameter of `{callee}()` ({}) with no default, and no call of \
+                 `{callee}()` that poolcheck follows passes it (`x = {callee}(…)` or \
+                 `return {callee}(…)` in a module that mentions a database or server setting)",
+                param.name,
+                self.project.path(module),
+            )
+        };
+        unknown(reason, loc)
     }
 
     /// The bindings of `name` in the scope of `ctx` before `ctx.pos`, with
@@ -1073,10 +1103,39 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             Some(Value::Float(f)) => PyStr::known(format_float(*f)),
             Some(Value::Bool(b)) => PyStr::known(if *b { "True" } else { "False" }),
             Some(Value::None) => PyStr::known("None"),
-            _ => PyStr::hole(value.unknown_reason().map_or_else(
-                || format!("`{}` is not a string", render(expr)),
-                str::to_owned,
+            Some(Value::OneOf(options)) => {
+                // Each reason once: "None or unknown or unknown is not a
+                // string" says nothing a user can act on.
+                let mut reasons: Vec<&str> = Vec::new();
+                for reason in options.iter().filter_map(|o| o.unknown_reason()) {
+                    if !reasons.contains(&reason) {
+                        reasons.push(reason);
+                    }
+                }
+                PyStr::hole(if reasons.is_empty() {
+                    format!(
+                        "`{}` is {} depending on a condition poolcheck cannot decide",
+                        render(expr),
+                        value
+                            .value
+                            .as_ref()
+                            .map_or_else(String::new, Value::describe)
+                    )
+                } else {
+                    reasons.join("; ")
+                })
+            }
+            Some(other) => PyStr::hole(format!(
+                "`{}` is {}, not a string",
+                render(expr),
+                other.describe()
             )),
+            None => PyStr::hole(
+                value
+                    .unknown_reason()
+                    .unwrap_or("the value is not known")
+                    .to_owned(),
+            ),
         }
     }
 
@@ -1483,6 +1542,26 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                 method,
                 Some(self.location(ctx.module, func.span)),
             );
+            // `settings.get_dsn()` on an instance of a repository class: the
+            // method runs with `self` bound to that instance, so its
+            // `self.attr` reads resolve instead of stopping at `self`.
+            if let (Some(Value::Function(f)), Some(Value::Instance(_))) =
+                (&callee.value, &receiver.value)
+                && self.call_depth.get() < MAX_CALL_DEPTH
+            {
+                let def = &self.project.module(f.module).functions[f.index];
+                let plain_method = def.class.is_some()
+                    && !def
+                        .decorators
+                        .iter()
+                        .any(|d| matches!(d.last_name(), Some("staticmethod" | "classmethod")));
+                if let (true, Some(first)) = (plain_method, def.params.first()) {
+                    let loc = self.location(ctx.module, expr.span);
+                    let mut locals = self.bind_arguments(*f, args, keywords, ctx, &loc);
+                    locals.insert(first.name.clone(), receiver.clone());
+                    return self.function_result(*f, locals, Some(loc));
+                }
+            }
             return self.call_value(&callee, expr, func, args, keywords, ctx);
         }
         let callee = self.eval(func, ctx);
@@ -1847,6 +1926,11 @@ impl<'p, 'a> Evaluator<'p, 'a> {
         };
         let last = path.rsplit('.').next().unwrap_or(path);
         match path {
+            "sys.modules.get" | "sys.modules.__getitem__" => unknown(
+                "the module holding this value is looked up in `sys.modules` at run time (a \
+                 configuration module the deployment provides), which poolcheck does not follow",
+                Some(loc),
+            ),
             "os.environ.get" | "os.getenv" | "os.environ.setdefault" => {
                 let Some(var) = var_name(positional.first().or(kw("key"))) else {
                     return unknown("the environment variable's name is not known", Some(loc));
@@ -2568,6 +2652,25 @@ pub fn convert(kind: &str, v: &Sourced<Value>, loc: Option<Location>) -> Sourced
             (Origin::EnvDefault { var }, Value::None) => missing_env_reason(var),
             (Origin::EnvValue { var, source }, _) => {
                 format!("${var} = {} ({source}) is not {what}", value.describe())
+            }
+            // "None or unknown or unknown is not a string" hides the cause:
+            // the alternatives poolcheck could not evaluate say why, once each.
+            (_, Value::OneOf(options)) if options.iter().any(|o| o.value.is_none()) => {
+                let mut reasons: Vec<&str> = Vec::new();
+                for reason in options.iter().filter_map(|o| o.unknown_reason()) {
+                    if !reasons.contains(&reason) {
+                        reasons.push(reason);
+                    }
+                }
+                // Where the first unknown alternative is computed holds the cause.
+                let at = options
+                    .iter()
+                    .find(|o| o.value.is_none())
+                    .and_then(|o| o.location.clone());
+                return Sourced::unknown(
+                    reasons.join("; "),
+                    at.or_else(|| v.location.clone()).or(loc.clone()),
+                );
             }
             _ => format!("{} is not {what}", value.describe()),
         };

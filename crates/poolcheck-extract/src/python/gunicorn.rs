@@ -72,6 +72,7 @@ pub fn gunicorn_config(eval: &Evaluator<'_, '_>, module: usize) -> GunicornConfi
         let v = eval.module_value(module, name);
         if let Some(reason) = v.unknown_reason() {
             unresolved.push(Unresolved {
+                assumed: None,
                 location: v.location.clone().unwrap_or_else(|| {
                     Location::new(path.clone(), poolcheck_core::Span::default())
                 }),

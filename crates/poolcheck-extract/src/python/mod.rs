@@ -149,6 +149,9 @@ pub struct Unresolved {
     pub what: String,
     /// Why it is unknown and what to declare.
     pub reason: String,
+    /// The value the budget counts instead (`SQLAlchemy's default 5`), when
+    /// the checks still run; `None` when they are skipped.
+    pub assumed: Option<String>,
 }
 
 /// Connection activity when a module is imported (PC401).
@@ -815,6 +818,7 @@ fn caller_locals(
         else {
             continue;
         };
+        let value = project::called(value);
         let ExprKind::Call {
             func: callee,
             args,

@@ -737,11 +737,23 @@ impl<'s> Builder<'s> {
                     }
                     _ => None,
                 };
+                // After a `*rest` target, positions no longer match indexes.
+                let starred = parts.iter().any(|p| p.kind() == "list_splat_pattern");
                 for (index, part) in parts.into_iter().enumerate() {
-                    let item = values.as_ref().map_or_else(
-                        || Expr::new(ExprKind::Other("unpacking".into()), value.span),
-                        |values| values[index].clone(),
-                    );
+                    let item = match (&values, &value.kind) {
+                        (Some(values), _) => values[index].clone(),
+                        // `session, engine = make_engine(url)`: the call's
+                        // result by position, so a factory returning a tuple
+                        // is followed like one returning a value.
+                        (None, ExprKind::Call { .. }) if !starred => Expr::new(
+                            ExprKind::Subscript(
+                                Box::new(value.clone()),
+                                Box::new(Expr::new(ExprKind::Int(index as i64), value.span)),
+                            ),
+                            value.span,
+                        ),
+                        (None, _) => Expr::new(ExprKind::Other("unpacking".into()), value.span),
+                    };
                     self.bind_pattern(part, &item, None, scope, span, depth + 1);
                 }
             }

@@ -368,7 +368,7 @@ impl<'a> PythonProject<'a> {
                         else {
                             continue;
                         };
-                        let ExprKind::Call { func: callee, .. } = &value.kind else {
+                        let ExprKind::Call { func: callee, .. } = &called(value).kind else {
                             continue;
                         };
                         if let Some(last) = callee.last_name() {
@@ -415,10 +415,34 @@ impl<'a> PythonProject<'a> {
     /// without parsing it: a module read only for its imports binds a name
     /// only where its text spells it, or through a star import.
     pub fn may_bind(&self, index: usize, name: &str) -> bool {
+        self.may_bind_within(index, name, &mut Vec::new())
+    }
+
+    /// [`Self::may_bind`], following star imports without parsing: a package
+    /// `__init__` that star-imports its submodules binds a name only if one
+    /// of them may (parsing every star-importing module on each lookup made
+    /// re-exporting packages expensive).
+    fn may_bind_within(&self, index: usize, name: &str, seen: &mut Vec<usize>) -> bool {
         match self.sources[index] {
             ModuleSource::Parsed(_) => true,
             ModuleSource::Unparsed(unparsed) => {
-                unparsed.imports.iter().any(|i| i.kind == ImportKind::Star) || unparsed.spells(name)
+                if unparsed.spells(name) {
+                    return true;
+                }
+                seen.push(index);
+                unparsed
+                    .imports
+                    .iter()
+                    .filter(|i| i.kind == ImportKind::Star)
+                    .any(|i| {
+                        let target = self.import_target_name(index, &i.module, i.level);
+                        match self.index_of_name(&target) {
+                            Some(m) if seen.contains(&m) => false,
+                            Some(m) => self.may_bind_within(m, name, seen),
+                            // Not loaded: the evaluator binds nothing from it.
+                            None => false,
+                        }
+                    })
             }
         }
     }
@@ -617,6 +641,15 @@ impl<'a> PythonProject<'a> {
             name.push_str(module);
         }
         name
+    }
+}
+
+/// The call an assigned value makes: `make(...)` itself, or the call whose
+/// result `a, b = make(...)` unpacks (parsed as `make(...)[0]`, `make(...)[1]`).
+pub fn called(value: &poolcheck_core::facts::python::Expr) -> &poolcheck_core::facts::python::Expr {
+    match &value.kind {
+        ExprKind::Subscript(inner, _) if matches!(inner.kind, ExprKind::Call { .. }) => inner,
+        _ => value,
     }
 }
 

@@ -72,6 +72,7 @@ pub fn engine_pool(
             .is_some_and(|s| s.ends_with("_async"));
     if let Some(reason) = url_value.unknown_reason() {
         unresolved.push(Unresolved {
+            assumed: None,
             location: url_value
                 .location
                 .clone()
@@ -200,6 +201,31 @@ fn pick_url(
     }
     match &url.value {
         Some(Value::Str(s)) => (Some(parse_db_url(s)), url.clone()),
+        // No alternative is a string: why each unknown one is unknown, once.
+        Some(Value::OneOf(options)) if options.iter().any(|o| o.value.is_none()) => {
+            let mut reasons: Vec<&str> = Vec::new();
+            for reason in options.iter().filter_map(|o| o.unknown_reason()) {
+                if !reasons.contains(&reason) {
+                    reasons.push(reason);
+                }
+            }
+            let at = options
+                .iter()
+                .find(|o| o.value.is_none())
+                .and_then(|o| o.location.clone());
+            (
+                None,
+                Sourced::unknown(reasons.join("; "), at.or_else(|| url.location.clone())),
+            )
+        }
+        Some(Value::None) => (
+            None,
+            Sourced::unknown(
+                "the URL is `None` where the engine is created, as far as poolcheck follows the \
+                 code (a value set on an object after it is built is not followed)",
+                url.location.clone(),
+            ),
+        ),
         Some(other) => (
             None,
             Sourced::unknown(
@@ -295,6 +321,7 @@ fn cap_for(
     let Some(class_name) = class.value.as_deref() else {
         let reason = class.unknown_reason().unwrap_or("unknown").to_owned();
         unresolved.push(Unresolved {
+            assumed: None,
             location: class
                 .location
                 .clone()
@@ -380,10 +407,11 @@ pub fn int_expr_setting(
         if !args.unknown.is_empty() {
             // The setting may hide in an unresolved `**kwargs`: say so, keep the default.
             unresolved.push(Unresolved {
+                assumed: Some(format!("SQLAlchemy's default {key} {default}")),
                 location: args.location.clone(),
                 what: format!("{key} of `{pool}`"),
                 reason: format!(
-                    "keyword arguments are not all known ({}); the default {default} is assumed",
+                    "keyword arguments are not all known ({})",
                     args.unknown.join("; ")
                 ),
             });
@@ -393,8 +421,13 @@ pub fn int_expr_setting(
     let result = sourced_int(v);
     if let Some(reason) = result.unknown_reason() {
         unresolved.push(Unresolved {
-            location: args
-                .setting_location(key)
+            assumed: None,
+            // Where the unknown value is computed (a settings class's
+            // `int(os.environ["POOL_SIZE"])`) holds the cause, not the keyword.
+            location: result
+                .location
+                .clone()
+                .or_else(|| args.setting_location(key))
                 .unwrap_or_else(|| args.location.clone()),
             what: format!("{key} of `{pool}`"),
             reason: reason.to_owned(),

@@ -12,7 +12,9 @@ use poolcheck_core::facts::process::{ServerInvocation, ServerKind, ServerSetting
 use poolcheck_core::{
     Diagnostic, Environment, FilePath, IntExpr, Location, Origin, Severity, Sourced, Span,
 };
-use poolcheck_extract::python::{Analyzer, GunicornConfig, PythonAnalysis, PythonProject};
+use poolcheck_extract::python::{
+    Analyzer, GunicornConfig, PythonAnalysis, PythonProject, Unresolved,
+};
 
 use super::{Concurrency, Deployment, LinkedPool, Service, TargetRef};
 use crate::declarations::{Declarations, DeclaredBy, ProcessGroup};
@@ -403,11 +405,8 @@ fn effective_settings(
 }
 
 fn report_unresolved_gunicorn(config: &GunicornConfig, deployment: &mut Deployment) {
-    for u in &config.unresolved {
-        deployment
-            .diagnostics
-            .push(unresolved_diagnostic(&u.location, &u.what, &u.reason));
-    }
+    let unresolved: Vec<&Unresolved> = config.unresolved.iter().collect();
+    report_unresolved(&unresolved, deployment);
 }
 
 fn env_int(env: &Environment, var: &str) -> Option<Sourced<IntExpr>> {
@@ -704,12 +703,128 @@ fn make_service(
 }
 
 fn unresolved_diagnostic(location: &Location, what: &str, reason: &str) -> Diagnostic {
-    Diagnostic::new(
-        Code::PC004,
-        Severity::Info,
-        location.clone(),
-        format!("{what} is unknown, so the budget checks that need it were skipped: {reason}"),
-    )
+    pc004_diagnostic(location, &[what], reason, &[])
+}
+
+/// The PC004 of one root cause: every value it leaves unknown (`pool_size`
+/// and `max_overflow` of one `**kwargs`) in one finding, what the budget does
+/// without them, and what the user can declare when the reason does not say.
+fn pc004_diagnostic(
+    location: &Location,
+    whats: &[&str],
+    reason: &str,
+    assumed: &[&str],
+) -> Diagnostic {
+    let first = whats.first().copied().unwrap_or("a value");
+    let (subject, verb) = match whats {
+        [] | [_] => (first.to_owned(), "is"),
+        _ => (join_whats(whats), "are"),
+    };
+    let consequence = if !assumed.is_empty() {
+        format!("so the budget assumes {}", assumed.join(" and "))
+    } else if first.starts_with("database URL") || first.starts_with("connection string") {
+        let whose = if whats.len() > 1 { "their" } else { "its" };
+        format!("so the budget counts {whose} connections on an assumed server")
+    } else if whats.len() > 1 {
+        "so the budget checks that need them were skipped".to_owned()
+    } else {
+        "so the budget checks that need it were skipped".to_owned()
+    };
+    let mut message = format!("{subject} {verb} unknown, {consequence}: {reason}");
+    let advises = [
+        "[tool.poolcheck.env]",
+        "[databases.",
+        "[services.",
+        "--set ",
+    ]
+    .iter()
+    .any(|a| reason.contains(a));
+    if !advises {
+        message.push_str("; ");
+        message.push_str(&pc004_advice(first));
+    }
+    Diagnostic::new(Code::PC004, Severity::Info, location.clone(), message)
+}
+
+/// `pool_size of `e`` and `max_overflow of `e`` read as `pool_size and
+/// max_overflow of `e``.
+fn join_whats(whats: &[&str]) -> String {
+    let owner = whats[0].split_once(" of ").map(|(_, owner)| owner);
+    let same_owner = owner.is_some_and(|owner| {
+        whats
+            .iter()
+            .all(|w| w.split_once(" of ").is_some_and(|(_, o)| o == owner))
+    });
+    match owner {
+        Some(owner) if same_owner => {
+            let keys: Vec<&str> = whats
+                .iter()
+                .filter_map(|w| w.split_once(" of ").map(|(key, _)| key))
+                .collect();
+            format!("{} of {owner}", keys.join(" and "))
+        }
+        _ => whats.join(" and "),
+    }
+}
+
+/// What a user declares so that poolcheck knows a value of this kind.
+fn pc004_advice(what: &str) -> String {
+    let sizes = [
+        "pool_size",
+        "max_overflow",
+        "maxconn",
+        "min_size",
+        "max_size",
+    ];
+    if what.contains("process count") {
+        "write the count on the service's command, or declare the environment variable that \
+         sets it in [tool.poolcheck.env] (or `[services.<name>] env`)"
+            .to_owned()
+    } else if what.starts_with("`DATABASES`") {
+        "Django's connections are counted once poolcheck can read `DATABASES`: write it in the \
+         settings module (values the environment gives declared in [tool.poolcheck.env]), or \
+         check a tree that holds the configuration module the deployment provides"
+            .to_owned()
+    } else if sizes.iter().any(|k| what.starts_with(k)) {
+        "if the deployment sets it, write it as a keyword of the call, or read it from an \
+         environment variable declared in [tool.poolcheck.env]"
+            .to_owned()
+    } else {
+        "declare the environment variables the code reads in [tool.poolcheck.env], or the \
+         server it reaches with `[databases.<name>] hosts`"
+            .to_owned()
+    }
+}
+
+/// One PC004 per root cause: values unknown for the same reason at the
+/// same place (`pool_size` and `max_overflow` from one unknown `**kwargs`)
+/// are one finding.
+fn report_unresolved(unresolved: &[&Unresolved], deployment: &mut Deployment) {
+    let mut groups: Vec<(&Unresolved, Vec<&str>, Vec<&str>)> = Vec::new();
+    for u in unresolved {
+        let group = groups.iter_mut().find(|(first, _, _)| {
+            first.location == u.location
+                && first.reason == u.reason
+                && first.assumed.is_some() == u.assumed.is_some()
+        });
+        match group {
+            Some((_, whats, assumed)) => {
+                if !whats.contains(&u.what.as_str()) {
+                    whats.push(&u.what);
+                    assumed.extend(u.assumed.as_deref());
+                }
+            }
+            None => groups.push((u, vec![&u.what], u.assumed.as_deref().into_iter().collect())),
+        }
+    }
+    for (first, whats, assumed) in groups {
+        deployment.diagnostics.push(pc004_diagnostic(
+            &first.location,
+            &whats,
+            &first.reason,
+            &assumed,
+        ));
+    }
 }
 
 /// Adds the PostgreSQL pools of an analysis (targets are linked later) and
@@ -737,15 +852,12 @@ fn attach_pools(service: &mut Service, analysis: &PythonAnalysis, deployment: &m
             target: TargetRef::Server(0),
         });
     }
-    for u in analysis
+    let unresolved: Vec<&Unresolved> = analysis
         .unresolved
         .iter()
         .filter(|u| !u.location.file.is_python_test())
-    {
-        deployment
-            .diagnostics
-            .push(unresolved_diagnostic(&u.location, &u.what, &u.reason));
-    }
+        .collect();
+    report_unresolved(&unresolved, deployment);
 }
 
 /// No server command anywhere: one process serving one request at a time.
