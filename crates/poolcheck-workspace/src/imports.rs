@@ -23,20 +23,27 @@ pub fn imported_modules(
     workspace: &Workspace,
     from: Option<&FilePath>,
 ) -> Vec<(Arc<SourceFile>, FileFacts)> {
+    // Every Python path of a large tree passes here: a hash lookup by the
+    // root-relative path, not an identity and a sorted search per path.
+    let extracted: HashMap<&Path, &FileFacts> = workspace
+        .facts
+        .iter()
+        .map(|f| (f.path.as_path(), f))
+        .collect();
     let mut by_name: BTreeMap<String, Target> = BTreeMap::new();
     for path in &workspace.python_paths {
-        let display = workspace.file_id(path);
-        let target = match workspace.facts_of(&display) {
+        let relative = path.strip_prefix(&workspace.root).unwrap_or(path);
+        let target = match extracted.get(relative) {
             None => Target::Unread(path),
             // A module discovery admitted only for its values starts nothing:
             // its imports matter once a module that starts something imports
             // it. (An edit in the editor keeps the modules loaded before.)
-            Some(facts) if from.is_none() && facts.python_unparsed.is_some() => {
+            Some(&facts) if from.is_none() && facts.python_unparsed.is_some() => {
                 Target::Admitted(facts)
             }
             Some(_) => continue,
         };
-        if let Some((name, _)) = python::project::module_name(&workspace.root, display.as_path()) {
+        if let Some((name, _)) = python::project::module_name(Path::new(""), relative) {
             by_name.insert(name, target);
         }
     }

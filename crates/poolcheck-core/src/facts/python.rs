@@ -35,6 +35,19 @@ pub struct PythonModule {
 }
 
 impl PythonModule {
+    /// Drops the spare capacity its lists grew while the module was built
+    /// one statement at a time (a large tree keeps thousands of modules).
+    pub fn shrink_to_fit(&mut self) {
+        self.body.shrink_to_fit();
+        self.classes.shrink_to_fit();
+        self.functions.shrink_to_fit();
+        self.branches.shrink_to_fit();
+        self.calls.shrink_to_fit();
+        self.event_handlers.shrink_to_fit();
+        self.import_time.shrink_to_fit();
+        self.syntax_errors.shrink_to_fit();
+    }
+
     /// Modules imported anywhere at module level (absolute, dotted, without aliases).
     pub fn imported_modules(&self) -> impl Iterator<Item = &str> {
         self.body.iter().filter_map(|stmt| match &stmt.kind {

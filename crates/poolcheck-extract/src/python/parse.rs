@@ -135,7 +135,8 @@ pub(crate) fn reparse_module(
         forget(statements.as_deref_mut());
         return (PythonModule::default(), Vec::new(), None);
     };
-    let (module, too_deep) = build_module(text, tree.root_node(), statements);
+    let (mut module, too_deep) = build_module(text, tree.root_node(), statements);
+    module.shrink_to_fit();
     (module, too_deep, Some(tree))
 }
 
