@@ -102,3 +102,43 @@ fn a_vendored_copy_of_a_modelled_library_is_read_as_the_library() {
     let check = stdout(&poolcheck(root, &["check", "--format", "concise"]));
     assert!(!check.contains("PC004"), "{check}");
 }
+
+/// A package `__init__.py` that re-exports its submodules is admitted for
+/// the names it may bind, but starts nothing: when no module that starts
+/// something imports it, its submodules are not read. Once one does, they
+/// are, and the name imported through the package sizes the pool.
+#[test]
+fn a_re_exporting_package_is_followed_only_once_it_is_imported() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path();
+    write(root, "Procfile", "web: gunicorn --workers 2 app.main:app\n");
+    write(root, "app/__init__.py", "");
+    write(
+        root,
+        "app/main.py",
+        "from sqlalchemy import create_engine\n\nengine = create_engine(\"postgresql://app@db/app\", pool_size=4, max_overflow=0)\napp = object()\n",
+    );
+    write(root, "limits/__init__.py", "from .values import *\n");
+    write(root, "limits/values.py", "POOL = 9\n");
+    write(root, "postgresql.conf", "max_connections = 100\n");
+    let said = stderr(&poolcheck(root, &["budget", "--verbose"]));
+    // `limits/__init__.py` itself, and not `limits/values.py`.
+    assert!(
+        said.contains("read 1 imported modules only for their imports"),
+        "{said}"
+    );
+    assert_eq!(budget(root)["databases"][0]["demand"], 8);
+
+    write(
+        root,
+        "app/main.py",
+        "from sqlalchemy import create_engine\n\nfrom limits import POOL\n\nengine = create_engine(\"postgresql://app@db/app\", pool_size=POOL, max_overflow=0)\napp = object()\n",
+    );
+    let said = stderr(&poolcheck(root, &["budget", "--verbose"]));
+    assert!(
+        said.contains("read 2 imported modules only for their imports"),
+        "{said}"
+    );
+    // 2 workers × 9, the size re-exported by the package.
+    assert_eq!(budget(root)["databases"][0]["demand"], 18);
+}
