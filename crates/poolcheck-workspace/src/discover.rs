@@ -1078,6 +1078,21 @@ mod tests {
         );
     }
 
+    /// The files discovery found, relative to `root` (discovery sorts them).
+    fn found_names(found: &Discovery, root: &Path) -> Vec<String> {
+        found
+            .files
+            .iter()
+            .map(|f| {
+                f.path
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect()
+    }
+
     #[test]
     fn pool_words_of_other_libraries_do_not_admit_a_module() {
         let p = Prefilter::new();
@@ -1301,18 +1316,7 @@ mod tests {
         )
         .unwrap();
         let found = discover(&[root.to_path_buf()], &DiscoverOptions::default());
-        let names: Vec<_> = found
-            .files
-            .iter()
-            .map(|f| {
-                f.path
-                    .strip_prefix(root)
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned()
-            })
-            .collect();
-        assert_eq!(names, ["db.py"]);
+        assert_eq!(found_names(&found, root), ["db.py"]);
         assert_eq!(found.installed_dirs.len(), 2);
         assert!(!found.python_paths.iter().any(|p| p.ends_with("engine.py")));
         // Their files are not even read: only `db.py` was visited.
@@ -1338,20 +1342,8 @@ mod tests {
         write("shop/celery/app.py", "app.conf.worker_concurrency = 4\n");
         write("deploy/gunicorn/gunicorn.conf.py", "workers = 4\n");
         let found = discover(&[root.to_path_buf()], &DiscoverOptions::default());
-        let mut names: Vec<_> = found
-            .files
-            .iter()
-            .map(|f| {
-                f.path
-                    .strip_prefix(root)
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned()
-            })
-            .collect();
-        names.sort();
         assert_eq!(
-            names,
+            found_names(&found, root),
             ["deploy/gunicorn/gunicorn.conf.py", "shop/celery/app.py"]
         );
         assert_eq!(found.library_copies, [root.join("vendor/django")]);

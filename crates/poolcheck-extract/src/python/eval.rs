@@ -2637,6 +2637,26 @@ fn database_dict(
 }
 
 /// `int(x)`, `float(x)`, `str(x)`, `bool(x)` keeping the provenance of `x`.
+/// A value whose alternatives poolcheck could not all evaluate, said by
+/// why each unknown one is unknown (each reason once) at where the first of
+/// them is computed, which holds the cause; `None` when all are known.
+pub(crate) fn unknown_alternatives(
+    options: &[Sourced<Value>],
+    fallback: Option<Location>,
+) -> Option<Sourced<Value>> {
+    let first = options.iter().find(|o| o.value.is_none())?;
+    let mut reasons: Vec<&str> = Vec::new();
+    for reason in options.iter().filter_map(|o| o.unknown_reason()) {
+        if !reasons.contains(&reason) {
+            reasons.push(reason);
+        }
+    }
+    Some(Sourced::unknown(
+        reasons.join("; "),
+        first.location.clone().or(fallback),
+    ))
+}
+
 pub fn convert(kind: &str, v: &Sourced<Value>, loc: Option<Location>) -> Sourced<Value> {
     let Some(value) = v.value.as_ref() else {
         return v.clone();
@@ -2656,21 +2676,12 @@ pub fn convert(kind: &str, v: &Sourced<Value>, loc: Option<Location>) -> Sourced
             // "None or unknown or unknown is not a string" hides the cause:
             // the alternatives poolcheck could not evaluate say why, once each.
             (_, Value::OneOf(options)) if options.iter().any(|o| o.value.is_none()) => {
-                let mut reasons: Vec<&str> = Vec::new();
-                for reason in options.iter().filter_map(|o| o.unknown_reason()) {
-                    if !reasons.contains(&reason) {
-                        reasons.push(reason);
-                    }
+                if let Some(unknown) =
+                    unknown_alternatives(options, v.location.clone().or(loc.clone()))
+                {
+                    return unknown;
                 }
-                // Where the first unknown alternative is computed holds the cause.
-                let at = options
-                    .iter()
-                    .find(|o| o.value.is_none())
-                    .and_then(|o| o.location.clone());
-                return Sourced::unknown(
-                    reasons.join("; "),
-                    at.or_else(|| v.location.clone()).or(loc.clone()),
-                );
+                format!("{} is not {what}", value.describe())
             }
             _ => format!("{} is not {what}", value.describe()),
         };

@@ -202,22 +202,11 @@ fn pick_url(
     match &url.value {
         Some(Value::Str(s)) => (Some(parse_db_url(s)), url.clone()),
         // No alternative is a string: why each unknown one is unknown, once.
-        Some(Value::OneOf(options)) if options.iter().any(|o| o.value.is_none()) => {
-            let mut reasons: Vec<&str> = Vec::new();
-            for reason in options.iter().filter_map(|o| o.unknown_reason()) {
-                if !reasons.contains(&reason) {
-                    reasons.push(reason);
-                }
-            }
-            let at = options
-                .iter()
-                .find(|o| o.value.is_none())
-                .and_then(|o| o.location.clone());
-            (
-                None,
-                Sourced::unknown(reasons.join("; "), at.or_else(|| url.location.clone())),
-            )
-        }
+        Some(Value::OneOf(options)) if options.iter().any(|o| o.value.is_none()) => (
+            None,
+            super::eval::unknown_alternatives(options, url.location.clone())
+                .unwrap_or_else(|| url.clone()),
+        ),
         Some(Value::None) => (
             None,
             Sourced::unknown(
