@@ -62,6 +62,10 @@ pub struct Workspace {
     /// analysed themselves (compose `env_file:`), read at load so that
     /// assembly never touches the disk. A file that cannot be read is absent.
     pub referenced: BTreeMap<FilePath, String>,
+    /// Compose `env_file:`s missing from the repository (made at deploy
+    /// time, often by copying an example), each with the file that names it
+    /// and the example beside it read in its place, if there is one.
+    pub missing_env_files: BTreeMap<FilePath, MissingEnvFile>,
     /// The Helm templates as written: `sources` shows their rendered text,
     /// and a re-render (a values file edited in the editor) starts again
     /// from these.
@@ -71,6 +75,18 @@ pub struct Workspace {
     /// Empty for the whole project.
     pub scope: Vec<FilePath>,
 }
+
+/// A compose `env_file:` that is not in the repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingEnvFile {
+    /// The compose file (or manifest) that names it.
+    pub named_by: FilePath,
+    /// The example beside it (`.env.example` for `.env`), read in its place.
+    pub stand_in: Option<FilePath>,
+}
+
+/// The names an example of an env file goes by, beside it.
+const ENV_EXAMPLE_SUFFIXES: &[&str] = &[".example", ".sample", ".dist", ".template"];
 
 /// Which include syntax a file is read with.
 #[derive(Debug, Clone, Copy)]
@@ -406,7 +422,7 @@ impl Workspace {
     /// Reads the compose `env_file:`s (relative to the compose file) that are
     /// not analysed files of their own.
     fn load_env_files(&mut self) {
-        let paths: Vec<FilePath> = self
+        let paths: Vec<(FilePath, FilePath)> = self
             .facts
             .iter()
             .filter_map(|f| f.deploy.as_ref())
@@ -414,14 +430,47 @@ impl Workspace {
             .flat_map(|s| &s.env_files)
             // A Kubernetes ConfigMap import names an object, not a file.
             .filter(|file| file.config_map.is_none())
-            .map(|file| env_file_path(&file.location.file, &file.path))
+            .map(|file| {
+                (
+                    env_file_path(&file.location.file, &file.path),
+                    file.location.file.clone(),
+                )
+            })
             .collect();
-        for path in paths {
-            if self.sources.get(&path).is_some() || self.referenced.contains_key(&path) {
+        for (path, named_by) in paths {
+            if self.sources.get(&path).is_some()
+                || self.referenced.contains_key(&path)
+                || self.missing_env_files.contains_key(&path)
+            {
                 continue;
             }
-            if let Ok(Ok(text)) = discover::read_candidate(&self.on_disk(&path)) {
-                self.referenced.insert(path, text);
+            match discover::read_candidate(&self.on_disk(&path)) {
+                Ok(Ok(text)) => {
+                    self.referenced.insert(path, text);
+                }
+                // Docker refuses to start without it: the deployment makes
+                // it, and the example the repository ships is the best
+                // account of what it holds.
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                    let stand_in = ENV_EXAMPLE_SUFFIXES.iter().find_map(|suffix| {
+                        let example =
+                            FilePath::new(format!("{}{suffix}", path.as_path().display()));
+                        if self.sources.get(&example).is_some()
+                            || self.referenced.contains_key(&example)
+                        {
+                            return Some(example);
+                        }
+                        let Ok(Ok(text)) = discover::read_candidate(&self.on_disk(&example)) else {
+                            return None;
+                        };
+                        self.referenced.insert(example.clone(), text);
+                        Some(example)
+                    });
+                    self.missing_env_files
+                        .insert(path, MissingEnvFile { named_by, stand_in });
+                }
+                // Unreadable for another reason: its variables stay unknown.
+                _ => {}
             }
         }
     }

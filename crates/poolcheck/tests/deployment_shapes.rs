@@ -220,3 +220,52 @@ fn compose_yaml_as_docker_reads_it() {
         assert!(!codes.contains(&"PC004".to_owned()), "{codes:?}");
     }
 }
+
+/// A compose `env_file: .env` that the repository does not hold (the user
+/// copies `.env.example` at deploy time; Docker refuses to start without
+/// it) is read from the example beside it, and stderr says so: here the
+/// example selects PostgreSQL, 3 sync workers × 1 connection. With `.env`
+/// present, the example is not read. With neither, a warning says the
+/// variables are unknown (the settings fall back to SQLite).
+#[test]
+fn a_missing_env_file_is_read_from_its_example() {
+    let out = poolcheck(
+        &project("compose-env-file-example"),
+        &["budget", "--format", "json"],
+    );
+    let said = stderr(&out);
+    assert!(
+        said.contains(
+            "poolcheck: .env (an env_file of docker-compose.yml) is not in the repository: read .env.example in its place"
+        ),
+        "{said}"
+    );
+    let b: serde_json::Value = serde_json::from_slice(&out.stdout).expect("budget JSON");
+    assert_eq!(demand(&b), 3, "{b:#}");
+
+    assert_eq!(demand(&budget("compose-env-file-example-ok")), 3);
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let source = project("compose-env-file-example");
+    for file in [
+        "poolcheck.toml",
+        "docker-compose.yml",
+        "shop/__init__.py",
+        "shop/wsgi.py",
+        "shop/settings.py",
+    ] {
+        let to = dir.path().join(file);
+        std::fs::create_dir_all(to.parent().expect("a directory")).expect("mkdir");
+        std::fs::copy(source.join(file), to).expect("copy");
+    }
+    let out = poolcheck(dir.path(), &["budget", "--format", "json"]);
+    let said = stderr(&out);
+    assert!(
+        said.contains(
+            "poolcheck: warning: .env (an env_file of docker-compose.yml) is not in the repository: the variables it sets are unknown"
+        ),
+        "{said}"
+    );
+    let b: serde_json::Value = serde_json::from_slice(&out.stdout).expect("budget JSON");
+    assert_eq!(demand(&b), 0, "{b:#}");
+}

@@ -232,7 +232,14 @@ pub(super) fn env_file_environment(
     if let Some(selection) = &file.config_map {
         return kubernetes::config_map_environment(workspace, &file.path, selection.as_ref());
     }
-    let path = crate::workspace::env_file_path(&file.location.file, &file.path);
+    let mut path = crate::workspace::env_file_path(&file.location.file, &file.path);
+    if let Some(stand_in) = workspace
+        .missing_env_files
+        .get(&path)
+        .and_then(|missing| missing.stand_in.clone())
+    {
+        path = stand_in;
+    }
     let text = workspace.referenced_text(&path)?.to_owned();
     let source = SourceFile::new(path, text);
     let mut env = Environment::new();

@@ -135,6 +135,26 @@ pub fn report_load(target: &Target, workspace: &Workspace) {
             eprintln!("poolcheck: skipped {path}: {reason}");
         }
     }
+    for (path, missing) in &workspace.missing_env_files {
+        let shown_path = |p: &FilePath| {
+            shown(&target.cwd, &workspace.on_disk(p))
+                .display()
+                .to_string()
+        };
+        match &missing.stand_in {
+            Some(stand_in) => eprintln!(
+                "poolcheck: {} (an env_file of {}) is not in the repository: read {} in its place",
+                shown_path(path),
+                shown_path(&missing.named_by),
+                shown_path(stand_in)
+            ),
+            None => eprintln!(
+                "poolcheck: warning: {} (an env_file of {}) is not in the repository: the variables it sets are unknown",
+                shown_path(path),
+                shown_path(&missing.named_by)
+            ),
+        }
+    }
     let read_something = workspace.facts.iter().any(|f| workspace.in_scope(&f.path));
     if !read_something {
         let shown: Vec<String> = target
